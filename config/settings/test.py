@@ -1,0 +1,20 @@
+"""Settings for the test suite.
+
+The suite runs on PostgreSQL and Redis when ``DATABASE_URL`` and
+``CELERY_BROKER_URL`` are set (CI sets both), otherwise on SQLite; tests that
+need PostgreSQL are skipped with a reason in that case.
+"""
+
+import os
+
+from config.settings.base import *  # noqa: F403
+from config.settings.base import VAR_DIR
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media"
+DEBUG = False
+
+if "CELERY_BROKER_URL" not in os.environ:
+    CELERY_BROKER_URL = "memory://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}

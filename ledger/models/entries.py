@@ -1,0 +1,87 @@
+"""Journal entries and their postings: append-only.
+
+An entry declares how many legs it has (``leg_count``); its postings are
+exactly legs ``0 .. leg_count-1``. With the unique (entry, leg) index and the
+composite foreign key (entry_id, leg_count) no posting can be added to an
+entry after the fact, so checking balance once per entry at commit is enough.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+from ledger.models.accounts import Account
+
+
+class TransactionId(models.Func):
+    """The inserting PostgreSQL transaction's id; the chain sealer uses it to know
+    which entries can no longer change. NULL on SQLite, where writers are serial."""
+
+    output_field = models.BigIntegerField()
+    template = "(pg_current_xact_id()::text::bigint)"
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        return "NULL", []
+
+
+class JournalEntry(models.Model):
+    effective_date = models.DateField()
+    posted_at = models.DateTimeField()
+    description = models.TextField()
+    metadata = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, help_text="SHA-256 of the caller's payload.")
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the entry and its legs.")
+    reverses = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    )
+    leg_count = models.PositiveSmallIntegerField()
+    tx = models.BigIntegerField(null=True, blank=True, db_default=TransactionId(), editable=False)
+
+    class Meta:
+        db_table = "ledger_entry"
+        verbose_name_plural = "journal entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="ledger_entry_idempotency_key_uniq",
+            ),
+            models.UniqueConstraint(fields=["id", "leg_count"], name="ledger_entry_id_leg_count_uniq"),
+            models.CheckConstraint(condition=Q(leg_count__gte=2), name="ledger_entry_two_legs"),
+            models.CheckConstraint(condition=~Q(reverses=F("id")), name="ledger_entry_not_self_reversal"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.description}"
+
+
+class Posting(models.Model):
+    # The real foreign keys are composite, (entry_id, leg_count) and
+    # (account_id, currency); see ledger/sql/.
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
+    leg_index = models.PositiveSmallIntegerField()
+    leg_count = models.PositiveSmallIntegerField()
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField(help_text="Debits positive, credits negative, minor units.")
+    balance_after = models.BigIntegerField(help_text="Account net after this posting, in posting order.")
+
+    class Meta:
+        db_table = "ledger_posting"
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "leg_index"], name="ledger_posting_entry_leg_uniq"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_nonzero"),
+            models.CheckConstraint(
+                condition=Q(leg_index__lt=F("leg_count")), name="ledger_posting_leg_in_range"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "entry", "leg_index"], name="ledger_posting_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount:+d} {self.currency} on {self.account_id} (entry {self.entry_id})"

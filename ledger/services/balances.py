@@ -1,0 +1,198 @@
+"""Reads: balances now and in the past, the trial balance, statements, entries.
+
+Every read is bounded: a balance now is one row; as of an entry it is one
+index probe for the last posting at or before it; as of a date it sums the
+per-day totals, so it never scans postings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Sum
+
+from ledger.errors import EntryNotFound, UnknownAccount
+from ledger.models import Account, AccountDay, JournalEntry, Posting
+from ledger.types import (
+    AccountBalance,
+    AccountRef,
+    AccountType,
+    StatementLine,
+    StatementPage,
+    TrialBalance,
+    TrialBalanceRow,
+)
+
+
+def _account(code: str, currency: str) -> Account:
+    try:
+        return Account.objects.get(code=code, currency=currency)
+    except Account.DoesNotExist:
+        raise UnknownAccount(code, currency) from None
+
+
+def account_balance(
+    code: str,
+    currency: str,
+    *,
+    as_of_date: dt.date | None = None,
+    as_of_entry: int | None = None,
+) -> AccountBalance:
+    """The balance now, at the end of ``as_of_date`` (by effective date), or
+    just after ``as_of_entry`` was posted (by posting order)."""
+    if as_of_date is not None and as_of_entry is not None:
+        raise ValueError("give as_of_date or as_of_entry, not both")
+    account = _account(code, currency)
+    if as_of_entry is not None:
+        last = (
+            Posting.objects.filter(account_id=account.pk, entry_id__lte=as_of_entry)
+            .order_by("-entry_id", "-leg_index")
+            .values_list("balance_after", flat=True)
+            .first()
+        )
+        net = last or 0
+    elif as_of_date is not None:
+        net = (
+            AccountDay.objects.filter(account_id=account.pk, day__lte=as_of_date).aggregate(s=Sum("net"))["s"] or 0
+        )
+    else:
+        net = account.net
+    return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)
+
+
+def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
+    """Every account with its debit or credit balance; debits equal credits per currency."""
+    accounts = Account.objects.order_by("currency", "code")
+    if as_of_date is None:
+        nets = {a.pk: a.net for a in accounts}
+    else:
+        nets = dict(
+            AccountDay.objects.filter(day__lte=as_of_date)
+            .values("account_id")
+            .annotate(s=Sum("net"))
+            .values_list("account_id", "s")
+        )
+    rows = []
+    for account in accounts:
+        net = nets.get(account.pk, 0)
+        rows.append(
+            TrialBalanceRow(
+                account=AccountRef(account.code, account.currency),
+                name=account.name,
+                type=AccountType(account.type),
+                debit=net if net > 0 else 0,
+                credit=-net if net < 0 else 0,
+            )
+        )
+    return TrialBalance(as_of=as_of_date, rows=rows)
+
+
+def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
+    if not cursor:
+        return None
+    try:
+        entry_id, leg = cursor.split(".", 1)
+        return int(entry_id), int(leg)
+    except ValueError:
+        raise ValueError(f"malformed statement cursor {cursor!r}") from None
+
+
+def account_statement(
+    code: str,
+    currency: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> StatementPage:
+    """Postings on one account in posting order, each with the running balance.
+
+    Pages are keyset-paginated: pass ``next_cursor`` back to get the next page,
+    so page 10,000 costs the same as page 1.
+    """
+    limit = max(1, min(limit, 1000))
+    account = _account(code, currency)
+    queryset = Posting.objects.filter(account_id=account.pk).select_related("entry")
+    after = _decode_cursor(cursor)
+    if after is not None:
+        entry_id, leg = after
+        queryset = queryset.filter(entry_id__gt=entry_id) | queryset.filter(entry_id=entry_id, leg_index__gt=leg)
+    if date_from is not None:
+        queryset = queryset.filter(entry__effective_date__gte=date_from)
+    if date_to is not None:
+        queryset = queryset.filter(entry__effective_date__lte=date_to)
+    rows = list(queryset.order_by("entry_id", "leg_index")[: limit + 1])
+    lines = [
+        StatementLine(
+            entry_id=p.entry_id,
+            leg_index=p.leg_index,
+            effective_date=p.entry.effective_date,
+            posted_at=p.entry.posted_at,
+            description=p.entry.description,
+            amount=p.amount,
+            balance_after=p.balance_after,
+        )
+        for p in rows[:limit]
+    ]
+    next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
+    return StatementPage(AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryPosting:
+    account: AccountRef
+    account_name: str
+    type: AccountType
+    amount: int
+    balance_after: int
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDetail:
+    id: int
+    effective_date: dt.date
+    posted_at: dt.datetime
+    description: str
+    metadata: dict
+    idempotency_key: str | None
+    content_hash: str
+    reverses: int | None
+    reversed_by: int | None
+    postings: list[EntryPosting]
+
+
+def entry_get(entry_id: int) -> EntryDetail:
+    try:
+        entry = JournalEntry.objects.get(pk=entry_id)
+    except JournalEntry.DoesNotExist:
+        raise EntryNotFound(f"no journal entry {entry_id}") from None
+    reversed_by = JournalEntry.objects.filter(reverses_id=entry_id).values_list("id", flat=True).first()
+    postings = [
+        EntryPosting(
+            account=AccountRef(p.account.code, p.account.currency),
+            account_name=p.account.name,
+            type=AccountType(p.account.type),
+            amount=p.amount,
+            balance_after=p.balance_after,
+        )
+        for p in Posting.objects.filter(entry_id=entry_id).select_related("account").order_by("leg_index")
+    ]
+    return EntryDetail(
+        id=entry.pk,
+        effective_date=entry.effective_date,
+        posted_at=entry.posted_at,
+        description=entry.description,
+        metadata=entry.metadata,
+        idempotency_key=entry.idempotency_key,
+        content_hash=entry.content_hash,
+        reverses=entry.reverses_id,
+        reversed_by=reversed_by,
+        postings=postings,
+    )
+
+
+def entry_find(idempotency_key: str) -> int | None:
+    """The id of the entry posted under a key, if any."""
+    return JournalEntry.objects.filter(idempotency_key=idempotency_key).values_list("id", flat=True).first()

@@ -1,0 +1,244 @@
+"""The tamper-evident chain: sealing and verification.
+
+Entries get a content hash when they are posted. Sealing, run by Celery beat
+every few seconds, links them into a hash chain (``ChainSeal``), so that no
+writer waits on a global chain head. On PostgreSQL a seal run covers exactly
+the entries written by transactions that have all finished (ids below the
+oldest running transaction), so an entry that commits late is sealed by the
+next run and never skipped. Verification recomputes every hash from the rows.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+
+from django.db import connection, transaction
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+
+from ledger.models import Account, AccountDay, ChainBlock, ChainSeal, JournalEntry, Posting
+from ledger.services import _hashing
+from ledger.types import SealResult, VerifyProblem, VerifyReport
+
+SEAL_BLOCK_SIZE = 10_000
+_SEAL_LOCK = 0x1ED6E5  # advisory lock id: one sealer at a time
+
+
+def _head() -> tuple[int, str, ChainBlock | None]:
+    block = ChainBlock.objects.order_by("-id").first()
+    if block is None:
+        return 0, _hashing.GENESIS_HASH, None
+    return block.last_seq, block.head_hash, block
+
+
+def chain_seal() -> SealResult:
+    """Seal every entry that can no longer change. Safe to run concurrently and repeatedly."""
+    with transaction.atomic():
+        seq, head, last_block = _head()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
+                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                horizon = cursor.fetchone()[0]
+            seq, head, last_block = _head()  # re-read under the lock
+            from_tx = last_block.to_tx if last_block and last_block.to_tx is not None else 0
+            pending = JournalEntry.objects.filter(tx__gte=from_tx, tx__lt=horizon)
+        else:
+            from_tx = horizon = None
+            last_id = ChainSeal.objects.aggregate(m=Max("entry_id"))["m"] or 0
+            pending = JournalEntry.objects.filter(id__gt=last_id)
+
+        sealed = 0
+        after_id = 0
+        while True:
+            chunk = list(
+                pending.filter(id__gt=after_id).order_by("id").values_list("id", "content_hash")[:SEAL_BLOCK_SIZE]
+            )
+            if not chunk:
+                break
+            first_seq = seq + 1
+            seals = []
+            for entry_id, content in chunk:
+                seq += 1
+                head = _hashing.chain_hash(head, seq, entry_id, content)
+                seals.append((seq, entry_id, head))
+            block = ChainBlock.objects.create(
+                from_tx=from_tx,
+                to_tx=horizon,
+                first_seq=first_seq,
+                last_seq=seq,
+                head_hash=head,
+                entry_count=len(chunk),
+            )
+            ChainSeal.objects.bulk_create(
+                [ChainSeal(seq=s, entry_id=e, block=block, chain_hash=h) for s, e, h in seals]
+            )
+            sealed += len(chunk)
+            after_id = chunk[-1][0]
+    return SealResult(sealed=sealed, head_seq=seq, head_hash=head)
+
+
+def _recompute_content(entries: dict[int, tuple], legs: dict[int, list[tuple[str, str, int]]], entry_id: int) -> str:
+    key, effective_date, posted_at, description, metadata, reverses, _ = entries[entry_id]
+    return _hashing.content_hash(
+        idempotency_key=key,
+        effective_date=effective_date,
+        posted_at=posted_at,
+        description=description,
+        metadata=metadata,
+        reverses=reverses,
+        legs=legs.get(entry_id, []),
+    )
+
+
+def _load(entry_ids: Iterable[int], codes: dict[int, str]) -> tuple[dict[int, tuple], dict[int, list]]:
+    ids = list(entry_ids)
+    entries = {
+        row[0]: row[1:]
+        for row in JournalEntry.objects.filter(id__in=ids).values_list(
+            "id", "idempotency_key", "effective_date", "posted_at", "description", "metadata", "reverses_id",
+            "content_hash",
+        )
+    }
+    legs: dict[int, list[tuple[str, str, int]]] = defaultdict(list)
+    for entry_id, account_id, currency, amount in (
+        Posting.objects.filter(entry_id__in=ids)
+        .order_by("entry_id", "leg_index")
+        .values_list("entry_id", "account_id", "currency", "amount")
+    ):
+        legs[entry_id].append((codes.get(account_id, f"#{account_id}"), currency, amount))
+    return entries, legs
+
+
+def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: int = 5_000) -> VerifyReport:
+    """Recompute the chain and the books from the rows and report every discrepancy.
+
+    Checks, in order: each sealed entry still exists and still hashes to its
+    sealed content hash; the seals link up; unsealed entries hash correctly;
+    every entry balances with its declared legs; stored balances and day
+    totals equal the sums of their postings.
+    """
+    problems: list[VerifyProblem] = []
+    codes = dict(Account.objects.values_list("id", "code"))
+    total = JournalEntry.objects.count()
+    checked = 0
+    previous = _hashing.GENESIS_HASH
+    expected_seq = 1
+    after_seq = 0
+    sealed = 0
+    while True:
+        seals = list(ChainSeal.objects.filter(seq__gt=after_seq).order_by("seq")[:chunk])
+        if not seals:
+            break
+        entries, legs = _load((s.entry_id for s in seals), codes)
+        for seal in seals:
+            sealed += 1
+            if seal.seq != expected_seq:
+                problems.append(VerifyProblem("seal_gap", f"seal {expected_seq} is missing from the chain"))
+            expected_seq = seal.seq + 1
+            row = entries.get(seal.entry_id)
+            if row is None:
+                problems.append(
+                    VerifyProblem("missing", f"entry {seal.entry_id} was sealed (seal {seal.seq}) but is gone", seal.entry_id)
+                )
+            else:
+                stored_content = row[-1]
+                if _recompute_content(entries, legs, seal.entry_id) != stored_content:
+                    problems.append(
+                        VerifyProblem(
+                            "altered",
+                            f"entry {seal.entry_id}: its rows no longer match its content hash "
+                            "(an amount, account, date or text was changed)",
+                            seal.entry_id,
+                        )
+                    )
+                if _hashing.chain_hash(previous, seal.seq, seal.entry_id, stored_content) != seal.chain_hash:
+                    problems.append(
+                        VerifyProblem(
+                            "chain", f"entry {seal.entry_id}: its content hash differs from the sealed one", seal.entry_id
+                        )
+                    )
+            previous = seal.chain_hash
+            checked += 1
+        after_seq = seals[-1].seq
+        if progress:
+            progress(checked, total)
+
+    for block in ChainBlock.objects.order_by("id"):
+        seal_hash = ChainSeal.objects.filter(seq=block.last_seq).values_list("chain_hash", flat=True).first()
+        if seal_hash != block.head_hash:
+            problems.append(VerifyProblem("block", f"chain block {block.pk} does not end at its recorded head hash"))
+
+    unsealed_ids = list(
+        JournalEntry.objects.exclude(id__in=ChainSeal.objects.values("entry_id")).order_by("id").values_list("id", flat=True)
+    )
+    last_block = ChainBlock.objects.order_by("-id").first()
+    for start in range(0, len(unsealed_ids), chunk):
+        batch = unsealed_ids[start : start + chunk]
+        entries, legs = _load(batch, codes)
+        for entry_id in batch:
+            if _recompute_content(entries, legs, entry_id) != entries[entry_id][-1]:
+                problems.append(
+                    VerifyProblem("altered", f"entry {entry_id} (not yet sealed): rows do not match its content hash", entry_id)
+                )
+            checked += 1
+        if progress:
+            progress(checked, total)
+    if connection.vendor == "postgresql" and last_block is not None and last_block.to_tx is not None and unsealed_ids:
+        for entry_id in JournalEntry.objects.filter(id__in=unsealed_ids).exclude(tx__gte=last_block.to_tx).values_list(
+            "id", flat=True
+        )[:100]:
+            problems.append(
+                VerifyProblem("unsealable", f"entry {entry_id} predates the sealed horizon but has no seal", entry_id)
+            )
+
+    problems.extend(_check_books())
+    problems.sort(key=lambda p: (p.entry_id is None, p.entry_id or 0))
+    _, head, _ = _head()
+    return VerifyReport(
+        entries_checked=checked, sealed=sealed, unsealed=len(unsealed_ids), head_hash=head, problems=problems
+    )
+
+
+def _check_books() -> list[VerifyProblem]:
+    problems: list[VerifyProblem] = []
+    for entry_id, currency, off in (
+        Posting.objects.values("entry_id", "currency")
+        .annotate(s=Sum("amount"))
+        .exclude(s=0)
+        .values_list("entry_id", "currency", "s")[:100]
+    ):
+        problems.append(VerifyProblem("unbalanced", f"entry {entry_id} is off by {off} {currency}", entry_id))
+    counts = Posting.objects.filter(entry_id=OuterRef("pk")).values("entry_id").annotate(c=Count("*")).values("c")
+    for entry_id, declared, actual in (
+        JournalEntry.objects.annotate(actual=Subquery(counts))
+        .exclude(actual=F("leg_count"))
+        .values_list("id", "leg_count", "actual")[:100]
+    ):
+        problems.append(
+            VerifyProblem("legs", f"entry {entry_id} declares {declared} legs but has {actual or 0}", entry_id)
+        )
+    sums = dict(Posting.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
+    for account_id, code, currency, net in Account.objects.values_list("id", "code", "currency", "net"):
+        if sums.get(account_id, 0) != net:
+            problems.append(
+                VerifyProblem(
+                    "balance",
+                    f"account {code} ({currency}) stores {net} but its postings sum to {sums.get(account_id, 0)}",
+                )
+            )
+    day_sums = {
+        (a, d): s
+        for a, d, s in Posting.objects.values("account_id", "entry__effective_date")
+        .annotate(s=Sum("amount"))
+        .values_list("account_id", "entry__effective_date", "s")
+    }
+    stored_days = {(a, d): s for a, d, s in AccountDay.objects.values_list("account_id", "day", "net")}
+    for key in sorted(set(day_sums) | set(stored_days)):
+        if day_sums.get(key, 0) != stored_days.get(key, 0):
+            problems.append(
+                VerifyProblem("day_total", f"account #{key[0]} on {key[1]}: day total does not match its postings")
+            )
+            break
+    return problems
+

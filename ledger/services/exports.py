@@ -1,0 +1,85 @@
+"""CSV exports of the journal and the trial balance, streamed.
+
+The formats are documented in docs/ledger.md so that an accountant can load
+them into another system. Amounts are integer minor units; debits positive.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterator
+from typing import IO
+
+from ledger.models import Account, JournalEntry, Posting
+from ledger.services import _hashing
+from ledger.services.balances import trial_balance
+
+JOURNAL_COLUMNS = [
+    "entry_id",
+    "effective_date",
+    "posted_at",
+    "account_code",
+    "account_type",
+    "currency",
+    "amount_minor",
+    "description",
+    "idempotency_key",
+]
+TRIAL_BALANCE_COLUMNS = ["account_code", "account_name", "account_type", "currency", "debit_minor", "credit_minor"]
+
+
+def journal_rows(
+    *, date_from: dt.date | None = None, date_to: dt.date | None = None, chunk: int = 5_000
+) -> Iterator[list]:
+    """One row per posting, in posting order, fetched in keyset pages."""
+    accounts = {a_id: (code, type_) for a_id, code, type_ in Account.objects.values_list("id", "code", "type")}
+    entries = JournalEntry.objects.order_by("id")
+    if date_from:
+        entries = entries.filter(effective_date__gte=date_from)
+    if date_to:
+        entries = entries.filter(effective_date__lte=date_to)
+    after = 0
+    while True:
+        page = list(
+            entries.filter(id__gt=after).values_list(
+                "id", "effective_date", "posted_at", "description", "idempotency_key"
+            )[:chunk]
+        )
+        if not page:
+            return
+        meta = {row[0]: row for row in page}
+        for entry_id, account_id, currency, amount in (
+            Posting.objects.filter(entry_id__in=meta.keys())
+            .order_by("entry_id", "leg_index")
+            .values_list("entry_id", "account_id", "currency", "amount")
+        ):
+            _, effective_date, posted_at, description, key = meta[entry_id]
+            code, type_ = accounts[account_id]
+            yield [
+                entry_id,
+                effective_date.isoformat(),
+                _hashing.utc_iso(posted_at),
+                code,
+                type_,
+                currency,
+                amount,
+                description,
+                key or "",
+            ]
+        after = page[-1][0]
+
+
+def trial_balance_rows(*, as_of_date: dt.date | None = None) -> Iterator[list]:
+    for row in trial_balance(as_of_date=as_of_date).rows:
+        yield [row.account.code, row.name, row.type.value, row.account.currency, row.debit, row.credit]
+
+
+def write_csv(rows: Iterator[list], columns: list[str], out: IO[str]) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count

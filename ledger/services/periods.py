@@ -1,0 +1,51 @@
+"""Closing periods. After ``period_close(through=D)`` no entry may be dated on or before D."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from ledger.errors import LedgerError
+from ledger.models import PeriodClose
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedPeriod:
+    through_date: dt.date
+    closed_at: dt.datetime
+    closed_by: str
+    note: str
+
+
+def closed_through() -> dt.date | None:
+    return PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
+
+
+def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> ClosedPeriod:
+    """Close the books through ``through``. Closing is final and moves only forward.
+
+    On PostgreSQL the close waits for every in-flight posting transaction and
+    blocks new ones until it commits, so no entry can slip into the period
+    after the check.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("LOCK TABLE ledger_entry IN SHARE MODE")
+        current = closed_through()
+        if current is not None and through <= current:
+            raise LedgerError(
+                f"the books are already closed through {current.isoformat()}; periods close forward only"
+            )
+        row = PeriodClose.objects.create(through_date=through, closed_by=closed_by, note=note)
+    return ClosedPeriod(row.through_date, row.closed_at, row.closed_by, row.note)
+
+
+def periods_list() -> list[ClosedPeriod]:
+    return [
+        ClosedPeriod(p.through_date, p.closed_at, p.closed_by, p.note)
+        for p in PeriodClose.objects.order_by("-through_date")
+    ]

@@ -1,0 +1,450 @@
+"""Posting, bulk posting and reversal.
+
+Every request is validated here first, so that callers get a clear, typed
+error. The write itself goes through one of two engines with the same
+behaviour:
+
+* ``postgresql``: one call to the ``ledger_post_entries`` function, which
+  locks the accounts in id order, checks idempotency, periods and overdrafts,
+  and writes entries, postings, balances and day totals in one round trip.
+* ``orm``: the same steps through the ORM, used on SQLite (the embedded
+  default), where a writer holds the database lock for its transaction.
+
+The database then checks balance, immutability and closed periods again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from ledger.errors import (
+    AlreadyReversed,
+    EntryNotFound,
+    IdempotencyConflict,
+    InsufficientBalance,
+    InvalidEntry,
+    LedgerError,
+    PeriodClosed,
+    UnbalancedEntry,
+    UnknownAccount,
+)
+from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting
+from ledger.money import CurrencyError, validate_currency
+from ledger.services import _hashing
+from ledger.types import AccountType, Leg, NewEntry, PostedEntry
+
+MAX_LEGS = 10_000
+BULK_CHUNK = 5_000
+
+
+@dataclass(slots=True)
+class _Prepared:
+    key: str | None
+    request_hash: str
+    content_hash: str
+    effective_date: dt.date
+    description: str
+    metadata: dict
+    metadata_json: str
+    reverses: int | None
+    legs: list[Leg]
+
+
+def _prepare(entry: NewEntry, *, posted_at: dt.datetime, reverses: int | None = None) -> _Prepared:
+    legs = list(entry.legs)
+    if len(legs) < 2:
+        raise InvalidEntry("an entry needs at least two legs")
+    if len(legs) > MAX_LEGS:
+        raise InvalidEntry(f"an entry may have at most {MAX_LEGS} legs")
+    sums: dict[str, int] = defaultdict(int)
+    for i, leg in enumerate(legs):
+        if not isinstance(leg, Leg):
+            raise InvalidEntry(f"leg {i} is not a ledger.types.Leg")
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+            raise InvalidEntry(f"leg {i}: amount must be an int of minor units, not {type(leg.amount).__name__}")
+        if leg.amount == 0:
+            raise InvalidEntry(f"leg {i}: amount must not be zero")
+        if not isinstance(leg.account, str) or not leg.account:
+            raise InvalidEntry(f"leg {i}: account code is missing")
+        try:
+            validate_currency(leg.currency)
+        except CurrencyError as exc:
+            raise InvalidEntry(f"leg {i}: {exc}") from None
+        sums[leg.currency] += leg.amount
+    imbalances = {cur: amount for cur, amount in sums.items() if amount}
+    if imbalances:
+        raise UnbalancedEntry(imbalances)
+    if entry.idempotency_key is not None and not (0 < len(entry.idempotency_key) <= 255):
+        raise InvalidEntry("idempotency_key must be 1-255 characters")
+    if not isinstance(entry.description, str) or not entry.description.strip():
+        raise InvalidEntry("an entry needs a description")
+    if not isinstance(entry.metadata, dict):
+        raise InvalidEntry("metadata must be a dict")
+    try:
+        metadata_json = _hashing.canonical_json(entry.metadata)
+    except (TypeError, ValueError) as exc:
+        raise InvalidEntry(f"metadata must be plain JSON: {exc}") from None
+    metadata = json.loads(metadata_json)
+    effective_date = entry.effective_date or posted_at.astimezone(dt.UTC).date()
+    leg_tuples = [(leg.account, leg.currency, leg.amount) for leg in legs]
+    return _Prepared(
+        key=entry.idempotency_key,
+        request_hash=_hashing.request_hash(
+            effective_date=entry.effective_date,
+            description=entry.description,
+            metadata=metadata,
+            reverses=reverses,
+            legs=leg_tuples,
+        ),
+        content_hash=_hashing.content_hash(
+            idempotency_key=entry.idempotency_key,
+            effective_date=effective_date,
+            posted_at=posted_at,
+            description=entry.description,
+            metadata=metadata,
+            reverses=reverses,
+            legs=leg_tuples,
+        ),
+        effective_date=effective_date,
+        description=entry.description,
+        metadata=metadata,
+        metadata_json=metadata_json,
+        reverses=reverses,
+        legs=legs,
+    )
+
+
+def _engine() -> str:
+    configured = getattr(settings, "LEDGER_ENGINE", "auto")
+    if configured == "auto":
+        return "postgresql" if connection.vendor == "postgresql" else "orm"
+    return configured
+
+
+# --- PostgreSQL engine ----------------------------------------------------------
+
+_PG_SQL = (
+    "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
+    "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], "
+    "%s::smallint[], %s::timestamptz, %s::int[], %s::smallint[], %s::text[], %s::text[], %s::bigint[])"
+)
+
+
+def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
+    leg_entry, leg_index, leg_code, leg_currency, leg_amount = [], [], [], [], []
+    for ordinal, prepared in enumerate(batch, start=1):
+        for index, leg in enumerate(prepared.legs):
+            leg_entry.append(ordinal)
+            leg_index.append(index)
+            leg_code.append(leg.account)
+            leg_currency.append(leg.currency)
+            leg_amount.append(leg.amount)
+    return [
+        [p.key for p in batch],
+        [p.request_hash for p in batch],
+        [p.content_hash for p in batch],
+        [p.effective_date for p in batch],
+        [p.description for p in batch],
+        [p.metadata_json for p in batch],
+        [p.reverses for p in batch],
+        [len(p.legs) for p in batch],
+        posted_at,
+        leg_entry,
+        leg_index,
+        leg_code,
+        leg_currency,
+        leg_amount,
+    ]
+
+
+def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    message = getattr(diag, "message_primary", None) or ""
+    if not message.startswith("ledger:"):
+        return None
+    detail = json.loads(diag.message_detail or "{}")
+    code = message.split(":", 1)[1]
+    if code == "unknown_account":
+        return UnknownAccount(detail["code"], detail["currency"])
+    if code == "period_closed":
+        return PeriodClosed(
+            dt.date.fromisoformat(detail["effective_date"]), dt.date.fromisoformat(detail["closed_through"])
+        )
+    if code == "idempotency_conflict":
+        return IdempotencyConflict(detail["key"], detail["entry_id"])
+    if code == "already_reversed":
+        return AlreadyReversed(detail["entry_id"], detail["reversal_id"])
+    if code == "insufficient_balance":
+        sign = AccountType(detail["type"]).normal_sign
+        return InsufficientBalance(
+            detail["code"], detail["currency"], detail["net"] * sign, detail["attempted"] * sign
+        )
+    return LedgerError(message)
+
+
+def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+    params = _pg_params(batch, posted_at)
+    # Outside a transaction the single statement is its own transaction (one
+    # round trip). Inside one, a savepoint keeps the caller's transaction usable
+    # after a refusal.
+    use_savepoint = connection.in_atomic_block
+    for attempt in range(3):
+        try:
+            if use_savepoint:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute(_PG_SQL, params)
+                    rows = cursor.fetchall()
+            else:
+                with connection.cursor() as cursor:
+                    cursor.execute(_PG_SQL, params)
+                    rows = cursor.fetchall()
+            break
+        except IntegrityError as exc:
+            # Another transaction committed the same idempotency key (or the
+            # same reversal) while we waited: run again and take the replay path.
+            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+            if attempt < 2 and constraint in ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_id_key"):
+                continue
+            raise
+        except DatabaseError as exc:
+            translated = _translate_pg_error(exc)
+            if translated is None:
+                raise
+            raise translated from None
+    rows.sort()
+    return [
+        PostedEntry(id=entry_id, idempotency_key=batch[ordinal - 1].key, effective_date=eff, created=created)
+        for ordinal, entry_id, created, eff in rows
+    ]
+
+
+# --- ORM engine -----------------------------------------------------------------
+
+
+def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+    with transaction.atomic():
+        refs = {(leg.account, leg.currency) for p in batch for leg in p.legs}
+        codes = {code for code, _ in refs}
+        accounts = {
+            (a.code, a.currency): a
+            for a in Account.objects.select_for_update().filter(code__in=codes).order_by("pk")
+            if (a.code, a.currency) in refs
+        }
+        for p in batch:
+            for leg in p.legs:
+                if (leg.account, leg.currency) not in accounts:
+                    raise UnknownAccount(leg.account, leg.currency)
+
+        closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
+        if closed is not None:
+            for p in batch:
+                if p.effective_date <= closed:
+                    raise PeriodClosed(p.effective_date, closed)
+
+        keys = [p.key for p in batch if p.key]
+        existing = {
+            e.idempotency_key: e
+            for e in JournalEntry.objects.filter(idempotency_key__in=keys).only(
+                "id", "idempotency_key", "request_hash", "effective_date"
+            )
+        }
+        results: list[PostedEntry | None] = [None] * len(batch)
+        new: list[tuple[int, _Prepared]] = []
+        for i, p in enumerate(batch):
+            found = existing.get(p.key) if p.key else None
+            if found is None:
+                new.append((i, p))
+            elif found.request_hash != p.request_hash:
+                raise IdempotencyConflict(p.key, found.pk)  # type: ignore[arg-type]
+            else:
+                results[i] = PostedEntry(found.pk, p.key, found.effective_date, created=False)
+
+        reversed_ids = [p.reverses for _, p in new if p.reverses is not None]
+        if reversed_ids:
+            taken = JournalEntry.objects.filter(reverses_id__in=reversed_ids).values_list("reverses_id", "id")
+            for original, reversal in taken:
+                raise AlreadyReversed(original, reversal)
+
+        running = {key: a.net for key, a in accounts.items()}
+        for _, p in new:
+            for leg in p.legs:
+                ref = (leg.account, leg.currency)
+                running[ref] += leg.amount
+                account = accounts[ref]
+                attempted = running[ref] * AccountType(account.type).normal_sign
+                if account.forbid_negative and attempted < 0:
+                    raise InsufficientBalance(account.code, account.currency, account.balance, attempted)
+
+        created = JournalEntry.objects.bulk_create(
+            [
+                JournalEntry(
+                    effective_date=p.effective_date,
+                    posted_at=posted_at,
+                    description=p.description,
+                    metadata=p.metadata,
+                    idempotency_key=p.key,
+                    request_hash=p.request_hash,
+                    content_hash=p.content_hash,
+                    reverses_id=p.reverses,
+                    leg_count=len(p.legs),
+                )
+                for _, p in new
+            ]
+        )
+        postings: list[Posting] = []
+        balances = {key: a.net for key, a in accounts.items()}
+        deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        day_deltas: dict[tuple[int, dt.date], list[int]] = defaultdict(lambda: [0, 0])
+        for (i, p), entry in zip(new, created, strict=True):
+            results[i] = PostedEntry(entry.pk, p.key, p.effective_date, created=True)
+            for index, leg in enumerate(p.legs):
+                ref = (leg.account, leg.currency)
+                account = accounts[ref]
+                balances[ref] += leg.amount
+                deltas[ref][0] += leg.amount
+                deltas[ref][1] += 1
+                day = day_deltas[(account.pk, p.effective_date)]
+                day[0] += leg.amount
+                day[1] += 1
+                postings.append(
+                    Posting(
+                        entry_id=entry.pk,
+                        leg_index=index,
+                        leg_count=len(p.legs),
+                        account_id=account.pk,
+                        currency=leg.currency,
+                        amount=leg.amount,
+                        balance_after=balances[ref],
+                    )
+                )
+        Posting.objects.bulk_create(postings, batch_size=2000)
+        for ref, (delta, count) in deltas.items():
+            Account.objects.filter(pk=accounts[ref].pk).update(
+                net=F("net") + delta, posting_count=F("posting_count") + count
+            )
+        _apply_day_deltas(day_deltas)
+    return results  # type: ignore[return-value]
+
+
+def _apply_day_deltas(day_deltas: dict[tuple[int, dt.date], list[int]]) -> None:
+    """Add to the per-day totals; the account locks held by the caller serialise this."""
+    if not day_deltas:
+        return
+    account_ids = {account_id for account_id, _ in day_deltas}
+    days = {d for _, d in day_deltas}
+    existing = {
+        (row.account_id, row.day): row
+        for row in AccountDay.objects.filter(account_id__in=account_ids, day__in=days)
+    }
+    to_create, to_update = [], []
+    for (account_id, day), (net, count) in day_deltas.items():
+        row = existing.get((account_id, day))
+        if row is None:
+            to_create.append(AccountDay(account_id=account_id, day=day, net=net, postings=count))
+        else:
+            row.net += net
+            row.postings += count
+            to_update.append(row)
+    AccountDay.objects.bulk_create(to_create)
+    AccountDay.objects.bulk_update(to_update, ["net", "postings"])
+
+
+# --- public ---------------------------------------------------------------------
+
+
+def _post(batch: list[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+    # Repeated keys inside one batch: post the first, replay or refuse the rest.
+    first_by_key: dict[str, int] = {}
+    unique: list[_Prepared] = []
+    mirror: list[int] = []
+    for p in batch:
+        if p.key is not None and p.key in first_by_key:
+            first = unique[first_by_key[p.key]]
+            if first.request_hash != p.request_hash:
+                raise InvalidEntry(f"idempotency key {p.key!r} appears twice in one batch with different payloads")
+            mirror.append(first_by_key[p.key])
+            continue
+        if p.key is not None:
+            first_by_key[p.key] = len(unique)
+        mirror.append(len(unique))
+        unique.append(p)
+
+    post = _post_pg if _engine() == "postgresql" else _post_orm
+    results: list[PostedEntry] = []
+    if len(unique) <= BULK_CHUNK:
+        results = post(unique, posted_at)
+    else:
+        with transaction.atomic():
+            for start in range(0, len(unique), BULK_CHUNK):
+                results.extend(post(unique[start : start + BULK_CHUNK], posted_at))
+    out = []
+    seen: set[int] = set()
+    for index in mirror:
+        result = results[index]
+        if index in seen:
+            result = PostedEntry(result.id, result.idempotency_key, result.effective_date, created=False)
+        seen.add(index)
+        out.append(result)
+    return out
+
+
+def entry_post(entry: NewEntry) -> PostedEntry:
+    """Post one balanced entry. Safe to repeat with the same ``idempotency_key``."""
+    posted_at = timezone.now()
+    return _post([_prepare(entry, posted_at=posted_at)], posted_at)[0]
+
+
+def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
+    """Post many entries atomically: all of them, or none.
+
+    Much faster than one call per entry: accounts are locked once and rows are
+    written set-wise. Results come back in the order given.
+    """
+    if not entries:
+        return []
+    posted_at = timezone.now()
+    prepared = [_prepare(entry, posted_at=posted_at) for entry in entries]
+    return _post(prepared, posted_at)
+
+
+def entry_reverse(
+    entry_id: int,
+    *,
+    description: str | None = None,
+    effective_date: dt.date | None = None,
+    idempotency_key: str | None = None,
+    metadata: dict | None = None,
+) -> PostedEntry:
+    """Post the exact opposite of an entry. An entry can be reversed once.
+
+    The default idempotency key is derived from the entry, so calling this
+    twice returns the same reversal instead of failing.
+    """
+    try:
+        original = JournalEntry.objects.get(pk=entry_id)
+    except JournalEntry.DoesNotExist:
+        raise EntryNotFound(f"no journal entry {entry_id}") from None
+    legs = [
+        Leg(code, currency, -amount)
+        for code, currency, amount in Posting.objects.filter(entry_id=entry_id)
+        .order_by("leg_index")
+        .values_list("account__code", "currency", "amount")
+    ]
+    request = NewEntry(
+        legs=legs,
+        description=description or f"Reversal of entry {entry_id}: {original.description}",
+        idempotency_key=idempotency_key or f"ledger:reverse:{entry_id}",
+        effective_date=effective_date,
+        metadata={**(metadata or {}), "reverses": entry_id},
+    )
+    posted_at = timezone.now()
+    return _post([_prepare(request, posted_at=posted_at, reverses=entry_id)], posted_at)[0]

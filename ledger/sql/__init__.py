@@ -1,0 +1,42 @@
+"""Vendor SQL that backs the ledger's guarantees (triggers, the posting function).
+
+Migrations install it with :func:`install`. On SQLite a migration that
+rebuilds a ledger table drops its triggers, so such a migration must call
+``install`` again; ``manage.py check`` warns when a trigger is missing.
+"""
+
+from pathlib import Path
+
+_DIR = Path(__file__).parent
+
+# Trigger names per vendor, for the system check.
+EXPECTED_TRIGGERS = {
+    "postgresql": {
+        "ledger_entry_immutable", "ledger_posting_immutable", "ledger_period_close_immutable",
+        "ledger_chain_seal_immutable", "ledger_chain_block_immutable", "ledger_account_no_delete",
+        "ledger_account_day_no_delete", "ledger_account_fixed", "ledger_entry_balanced",
+        "ledger_entry_open_period",
+    },
+    "sqlite": {
+        "ledger_posting_refs", "ledger_posting_balanced", "ledger_entry_open_period",
+        "ledger_entry_no_update", "ledger_entry_no_delete", "ledger_posting_no_update",
+        "ledger_posting_no_delete", "ledger_period_close_no_update", "ledger_period_close_no_delete",
+        "ledger_chain_seal_no_update", "ledger_chain_seal_no_delete", "ledger_chain_block_no_update",
+        "ledger_chain_block_no_delete", "ledger_account_no_delete", "ledger_account_fixed",
+    },
+}  # fmt: skip
+
+
+def statements(vendor: str) -> list[str]:
+    text = (_DIR / f"{vendor}.sql").read_text()
+    if vendor == "postgresql":
+        return [text]
+    return [part.strip() for part in text.split("\n--;;\n") if part.strip()]
+
+
+def install(apps, schema_editor) -> None:
+    vendor = schema_editor.connection.vendor
+    if vendor not in EXPECTED_TRIGGERS:
+        raise RuntimeError(f"the ledger supports PostgreSQL and SQLite, not {vendor}")
+    for sql in statements(vendor):
+        schema_editor.execute(sql, params=None)

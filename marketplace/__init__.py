@@ -1,0 +1,1 @@
+"""The marketplace: organisations, catalogue, licensing, usage, finance and the web UI."""

@@ -1,0 +1,2 @@
+"""Finance: the operator's view of the books. It reads and writes the ledger
+only through :mod:`ledger.services`."""

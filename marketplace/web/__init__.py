@@ -1,0 +1,1 @@
+"""The shared web shell: layout, static assets, home page, sign-in."""
