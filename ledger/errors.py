@@ -58,9 +58,7 @@ class IdempotencyConflict(LedgerError):
 
     def __init__(self, key: str, entry_id: int):
         self.key, self.entry_id = key, entry_id
-        super().__init__(
-            f"idempotency key {key!r} was already used for entry {entry_id} with a different payload"
-        )
+        super().__init__(f"idempotency key {key!r} was already used for entry {entry_id} with a different payload")
 
 
 class PeriodClosed(LedgerError):

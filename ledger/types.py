@@ -23,7 +23,7 @@ class AccountType(StrEnum):
 
     @property
     def normal_sign(self) -> int:
-        """+1 where debits increase the account (assets, expenses), −1 where credits do."""
+        """+1 where debits increase the account (assets, expenses), -1 where credits do."""
         return 1 if self in (AccountType.ASSET, AccountType.EXPENSE) else -1
 
 

@@ -3,162 +3,249 @@
 import django.db.models.deletion
 import django.db.models.functions.text
 import django.db.models.lookups
-import ledger.models.entries
 from django.db import migrations, models
+
+import ledger.models.entries
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='ChainBlock',
+            name="ChainBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_tx', models.BigIntegerField(blank=True, null=True)),
-                ('to_tx', models.BigIntegerField(blank=True, null=True)),
-                ('first_seq', models.BigIntegerField()),
-                ('last_seq', models.BigIntegerField()),
-                ('head_hash', models.CharField(max_length=64)),
-                ('entry_count', models.IntegerField()),
-                ('sealed_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("from_tx", models.BigIntegerField(blank=True, null=True)),
+                ("to_tx", models.BigIntegerField(blank=True, null=True)),
+                ("first_seq", models.BigIntegerField()),
+                ("last_seq", models.BigIntegerField()),
+                ("head_hash", models.CharField(max_length=64)),
+                ("entry_count", models.IntegerField()),
+                ("sealed_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'ledger_chain_block',
-                'ordering': ['id'],
+                "db_table": "ledger_chain_block",
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PeriodClose',
+            name="PeriodClose",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('through_date', models.DateField(unique=True)),
-                ('closed_at', models.DateTimeField(auto_now_add=True)),
-                ('closed_by', models.CharField(blank=True, default='', max_length=200)),
-                ('note', models.TextField(blank=True, default='')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("through_date", models.DateField(unique=True)),
+                ("closed_at", models.DateTimeField(auto_now_add=True)),
+                ("closed_by", models.CharField(blank=True, default="", max_length=200)),
+                ("note", models.TextField(blank=True, default="")),
             ],
             options={
-                'db_table': 'ledger_period_close',
-                'ordering': ['-through_date'],
+                "db_table": "ledger_period_close",
+                "ordering": ["-through_date"],
             },
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=200)),
-                ('currency', models.CharField(max_length=3)),
-                ('name', models.CharField(max_length=200)),
-                ('type', models.CharField(choices=[('asset', 'asset'), ('liability', 'liability'), ('equity', 'equity'), ('income', 'income'), ('expense', 'expense')], max_length=9)),
-                ('party_ref', models.CharField(blank=True, db_index=True, default='', max_length=100)),
-                ('forbid_negative', models.BooleanField(default=False)),
-                ('net', models.BigIntegerField(default=0, help_text='Debits minus credits, in minor units.')),
-                ('posting_count', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("code", models.CharField(max_length=200)),
+                ("currency", models.CharField(max_length=3)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "type",
+                    models.CharField(
+                        choices=[
+                            ("asset", "asset"),
+                            ("liability", "liability"),
+                            ("equity", "equity"),
+                            ("income", "income"),
+                            ("expense", "expense"),
+                        ],
+                        max_length=9,
+                    ),
+                ),
+                ("party_ref", models.CharField(blank=True, db_index=True, default="", max_length=100)),
+                ("forbid_negative", models.BooleanField(default=False)),
+                ("net", models.BigIntegerField(default=0, help_text="Debits minus credits, in minor units.")),
+                ("posting_count", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'db_table': 'ledger_account',
-                'ordering': ['code', 'currency'],
-                'constraints': [models.UniqueConstraint(fields=('code', 'currency'), name='ledger_account_code_currency_uniq'), models.UniqueConstraint(fields=('id', 'currency'), name='ledger_account_id_currency_uniq'), models.CheckConstraint(condition=models.Q(django.db.models.lookups.Exact(django.db.models.functions.text.Length('currency'), 3), models.Q(('currency', django.db.models.functions.text.Upper('currency')))), name='ledger_account_currency_iso'), models.CheckConstraint(condition=models.Q(('type__in', ['asset', 'expense', 'liability', 'equity', 'income'])), name='ledger_account_type_valid'), models.CheckConstraint(condition=models.Q(('forbid_negative', False), models.Q(('net__gte', 0), ('type__in', ['asset', 'expense'])), models.Q(('net__lte', 0), ('type__in', ['liability', 'equity', 'income'])), _connector='OR'), name='ledger_account_no_overdraft')],
+                "db_table": "ledger_account",
+                "ordering": ["code", "currency"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("code", "currency"), name="ledger_account_code_currency_uniq"),
+                    models.UniqueConstraint(fields=("id", "currency"), name="ledger_account_id_currency_uniq"),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            django.db.models.lookups.Exact(django.db.models.functions.text.Length("currency"), 3),
+                            models.Q(("currency", django.db.models.functions.text.Upper("currency"))),
+                        ),
+                        name="ledger_account_currency_iso",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("type__in", ["asset", "expense", "liability", "equity", "income"])),
+                        name="ledger_account_type_valid",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("forbid_negative", False),
+                            models.Q(("net__gte", 0), ("type__in", ["asset", "expense"])),
+                            models.Q(("net__lte", 0), ("type__in", ["liability", "equity", "income"])),
+                            _connector="OR",
+                        ),
+                        name="ledger_account_no_overdraft",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ChainSeal',
+            name="ChainSeal",
             fields=[
-                ('seq', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('entry_id', models.BigIntegerField(unique=True)),
-                ('chain_hash', models.CharField(max_length=64)),
-                ('block', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='seals', to='ledger.chainblock')),
+                ("seq", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("entry_id", models.BigIntegerField(unique=True)),
+                ("chain_hash", models.CharField(max_length=64)),
+                (
+                    "block",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="seals", to="ledger.chainblock"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'ledger_chain_seal',
-                'ordering': ['seq'],
+                "db_table": "ledger_chain_seal",
+                "ordering": ["seq"],
             },
         ),
         migrations.CreateModel(
-            name='JournalEntry',
+            name="JournalEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('effective_date', models.DateField()),
-                ('posted_at', models.DateTimeField()),
-                ('description', models.TextField()),
-                ('metadata', models.JSONField(default=dict)),
-                ('idempotency_key', models.CharField(blank=True, max_length=255, null=True)),
-                ('request_hash', models.CharField(help_text="SHA-256 of the caller's payload.", max_length=64)),
-                ('content_hash', models.CharField(help_text='SHA-256 of the entry and its legs.', max_length=64)),
-                ('leg_count', models.PositiveSmallIntegerField()),
-                ('tx', models.BigIntegerField(blank=True, db_default=ledger.models.entries.TransactionId(), editable=False, null=True)),
-                ('reverses', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='reversed_by', to='ledger.journalentry')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("effective_date", models.DateField()),
+                ("posted_at", models.DateTimeField()),
+                ("description", models.TextField()),
+                ("metadata", models.JSONField(default=dict)),
+                ("idempotency_key", models.CharField(blank=True, max_length=255, null=True)),
+                ("request_hash", models.CharField(help_text="SHA-256 of the caller's payload.", max_length=64)),
+                ("content_hash", models.CharField(help_text="SHA-256 of the entry and its legs.", max_length=64)),
+                ("leg_count", models.PositiveSmallIntegerField()),
+                (
+                    "tx",
+                    models.BigIntegerField(
+                        blank=True, db_default=ledger.models.entries.TransactionId(), editable=False, null=True
+                    ),
+                ),
+                (
+                    "reverses",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reversed_by",
+                        to="ledger.journalentry",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'journal entries',
-                'db_table': 'ledger_entry',
+                "verbose_name_plural": "journal entries",
+                "db_table": "ledger_entry",
             },
         ),
         migrations.CreateModel(
-            name='Posting',
+            name="Posting",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('leg_index', models.PositiveSmallIntegerField()),
-                ('leg_count', models.PositiveSmallIntegerField()),
-                ('currency', models.CharField(max_length=3)),
-                ('amount', models.BigIntegerField(help_text='Debits positive, credits negative, minor units.')),
-                ('balance_after', models.BigIntegerField(help_text='Account net after this posting, in posting order.')),
-                ('account', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='postings', to='ledger.account')),
-                ('entry', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='postings', to='ledger.journalentry')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("leg_index", models.PositiveSmallIntegerField()),
+                ("leg_count", models.PositiveSmallIntegerField()),
+                ("currency", models.CharField(max_length=3)),
+                ("amount", models.BigIntegerField(help_text="Debits positive, credits negative, minor units.")),
+                (
+                    "balance_after",
+                    models.BigIntegerField(help_text="Account net after this posting, in posting order."),
+                ),
+                (
+                    "account",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="ledger.account",
+                    ),
+                ),
+                (
+                    "entry",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="postings",
+                        to="ledger.journalentry",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'ledger_posting',
+                "db_table": "ledger_posting",
             },
         ),
         migrations.CreateModel(
-            name='AccountDay',
+            name="AccountDay",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('day', models.DateField()),
-                ('net', models.BigIntegerField()),
-                ('postings', models.BigIntegerField()),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='days', to='ledger.account')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("day", models.DateField()),
+                ("net", models.BigIntegerField()),
+                ("postings", models.BigIntegerField()),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="days", to="ledger.account"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'ledger_account_day',
-                'constraints': [models.UniqueConstraint(fields=('account', 'day'), name='ledger_account_day_uniq')],
+                "db_table": "ledger_account_day",
+                "constraints": [models.UniqueConstraint(fields=("account", "day"), name="ledger_account_day_uniq")],
             },
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('idempotency_key',), name='ledger_entry_idempotency_key_uniq'),
+            model_name="journalentry",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("idempotency_key",),
+                name="ledger_entry_idempotency_key_uniq",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.UniqueConstraint(fields=('id', 'leg_count'), name='ledger_entry_id_leg_count_uniq'),
+            model_name="journalentry",
+            constraint=models.UniqueConstraint(fields=("id", "leg_count"), name="ledger_entry_id_leg_count_uniq"),
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.CheckConstraint(condition=models.Q(('leg_count__gte', 2)), name='ledger_entry_two_legs'),
+            model_name="journalentry",
+            constraint=models.CheckConstraint(condition=models.Q(("leg_count__gte", 2)), name="ledger_entry_two_legs"),
         ),
         migrations.AddConstraint(
-            model_name='journalentry',
-            constraint=models.CheckConstraint(condition=models.Q(('reverses', models.F('id')), _negated=True), name='ledger_entry_not_self_reversal'),
+            model_name="journalentry",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reverses", models.F("id")), _negated=True), name="ledger_entry_not_self_reversal"
+            ),
         ),
         migrations.AddIndex(
-            model_name='posting',
-            index=models.Index(fields=['account', 'entry', 'leg_index'], name='ledger_posting_account_idx'),
+            model_name="posting",
+            index=models.Index(fields=["account", "entry", "leg_index"], name="ledger_posting_account_idx"),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.UniqueConstraint(fields=('entry', 'leg_index'), name='ledger_posting_entry_leg_uniq'),
+            model_name="posting",
+            constraint=models.UniqueConstraint(fields=("entry", "leg_index"), name="ledger_posting_entry_leg_uniq"),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', 0), _negated=True), name='ledger_posting_amount_nonzero'),
+            model_name="posting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount", 0), _negated=True), name="ledger_posting_amount_nonzero"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='posting',
-            constraint=models.CheckConstraint(condition=models.Q(('leg_index__lt', models.F('leg_count'))), name='ledger_posting_leg_in_range'),
+            model_name="posting",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("leg_index__lt", models.F("leg_count"))), name="ledger_posting_leg_in_range"
+            ),
         ),
     ]

@@ -73,3 +73,6 @@ class AccountDay(models.Model):
     class Meta:
         db_table = "ledger_account_day"
         constraints = [models.UniqueConstraint(fields=["account", "day"], name="ledger_account_day_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} on {self.day.isoformat()}: {self.net:+d}"

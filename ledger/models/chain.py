@@ -22,6 +22,9 @@ class ChainBlock(models.Model):
         db_table = "ledger_chain_block"
         ordering = ["id"]
 
+    def __str__(self) -> str:
+        return f"block {self.pk}: seals {self.first_seq}-{self.last_seq}"
+
 
 class ChainSeal(models.Model):
     seq = models.BigIntegerField(primary_key=True)
@@ -33,3 +36,6 @@ class ChainSeal(models.Model):
     class Meta:
         db_table = "ledger_chain_seal"
         ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"seal {self.seq} of entry {self.entry_id}"

@@ -31,9 +31,7 @@ class JournalEntry(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the caller's payload.")
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the entry and its legs.")
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
-    )
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     leg_count = models.PositiveSmallIntegerField()
     tx = models.BigIntegerField(null=True, blank=True, db_default=TransactionId(), editable=False)
 
@@ -58,14 +56,10 @@ class JournalEntry(models.Model):
 class Posting(models.Model):
     # The real foreign keys are composite, (entry_id, leg_count) and
     # (account_id, currency); see ledger/sql/.
-    entry = models.ForeignKey(
-        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False
-    )
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False)
     leg_index = models.PositiveSmallIntegerField()
     leg_count = models.PositiveSmallIntegerField()
-    account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False
-    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False)
     currency = models.CharField(max_length=3)
     amount = models.BigIntegerField(help_text="Debits positive, credits negative, minor units.")
     balance_after = models.BigIntegerField(help_text="Account net after this posting, in posting order.")
@@ -75,9 +69,7 @@ class Posting(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["entry", "leg_index"], name="ledger_posting_entry_leg_uniq"),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_posting_amount_nonzero"),
-            models.CheckConstraint(
-                condition=Q(leg_index__lt=F("leg_count")), name="ledger_posting_leg_in_range"
-            ),
+            models.CheckConstraint(condition=Q(leg_index__lt=F("leg_count")), name="ledger_posting_leg_in_range"),
         ]
         indexes = [
             models.Index(fields=["account", "entry", "leg_index"], name="ledger_posting_account_idx"),

@@ -53,9 +53,7 @@ def account_balance(
         )
         net = last or 0
     elif as_of_date is not None:
-        net = (
-            AccountDay.objects.filter(account_id=account.pk, day__lte=as_of_date).aggregate(s=Sum("net"))["s"] or 0
-        )
+        net = AccountDay.objects.filter(account_id=account.pk, day__lte=as_of_date).aggregate(s=Sum("net"))["s"] or 0
     else:
         net = account.net
     return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)

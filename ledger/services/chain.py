@@ -96,7 +96,13 @@ def _load(entry_ids: Iterable[int], codes: dict[int, str]) -> tuple[dict[int, tu
     entries = {
         row[0]: row[1:]
         for row in JournalEntry.objects.filter(id__in=ids).values_list(
-            "id", "idempotency_key", "effective_date", "posted_at", "description", "metadata", "reverses_id",
+            "id",
+            "idempotency_key",
+            "effective_date",
+            "posted_at",
+            "description",
+            "metadata",
+            "reverses_id",
             "content_hash",
         )
     }
@@ -139,7 +145,9 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
             row = entries.get(seal.entry_id)
             if row is None:
                 problems.append(
-                    VerifyProblem("missing", f"entry {seal.entry_id} was sealed (seal {seal.seq}) but is gone", seal.entry_id)
+                    VerifyProblem(
+                        "missing", f"entry {seal.entry_id} was sealed (seal {seal.seq}) but is gone", seal.entry_id
+                    )
                 )
             else:
                 stored_content = row[-1]
@@ -155,7 +163,9 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
                 if _hashing.chain_hash(previous, seal.seq, seal.entry_id, stored_content) != seal.chain_hash:
                     problems.append(
                         VerifyProblem(
-                            "chain", f"entry {seal.entry_id}: its content hash differs from the sealed one", seal.entry_id
+                            "chain",
+                            f"entry {seal.entry_id}: its content hash differs from the sealed one",
+                            seal.entry_id,
                         )
                     )
             previous = seal.chain_hash
@@ -170,7 +180,9 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
             problems.append(VerifyProblem("block", f"chain block {block.pk} does not end at its recorded head hash"))
 
     unsealed_ids = list(
-        JournalEntry.objects.exclude(id__in=ChainSeal.objects.values("entry_id")).order_by("id").values_list("id", flat=True)
+        JournalEntry.objects.exclude(id__in=ChainSeal.objects.values("entry_id"))
+        .order_by("id")
+        .values_list("id", flat=True)
     )
     last_block = ChainBlock.objects.order_by("-id").first()
     for start in range(0, len(unsealed_ids), chunk):
@@ -179,15 +191,19 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
         for entry_id in batch:
             if _recompute_content(entries, legs, entry_id) != entries[entry_id][-1]:
                 problems.append(
-                    VerifyProblem("altered", f"entry {entry_id} (not yet sealed): rows do not match its content hash", entry_id)
+                    VerifyProblem(
+                        "altered", f"entry {entry_id} (not yet sealed): rows do not match its content hash", entry_id
+                    )
                 )
             checked += 1
         if progress:
             progress(checked, total)
     if connection.vendor == "postgresql" and last_block is not None and last_block.to_tx is not None and unsealed_ids:
-        for entry_id in JournalEntry.objects.filter(id__in=unsealed_ids).exclude(tx__gte=last_block.to_tx).values_list(
-            "id", flat=True
-        )[:100]:
+        for entry_id in (
+            JournalEntry.objects.filter(id__in=unsealed_ids)
+            .exclude(tx__gte=last_block.to_tx)
+            .values_list("id", flat=True)[:100]
+        ):
             problems.append(
                 VerifyProblem("unsealable", f"entry {entry_id} predates the sealed horizon but has no seal", entry_id)
             )
@@ -241,4 +257,3 @@ def _check_books() -> list[VerifyProblem]:
             )
             break
     return problems
-

@@ -37,9 +37,7 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
                 cursor.execute("LOCK TABLE ledger_entry IN SHARE MODE")
         current = closed_through()
         if current is not None and through <= current:
-            raise LedgerError(
-                f"the books are already closed through {current.isoformat()}; periods close forward only"
-            )
+            raise LedgerError(f"the books are already closed through {current.isoformat()}; periods close forward only")
         row = PeriodClose.objects.create(through_date=through, closed_by=closed_by, note=note)
     return ClosedPeriod(row.through_date, row.closed_at, row.closed_by, row.note)
 

@@ -185,9 +185,7 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
         return AlreadyReversed(detail["entry_id"], detail["reversal_id"])
     if code == "insufficient_balance":
         sign = AccountType(detail["type"]).normal_sign
-        return InsufficientBalance(
-            detail["code"], detail["currency"], detail["net"] * sign, detail["attempted"] * sign
-        )
+        return InsufficientBalance(detail["code"], detail["currency"], detail["net"] * sign, detail["attempted"] * sign)
     return LedgerError(message)
 
 
@@ -244,12 +242,6 @@ def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[Posted
                 if (leg.account, leg.currency) not in accounts:
                     raise UnknownAccount(leg.account, leg.currency)
 
-        closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
-        if closed is not None:
-            for p in batch:
-                if p.effective_date <= closed:
-                    raise PeriodClosed(p.effective_date, closed)
-
         keys = [p.key for p in batch if p.key]
         existing = {
             e.idempotency_key: e
@@ -267,6 +259,12 @@ def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[Posted
                 raise IdempotencyConflict(p.key, found.pk)  # type: ignore[arg-type]
             else:
                 results[i] = PostedEntry(found.pk, p.key, found.effective_date, created=False)
+
+        closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
+        if closed is not None:
+            for _, p in new:
+                if p.effective_date <= closed:
+                    raise PeriodClosed(p.effective_date, closed)
 
         reversed_ids = [p.reverses for _, p in new if p.reverses is not None]
         if reversed_ids:
@@ -342,8 +340,7 @@ def _apply_day_deltas(day_deltas: dict[tuple[int, dt.date], list[int]]) -> None:
     account_ids = {account_id for account_id, _ in day_deltas}
     days = {d for _, d in day_deltas}
     existing = {
-        (row.account_id, row.day): row
-        for row in AccountDay.objects.filter(account_id__in=account_ids, day__in=days)
+        (row.account_id, row.day): row for row in AccountDay.objects.filter(account_id__in=account_ids, day__in=days)
     }
     to_create, to_update = [], []
     for (account_id, day), (net, count) in day_deltas.items():

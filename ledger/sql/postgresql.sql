@@ -129,17 +129,8 @@ BEGIN
     END IF;
     PERFORM 1 FROM ledger_account WHERE id = ANY (v_acc) ORDER BY id FOR UPDATE;
 
-    -- 2. Closed periods.
-    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
-    IF v_closed IS NOT NULL THEN
-        SELECT d INTO v_bad FROM unnest(p_effective_dates) AS d WHERE d <= v_closed LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
-                'effective_date', v_bad.d, 'closed_through', v_closed)::text;
-        END IF;
-    END IF;
-
-    -- 3. Idempotency: replays return the stored entry; a different payload is refused.
+    -- 2. Idempotency first: a replay returns the stored entry even if its period
+    --    has closed since; a different payload is refused.
     FOR v_bad IN
             SELECT k.i, e.id, e.request_hash, k.key, e.effective_date
               FROM unnest(p_keys) WITH ORDINALITY AS k(key, i)
@@ -153,6 +144,17 @@ BEGIN
             v_existing_id[v_bad.i] := v_bad.id;
             v_existing_date[v_bad.i] := v_bad.effective_date;
         END LOOP;
+
+    -- 3. Closed periods, for entries that are new.
+    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
+    IF v_closed IS NOT NULL THEN
+        SELECT d.d INTO v_bad FROM unnest(p_effective_dates) WITH ORDINALITY AS d(d, i)
+         WHERE d.d <= v_closed AND v_existing_id[d.i] IS NULL LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
+                'effective_date', v_bad.d, 'closed_through', v_closed)::text;
+        END IF;
+    END IF;
 
     -- 4. Reversals: each entry may be reversed once.
     IF EXISTS (SELECT 1 FROM unnest(p_reverses) AS r WHERE r IS NOT NULL) THEN

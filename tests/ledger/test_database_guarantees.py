@@ -1,0 +1,124 @@
+"""Raw SQL cannot break the books: the database refuses what the code would refuse.
+
+On PostgreSQL these tests commit for real, because the balance check is a
+deferred constraint trigger that runs at COMMIT. On SQLite the triggers fire
+per statement.
+"""
+
+import datetime as dt
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+
+from ledger import services as ledger
+from ledger.models import Account, JournalEntry, Posting
+from ledger.types import NewEntry, credit, debit
+from tests.fixtures.ledger import eur, open_chart
+
+REFUSED = (IntegrityError, DatabaseError)
+
+# Commit for real on PostgreSQL; on SQLite stay inside the test transaction,
+# because SQLite's flush between transactional tests uses DELETE, which the
+# immutability triggers refuse.
+pytestmark = pytest.mark.django_db(transaction=connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def books():
+    open_chart("EUR")
+    posted = ledger.entry_post(
+        NewEntry(legs=[debit("cash:stripe", eur(500)), credit("prepaid:lic_acme", eur(500))], description="seed")
+    )
+    return posted.id
+
+
+def account_id(code: str) -> int:
+    return Account.objects.get(code=code, currency="EUR").pk
+
+
+def raw(sql: str, params=()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def insert_entry(leg_count: int = 2, effective_date: dt.date | None = None) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
+            " leg_count) VALUES (%s, %s, 'raw', '{}', 'x', 'x', %s) RETURNING id",
+            [effective_date or dt.date.today(), dt.datetime.now(dt.UTC), leg_count],
+        )
+        return cursor.fetchone()[0]
+
+
+def insert_posting(entry_id: int, leg: int, code: str, amount: int, leg_count: int = 2, currency="EUR") -> None:
+    raw(
+        "INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)"
+        " VALUES (%s, %s, %s, %s, %s, %s, 0)",
+        [entry_id, leg, leg_count, account_id(code), currency, amount],
+    )
+
+
+def test_unbalanced_entry_is_refused(books):
+    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
+        entry = insert_entry()
+        insert_posting(entry, 0, "cash:stripe", 100)
+        insert_posting(entry, 1, "prepaid:lic_acme", -99)
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_entry_missing_a_declared_leg_is_refused_at_commit(books):
+    with pytest.raises(REFUSED, match="has 1 postings but declares 2"), transaction.atomic():
+        entry = insert_entry()
+        insert_posting(entry, 0, "cash:stripe", 100)
+    assert JournalEntry.objects.count() == 1
+
+
+def test_no_posting_can_be_added_to_an_existing_entry(books):
+    with pytest.raises(REFUSED), transaction.atomic():
+        insert_posting(books, 2, "cash:stripe", 5)
+    with pytest.raises(REFUSED), transaction.atomic():
+        insert_posting(books, 1, "cash:stripe", 5)  # leg 1 is taken
+    assert Posting.objects.filter(entry_id=books).count() == 2
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE ledger_posting SET amount = amount + 1",
+        "DELETE FROM ledger_posting",
+        "UPDATE ledger_entry SET description = 'edited'",
+        "DELETE FROM ledger_entry",
+        "UPDATE ledger_account SET code = 'cash:elsewhere' WHERE code = 'cash:stripe'",
+        "UPDATE ledger_account SET currency = 'USD' WHERE code = 'cash:stripe'",
+        "DELETE FROM ledger_account WHERE code = 'equity:opening'",
+    ],
+)
+def test_updates_and_deletes_are_refused(books, statement):
+    with pytest.raises(REFUSED, match="not allowed|cannot"), transaction.atomic():
+        raw(statement)
+    assert Posting.objects.filter(entry_id=books).order_by("leg_index").first().amount == 500
+    assert JournalEntry.objects.get(pk=books).description == "seed"
+    assert Account.objects.filter(code="cash:stripe", currency="EUR").exists()
+
+
+def test_posting_in_another_currency_than_its_account_is_refused(books):
+    with pytest.raises(REFUSED), transaction.atomic():
+        entry = insert_entry()
+        insert_posting(entry, 0, "cash:stripe", 100, currency="USD")
+        insert_posting(entry, 1, "prepaid:lic_acme", -100, currency="USD")
+
+
+def test_raw_entry_in_a_closed_period_is_refused(books):
+    ledger.period_close(through=dt.date.today() - dt.timedelta(days=1))
+    with pytest.raises(REFUSED, match="closed period"), transaction.atomic():
+        entry = insert_entry(effective_date=dt.date.today() - dt.timedelta(days=2))
+        insert_posting(entry, 0, "cash:stripe", 1)
+        insert_posting(entry, 1, "prepaid:lic_acme", -1)
+
+
+def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):
+    with pytest.raises(REFUSED, match="ledger_account_no_overdraft"), transaction.atomic():
+        raw("UPDATE ledger_account SET net = 1 WHERE code = 'prepaid:lic_acme'")
+    assert Account.objects.get(code="prepaid:lic_acme").net == -500

@@ -1,0 +1,250 @@
+"""The posting service: validation, idempotency, reversals, overdrafts, periods, reads."""
+
+import datetime as dt
+import re
+
+import pytest
+from django.db import transaction
+
+from ledger import services as ledger
+from ledger.models import JournalEntry, Posting
+from ledger.types import AccountType, Leg, NewEntry, credit, debit
+from tests.fixtures.ledger import balances, eur
+
+TODAY = dt.datetime.now(dt.UTC).date()
+
+
+def topup(amount=10_000, key=None, description="Top-up", effective_date=None):
+    return ledger.entry_post(
+        NewEntry(
+            legs=[debit("cash:stripe", eur(amount)), credit("prepaid:lic_acme", eur(amount))],
+            description=description,
+            idempotency_key=key,
+            effective_date=effective_date,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("legs", "message"),
+    [
+        ([Leg("cash:stripe", "EUR", 100)], "at least two legs"),
+        ([Leg("cash:stripe", "EUR", 100), Leg("prepaid:lic_acme", "EUR", -99)], "EUR off by +1"),
+        ([Leg("cash:stripe", "EUR", 0), Leg("prepaid:lic_acme", "EUR", 0)], "leg 0: amount must not be zero"),
+        ([Leg("cash:stripe", "EUR", 1.5), Leg("prepaid:lic_acme", "EUR", -1.5)], "leg 0: amount must be an int"),
+        ([Leg("cash:stripe", "EURO", 1), Leg("prepaid:lic_acme", "EURO", -1)], "leg 0: 'EURO' is not an ISO 4217"),
+        ([Leg("", "EUR", 1), Leg("prepaid:lic_acme", "EUR", -1)], "leg 0: account code is missing"),
+        (
+            [Leg("cash:stripe", "EUR", 1), Leg("prepaid:lic_acme", "USD", -1)],
+            "EUR off by +1, USD off by -1",
+        ),
+    ],
+)
+def test_malformed_entries_are_refused_with_a_clear_error(chart, legs, message):
+    with pytest.raises(ledger.InvalidEntry, match=re.escape(message)):
+        ledger.entry_post(NewEntry(legs=legs, description="bad"))
+    assert JournalEntry.objects.count() == 0
+
+
+def test_description_and_metadata_are_validated(chart):
+    legs = [debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))]
+    with pytest.raises(ledger.InvalidEntry, match="needs a description"):
+        ledger.entry_post(NewEntry(legs=legs, description="  "))
+    with pytest.raises(ledger.InvalidEntry, match="metadata must be plain JSON"):
+        ledger.entry_post(NewEntry(legs=legs, description="x", metadata={"when": dt.date.today()}))
+    with pytest.raises(ledger.InvalidEntry, match="1-255 characters"):
+        ledger.entry_post(NewEntry(legs=legs, description="x", idempotency_key="k" * 256))
+
+
+def test_unknown_account_is_named(chart):
+    with pytest.raises(ledger.UnknownAccount, match=r"no ledger account 'cash:bank' in EUR"):
+        ledger.entry_post(
+            NewEntry(legs=[debit("cash:bank", eur(5)), credit("prepaid:lic_acme", eur(5))], description="x")
+        )
+    # The same code exists in EUR only; a USD leg needs its own account.
+    with pytest.raises(ledger.UnknownAccount, match="in USD"):
+        ledger.entry_post(
+            NewEntry(
+                legs=[Leg("cash:stripe", "USD", 5), Leg("prepaid:lic_acme", "USD", -5)],
+                description="x",
+            )
+        )
+
+
+def test_account_open_is_idempotent_and_refuses_a_different_type(db):
+    first = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
+    again = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
+    assert first.id == again.id
+    with pytest.raises(ledger.AccountMismatch, match="already open as asset"):
+        ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.LIABILITY)
+
+
+def test_replay_with_same_payload_returns_the_original(chart):
+    first = topup(key="topup-1")
+    again = topup(key="topup-1")
+    assert first.created and not again.created
+    assert again.id == first.id
+    assert JournalEntry.objects.filter(idempotency_key="topup-1").count() == 1
+    assert balances()["cash:stripe"] == 10_000
+
+
+def test_replay_with_a_different_payload_is_refused(chart):
+    first = topup(key="topup-1")
+    with pytest.raises(ledger.IdempotencyConflict) as caught:
+        topup(amount=10_001, key="topup-1")
+    assert caught.value.entry_id == first.id
+    assert "different payload" in str(caught.value)
+    assert balances()["cash:stripe"] == 10_000
+
+
+def test_bulk_posts_all_or_nothing_in_order(chart):
+    entries = [
+        NewEntry(
+            legs=[debit("cash:stripe", eur(100 + i)), credit("revenue:commission", eur(100 + i))],
+            description=f"bulk {i}",
+            idempotency_key=f"bulk-{i}",
+        )
+        for i in range(50)
+    ]
+    posted = ledger.entries_post(entries)
+    assert [p.idempotency_key for p in posted] == [f"bulk-{i}" for i in range(50)]
+    assert all(p.created for p in posted)
+    assert [p.id for p in posted] == sorted(p.id for p in posted)
+    assert balances()["cash:stripe"] == sum(100 + i for i in range(50))
+
+    # Replaying the batch posts nothing new.
+    again = ledger.entries_post(entries)
+    assert [p.id for p in again] == [p.id for p in posted]
+    assert not any(p.created for p in again)
+
+    # One bad entry (an overdraft) and the whole batch is refused.
+    bad = [
+        NewEntry(legs=[debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))], description="ok"),
+        NewEntry(
+            legs=[debit("royalty_payable:lor_north", eur(1)), credit("cash:stripe", eur(1))], description="overdraft"
+        ),
+    ]
+    count = JournalEntry.objects.count()
+    with pytest.raises(ledger.InsufficientBalance, match="royalty_payable:lor_north"):
+        ledger.entries_post(bad)
+    assert JournalEntry.objects.count() == count
+
+
+def test_repeated_key_inside_one_batch(chart):
+    entry = NewEntry(
+        legs=[debit("cash:stripe", eur(5)), credit("revenue:commission", eur(5))],
+        description="dup",
+        idempotency_key="dup",
+    )
+    first, second = ledger.entries_post([entry, entry])
+    assert first.id == second.id and first.created and not second.created
+    other = NewEntry(
+        legs=[debit("cash:stripe", eur(6)), credit("revenue:commission", eur(6))],
+        description="dup",
+        idempotency_key="dup-2",
+    )
+    with pytest.raises(ledger.InvalidEntry, match="appears twice in one batch"):
+        ledger.entries_post([other, NewEntry(legs=entry.legs, description="dup", idempotency_key="dup-2")])
+
+
+def test_overdraft_checks_every_running_balance_in_a_batch(chart):
+    # Ending at zero is fine, but going through -1 on the way is not.
+    topup(100)
+    dip = [
+        NewEntry(legs=[debit("prepaid:lic_acme", eur(101)), credit("revenue:commission", eur(101))], description="a"),
+        NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))], description="b"),
+    ]
+    with pytest.raises(ledger.InsufficientBalance) as caught:
+        ledger.entries_post(dip)
+    assert (caught.value.balance, caught.value.attempted) == (100, -1)
+
+
+def test_a_refusal_inside_a_transaction_leaves_it_usable(chart):
+    with transaction.atomic():
+        topup(100)
+        with pytest.raises(ledger.InsufficientBalance):
+            ledger.entry_post(
+                NewEntry(
+                    legs=[debit("royalty_payable:lor_north", eur(1)), credit("cash:stripe", eur(1))],
+                    description="overdraft",
+                )
+            )
+        topup(50)
+    assert balances()["prepaid:lic_acme"] == 150
+
+
+def test_reversal_is_exact_and_happens_once(chart):
+    posted = topup(700, key="t")
+    reversal = ledger.entry_reverse(posted.id)
+    assert reversal.created
+    assert ledger.entry_reverse(posted.id).id == reversal.id  # same default key: a replay
+    with pytest.raises(ledger.AlreadyReversed, match=f"entry {posted.id} was already reversed by entry {reversal.id}"):
+        ledger.entry_reverse(posted.id, idempotency_key="another-key")
+    assert balances()["cash:stripe"] == 0
+    amounts = list(Posting.objects.filter(entry_id=reversal.id).order_by("leg_index").values_list("amount", flat=True))
+    assert amounts == [-700, 700]
+    with pytest.raises(ledger.EntryNotFound):
+        ledger.entry_reverse(999_999)
+
+
+def test_closed_period_refuses_backdated_entries(chart):
+    topup(100, effective_date=TODAY - dt.timedelta(days=40))
+    ledger.period_close(through=TODAY - dt.timedelta(days=30), closed_by="finance@example.com", note="October")
+    assert ledger.closed_through() == TODAY - dt.timedelta(days=30)
+    with pytest.raises(ledger.PeriodClosed, match="falls in a closed period") as caught:
+        topup(100, effective_date=TODAY - dt.timedelta(days=30))
+    assert caught.value.closed_through == TODAY - dt.timedelta(days=30)
+    topup(100, effective_date=TODAY - dt.timedelta(days=29))
+    with pytest.raises(ledger.LedgerError, match="close forward only"):
+        ledger.period_close(through=TODAY - dt.timedelta(days=35))
+    assert [p.note for p in ledger.periods_list()] == ["October"]
+
+
+def test_balance_now_as_of_date_and_as_of_entry(chart):
+    first = topup(100, effective_date=TODAY - dt.timedelta(days=10))
+    second = topup(200, effective_date=TODAY - dt.timedelta(days=5))
+    # Posted later but dated earlier: as-of-date follows the effective date.
+    third = topup(400, effective_date=TODAY - dt.timedelta(days=8))
+    assert ledger.account_balance("cash:stripe", "EUR").balance == 700
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_date=TODAY - dt.timedelta(days=11)).balance == 0
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_date=TODAY - dt.timedelta(days=8)).balance == 500
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_date=TODAY - dt.timedelta(days=5)).balance == 700
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_entry=first.id).balance == 100
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_entry=second.id).balance == 300
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_entry=third.id).balance == 700
+    assert ledger.account_balance("prepaid:lic_acme", "EUR").net == -700  # credit balance
+    assert ledger.account_balance("prepaid:lic_acme", "EUR").balance == 700
+
+
+def test_trial_balance_now_and_in_the_past(chart):
+    topup(100, effective_date=TODAY - dt.timedelta(days=3))
+    topup(50)
+    tb = ledger.trial_balance()
+    assert tb.balanced
+    assert tb.totals() == {"EUR": (150, 150)}
+    past = ledger.trial_balance(as_of_date=TODAY - dt.timedelta(days=1))
+    assert past.totals() == {"EUR": (100, 100)}
+    cash = next(r for r in past.rows if r.account.code == "cash:stripe")
+    assert (cash.debit, cash.credit) == (100, 0)
+
+
+def test_statement_pages_with_a_running_balance(chart):
+    for amount in range(1, 8):
+        topup(amount)
+    page = ledger.account_statement("cash:stripe", "EUR", limit=3)
+    assert [line.amount for line in page.lines] == [1, 2, 3]
+    assert [line.balance_after for line in page.lines] == [1, 3, 6]
+    seen = list(page.lines)
+    while page.next_cursor:
+        page = ledger.account_statement("cash:stripe", "EUR", limit=3, cursor=page.next_cursor)
+        seen.extend(page.lines)
+    assert [line.balance_after for line in seen] == [1, 3, 6, 10, 15, 21, 28]
+    with pytest.raises(ValueError, match="malformed statement cursor"):
+        ledger.account_statement("cash:stripe", "EUR", cursor="nope")
+
+
+def test_replay_after_its_period_closed_still_returns_the_original(chart):
+    posted = topup(100, key="before-close", effective_date=TODAY - dt.timedelta(days=3))
+    ledger.period_close(through=TODAY - dt.timedelta(days=1))
+    again = topup(100, key="before-close", effective_date=TODAY - dt.timedelta(days=3))
+    assert (again.id, again.created) == (posted.id, False)
