@@ -96,7 +96,7 @@ def test_no_posting_can_be_added_to_an_existing_entry(books):
     ],
 )
 def test_updates_and_deletes_are_refused(books, statement):
-    with pytest.raises(REFUSED, match="not allowed|cannot"), transaction.atomic():
+    with pytest.raises(REFUSED, match=r"not allowed|cannot"), transaction.atomic():
         raw(statement)
     assert Posting.objects.filter(entry_id=books).order_by("leg_index").first().amount == 500
     assert JournalEntry.objects.get(pk=books).description == "seed"

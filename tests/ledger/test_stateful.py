@@ -206,7 +206,7 @@ ENGINES = ["orm"] + (["postgresql"] if connection.vendor == "postgresql" else []
 
 @pytest.mark.slow
 @pytest.mark.parametrize("engine", ENGINES)
-def test_ledger_state_machine(db, engine, settings_override=None):
+def test_ledger_state_machine(db, engine):
     from django.test import override_settings
 
     with override_settings(LEDGER_ENGINE=engine):

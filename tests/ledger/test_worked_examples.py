@@ -6,6 +6,8 @@ positive when debited, liabilities and income when credited.
 
 from decimal import Decimal
 
+import pytest
+
 from ledger import services as ledger
 from ledger.types import NewEntry, credit, debit
 from tests.fixtures.ledger import balances, eur
@@ -163,7 +165,7 @@ def test_failed_payout_is_reversed_not_edited(chart):
 
 def test_payout_larger_than_what_is_owed_is_refused(chart):
     _earn(10_000)
-    try:
+    with pytest.raises(ledger.InsufficientBalance) as caught:
         ledger.entry_post(
             NewEntry(
                 legs=[
@@ -173,9 +175,6 @@ def test_payout_larger_than_what_is_owed_is_refused(chart):
                 description="Payout too large",
             )
         )
-    except ledger.InsufficientBalance as exc:
-        assert exc.account_code == "royalty_payable:lor_north"
-        assert (exc.balance, exc.attempted) == (10_000, -1)
-    else:
-        raise AssertionError("an overdraft of royalty_payable was accepted")
+    assert caught.value.account_code == "royalty_payable:lor_north"
+    assert (caught.value.balance, caught.value.attempted) == (10_000, -1)
     assert balances()["royalty_payable:lor_north"] == 10_000
