@@ -1,0 +1,54 @@
+"""Export the journal (one row per posting) or the trial balance as CSV."""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger import services as ledger
+from ledger.management.progress import Progress
+from ledger.models import Posting
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+class Command(BaseCommand):
+    help = "Write the journal or the trial balance as CSV (format: docs/ledger.md)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("report", choices=["journal", "trial-balance"])
+        parser.add_argument("--output", "-o", help="file to write; standard output if omitted")
+        parser.add_argument("--from", dest="date_from", type=_date, help="journal: first effective date")
+        parser.add_argument("--to", dest="date_to", type=_date, help="journal: last effective date")
+        parser.add_argument("--as-of", dest="as_of", type=_date, help="trial balance at the end of this date")
+
+    def handle(self, *args, report, output=None, date_from=None, date_to=None, as_of=None, **options):
+        out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout  # noqa: SIM115
+        try:
+            if report == "journal":
+                progress = Progress("exporting postings", self.stderr._out) if output else None
+                total = Posting.objects.count() if progress else None
+
+                def rows():
+                    for count, row in enumerate(ledger.journal_rows(date_from=date_from, date_to=date_to), start=1):
+                        if progress and count % 1000 == 0:
+                            progress(count, total)
+                        yield row
+
+                written = ledger.write_csv(rows(), ledger.JOURNAL_COLUMNS, out)
+                if progress:
+                    progress(written, written)
+                    progress.done()
+            else:
+                written = ledger.write_csv(
+                    ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, out
+                )
+        finally:
+            if output:
+                out.close()
+        if output:
+            self.stdout.write(f"wrote {written} rows to {output}")

@@ -1,0 +1,33 @@
+"""A small terminal progress line for long management commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """Redraws one line (``label  done/total  pct  rate``) at most a few times a second."""
+
+    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 0.25):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.interval = interval
+        self.started = time.monotonic()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval and (total is None or done < total):
+            return
+        self._last = now
+        rate = done / max(now - self.started, 1e-9)
+        share = f" {100 * done / total:5.1f}%" if total else ""
+        of = f"/{total:,}" if total else ""
+        self.stream.write(f"\r{self.label}: {done:,}{of}{share}  {rate:,.0f}/s")
+        self.stream.flush()
+
+    def done(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,172 @@
+"""The tamper-evident chain: sealing, verification, and tampering that it must catch."""
+
+import io
+import threading
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection, transaction
+
+from ledger import services as ledger
+from ledger.models import ChainSeal, JournalEntry
+from ledger.sql import statements
+from ledger.types import NewEntry, credit, debit
+from tests.fixtures.ledger import eur, open_chart
+
+# Sealing covers finished transactions only, so on PostgreSQL these tests commit.
+pytestmark = pytest.mark.django_db(transaction=connection.vendor == "postgresql")
+
+
+@pytest.fixture
+def chart():
+    open_chart("EUR")
+
+
+def post(amount: int, note: str = "", debit_to: str = "cash:stripe", credit_to: str = "revenue:commission") -> int:
+    return ledger.entry_post(
+        NewEntry(
+            legs=[debit(debit_to, eur(amount)), credit(credit_to, eur(amount))],
+            description=f"sale {note}",
+            metadata={"note": note, "ratio": 0.25, "nested": {"b": [1, 2], "a": None}},
+        )
+    ).id
+
+
+def tamper(sql: str, params=()) -> None:
+    """Run raw SQL with the immutability triggers out of the way, as an attacker with DB access could."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE ledger_posting DISABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
+            cursor.execute(sql, params)
+            cursor.execute("ALTER TABLE ledger_posting ENABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE ledger_entry ENABLE TRIGGER USER")
+        else:
+            names = [
+                "ledger_posting_no_update", "ledger_posting_no_delete", "ledger_entry_no_update",
+                "ledger_entry_no_delete",
+            ]  # fmt: skip
+            for name in names:
+                cursor.execute(f"DROP TRIGGER {name}")
+            cursor.execute(sql, params)
+            for stmt in statements("sqlite"):
+                if any(f"TRIGGER {name} " in stmt for name in names):
+                    cursor.execute(stmt)
+
+
+def verify_output() -> tuple[str, str | None]:
+    out = io.StringIO()
+    try:
+        call_command("ledger_verify", "--quiet", stdout=out, stderr=io.StringIO())
+    except CommandError as exc:
+        return out.getvalue(), str(exc)
+    return out.getvalue(), None
+
+
+def test_seal_links_every_entry_and_verify_passes(chart):
+    ids = [post(100 + i, str(i)) for i in range(5)]
+    result = ledger.chain_seal()
+    assert result.sealed == 5
+    assert list(ChainSeal.objects.order_by("seq").values_list("entry_id", flat=True)) == ids
+    assert ledger.chain_seal().sealed == 0  # nothing new
+    post(1)
+    again = ledger.chain_seal()
+    assert (again.sealed, again.head_seq) == (1, 6)
+    report = ledger.chain_verify()
+    assert report.ok, report.problems
+    assert (report.sealed, report.unsealed, report.head_hash) == (6, 0, again.head_hash)
+    out, error = verify_output()
+    assert error is None
+    assert "ledger verified: no problems found" in out
+
+
+def test_changed_amount_is_named(chart):
+    ids = [post(100 + i, str(i)) for i in range(4)]
+    ledger.chain_seal()
+    victim = ids[2]
+    # Keep the entry balanced, so only the chain can tell.
+    tamper("UPDATE ledger_posting SET amount = amount * 2 WHERE entry_id = %s", [victim])
+    out, error = verify_output()
+    assert error is not None
+    assert f"first bad entry: {victim}" in error
+    assert f"entry {victim}: its rows no longer match its content hash" in out
+
+
+def test_deleted_entry_is_named(chart):
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    ledger.chain_seal()
+    tamper("DELETE FROM ledger_posting WHERE entry_id = %s", [ids[1]])
+    tamper("DELETE FROM ledger_entry WHERE id = %s", [ids[1]])
+    report = ledger.chain_verify()
+    assert report.first_bad_entry == ids[1]
+    assert any(p.kind == "missing" and f"entry {ids[1]} was sealed" in p.message for p in report.problems)
+
+
+def test_rewritten_content_hash_breaks_the_chain(chart):
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    ledger.chain_seal()
+    # A careful attacker edits the text and recomputes the entry's own hash...
+    tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [ids[0]])
+    entry = JournalEntry.objects.get(pk=ids[0])
+    from ledger.services import _hashing
+
+    forged = _hashing.content_hash(
+        idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
+        description=entry.description, metadata=entry.metadata, reverses=None,
+        legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
+    )  # fmt: skip
+    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, ids[0]])
+    # ...but the sealed chain still holds the original hash.
+    report = ledger.chain_verify()
+    assert [p.kind for p in report.problems] == ["chain"]
+    assert report.first_bad_entry == ids[0]
+
+
+def test_tampering_before_sealing_is_caught_too(chart):
+    entry_id = post(100)
+    tamper("UPDATE ledger_entry SET effective_date = '2020-01-01' WHERE id = %s", [entry_id])
+    report = ledger.chain_verify()
+    assert report.unsealed == 1
+    assert report.first_bad_entry == entry_id
+    assert "not yet sealed" in report.problems[0].message
+
+
+def test_direct_balance_edit_is_reported(chart):
+    post(100)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET net = net + 5 WHERE code = 'cash:stripe'")
+        cursor.execute("UPDATE ledger_account SET net = net - 5 WHERE code = 'revenue:commission'")
+    report = ledger.chain_verify()
+    assert any("account cash:stripe (EUR) stores 105 but its postings sum to 100" in p.message for p in report.problems)
+
+
+@pytest.mark.postgres
+def test_an_entry_that_commits_late_is_sealed_by_a_later_run(chart):
+    inside = threading.Event()
+    release = threading.Event()
+    late: dict[str, int] = {}
+
+    def slow_writer():
+        try:
+            with transaction.atomic():
+                late["id"] = post(5, "late")
+                inside.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    assert inside.wait(20)
+    # Other accounts, so that this writer does not queue behind the open one's row locks.
+    early = post(7, "early", debit_to="receivable:lic_acme", credit_to="equity:opening")
+    first = ledger.chain_seal()
+    # The early entry's transaction started after the open one, so it waits too:
+    # sealing stops at the oldest running transaction.
+    assert first.sealed == 0
+    release.set()
+    thread.join(20)
+    second = ledger.chain_seal()
+    assert second.sealed == 2
+    assert list(ChainSeal.objects.order_by("seq").values_list("entry_id", flat=True)) == sorted([late["id"], early])
+    assert ledger.chain_verify().ok

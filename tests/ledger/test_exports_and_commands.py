@@ -1,0 +1,93 @@
+"""CSV exports, the export and seal commands, and the read-only admin."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from ledger import services as ledger
+from ledger.types import NewEntry, credit, debit
+from tests.fixtures.ledger import eur
+
+
+@pytest.fixture
+def posted(chart):
+    first = ledger.entry_post(
+        NewEntry(
+            legs=[debit("cash:stripe", eur(12_345)), credit("prepaid:lic_acme", eur(12_345))],
+            description='Top-up, "quoted"',
+            idempotency_key="pi_9",
+            effective_date=dt.date(2026, 3, 1),
+        )
+    )
+    second = ledger.entry_post(
+        NewEntry(
+            legs=[
+                debit("prepaid:lic_acme", eur(1_000)),
+                credit("revenue:commission", eur(200)),
+                credit("royalty_payable:lor_north", eur(800)),
+            ],
+            description="Usage",
+            effective_date=dt.date(2026, 3, 2),
+        )
+    )
+    return first.id, second.id
+
+
+def test_journal_csv_has_one_row_per_posting(posted):
+    out = io.StringIO()
+    call_command("ledger_export", "journal", stdout=out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert list(rows[0].keys()) == ledger.JOURNAL_COLUMNS
+    assert len(rows) == 5
+    assert rows[0] == {
+        "entry_id": str(posted[0]),
+        "effective_date": "2026-03-01",
+        "posted_at": rows[0]["posted_at"],
+        "account_code": "cash:stripe",
+        "account_type": "asset",
+        "currency": "EUR",
+        "amount_minor": "12345",
+        "description": 'Top-up, "quoted"',
+        "idempotency_key": "pi_9",
+    }
+    assert rows[0]["posted_at"].endswith("Z")
+    assert [r["amount_minor"] for r in rows[2:]] == ["1000", "-200", "-800"]
+    assert sum(int(r["amount_minor"]) for r in rows) == 0
+
+
+def test_journal_csv_filters_by_date_and_writes_a_file(posted, tmp_path):
+    target = tmp_path / "journal.csv"
+    out = io.StringIO()
+    call_command(
+        "ledger_export", "journal", "--from", "2026-03-02", "-o", str(target), stdout=out, stderr=io.StringIO()
+    )
+    assert "wrote 3 rows" in out.getvalue()
+    rows = list(csv.DictReader(target.open()))
+    assert {r["entry_id"] for r in rows} == {str(posted[1])}
+
+
+def test_trial_balance_csv(posted):
+    out = io.StringIO()
+    call_command("ledger_export", "trial-balance", stdout=out)
+    rows = {r["account_code"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert (rows["cash:stripe"]["debit_minor"], rows["cash:stripe"]["credit_minor"]) == ("12345", "0")
+    assert (rows["prepaid:lic_acme"]["debit_minor"], rows["prepaid:lic_acme"]["credit_minor"]) == ("0", "11345")
+    assert sum(int(r["debit_minor"]) for r in rows.values()) == sum(int(r["credit_minor"]) for r in rows.values())
+    out = io.StringIO()
+    call_command("ledger_export", "trial-balance", "--as-of", "2026-03-01", stdout=out)
+    past = {r["account_code"]: r for r in csv.DictReader(io.StringIO(out.getvalue()))}
+    assert past["revenue:commission"]["credit_minor"] == "0"
+
+
+def test_admin_is_read_only(posted, admin_client):
+    response = admin_client.get(reverse("admin:ledger_journalentry_change", args=[posted[0]]))
+    assert response.status_code == 200
+    assert b"cash:stripe" in response.content
+    assert admin_client.get(reverse("admin:ledger_journalentry_add")).status_code == 403
+    response = admin_client.post(reverse("admin:ledger_journalentry_delete", args=[posted[0]]), {"post": "yes"})
+    assert response.status_code == 403
+    assert ledger.entry_get(posted[0]).description == 'Top-up, "quoted"'
