@@ -18,8 +18,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ["leg_index", "account", "currency", "amount", "balance_after"]
-    readonly_fields = fields
+    fields = ("leg_index", "account", "currency", "amount", "balance_after")
+    readonly_fields = ("leg_index", "account", "currency", "amount", "balance_after")
     ordering = ["leg_index"]
     extra = 0
     can_delete = False

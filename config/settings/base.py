@@ -6,6 +6,7 @@ and ``CELERY_BROKER_URL`` switch to PostgreSQL and Redis.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -61,7 +62,7 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict:
+def database_from_url(url: str) -> dict[str, Any]:
     """Build Django's DATABASES entry from a URL, with per-engine tuning.
 
     SQLite gets WAL, a busy timeout and IMMEDIATE transactions, because the
@@ -69,7 +70,7 @@ def database_from_url(url: str) -> dict:
     deferred transaction that later upgrades to a write lock can fail with
     "database is locked" instead of waiting its turn.
     """
-    config = dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60))
+    config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60)))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
         config["OPTIONS"] = {

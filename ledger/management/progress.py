@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from typing import TextIO
+
+from django.core.management.base import OutputWrapper
 
 
 class Progress:
     """Redraws one line (``label  done/total  pct  rate``) at most a few times a second."""
 
-    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 0.25):
+    def __init__(self, label: str, out: OutputWrapper, interval: float = 0.25):
         self.label = label
-        self.stream = stream or sys.stderr
+        self.out = out
         self.interval = interval
         self.started = time.monotonic()
         self._last = 0.0
@@ -25,9 +25,8 @@ class Progress:
         rate = done / max(now - self.started, 1e-9)
         share = f" {100 * done / total:5.1f}%" if total else ""
         of = f"/{total:,}" if total else ""
-        self.stream.write(f"\r{self.label}: {done:,}{of}{share}  {rate:,.0f}/s")
-        self.stream.flush()
+        self.out.write(f"\r{self.label}: {done:,}{of}{share}  {rate:,.0f}/s", ending="")
+        self.out.flush()
 
     def done(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        self.out.write("")

@@ -29,7 +29,7 @@ from ledger.services.balances import (
     entry_get,
     trial_balance,
 )
-from ledger.services.chain import chain_seal, chain_verify
+from ledger.services.chain import ChainStatus, chain_seal, chain_status, chain_verify
 from ledger.services.exports import (
     JOURNAL_COLUMNS,
     TRIAL_BALANCE_COLUMNS,
@@ -65,6 +65,7 @@ __all__ = [
     "AccountRef",
     "AccountType",
     "AlreadyReversed",
+    "ChainStatus",
     "ClosedPeriod",
     "EntryDetail",
     "EntryNotFound",
@@ -92,6 +93,7 @@ __all__ = [
     "accounts_list",
     "allocate",
     "chain_seal",
+    "chain_status",
     "chain_verify",
     "closed_through",
     "credit",

@@ -10,8 +10,10 @@ next run and never skipped. Verification recomputes every hash from the rows.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
@@ -35,6 +37,8 @@ def chain_seal() -> SealResult:
     """Seal every entry that can no longer change. Safe to run concurrently and repeatedly."""
     with transaction.atomic():
         seq, head, last_block = _head()
+        from_tx: int | None = None
+        horizon: int | None = None
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
@@ -44,7 +48,6 @@ def chain_seal() -> SealResult:
             from_tx = last_block.to_tx if last_block and last_block.to_tx is not None else 0
             pending = JournalEntry.objects.filter(tx__gte=from_tx, tx__lt=horizon)
         else:
-            from_tx = horizon = None
             last_id = ChainSeal.objects.aggregate(m=Max("entry_id"))["m"] or 0
             pending = JournalEntry.objects.filter(id__gt=last_id)
 
@@ -76,6 +79,28 @@ def chain_seal() -> SealResult:
             sealed += len(chunk)
             after_id = chunk[-1][0]
     return SealResult(sealed=sealed, head_seq=seq, head_hash=head)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStatus:
+    sealed: int
+    unsealed: int
+    head_seq: int
+    head_hash: str
+    last_sealed_at: dt.datetime | None
+
+
+def chain_status() -> ChainStatus:
+    """How far sealing has got; cheap enough for a dashboard."""
+    seq, head, block = _head()
+    total = JournalEntry.objects.count()
+    return ChainStatus(
+        sealed=seq,
+        unsealed=max(total - seq, 0),
+        head_seq=seq,
+        head_hash=head,
+        last_sealed_at=block.sealed_at if block else None,
+    )
 
 
 def _recompute_content(entries: dict[int, tuple], legs: dict[int, list[tuple[str, str, int]]], entry_id: int) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Iterator
-from typing import IO
+from typing import Protocol
 
 from ledger.models import Account, JournalEntry, Posting
 from ledger.services import _hashing
@@ -75,7 +75,11 @@ def trial_balance_rows(*, as_of_date: dt.date | None = None) -> Iterator[list]:
         yield [row.account.code, row.name, row.type.value, row.account.currency, row.debit, row.credit]
 
 
-def write_csv(rows: Iterator[list], columns: list[str], out: IO[str]) -> int:
+class TextSink(Protocol):
+    def write(self, text: str, /) -> object: ...
+
+
+def write_csv(rows: Iterator[list], columns: list[str], out: TextSink) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     count = 0

@@ -169,7 +169,7 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     diag = getattr(exc.__cause__, "diag", None)
     message = getattr(diag, "message_primary", None) or ""
-    if not message.startswith("ledger:"):
+    if diag is None or not message.startswith("ledger:"):
         return None
     detail = json.loads(diag.message_detail or "{}")
     code = message.split(":", 1)[1]

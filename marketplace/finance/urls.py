@@ -1,2 +1,12 @@
+from django.urls import path
+
+from marketplace.finance import views
+
 app_name = "finance"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.trial_balance, name="trial_balance"),
+    path("accounts/<str:currency>/<path:code>/", views.account_detail, name="account"),
+    path("entries/<int:entry_id>/", views.entry_detail, name="entry"),
+    path("export/journal.csv", views.journal_csv, name="journal_csv"),
+    path("export/trial-balance.csv", views.trial_balance_csv, name="trial_balance_csv"),
+]

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout  # noqa: SIM115
         try:
             if report == "journal":
-                progress = Progress("exporting postings", self.stderr._out) if output else None
+                progress = Progress("exporting postings", self.stderr) if output else None
                 total = Posting.objects.count() if progress else None
 
                 def rows():

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         if seal:
             result = ledger.chain_seal()
             self.stdout.write(f"sealed {result.sealed} pending entries")
-        progress = None if quiet else Progress("verifying entries", self.stderr._out)
+        progress = None if quiet else Progress("verifying entries", self.stderr)
         report = ledger.chain_verify(progress=progress)
         if progress:
             progress.done()

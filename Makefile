@@ -1,0 +1,65 @@
+# ClearFrame. `make run` brings the product up embedded; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-fast lint bench install install-dev install-bench migrate demo clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+$(VENV)/.installed-bench: requirements-bench.txt requirements-dev.txt requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+install-bench: $(VENV)/.installed-bench
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py demo_data
+
+## Bring the whole product up on its embedded default: SQLite, a Celery worker and beat
+## on the filesystem broker, demo data. Ctrl-C stops everything.
+run: demo
+	$(BIN)/python manage.py start --host $(HOST) --port $(PORT)
+
+## The whole test suite. With DATABASE_URL/CELERY_BROKER_URL set (CI sets both) it runs on
+## PostgreSQL and Redis; the ledger suite then runs once more on SQLite, the embedded engine.
+test: install-dev
+	$(BIN)/python -m pytest
+	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then \
+		echo "== ledger suite on SQLite (the embedded default) =="; \
+		DATABASE_URL=sqlite:///$(CURDIR)/var/test-ledger.sqlite3 CELERY_BROKER_URL=memory:// \
+			$(BIN)/python -m pytest tests/ledger -q -p no:cacheprovider; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.settings.test
+	$(BIN)/lint-imports
+	$(BIN)/mypy ledger
+
+## Ledger speed against django-hordak and PostgreSQL COPY, in one run (needs PostgreSQL).
+bench: install-bench
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clearframe_bench} \
+		$(BIN)/python -m bench.ledger
+
+clean:
+	rm -rf var/ .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""The operator's finance pages. Thin: each view calls ledger services and renders."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+
+from ledger import services as ledger
+
+
+def staff_required(view: Callable) -> Callable:
+    """Anonymous visitors are sent to sign in; signed-in non-staff users get 403."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _date_param(request: HttpRequest, name: str) -> tuple[dt.date | None, str | None]:
+    raw = request.GET.get(name, "").strip()
+    if not raw:
+        return None, None
+    try:
+        return dt.date.fromisoformat(raw), None
+    except ValueError:
+        return None, f"Enter a date as YYYY-MM-DD (got {raw!r})."
+
+
+@staff_required
+def trial_balance(request: HttpRequest) -> HttpResponse:
+    as_of, error = _date_param(request, "as_of")
+    tb = ledger.trial_balance(as_of_date=as_of)
+    by_currency: dict[str, list] = defaultdict(list)
+    for row in tb.rows:
+        by_currency[row.account.currency].append(row)
+    totals = tb.totals()
+    sections = [
+        {"currency": cur, "rows": rows, "debit": totals[cur][0], "credit": totals[cur][1]}
+        for cur, rows in sorted(by_currency.items())
+    ]
+    return render(
+        request,
+        "finance/trial_balance.html",
+        {
+            "sections": sections,
+            "as_of": as_of,
+            "as_of_error": error,
+            "balanced": tb.balanced,
+            "chain": ledger.chain_status(),
+            "closed_through": ledger.closed_through(),
+        },
+    )
+
+
+@staff_required
+def account_detail(request: HttpRequest, currency: str, code: str) -> HttpResponse:
+    date_from, error_from = _date_param(request, "from")
+    date_to, error_to = _date_param(request, "to")
+    try:
+        balance = ledger.account_balance(code, currency)
+        page = ledger.account_statement(
+            code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=date_from, date_to=date_to
+        )
+    except ledger.UnknownAccount:
+        raise Http404("No such account") from None
+    except ValueError:
+        raise Http404("Bad page cursor") from None
+    info = ledger.account_get(code, currency)
+    return render(
+        request,
+        "finance/account.html",
+        {
+            "account": info,
+            "balance": balance,
+            "page": page,
+            "date_from": date_from,
+            "date_to": date_to,
+            "errors": [e for e in (error_from, error_to) if e],
+        },
+    )
+
+
+@staff_required
+def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
+    try:
+        entry = ledger.entry_get(entry_id)
+    except ledger.EntryNotFound:
+        raise Http404("No such entry") from None
+    return render(request, "finance/entry.html", {"entry": entry})
+
+
+class _Echo:
+    """A write-only file that hands each CSV line back to the streaming response."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _stream_csv(rows: Iterator[list], columns: list[str], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo(), lineterminator="\n")
+
+    def lines():
+        yield writer.writerow(columns)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@staff_required
+def journal_csv(request: HttpRequest) -> HttpResponse:
+    date_from, error_from = _date_param(request, "from")
+    date_to, error_to = _date_param(request, "to")
+    if error_from or error_to:
+        return HttpResponse(error_from or error_to, status=400, content_type="text/plain")
+    return _stream_csv(ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal.csv")
+
+
+@staff_required
+def trial_balance_csv(request: HttpRequest) -> HttpResponse:
+    as_of, error = _date_param(request, "as_of")
+    if error:
+        return HttpResponse(error, status=400, content_type="text/plain")
+    name = f"trial-balance-{as_of.isoformat()}.csv" if as_of else "trial-balance.csv"
+    return _stream_csv(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name)

@@ -1,0 +1,69 @@
+"""Run the web server, a Celery worker and Celery beat together; Ctrl-C stops all three."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from marketplace.web.demo import ADMIN_USER, DEMO_PASSWORD, FINANCE_USER
+
+
+class Command(BaseCommand):
+    help = "Start the web server, a Celery worker and Celery beat (the embedded stack for `make run`)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", default=os.environ.get("PORT", "8000"))
+
+    def handle(self, *args, host, port, **options):
+        python = sys.executable
+        log_dir = settings.VAR_DIR / "log"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        commands = {
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "--loglevel=INFO", "--concurrency=2"],
+            "beat": [
+                python, "-m", "celery", "-A", "config", "beat", "--loglevel=INFO",
+                "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+            ],
+            "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+        }  # fmt: skip
+        processes: dict[str, subprocess.Popen] = {}
+        for name, command in commands.items():
+            log = open(log_dir / f"{name}.log", "a")  # noqa: SIM115 - kept open for the child's lifetime
+            processes[name] = subprocess.Popen(  # noqa: S603 - fixed argv built above
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
+            )
+        url = f"http://{host}:{port}/"
+        self.stdout.write(
+            self.style.SUCCESS(f"\nClearFrame is running at {url}\n")
+            + f"  finance (staff):  {FINANCE_USER} / {DEMO_PASSWORD}  → {url}finance/\n"
+            + f"  admin:            {ADMIN_USER} / {DEMO_PASSWORD}  → {url}admin/\n"
+            + f"  database:         {settings.DATABASES['default']['NAME']}\n"
+            + f"  broker:           {settings.CELERY_BROKER_URL}\n"
+            + f"  logs:             {log_dir}/{{web,worker,beat}}.log\n"
+            + "Press Ctrl-C to stop.\n"
+        )
+        try:
+            while True:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"{name} exited with code {process.returncode}; see {log_dir}/{name}.log")
+                        raise KeyboardInterrupt
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.stdout.write("\nstopping…")
+        finally:
+            for process in processes.values():
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for process in processes.values():
+                try:
+                    process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+            self.stdout.write("stopped.")

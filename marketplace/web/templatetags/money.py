@@ -1,0 +1,22 @@
+"""Template filters for money held as integer minor units."""
+
+from django import template
+
+from ledger.money import CURRENCY_EXPONENTS, Money
+
+register = template.Library()
+
+
+@register.filter
+def minor(amount: int | None, currency: str) -> str:
+    """``{{ 123456|minor:"EUR" }}`` renders ``1,234.56``."""
+    if amount is None or currency not in CURRENCY_EXPONENTS:
+        return ""
+    exponent = CURRENCY_EXPONENTS[currency]
+    return f"{Money(int(amount), currency).decimal:,.{exponent}f}"
+
+
+@register.filter
+def neg(amount: int | None) -> int | None:
+    """Credits are stored negative; ``{{ amount|neg|minor:cur }}`` shows them as a positive credit."""
+    return None if amount is None else -int(amount)

@@ -1,0 +1,98 @@
+"""The finance pages: staff only, trial balance → account → entry, CSV downloads."""
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from ledger import services as ledger
+from ledger.types import NewEntry, credit, debit
+from tests.fixtures.ledger import eur
+
+
+@pytest.fixture
+def staff_client(client, db):
+    user = get_user_model().objects.create_user("finance@clearframe.example", password="pw", is_staff=True)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def entry_id(chart):
+    return ledger.entry_post(
+        NewEntry(
+            legs=[
+                debit("receivable:lic_acme", eur(250_000)),
+                credit("revenue:commission", eur(50_000)),
+                credit("royalty_payable:lor_north", eur(200_000)),
+            ],
+            description="Usage rated for March",
+            metadata={"rating_run": 7},
+        )
+    ).id
+
+
+def test_finance_pages_are_for_staff_only(client, db, entry_id):
+    url = reverse("finance:trial_balance")
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    user = get_user_model().objects.create_user("someone@example.com", password="pw")
+    client.force_login(user)
+    for target in (
+        url,
+        reverse("finance:entry", args=[entry_id]),
+        reverse("finance:account", args=["EUR", "cash:stripe"]),
+        reverse("finance:journal_csv"),
+    ):
+        assert client.get(target).status_code == 403
+
+
+def test_drill_down_from_trial_balance_to_account_to_entry(staff_client, entry_id):
+    page = staff_client.get(reverse("finance:trial_balance"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Balanced" in html
+    assert "2,500.00" in html  # receivable debit and the total
+    account_url = reverse("finance:account", args=["EUR", "royalty_payable:lor_north"])
+    assert account_url in html
+
+    account = staff_client.get(account_url).content.decode()
+    assert "2,000.00 EUR" in account
+    entry_url = reverse("finance:entry", args=[entry_id])
+    assert entry_url in account
+
+    entry = staff_client.get(entry_url).content.decode()
+    assert "Usage rated for March" in entry
+    assert "rating_run" in entry
+    assert "500.00" in entry
+
+
+def test_unknown_account_and_entry_are_404(staff_client, entry_id):
+    assert staff_client.get(reverse("finance:account", args=["EUR", "nope"])).status_code == 404
+    assert staff_client.get(reverse("finance:entry", args=[entry_id + 1000])).status_code == 404
+    bad_cursor = reverse("finance:account", args=["EUR", "cash:stripe"]) + "?cursor=zzz"
+    assert staff_client.get(bad_cursor).status_code == 404
+
+
+def test_bad_date_shows_an_error_next_to_the_field(staff_client, entry_id):
+    page = staff_client.get(reverse("finance:trial_balance") + "?as_of=31/12/2026")
+    assert "Enter a date as YYYY-MM-DD" in page.content.decode()
+    assert staff_client.get(reverse("finance:journal_csv") + "?from=yesterday").status_code == 400
+
+
+def test_csv_downloads(staff_client, entry_id):
+    response = staff_client.get(reverse("finance:journal_csv"))
+    assert response["Content-Disposition"] == 'attachment; filename="journal.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["account_code"], r["amount_minor"]) for r in rows] == [
+        ("receivable:lic_acme", "250000"),
+        ("revenue:commission", "-50000"),
+        ("royalty_payable:lor_north", "-200000"),
+    ]
+    response = staff_client.get(reverse("finance:trial_balance_csv"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    totals = (sum(int(r["debit_minor"]) for r in rows), sum(int(r["credit_minor"]) for r in rows))
+    assert totals == (250_000, 250_000)
