@@ -65,7 +65,8 @@ class Account(models.Model):
 class AccountDay(models.Model):
     """Net movement of one account on one effective day (derived, upserted with each post)."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="days")
+    # The unique (account, day) index serves lookups by account.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="days", db_index=False)
     day = models.DateField()
     net = models.BigIntegerField()
     postings = models.BigIntegerField()

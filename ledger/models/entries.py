@@ -31,7 +31,11 @@ class JournalEntry(models.Model):
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)
     request_hash = models.CharField(max_length=64, help_text="SHA-256 of the caller's payload.")
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the entry and its legs.")
-    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    # Unique where set (an entry is reversed at most once); a partial index, so
+    # the many entries that reverse nothing cost no index entry.
+    reverses = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False
+    )
     leg_count = models.PositiveSmallIntegerField()
     tx = models.BigIntegerField(null=True, blank=True, db_default=TransactionId(), editable=False)
 
@@ -45,6 +49,9 @@ class JournalEntry(models.Model):
                 name="ledger_entry_idempotency_key_uniq",
             ),
             models.UniqueConstraint(fields=["id", "leg_count"], name="ledger_entry_id_leg_count_uniq"),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="ledger_entry_reverses_uniq"
+            ),
             models.CheckConstraint(condition=Q(leg_count__gte=2), name="ledger_entry_two_legs"),
             models.CheckConstraint(condition=~Q(reverses=F("id")), name="ledger_entry_not_self_reversal"),
         ]
@@ -55,11 +62,19 @@ class JournalEntry(models.Model):
 
 class Posting(models.Model):
     # The real foreign keys are composite, (entry_id, leg_count) and
-    # (account_id, currency); see ledger/sql/.
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False)
+    # (account_id, currency); see ledger/sql/. No single-column indexes: the
+    # unique (entry, leg) and the (account, entry, leg) indexes serve every read.
+    # The real foreign keys are composite, (entry_id, leg_count) and
+    # (account_id, currency); see ledger/sql/. No single-column indexes: the
+    # unique (entry, leg) and the (account, entry, leg) indexes serve every read.
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False, db_index=False
+    )
     leg_index = models.PositiveSmallIntegerField()
     leg_count = models.PositiveSmallIntegerField()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="postings", db_constraint=False, db_index=False
+    )
     currency = models.CharField(max_length=3)
     amount = models.BigIntegerField(help_text="Debits positive, credits negative, minor units.")
     balance_after = models.BigIntegerField(help_text="Account net after this posting, in posting order.")

@@ -105,7 +105,7 @@ def chain_status() -> ChainStatus:
 
 def _recompute_content(entries: dict[int, tuple], legs: dict[int, list[tuple[str, str, int]]], entry_id: int) -> str:
     key, effective_date, posted_at, description, metadata, reverses, _ = entries[entry_id]
-    return _hashing.content_hash(
+    return _hashing.stored_content_hash(
         idempotency_key=key,
         effective_date=effective_date,
         posted_at=posted_at,

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Max
@@ -38,7 +39,7 @@ from ledger.errors import (
     UnknownAccount,
 )
 from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting
-from ledger.money import CurrencyError, validate_currency
+from ledger.money import CURRENCY_EXPONENTS
 from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
@@ -59,26 +60,24 @@ class _Prepared:
     legs: list[Leg]
 
 
-def _prepare(entry: NewEntry, *, posted_at: dt.datetime, reverses: int | None = None) -> _Prepared:
-    legs = list(entry.legs)
+def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str, reverses: int | None = None) -> _Prepared:
+    legs = entry.legs if isinstance(entry.legs, list) else list(entry.legs)
     if len(legs) < 2:
         raise InvalidEntry("an entry needs at least two legs")
     if len(legs) > MAX_LEGS:
         raise InvalidEntry(f"an entry may have at most {MAX_LEGS} legs")
     sums: dict[str, int] = defaultdict(int)
     for i, leg in enumerate(legs):
-        if not isinstance(leg, Leg):
+        if type(leg) is not Leg:
             raise InvalidEntry(f"leg {i} is not a ledger.types.Leg")
-        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+        if type(leg.amount) is not int:
             raise InvalidEntry(f"leg {i}: amount must be an int of minor units, not {type(leg.amount).__name__}")
         if leg.amount == 0:
             raise InvalidEntry(f"leg {i}: amount must not be zero")
-        if not isinstance(leg.account, str) or not leg.account:
+        if type(leg.account) is not str or not leg.account:
             raise InvalidEntry(f"leg {i}: account code is missing")
-        try:
-            validate_currency(leg.currency)
-        except CurrencyError as exc:
-            raise InvalidEntry(f"leg {i}: {exc}") from None
+        if leg.currency not in CURRENCY_EXPONENTS:
+            raise InvalidEntry(f"leg {i}: {leg.currency!r} is not an ISO 4217 currency code")
         sums[leg.currency] += leg.amount
     imbalances = {cur: amount for cur, amount in sums.items() if amount}
     if imbalances:
@@ -87,32 +86,30 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, reverses: int | None = 
         raise InvalidEntry("idempotency_key must be 1-255 characters")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
-    if not isinstance(entry.metadata, dict):
+    metadata = entry.metadata
+    if not isinstance(metadata, dict):
         raise InvalidEntry("metadata must be a dict")
-    try:
-        metadata_json = _hashing.canonical_json(entry.metadata)
-    except (TypeError, ValueError) as exc:
-        raise InvalidEntry(f"metadata must be plain JSON: {exc}") from None
-    metadata = json.loads(metadata_json)
+    if metadata:
+        # Hash what the database will hand back: plain JSON, string keys.
+        try:
+            metadata_json = _hashing.canonical_json(metadata)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEntry(f"metadata must be plain JSON: {exc}") from None
+        metadata = json.loads(metadata_json)
+    else:
+        metadata_json = "{}"
     effective_date = entry.effective_date or posted_at.astimezone(dt.UTC).date()
-    leg_tuples = [(leg.account, leg.currency, leg.amount) for leg in legs]
+    body = _hashing.entry_body(
+        description=entry.description,
+        metadata=metadata,
+        reverses=reverses,
+        legs=((leg.account, leg.currency, leg.amount) for leg in legs),
+    )
     return _Prepared(
         key=entry.idempotency_key,
-        request_hash=_hashing.request_hash(
-            effective_date=entry.effective_date,
-            description=entry.description,
-            metadata=metadata,
-            reverses=reverses,
-            legs=leg_tuples,
-        ),
+        request_hash=_hashing.request_hash(effective_date=entry.effective_date, body=body),
         content_hash=_hashing.content_hash(
-            idempotency_key=entry.idempotency_key,
-            effective_date=effective_date,
-            posted_at=posted_at,
-            description=entry.description,
-            metadata=metadata,
-            reverses=reverses,
-            legs=leg_tuples,
+            idempotency_key=entry.idempotency_key, effective_date=effective_date, posted_at=posted_iso, body=body
         ),
         effective_date=effective_date,
         description=entry.description,
@@ -136,6 +133,13 @@ _PG_SQL = (
     "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
     "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], "
     "%s::smallint[], %s::timestamptz, %s::int[], %s::smallint[], %s::text[], %s::text[], %s::bigint[])"
+)
+
+
+_PG_ONE_SQL = (
+    "SELECT entry_id, created, effective_date FROM ledger_post_entry("
+    "%s::text, %s::text, %s::text, %s::date, %s::text, %s::jsonb, %s::bigint, %s::timestamptz, "
+    "%s::text[], %s::text[], %s::bigint[])"
 )
 
 
@@ -189,8 +193,40 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     return LedgerError(message)
 
 
+def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:
+    return [
+        p.key,
+        p.request_hash,
+        p.content_hash,
+        p.effective_date,
+        p.description,
+        p.metadata_json,
+        p.reverses,
+        posted_at,
+        [leg.account for leg in p.legs],
+        [leg.currency for leg in p.legs],
+        [leg.amount for leg in p.legs],
+    ]
+
+
+def _execute_pg(sql: str, params: list) -> list[tuple]:
+    """Run the posting function as a server-side prepared statement.
+
+    Django's cursor binds parameters client-side, quoting every array into the
+    SQL text; for the one call on the hot path we bind server-side and let
+    psycopg prepare the statement once per connection instead.
+    """
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=True)
+        return cursor.fetchall()
+
+
 def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
-    params = _pg_params(batch, posted_at)
+    single = len(batch) == 1
+    sql, params = (
+        (_PG_ONE_SQL, _pg_one_params(batch[0], posted_at)) if single else (_PG_SQL, _pg_params(batch, posted_at))
+    )
     # Outside a transaction the single statement is its own transaction (one
     # round trip). Inside one, a savepoint keeps the caller's transaction usable
     # after a refusal.
@@ -198,19 +234,16 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedE
     for attempt in range(3):
         try:
             if use_savepoint:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute(_PG_SQL, params)
-                    rows = cursor.fetchall()
+                with transaction.atomic():
+                    rows = _execute_pg(sql, params)
             else:
-                with connection.cursor() as cursor:
-                    cursor.execute(_PG_SQL, params)
-                    rows = cursor.fetchall()
+                rows = _execute_pg(sql, params)
             break
         except IntegrityError as exc:
             # Another transaction committed the same idempotency key (or the
             # same reversal) while we waited: run again and take the replay path.
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
-            if attempt < 2 and constraint in ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_id_key"):
+            if attempt < 2 and constraint in ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_uniq"):
                 continue
             raise
         except DatabaseError as exc:
@@ -218,6 +251,9 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedE
             if translated is None:
                 raise
             raise translated from None
+    if single:
+        entry_id, created, eff = rows[0]
+        return [PostedEntry(id=entry_id, idempotency_key=batch[0].key, effective_date=eff, created=created)]
     rows.sort()
     return [
         PostedEntry(id=entry_id, idempotency_key=batch[ordinal - 1].key, effective_date=eff, created=created)
@@ -397,7 +433,7 @@ def _post(batch: list[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
 def entry_post(entry: NewEntry) -> PostedEntry:
     """Post one balanced entry. Safe to repeat with the same ``idempotency_key``."""
     posted_at = timezone.now()
-    return _post([_prepare(entry, posted_at=posted_at)], posted_at)[0]
+    return _post([_prepare(entry, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at))], posted_at)[0]
 
 
 def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
@@ -409,7 +445,8 @@ def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
     if not entries:
         return []
     posted_at = timezone.now()
-    prepared = [_prepare(entry, posted_at=posted_at) for entry in entries]
+    posted_iso = _hashing.utc_iso(posted_at)
+    prepared = [_prepare(entry, posted_at=posted_at, posted_iso=posted_iso) for entry in entries]
     return _post(prepared, posted_at)
 
 
@@ -444,4 +481,5 @@ def entry_reverse(
         metadata={**(metadata or {}), "reverses": entry_id},
     )
     posted_at = timezone.now()
-    return _post([_prepare(request, posted_at=posted_at, reverses=entry_id)], posted_at)[0]
+    prepared = _prepare(request, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at), reverses=entry_id)
+    return _post([prepared], posted_at)[0]

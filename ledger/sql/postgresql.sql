@@ -11,6 +11,11 @@ ALTER TABLE ledger_posting
     ADD CONSTRAINT ledger_posting_account_fk FOREIGN KEY (account_id, currency)
         REFERENCES ledger_account (id, currency) DEFERRABLE INITIALLY DEFERRED;
 
+-- Balances and day totals are updated in place on every post: leave room on
+-- each page so those updates are HOT (no index churn, no bloat).
+ALTER TABLE ledger_account SET (fillfactor = 50);
+ALTER TABLE ledger_account_day SET (fillfactor = 70);
+
 -- The sealer reads entries by the inserting transaction's id; entries arrive
 -- in roughly that order, so a BRIN index is tiny and nearly free to maintain.
 CREATE INDEX ledger_entry_tx_brin ON ledger_entry USING brin (tx);
@@ -54,16 +59,24 @@ CREATE TRIGGER ledger_account_fixed BEFORE UPDATE ON ledger_account
 CREATE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_legs bigint;
+    v_sum numeric;
+    v_one_currency boolean;
     v_off text;
 BEGIN
-    SELECT sum(n), string_agg(currency || ' ' || s, ', ') FILTER (WHERE s <> 0)
-      INTO v_legs, v_off
-      FROM (SELECT currency, sum(amount) AS s, count(*) AS n
-              FROM ledger_posting WHERE entry_id = NEW.id GROUP BY currency) t;
-    IF coalesce(v_legs, 0) <> NEW.leg_count THEN
-        RAISE EXCEPTION 'ledger: entry % has % postings but declares %', NEW.id, coalesce(v_legs, 0), NEW.leg_count
+    -- Fast path: most entries use one currency, where a plain sum decides.
+    SELECT count(*), sum(amount), min(currency) = max(currency)
+      INTO v_legs, v_sum, v_one_currency
+      FROM ledger_posting WHERE entry_id = NEW.id;
+    IF v_legs <> NEW.leg_count THEN
+        RAISE EXCEPTION 'ledger: entry % has % postings but declares %', NEW.id, v_legs, NEW.leg_count
             USING ERRCODE = 'check_violation';
     END IF;
+    IF v_one_currency AND v_sum = 0 THEN
+        RETURN NULL;
+    END IF;
+    SELECT string_agg(currency || ' ' || s, ', ') INTO v_off
+      FROM (SELECT currency, sum(amount) AS s FROM ledger_posting WHERE entry_id = NEW.id
+             GROUP BY currency HAVING sum(amount) <> 0) t;
     IF v_off IS NOT NULL THEN
         RAISE EXCEPTION 'ledger: entry % does not balance (%)', NEW.id, v_off
             USING ERRCODE = 'check_violation';
@@ -96,6 +109,10 @@ CREATE TRIGGER ledger_entry_open_period AFTER INSERT ON ledger_entry
 -- Arrays are parallel: p_* per entry, p_leg_* per leg (p_leg_entry is the
 -- 1-based entry ordinal). Errors the caller can act on are raised with a
 -- 'ledger:<code>' message and a JSON detail that Python turns into typed errors.
+--
+-- Per-row work reads variable-length arrays through unnest() and indexes only
+-- fixed-width arrays without NULLs: subscripting any other array walks it from
+-- the start, which would make a large batch quadratic.
 CREATE FUNCTION ledger_post_entries(
     p_keys text[], p_request_hashes text[], p_content_hashes text[], p_effective_dates date[],
     p_descriptions text[], p_metadata jsonb[], p_reverses bigint[], p_leg_counts smallint[],
@@ -107,87 +124,222 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n int := cardinality(p_keys);
     v_acc bigint[];
-    v_missing record;
     v_any_forbid boolean;
     v_closed date;
     v_bad record;
-    v_existing_id bigint[] := array_fill(NULL::bigint, ARRAY[n]);
-    v_existing_date date[] := array_fill(NULL::date, ARRAY[n]);
+    v_existing bigint[] := array_fill(0::bigint, ARRAY[n]);  -- stored id of a replayed entry, else 0
+    v_dates date[] := p_effective_dates;                    -- replays report their stored date
+    v_replays int := 0;
     v_ids bigint[];
-    v_new_count int;
 BEGIN
-    -- 1. Resolve account codes and lock the accounts in id order: one global
-    --    lock order, so concurrent posters queue instead of deadlocking.
-    SELECT array_agg(a.id ORDER BY l.i), bool_or(a.forbid_negative)
+    -- 1. Resolve account codes and lock the accounts in id order, in one
+    --    statement: one global lock order, so concurrent posters queue instead
+    --    of deadlocking.
+    WITH wanted AS MATERIALIZED (
+        SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
+    ), locked AS MATERIALIZED (
+        SELECT a.id, a.code, a.currency, a.forbid_negative
+          FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
+         ORDER BY a.id
+           FOR UPDATE OF a
+    )
+    SELECT array_agg(locked.id ORDER BY l.i), bool_or(locked.forbid_negative)
       INTO v_acc, v_any_forbid
       FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
-      LEFT JOIN ledger_account a ON a.code = l.code AND a.currency = l.cur;
+      LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
     IF array_position(v_acc, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ledger:unknown_account' USING DETAIL = json_build_object(
             'code', p_leg_code[array_position(v_acc, NULL)],
             'currency', p_leg_currency[array_position(v_acc, NULL)])::text;
     END IF;
-    PERFORM 1 FROM ledger_account WHERE id = ANY (v_acc) ORDER BY id FOR UPDATE;
 
     -- 2. Idempotency first: a replay returns the stored entry even if its period
     --    has closed since; a different payload is refused.
-    FOR v_bad IN
-            SELECT k.i, e.id, e.request_hash, k.key, e.effective_date
-              FROM unnest(p_keys) WITH ORDINALITY AS k(key, i)
+    IF cardinality(array_remove(p_keys, NULL)) > 0 THEN
+        FOR v_bad IN
+            SELECT k.i, e.id, k.key, e.effective_date, e.request_hash = k.rh AS same
+              FROM unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i)
               JOIN ledger_entry e ON e.idempotency_key = k.key
              WHERE k.key IS NOT NULL
         LOOP
-            IF v_bad.request_hash <> p_request_hashes[v_bad.i] THEN
+            IF NOT v_bad.same THEN
                 RAISE EXCEPTION 'ledger:idempotency_conflict' USING DETAIL = json_build_object(
                     'key', v_bad.key, 'entry_id', v_bad.id)::text;
             END IF;
-            v_existing_id[v_bad.i] := v_bad.id;
-            v_existing_date[v_bad.i] := v_bad.effective_date;
+            v_existing[v_bad.i] := v_bad.id;
+            v_dates[v_bad.i] := v_bad.effective_date;
+            v_replays := v_replays + 1;
         END LOOP;
+    END IF;
 
-    -- 3. Closed periods, for entries that are new.
-    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
-    IF v_closed IS NOT NULL THEN
-        SELECT d.d INTO v_bad FROM unnest(p_effective_dates) WITH ORDINALITY AS d(d, i)
-         WHERE d.d <= v_closed AND v_existing_id[d.i] IS NULL LIMIT 1;
+    IF v_replays < n THEN
+        -- 3. Closed periods, for entries that are new.
+        SELECT max(through_date) INTO v_closed FROM ledger_period_close;
+        IF v_closed IS NOT NULL THEN
+            SELECT d.d INTO v_bad FROM unnest(p_effective_dates) WITH ORDINALITY AS d(d, i)
+             WHERE d.d <= v_closed AND v_existing[d.i] = 0 LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
+                    'effective_date', v_bad.d, 'closed_through', v_closed)::text;
+            END IF;
+        END IF;
+
+        -- 4. Reversals: each entry may be reversed once.
+        IF cardinality(array_remove(p_reverses, NULL)) > 0 THEN
+            SELECT r.rev, e.id AS reversal INTO v_bad
+              FROM unnest(p_reverses) WITH ORDINALITY AS r(rev, i)
+              JOIN ledger_entry e ON e.reverses_id = r.rev
+             WHERE r.rev IS NOT NULL AND v_existing[r.i] = 0
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'ledger:already_reversed' USING DETAIL = json_build_object(
+                    'entry_id', v_bad.rev, 'reversal_id', v_bad.reversal)::text;
+            END IF;
+        END IF;
+
+        -- 5. Ids are taken only now, with the accounts locked, so that on every
+        --    account the order of entry ids is the order of its running balance.
+        SELECT array_agg(x ORDER BY i) INTO v_ids
+          FROM (SELECT i, CASE WHEN v_existing[i] = 0 THEN nextval('ledger_entry_id_seq') ELSE v_existing[i] END AS x
+                  FROM generate_series(1, n) AS i ORDER BY i) s;
+
+        -- 6. No-overdraft accounts: check every running balance, not only the last.
+        IF v_any_forbid THEN
+            SELECT r.code, r.currency, r.type, r.net, r.running INTO v_bad
+              FROM (SELECT a.code, a.currency, a.type, a.net,
+                           a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li) AS running
+                      FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) AS l(e, li, acc, amt)
+                      JOIN ledger_account a ON a.id = l.acc
+                     WHERE a.forbid_negative AND v_existing[l.e] = 0) r
+             WHERE (r.type IN ('asset', 'expense') AND r.running < 0)
+                OR (r.type IN ('liability', 'equity', 'income') AND r.running > 0)
+             LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'ledger:insufficient_balance' USING DETAIL = json_build_object(
+                    'code', v_bad.code, 'currency', v_bad.currency, 'type', v_bad.type,
+                    'net', v_bad.net, 'attempted', v_bad.running)::text;
+            END IF;
+        END IF;
+
+        -- 7. Write entries, then postings (their running balance reads each
+        --    account's net before step 8 moves it).
+        INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count, reverses_id)
+        SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, e.meta, e.key, e.rh, e.ch, e.lc, e.rev
+          FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
+                      p_metadata, p_reverses, p_leg_counts)
+               WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
+         WHERE v_existing[e.i] = 0;
+
+        INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+        SELECT v_ids[l.e], l.li, p_leg_counts[l.e], l.acc, l.cur, l.amt,
+               a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li)
+          FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_currency, p_leg_amount) AS l(e, li, acc, cur, amt)
+          JOIN ledger_account a ON a.id = l.acc
+         WHERE v_existing[l.e] = 0;
+
+        -- 8. Stored balances.
+        UPDATE ledger_account a
+           SET net = a.net + d.s, posting_count = a.posting_count + d.c
+          FROM (SELECT l.acc, sum(l.amt) AS s, count(*) AS c
+                  FROM unnest(p_leg_entry, v_acc, p_leg_amount) AS l(e, acc, amt)
+                 WHERE v_existing[l.e] = 0
+                 GROUP BY l.acc) d
+         WHERE a.id = d.acc;
+
+        -- Update the day rows that exist, insert the rest. The account locks
+        -- serialise every writer of these rows, so no upsert is needed (and an
+        -- ON CONFLICT upsert on a hot row costs several times more).
+        WITH delta AS (
+            SELECT l.acc, p_effective_dates[l.e] AS day, sum(l.amt) AS s, count(*) AS c
+              FROM unnest(p_leg_entry, v_acc, p_leg_amount) AS l(e, acc, amt)
+             WHERE v_existing[l.e] = 0
+             GROUP BY l.acc, p_effective_dates[l.e]
+        ), updated AS (
+            UPDATE ledger_account_day ad SET net = ad.net + delta.s, postings = ad.postings + delta.c
+              FROM delta WHERE ad.account_id = delta.acc AND ad.day = delta.day
+            RETURNING ad.account_id, ad.day
+        )
+        INSERT INTO ledger_account_day (account_id, day, net, postings)
+        SELECT delta.acc, delta.day, delta.s, delta.c FROM delta
+         WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.account_id = delta.acc AND u.day = delta.day);
+    END IF;
+
+    RETURN QUERY
+        SELECT d.i::int, CASE WHEN v_existing[d.i] = 0 THEN v_ids[d.i] ELSE v_existing[d.i] END,
+               v_existing[d.i] = 0, d.d
+          FROM unnest(v_dates) WITH ORDINALITY AS d(d, i);
+END $$;
+
+-- One entry: the same rules as ledger_post_entries with scalar parameters,
+-- which are cheaper to send and to run. It is the hot path of entry_post.
+CREATE FUNCTION ledger_post_entry(
+    p_key text, p_request_hash text, p_content_hash text, p_effective_date date, p_description text,
+    p_metadata jsonb, p_reverses bigint, p_posted_at timestamptz,
+    p_leg_code text[], p_leg_currency text[], p_leg_amount bigint[]
+) RETURNS TABLE (entry_id bigint, created boolean, effective_date date)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+DECLARE
+    n smallint := cardinality(p_leg_code);
+    v_acc bigint[];
+    v_any_forbid boolean;
+    v_closed date;
+    v_bad record;
+    v_id bigint;
+BEGIN
+    WITH wanted AS MATERIALIZED (
+        SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
+    ), locked AS MATERIALIZED (
+        SELECT a.id, a.code, a.currency, a.forbid_negative
+          FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
+         ORDER BY a.id
+           FOR UPDATE OF a
+    )
+    SELECT array_agg(locked.id ORDER BY l.i), bool_or(locked.forbid_negative)
+      INTO v_acc, v_any_forbid
+      FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
+      LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
+    IF array_position(v_acc, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger:unknown_account' USING DETAIL = json_build_object(
+            'code', p_leg_code[array_position(v_acc, NULL)],
+            'currency', p_leg_currency[array_position(v_acc, NULL)])::text;
+    END IF;
+
+    IF p_key IS NOT NULL THEN
+        SELECT e.id, e.request_hash, e.effective_date INTO v_bad
+          FROM ledger_entry e WHERE e.idempotency_key = p_key;
         IF FOUND THEN
-            RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
-                'effective_date', v_bad.d, 'closed_through', v_closed)::text;
+            IF v_bad.request_hash <> p_request_hash THEN
+                RAISE EXCEPTION 'ledger:idempotency_conflict' USING DETAIL = json_build_object(
+                    'key', p_key, 'entry_id', v_bad.id)::text;
+            END IF;
+            RETURN QUERY SELECT v_bad.id, false, v_bad.effective_date;
+            RETURN;
         END IF;
     END IF;
 
-    -- 4. Reversals: each entry may be reversed once.
-    IF EXISTS (SELECT 1 FROM unnest(p_reverses) AS r WHERE r IS NOT NULL) THEN
-        SELECT r.rev, e.id AS reversal INTO v_bad
-          FROM unnest(p_reverses) WITH ORDINALITY AS r(rev, i)
-          JOIN ledger_entry e ON e.reverses_id = r.rev
-         WHERE r.rev IS NOT NULL AND v_existing_id[r.i] IS NULL
-         LIMIT 1;
+    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
+    IF p_effective_date <= v_closed THEN
+        RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
+            'effective_date', p_effective_date, 'closed_through', v_closed)::text;
+    END IF;
+
+    IF p_reverses IS NOT NULL THEN
+        SELECT e.id INTO v_bad FROM ledger_entry e WHERE e.reverses_id = p_reverses;
         IF FOUND THEN
             RAISE EXCEPTION 'ledger:already_reversed' USING DETAIL = json_build_object(
-                'entry_id', v_bad.rev, 'reversal_id', v_bad.reversal)::text;
+                'entry_id', p_reverses, 'reversal_id', v_bad.id)::text;
         END IF;
     END IF;
 
-    -- 5. Ids are taken only now, with the accounts locked, so that on every
-    --    account the order of entry ids is the order of its running balance.
-    SELECT count(*) INTO v_new_count FROM unnest(v_existing_id) AS x WHERE x IS NULL;
-    SELECT array_agg(x ORDER BY x) INTO v_ids
-      FROM (SELECT nextval('ledger_entry_id_seq') AS x FROM generate_series(1, v_new_count)) s;
-    -- Map ordinals of new entries to ids (replays keep their stored id).
-    SELECT array_agg(CASE WHEN v_existing_id[i] IS NULL THEN v_ids[new_rank] END ORDER BY i)
-      INTO v_ids
-      FROM (SELECT i, count(*) FILTER (WHERE v_existing_id[i] IS NULL) OVER (ORDER BY i) AS new_rank
-              FROM generate_series(1, n) AS i) r;
-
-    -- 6. No-overdraft accounts: check every running balance, not only the last.
     IF v_any_forbid THEN
         SELECT r.code, r.currency, r.type, r.net, r.running INTO v_bad
           FROM (SELECT a.code, a.currency, a.type, a.net,
-                       a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li) AS running
-                  FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) AS l(e, li, acc, amt)
+                       a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i) AS running
+                  FROM unnest(v_acc, p_leg_amount) WITH ORDINALITY AS l(acc, amt, i)
                   JOIN ledger_account a ON a.id = l.acc
-                 WHERE a.forbid_negative AND v_existing_id[l.e] IS NULL) r
+                 WHERE a.forbid_negative) r
          WHERE (r.type IN ('asset', 'expense') AND r.running < 0)
             OR (r.type IN ('liability', 'equity', 'income') AND r.running > 0)
          LIMIT 1;
@@ -198,43 +350,37 @@ BEGIN
         END IF;
     END IF;
 
-    -- 7. Write entries, postings, balances and day totals in one statement.
-    IF v_new_count > 0 THEN
-        WITH ins AS (
-            INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
-                                      request_hash, content_hash, leg_count, reverses_id)
-            SELECT v_ids[i], p_effective_dates[i], p_posted_at, p_descriptions[i], p_metadata[i], p_keys[i],
-                   p_request_hashes[i], p_content_hashes[i], p_leg_counts[i], p_reverses[i]
-              FROM generate_series(1, n) AS i
-             WHERE v_ids[i] IS NOT NULL AND v_existing_id[i] IS NULL
-            RETURNING id
-        ), legs AS (
-            SELECT v_ids[l.e] AS eid, l.li, p_leg_counts[l.e] AS lc, l.acc, l.cur, l.amt,
-                   p_effective_dates[l.e] AS eff
-              FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_currency, p_leg_amount) AS l(e, li, acc, cur, amt)
-             WHERE v_existing_id[l.e] IS NULL
-        ), post AS (
-            INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
-            SELECT legs.eid, legs.li, legs.lc, legs.acc, legs.cur, legs.amt,
-                   a.net + sum(legs.amt) OVER (PARTITION BY legs.acc ORDER BY legs.eid, legs.li)
-              FROM legs JOIN ledger_account a ON a.id = legs.acc
-        ), acc AS (
-            UPDATE ledger_account a
-               SET net = a.net + d.s, posting_count = a.posting_count + d.c
-              FROM (SELECT legs.acc, sum(legs.amt) AS s, count(*) AS c FROM legs GROUP BY legs.acc) d
-             WHERE a.id = d.acc
-        ), days AS (
-            INSERT INTO ledger_account_day AS ad (account_id, day, net, postings)
-            SELECT legs.acc, legs.eff, sum(legs.amt), count(*) FROM legs GROUP BY legs.acc, legs.eff
-            ON CONFLICT (account_id, day) DO UPDATE
-               SET net = ad.net + EXCLUDED.net, postings = ad.postings + EXCLUDED.postings
-        )
-        -- Data-modifying CTEs always run to completion; this just consumes one.
-        SELECT count(*) INTO v_new_count FROM ins;
-    END IF;
+    -- The id comes from the sequence now, after the account locks.
+    INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
+                              request_hash, content_hash, leg_count, reverses_id)
+    VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
+            p_request_hash, p_content_hash, n, p_reverses)
+    RETURNING id INTO v_id;
 
-    RETURN QUERY
-        SELECT i, coalesce(v_existing_id[i], v_ids[i]), v_existing_id[i] IS NULL,
-               coalesce(v_existing_date[i], p_effective_dates[i])
-          FROM generate_series(1, n) AS i;
+    INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+    SELECT v_id, (l.i - 1)::smallint, n, l.acc, l.cur, l.amt,
+           a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i)
+      FROM unnest(v_acc, p_leg_currency, p_leg_amount) WITH ORDINALITY AS l(acc, cur, amt, i)
+      JOIN ledger_account a ON a.id = l.acc;
+
+    UPDATE ledger_account a
+       SET net = a.net + d.s, posting_count = a.posting_count + d.c
+      FROM (SELECT l.acc, sum(l.amt) AS s, count(*) AS c
+              FROM unnest(v_acc, p_leg_amount) AS l(acc, amt) GROUP BY l.acc) d
+     WHERE a.id = d.acc;
+
+    -- Day totals: update what exists, insert the rest (see ledger_post_entries).
+    WITH delta AS (
+        SELECT l.acc, sum(l.amt) AS s, count(*) AS c FROM unnest(v_acc, p_leg_amount) AS l(acc, amt) GROUP BY l.acc
+    ), updated AS (
+        UPDATE ledger_account_day ad SET net = ad.net + delta.s, postings = ad.postings + delta.c
+          FROM delta WHERE ad.account_id = delta.acc AND ad.day = p_effective_date
+        RETURNING ad.account_id
+    )
+    INSERT INTO ledger_account_day (account_id, day, net, postings)
+    SELECT delta.acc, p_effective_date, delta.s, delta.c FROM delta
+     WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.account_id = delta.acc);
+
+    RETURN QUERY SELECT v_id, true, p_effective_date;
 END $$;
+

@@ -110,7 +110,7 @@ def test_rewritten_content_hash_breaks_the_chain(chart):
     entry = JournalEntry.objects.get(pk=ids[0])
     from ledger.services import _hashing
 
-    forged = _hashing.content_hash(
+    forged = _hashing.stored_content_hash(
         idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
         description=entry.description, metadata=entry.metadata, reverses=None,
         legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],

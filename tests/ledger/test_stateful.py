@@ -42,7 +42,7 @@ def legs_for(draw, currency):
     values = [draw(amounts) * draw(st.sampled_from([1, -1])) for _ in range(count - 1)]
     last = -sum(values)
     if last == 0:
-        values[0] += 1
+        values[0] += 1 if values[0] != -1 else 2
         last = -sum(values)
     return [Leg(code, currency, v) for code, v in zip(codes, [*values, last], strict=True)]
 

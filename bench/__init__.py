@@ -1,0 +1,1 @@
+"""Benchmarks. Each prints its figures and ends with one JSON line."""

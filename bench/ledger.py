@@ -1,0 +1,176 @@
+"""Ledger speed, measured against django-hordak 2.0 and PostgreSQL COPY in one run.
+
+    python -m bench.ledger [--entries 20000] [--balance-postings 1000000]
+
+* ours, one entry per call (``entry_post``, autocommit) and in bulk (``entries_post``);
+* hordak ``transfer_to`` (one call per entry) and its ``bulk_create`` path;
+* raw ``COPY`` of the same number of posting rows into a bare table, the physical limit;
+* balance reads, now and as of a past date, on an account with a million postings.
+
+Rates count entries, except ``copy_rows_per_s`` (posting rows). Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+
+from bench.common import emit, fresh_database, machine, median_ms, timed
+
+
+def _setup() -> None:
+    fresh_database("clearframe_bench")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def _ours(entries: int, times: dict) -> None:
+    from ledger import services as ledger
+    from ledger.types import AccountType, NewEntry, credit, debit
+
+    for code, type_ in (("cash", AccountType.ASSET), ("revenue", AccountType.INCOME)):
+        for prefix in ("single", "bulk"):
+            ledger.account_open(code=f"{prefix}:{code}", currency="EUR", type=type_)
+    one = ledger.Money(100, "EUR")
+
+    with timed(f"ours, entry_post x {entries:,}", times, "ours_single"):
+        for i in range(entries):
+            ledger.entry_post(
+                NewEntry(
+                    legs=[debit("single:cash", one), credit("single:revenue", one)],
+                    description="bench",
+                    idempotency_key=f"single-{i}",
+                )
+            )
+    batch = [
+        NewEntry(
+            legs=[debit("bulk:cash", one), credit("bulk:revenue", one)],
+            description="bench",
+            idempotency_key=f"bulk-{i}",
+        )
+        for i in range(entries)
+    ]
+    with timed(f"ours, entries_post of {entries:,}", times, "ours_bulk"):
+        ledger.entries_post(batch)
+
+
+def _hordak(entries: int, times: dict) -> None:
+    from django.db import transaction
+    from djmoney.money import Money
+    from hordak.models import Account, Leg, Transaction
+
+    cash = Account.objects.create(name="Cash", type=Account.TYPES.asset, currencies=["EUR"])
+    revenue = Account.objects.create(name="Revenue", type=Account.TYPES.income, currencies=["EUR"])
+    one = Money(1, "EUR")
+    with timed(f"hordak, transfer_to x {entries:,}", times, "hordak_single"):
+        for _ in range(entries):
+            revenue.transfer_to(cash, one, description="bench")
+    with timed(f"hordak, bulk_create of {entries:,}", times, "hordak_bulk"), transaction.atomic():
+        created = Transaction.objects.bulk_create([Transaction(description="bench") for _ in range(entries)])
+        legs = []
+        for txn in created:
+            legs.append(Leg(transaction=txn, account=revenue, credit=one))
+            legs.append(Leg(transaction=txn, account=cash, debit=one))
+        Leg.objects.bulk_create(legs)
+
+
+def _copy(rows: int, times: dict) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        # Same columns, indexes and checks as ledger_posting; no triggers or foreign keys.
+        cursor.execute("CREATE TABLE bench_copy_posting (LIKE ledger_posting INCLUDING ALL)")
+        raw = cursor.cursor
+        with timed(f"COPY of {rows:,} posting rows", times, "copy"):
+            with raw.copy(
+                "COPY bench_copy_posting (id, entry_id, leg_index, leg_count, account_id, currency, amount,"
+                " balance_after) FROM STDIN"
+            ) as copy:
+                for i in range(rows):
+                    copy.write_row((i + 1, i // 2 + 1, i % 2, 2, 1 + i % 2, "EUR", 100 if i % 2 else -100, i))
+            connection.commit() if not connection.get_autocommit() else None
+
+
+def _balances(postings: int, times: dict) -> tuple[float, float, float]:
+    """Put ``postings`` postings on one account through the bulk service, then time reads."""
+    from ledger import services as ledger
+    from ledger.types import AccountType, Leg, NewEntry
+
+    ledger.account_open(code="hot", currency="EUR", type=AccountType.ASSET)
+    ledger.account_open(code="other", currency="EUR", type=AccountType.INCOME)
+    start = dt.date(2024, 1, 1)
+    entries_needed = postings // 2  # each entry posts twice to the hot account
+    chunk = 20_000
+    with timed(f"loading {postings:,} postings on one account", times, "balance_load"):
+        for offset in range(0, entries_needed, chunk):
+            ledger.entries_post(
+                [
+                    NewEntry(
+                        legs=[Leg("hot", "EUR", 70), Leg("hot", "EUR", 30), Leg("other", "EUR", -100)],
+                        description="load",
+                        effective_date=start + dt.timedelta(days=(offset + i) % 730),
+                    )
+                    for i in range(min(chunk, entries_needed - offset))
+                ]
+            )
+    rng = random.Random(7)
+    now_ms = median_ms(lambda: ledger.account_balance("hot", "EUR"))
+    asof_ms = median_ms(
+        lambda: ledger.account_balance("hot", "EUR", as_of_date=start + dt.timedelta(days=rng.randrange(730)))
+    )
+    last_entry = ledger.account_statement("hot", "EUR", limit=1).lines[0].entry_id
+    entry_ms = median_ms(
+        lambda: ledger.account_balance("hot", "EUR", as_of_entry=last_entry + rng.randrange(entries_needed))
+    )
+    return now_ms, asof_ms, entry_ms
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--entries", type=int, default=20_000)
+    parser.add_argument("--balance-postings", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    print(f"ledger benchmark on {machine()}", flush=True)
+    _setup()
+    times: dict[str, float] = {}
+    _ours(args.entries, times)
+    _hordak(args.entries, times)
+    _copy(args.entries * 2, times)
+    now_ms, asof_ms, entry_ms = _balances(args.balance_postings, times)
+
+    n = args.entries
+    result = {
+        "bench": "ledger",
+        "entries": n,
+        "ours_single_per_s": round(n / times["ours_single"]),
+        "ours_bulk_per_s": round(n / times["ours_bulk"]),
+        "hordak_per_s": round(n / times["hordak_single"]),
+        "hordak_bulk_per_s": round(n / times["hordak_bulk"]),
+        "copy_rows_per_s": round(2 * n / times["copy"]),
+        "balance_read_ms": round(now_ms, 3),
+        "balance_asof_ms": round(asof_ms, 3),
+    }
+    single_ratio = result["ours_single_per_s"] / result["hordak_per_s"]
+    bulk_share = 2 * result["ours_bulk_per_s"] / result["copy_rows_per_s"]
+    print(
+        f"\nsingle posting: {result['ours_single_per_s']:,}/s, {single_ratio:.1f}x hordak transfer_to "
+        f"({result['hordak_per_s']:,}/s; goal >= 3x)\n"
+        f"bulk posting:   {result['ours_bulk_per_s']:,} entries/s = {2 * result['ours_bulk_per_s']:,} posting rows/s, "
+        f"{100 * bulk_share:.0f}% of COPY ({result['copy_rows_per_s']:,} rows/s; goal >= 30%); "
+        f"hordak bulk_create {result['hordak_bulk_per_s']:,}/s\n"
+        f"balance reads at {args.balance_postings:,} postings: now {now_ms:.2f} ms, as of a date {asof_ms:.2f} ms, "
+        f"as of an entry {entry_ms:.2f} ms (goal < 5 ms)\n"
+    )
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
