@@ -129,11 +129,7 @@ def _engine() -> str:
 
 # --- PostgreSQL engine ----------------------------------------------------------
 
-_PG_SQL = (
-    "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
-    "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], "
-    "%s::smallint[], %s::timestamptz, %s::int[], %s::smallint[], %s::text[], %s::text[], %s::bigint[])"
-)
+_PG_SQL = "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries_json(%s::json, %s::json, %s)"
 
 
 _PG_ONE_SQL = (
@@ -144,30 +140,23 @@ _PG_ONE_SQL = (
 
 
 def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
-    leg_entry, leg_index, leg_code, leg_currency, leg_amount = [], [], [], [], []
-    for ordinal, prepared in enumerate(batch, start=1):
-        for index, leg in enumerate(prepared.legs):
-            leg_entry.append(ordinal)
-            leg_index.append(index)
-            leg_code.append(leg.account)
-            leg_currency.append(leg.currency)
-            leg_amount.append(leg.amount)
-    return [
-        [p.key for p in batch],
-        [p.request_hash for p in batch],
-        [p.content_hash for p in batch],
-        [p.effective_date for p in batch],
-        [p.description for p in batch],
-        [p.metadata_json for p in batch],
-        [p.reverses for p in batch],
-        [len(p.legs) for p in batch],
-        posted_at,
-        leg_entry,
-        leg_index,
-        leg_code,
-        leg_currency,
-        leg_amount,
-    ]
+    entries: list[list] = []
+    legs: list[list] = []
+    for ordinal, p in enumerate(batch, start=1):
+        entries.append(
+            [
+                p.key,
+                p.request_hash,
+                p.content_hash,
+                p.effective_date.isoformat(),
+                p.description,
+                p.metadata,
+                p.reverses,
+                len(p.legs),
+            ]
+        )
+        legs.extend([ordinal, index, leg.account, leg.currency, leg.amount] for index, leg in enumerate(p.legs))
+    return [json.dumps(entries, ensure_ascii=False), json.dumps(legs, ensure_ascii=False), posted_at]
 
 
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:

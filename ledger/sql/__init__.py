@@ -15,7 +15,7 @@ EXPECTED_TRIGGERS = {
         "ledger_entry_immutable", "ledger_posting_immutable", "ledger_period_close_immutable",
         "ledger_chain_seal_immutable", "ledger_chain_block_immutable", "ledger_account_no_delete",
         "ledger_account_day_no_delete", "ledger_account_fixed", "ledger_entry_balanced",
-        "ledger_entry_open_period",
+        "ledger_entry_open_period", "ledger_posting_refs",
     },
     "sqlite": {
         "ledger_posting_refs", "ledger_posting_balanced", "ledger_entry_open_period",
