@@ -5,3 +5,6 @@ class LedgerConfig(AppConfig):
     name = "ledger"
     verbose_name = "Ledger"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from ledger import checks  # noqa: F401 - registers the system check

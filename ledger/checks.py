@@ -1,0 +1,39 @@
+"""System check: the database objects that enforce the ledger's rules are installed.
+
+Run with ``manage.py check --database default``. A migration that rebuilds a
+ledger table on SQLite drops its triggers; this catches that.
+"""
+
+from django.core.checks import Error, register
+from django.db import connections
+from django.db.migrations.recorder import MigrationRecorder
+
+from ledger.sql import EXPECTED_TRIGGERS
+
+
+@register("database")
+def ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
+    errors = []
+    for alias in databases or []:
+        connection = connections[alias]
+        expected = EXPECTED_TRIGGERS.get(connection.vendor)
+        if not expected:
+            continue
+        # Before the ledger's migrations run (a fresh database), there is nothing to check yet.
+        if ("ledger", "0002_database_guarantees") not in MigrationRecorder(connection).applied_migrations():
+            continue
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'")
+            else:
+                cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger%'")
+            present = {row[0] for row in cursor.fetchall()}
+        for name in sorted(expected - present):
+            errors.append(
+                Error(
+                    f"ledger trigger {name} is missing from database {alias!r}",
+                    hint="re-install the ledger's guarantees (ledger.sql.install) in a migration",
+                    id="ledger.E001",
+                )
+            )
+    return errors
