@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "ledger",
     "marketplace.web",
+    "marketplace.orgs",
+    "marketplace.events",
+    "marketplace.catalog",
     "marketplace.finance",
 ]
 
@@ -56,6 +59,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "marketplace.web.context.navigation",
             ],
         },
     },
@@ -138,10 +142,26 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 10)
 
+# --- The market ------------------------------------------------------------------
+# Whether the operator approves listings before they go public.
+MARKET_REVIEW_REQUIRED = env_bool("MARKET_REVIEW_REQUIRED", True)
+# The marketplace's commission on offers, in basis points (1500 = 15%).
+MARKET_MIN_COMMISSION_BP = env_int("MARKET_MIN_COMMISSION_BP", 1500)
+MARKET_DEFAULT_COMMISSION_BP = env_int("MARKET_DEFAULT_COMMISSION_BP", 2000)
+MARKET_MAX_COMMISSION_BP = env_int("MARKET_MAX_COMMISSION_BP", 5000)
+# Largest manifest file accepted (bytes).
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
+# Uploads above this size stream to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+
 CELERY_BEAT_SCHEDULE = {
     "ledger-seal-chain": {
         "task": "ledger.seal_chain",
         "schedule": float(LEDGER_SEAL_INTERVAL_SECONDS),
+    },
+    "catalog-sweep-imports": {
+        "task": "catalog.sweep_imports",
+        "schedule": 60.0,
     },
 }
 

@@ -146,4 +146,7 @@ def load_demo_data(*, today: dt.date | None = None) -> dict[str, int]:
     if closed is None or closed < two_months_ago_end:
         ledger.period_close(through=two_months_ago_end, closed_by=FINANCE_USER, note="Demo month-end close")
     sealed = ledger.chain_seal().sealed
-    return {"entries": created, "sealed": sealed}
+    from marketplace.web.demo_catalog import load_demo_catalog
+
+    catalog = load_demo_catalog()
+    return {"entries": created, "sealed": sealed, **catalog}

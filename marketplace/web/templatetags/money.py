@@ -20,3 +20,9 @@ def minor(amount: int | None, currency: str) -> str:
 def neg(amount: int | None) -> int | None:
     """Credits are stored negative; ``{{ amount|neg|minor:cur }}`` shows them as a positive credit."""
     return None if amount is None else -int(amount)
+
+
+@register.filter
+def get_item(mapping: dict, key):
+    """``{{ labels|get_item:code }}``: look a label up by key."""
+    return mapping.get(key, key) if hasattr(mapping, "get") else key

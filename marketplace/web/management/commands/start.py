@@ -42,6 +42,10 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"\nClearFrame is running at {url}\n")
             + f"  finance (staff):  {FINANCE_USER} / {DEMO_PASSWORD}  → {url}finance/\n"
             + f"  admin:            {ADMIN_USER} / {DEMO_PASSWORD}  → {url}admin/\n"
+            + f"  licensor:         studio@northlight.example / {DEMO_PASSWORD}\n"
+            + f"  operator:         ops@clearframe.example / {DEMO_PASSWORD}  (one listing awaits review)\n"
+            + f"  licensee:         ml@lumen-ai.example / {DEMO_PASSWORD}\n"
+            + f"  catalogue:        {url}catalogue/\n"
             + f"  database:         {settings.DATABASES['default']['NAME']}\n"
             + f"  broker:           {settings.CELERY_BROKER_URL}\n"
             + f"  logs:             {log_dir}/{{web,worker,beat}}.log\n"

@@ -1,0 +1,1 @@
+"""The catalogue: corpora, assets, manifest imports, withdrawals and licence offers."""

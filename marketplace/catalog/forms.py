@@ -1,0 +1,235 @@
+"""Forms for the licensor's catalogue pages. They only shape input; services decide."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from ledger.money import CURRENCY_EXPONENTS, minor_units
+from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, LANGUAGES, PERMITTED_USES
+from marketplace.orgs.models import Organisation, OrgKind
+from marketplace.pricing import METRICS
+
+CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD"]
+
+
+def _codes(value: str) -> list[str]:
+    return [part.strip() for part in value.replace(",", " ").split() if part.strip()]
+
+
+class CorpusForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    languages = forms.CharField(
+        help_text=f"BCP 47 codes separated by spaces, e.g. en fr pt-BR ({', '.join(sorted(LANGUAGES))})."
+    )
+    genres = forms.MultipleChoiceField(choices=list(GENRES.items()), widget=forms.CheckboxSelectMultiple)
+    content_rating = forms.ChoiceField(choices=list(CONTENT_RATINGS.items()))
+    territory = forms.CharField(help_text="ISO 3166-1 alpha-2 codes separated by spaces, or WW for worldwide.")
+    chain_of_title = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="How you hold the rights: commissioned, acquired from whom, contributor agreements.",
+    )
+
+    def service_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["languages"] = _codes(data["languages"])
+        data["territory"] = _codes(data["territory"])
+        return data
+
+    @classmethod
+    def initial_for(cls, corpus) -> dict:
+        return {
+            "title": corpus.title,
+            "description": corpus.description,
+            "languages": " ".join(corpus.languages),
+            "genres": corpus.genres,
+            "content_rating": corpus.content_rating,
+            "territory": " ".join(corpus.territory),
+            "chain_of_title": corpus.chain_of_title,
+        }
+
+
+class ManifestUploadForm(forms.Form):
+    file = forms.FileField(help_text="A .csv or .jsonl manifest; see the format and example below.")
+
+
+class PreviewForm(forms.Form):
+    file = forms.FileField(help_text="An image or a short clip.")
+    caption = forms.CharField(max_length=200, required=False)
+
+
+class WithdrawForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded, shown to affected licensees."
+    )
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
+    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+def _major(value, currency: str, field: str, errors: dict) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return minor_units(Decimal(str(value).strip()), currency)
+    except (InvalidOperation, ValueError) as exc:
+        errors[field] = str(exc) if "decimal places" in str(exc) else f"{value!r} is not an amount."
+        return None
+
+
+class OfferForm(forms.Form):
+    name = forms.CharField(max_length=120)
+    permitted_uses = forms.MultipleChoiceField(
+        choices=list(PERMITTED_USES.items()), widget=forms.CheckboxSelectMultiple
+    )
+    term_months = forms.IntegerField(min_value=1, max_value=120, initial=12)
+    territory = forms.CharField(initial="WW", help_text="ISO 3166-1 alpha-2 codes, or WW for worldwide.")
+    exclusive = forms.BooleanField(required=False)
+    attribution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    output_restrictions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), required=False, help_text="In plain words, for people."
+    )
+    no_identifiable_replicas = forms.BooleanField(
+        required=False, initial=True, label="No replicas of identifiable people"
+    )
+    no_verbatim_scenes = forms.BooleanField(required=False, initial=True, label="No verbatim reproduction of scenes")
+    no_derivative_works = forms.BooleanField(required=False, initial=True, label="No sequels or derivative works")
+    refused_licensees = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, help_text="Licensees you refuse to deal with."
+    )
+    commission_percent = forms.DecimalField(min_value=0, max_value=100, decimal_places=2, initial=Decimal(20))
+    currency = forms.ChoiceField(choices=[(c, c) for c in CURRENCIES])
+    metric = forms.ChoiceField(
+        choices=[("", "No usage pricing (flat fee only)")] + [(k, f"per {v}") for k, v in METRICS.items()],
+        required=False,
+    )
+    flat_fee = forms.CharField(required=False, help_text="Paid once, when the licence is bought.")
+    tier_1_up_to = forms.CharField(required=False)
+    tier_1_price = forms.CharField(required=False)
+    tier_2_up_to = forms.CharField(required=False)
+    tier_2_price = forms.CharField(required=False)
+    tier_3_up_to = forms.CharField(required=False)
+    tier_3_price = forms.CharField(required=False)
+    tier_4_price = forms.CharField(required=False, label="Price beyond the last tier")
+    minimum_guarantee = forms.CharField(required=False)
+    prepaid_commitment = forms.CharField(required=False)
+    overage_price = forms.CharField(required=False, label="Overage price per unit past the commitment")
+    usage_cap = forms.CharField(required=False, help_text="Units past which usage is recorded but not charged.")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["refused_licensees"].choices = list(
+            Organisation.objects.filter(kind=OrgKind.LICENSEE).order_by("name").values_list("slug", "name")
+        )
+
+    def service_data(self) -> dict:
+        """The service's input, or ``{}`` with errors added to the form."""
+        data = self.cleaned_data
+        currency = data["currency"]
+        errors: dict[str, str] = {}
+        tiers = []
+        for n in (1, 2, 3):
+            up_to, price = data.get(f"tier_{n}_up_to"), data.get(f"tier_{n}_price")
+            if up_to or price:
+                if not up_to:
+                    errors[f"tier_{n}_up_to"] = "Give the quantity where this tier ends, or leave the tier empty."
+                minor = _major(price, currency, f"tier_{n}_price", errors)
+                tiers.append({"up_to": up_to, "unit_price": minor if minor is not None else 0})
+        last = _major(data.get("tier_4_price"), currency, "tier_4_price", errors)
+        if data.get("metric"):
+            if last is None and "tier_4_price" not in errors:
+                errors["tier_4_price"] = "Give the price per unit (beyond the last tier, if any)."
+            tiers.append({"up_to": None, "unit_price": last or 0})
+        plan = {
+            "metric": data.get("metric") or None,
+            "tiers": tiers if data.get("metric") else [],
+            "flat_fee": _major(data.get("flat_fee"), currency, "flat_fee", errors) or 0,
+            "minimum_guarantee": _major(data.get("minimum_guarantee"), currency, "minimum_guarantee", errors) or 0,
+            "prepaid_commitment": _major(data.get("prepaid_commitment"), currency, "prepaid_commitment", errors) or 0,
+            "overage_unit_price": _major(data.get("overage_price"), currency, "overage_price", errors),
+            "usage_cap": data.get("usage_cap") or None,
+        }
+        for field, message in errors.items():
+            self.add_error(field, message)
+        if errors:
+            return {}
+        return {
+            "name": data["name"],
+            "permitted_uses": data["permitted_uses"],
+            "term_months": data["term_months"],
+            "territory": _codes(data["territory"]),
+            "exclusive": data["exclusive"],
+            "attribution": data["attribution"],
+            "output_restrictions": data["output_restrictions"],
+            "no_identifiable_replicas": data["no_identifiable_replicas"],
+            "no_verbatim_scenes": data["no_verbatim_scenes"],
+            "no_derivative_works": data["no_derivative_works"],
+            "refused_licensees": data["refused_licensees"],
+            "commission_bp": int(data["commission_percent"] * 100),
+            "currency": currency,
+            "price_plan": plan,
+        }
+
+    # Service errors are keyed by service field names; map them onto form fields.
+    SERVICE_FIELDS = {
+        "commission_bp": "commission_percent",
+        "price_plan.flat_fee": "flat_fee",
+        "price_plan.metric": "metric",
+        "price_plan.tiers": "tier_4_price",
+        "price_plan.minimum_guarantee": "minimum_guarantee",
+        "price_plan.prepaid_commitment": "prepaid_commitment",
+        "price_plan.overage_unit_price": "overage_price",
+        "price_plan.usage_cap": "usage_cap",
+    }
+
+    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+        for key, messages in errors.items():
+            field = self.SERVICE_FIELDS.get(key)
+            if field is None and key.startswith("price_plan.tiers."):
+                index = int(key.rsplit(".", 1)[1])
+                field = f"tier_{index + 1}_up_to" if index < 3 else "tier_4_price"
+            if field is None and key in self.fields:
+                field = key
+            for message in messages:
+                self.add_error(field, message)
+
+    @classmethod
+    def initial_for(cls, offer, version) -> dict:
+        plan = version.price_plan
+        exponent = CURRENCY_EXPONENTS[version.currency]
+
+        def major(value):
+            return "" if value in (None, 0) else f"{Decimal(value).scaleb(-exponent):.{exponent}f}"
+
+        initial = {
+            "name": offer.name,
+            "permitted_uses": version.permitted_uses,
+            "term_months": version.term_months,
+            "territory": " ".join(version.territory),
+            "exclusive": version.exclusive,
+            "attribution": version.attribution,
+            "output_restrictions": version.output_restrictions,
+            "no_identifiable_replicas": version.no_identifiable_replicas,
+            "no_verbatim_scenes": version.no_verbatim_scenes,
+            "no_derivative_works": version.no_derivative_works,
+            "refused_licensees": list(version.refused_licensees.values_list("slug", flat=True)),
+            "commission_percent": version.commission_percent,
+            "currency": version.currency,
+            "metric": plan.get("metric") or "",
+            "flat_fee": major(plan.get("flat_fee")),
+            "minimum_guarantee": major(plan.get("minimum_guarantee")),
+            "prepaid_commitment": major(plan.get("prepaid_commitment")),
+            "overage_price": major(plan.get("overage_unit_price")),
+            "usage_cap": plan.get("usage_cap") or "",
+        }
+        tiers = plan.get("tiers") or []
+        for n, tier in enumerate(tiers[:-1][:3], start=1):
+            initial[f"tier_{n}_up_to"] = tier["up_to"]
+            initial[f"tier_{n}_price"] = major(tier["unit_price"]) or "0"
+        if tiers:
+            initial["tier_4_price"] = major(tiers[-1]["unit_price"]) or "0"
+        return initial

@@ -1,0 +1,431 @@
+"""Manifest parsing and validation: CSV or JSON Lines, streamed, every bad row reported.
+
+:func:`read_manifest` yields one :class:`RowResult` per record with either a
+validated row or the list of problems (line number, field, message). Problems
+with the file as a whole (encoding of the header, missing or unknown columns,
+an empty file) raise :class:`ManifestFileError`. Nothing here touches the
+database; the format is documented in docs/manifest.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import IO, Any
+
+from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, WORLDWIDE
+
+REQUIRED = (
+    "external_id", "title", "duration_seconds", "width", "height", "fps", "codec", "size_bytes", "sha256",
+    "storage_uri",
+)  # fmt: skip
+OPTIONAL = ("language", "rights_expiry", "territories", "clip_exclusions", "co_owners")
+COLUMNS = REQUIRED + OPTIONAL
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
+_TIMECODE = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+MAX_DURATION = Decimal(10**8)
+
+
+class ManifestFileError(ValueError):
+    """The file cannot be read as a manifest at all; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+
+@dataclass(slots=True)
+class AssetRow:
+    line: int
+    external_id: str
+    title: str
+    duration_seconds: Decimal
+    width: int
+    height: int
+    fps: Decimal
+    codec: str
+    size_bytes: int
+    sha256: str
+    storage_uri: str
+    language: str
+    rights_expiry: dt.date | None
+    territories: list[str]
+    clip_exclusions: list[dict]
+    co_owners: list[dict]
+    fingerprint: str = ""
+
+
+@dataclass(slots=True)
+class RowResult:
+    line: int
+    row: AssetRow | None
+    errors: list[RowError]
+    bytes_read: int
+
+
+# --- field parsers: each returns a value or raises ValueError with a message ------------
+
+
+def _text(value: Any, limit: int, required: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    if required and not value:
+        raise ValueError("is required")
+    if len(value) > limit:
+        raise ValueError(f"is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
+    text = _text(value, 40)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    if number <= 0:
+        raise ValueError(f"must be greater than zero (got {text})")
+    if number > maximum:
+        raise ValueError(f"{text} is implausibly large (limit {maximum})")
+    if -number.as_tuple().exponent > places:  # type: ignore[operator]
+        raise ValueError(f"{text} has more than {places} decimal places")
+    return number
+
+
+def _int(value: Any, maximum: int) -> int:
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = _text(value, 30)
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"{text!r} is not a whole number")
+        number = int(text)
+    if number <= 0:
+        raise ValueError(f"must be greater than zero (got {number})")
+    if number > maximum:
+        raise ValueError(f"{number} is implausibly large (limit {maximum})")
+    return number
+
+
+def _date(value: Any) -> dt.date | None:
+    text = _text(value, 20, required=False)
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+
+
+def _list(value: Any) -> list:
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return value
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    raise ValueError("must be a list")
+
+
+def _territories(value: Any) -> list[str]:
+    codes = [str(code).strip().upper() for code in _list(value)]
+    unknown = [code for code in codes if code != WORLDWIDE and code not in COUNTRIES]
+    if unknown:
+        raise ValueError(f"unknown territory code(s) {', '.join(unknown)}: use ISO 3166-1 alpha-2 codes or WW")
+    if WORLDWIDE in codes and len(codes) > 1:
+        raise ValueError("WW (worldwide) cannot be combined with other territories")
+    return sorted(set(codes))
+
+
+def _seconds(text: str) -> Decimal:
+    text = text.strip()
+    match = _TIMECODE.match(text)
+    if match:
+        hours, minutes, seconds = match.groups()
+        return Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a time (seconds, or HH:MM:SS)") from None
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{text!r} is not a time (seconds, or HH:MM:SS)")
+    return number
+
+
+def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
+    items = []
+    for item in _list(value):
+        if isinstance(item, str):
+            # 60-90:music  or  00:01:00-00:01:30:likeness
+            span, sep, reason = item.rpartition(":")
+            if not sep or "-" not in span:
+                raise ValueError(f"{item!r} is not start-end:reason (for example 60-90:music)")
+            start_text, _, end_text = span.partition("-")
+            item = {"start": start_text, "end": end_text, "reason": reason}
+        if not isinstance(item, dict):
+            raise ValueError("each exclusion must be an object with start, end and reason")
+        start = _seconds(str(item.get("start", "")))
+        end = _seconds(str(item.get("end", "")))
+        reason = str(item.get("reason", "")).strip().lower()
+        if reason not in EXCLUSION_REASONS:
+            raise ValueError(f"exclusion reason {reason!r} is not one of {', '.join(EXCLUSION_REASONS)}")
+        if end <= start:
+            raise ValueError(f"exclusion {start}-{end} ends before it starts")
+        if duration is not None and end > duration:
+            raise ValueError(f"exclusion {start}-{end} runs past the end of the video ({duration} s)")
+        items.append({"start": str(start), "end": str(end), "reason": reason})
+    return sorted(items, key=lambda x: Decimal(x["start"]))
+
+
+def _co_owners(value: Any, known_orgs: frozenset[str]) -> list[dict]:
+    shares = []
+    for item in _list(value):
+        if isinstance(item, str):
+            org, sep, share = item.rpartition(":")
+            if not sep:
+                raise ValueError(f"{item!r} is not org:percent (for example northlight-studios:60)")
+            item = {"org": org, "share": share}
+        if not isinstance(item, dict):
+            raise ValueError("each co-owner must be an object with org and share")
+        org = str(item.get("org", "")).strip()
+        if org not in known_orgs:
+            raise ValueError(f"co-owner {org!r} is not a licensor on ClearFrame")
+        try:
+            percent = Decimal(str(item.get("share", "")).strip().rstrip("%"))
+        except InvalidOperation:
+            raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage") from None
+        bp = percent * 100
+        if bp != bp.to_integral_value() or bp <= 0:
+            raise ValueError(f"share {percent}% of {org} must be above 0 with at most two decimals")
+        shares.append({"org": org, "bp": int(bp)})
+    if shares:
+        total = sum(s["bp"] for s in shares)
+        if total != 10_000:
+            raise ValueError(f"co-owner shares sum to {Decimal(total) / 100}%; they must sum to 100%")
+        if len({s["org"] for s in shares}) != len(shares):
+            raise ValueError("a co-owner is listed twice")
+    return sorted(shares, key=lambda s: s["org"])
+
+
+def fingerprint(row: AssetRow) -> str:
+    parts = [
+        row.external_id, row.title, str(row.duration_seconds.normalize()), str(row.width), str(row.height),
+        str(row.fps.normalize()), row.codec, str(row.size_bytes), row.sha256, row.storage_uri, row.language,
+        row.rights_expiry.isoformat() if row.rights_expiry else "", json.dumps(row.territories),
+        json.dumps(row.clip_exclusions, sort_keys=True), json.dumps(row.co_owners, sort_keys=True),
+    ]  # fmt: skip
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def validate_record(
+    record: dict[str, Any], line: int, known_orgs: frozenset[str]
+) -> tuple[AssetRow | None, list[RowError]]:
+    errors: list[RowError] = []
+    values: dict[str, Any] = {}
+
+    def field(name: str, parse):
+        try:
+            values[name] = parse(record.get(name))
+        except ValueError as exc:
+            errors.append(RowError(line, name, f"{name} {exc}" if not str(exc).startswith(name) else str(exc)))
+
+    field("external_id", lambda v: _text(v, 200))
+    field("title", lambda v: _text(v, 500))
+    field("duration_seconds", lambda v: _decimal(v, 3, MAX_DURATION))
+    field("width", lambda v: _int(v, 100_000))
+    field("height", lambda v: _int(v, 100_000))
+    field("fps", lambda v: _decimal(v, 3, Decimal(1000)))
+    field("codec", lambda v: _text(v, 50).lower())
+    field("size_bytes", lambda v: _int(v, 10**15))
+
+    def sha(v):
+        text = _text(v, 64 + 10)
+        if not _SHA256.match(text):
+            raise ValueError(f"must be 64 hexadecimal characters (got {len(text)} characters: {text[:16]!r}…)")
+        return text.lower()
+
+    field("sha256", sha)
+
+    def uri(v):
+        text = _text(v, 1000)
+        if not _URI.match(text):
+            raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https:// or file://)")
+        return text
+
+    field("storage_uri", uri)
+
+    def language(v):
+        text = _text(v, 35, required=False)
+        if text and not _LANGUAGE.match(text):
+            raise ValueError(f"{text!r} is not a BCP 47 language tag (for example en, pt-BR)")
+        return text
+
+    field("language", language)
+    field("rights_expiry", _date)
+    field("territories", _territories)
+    field("clip_exclusions", lambda v: _exclusions(v, values.get("duration_seconds")))
+    field("co_owners", lambda v: _co_owners(v, known_orgs))
+    if errors:
+        return None, errors
+    row = AssetRow(line=line, **values)
+    row.fingerprint = fingerprint(row)
+    return row, []
+
+
+def _suggest(name: str) -> str:
+    close = difflib.get_close_matches(name, COLUMNS, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_columns(columns: Iterable[str]) -> None:
+    columns = list(columns)
+    unknown = [c for c in columns if c not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    problems = []
+    if missing:
+        problems.append(f"missing required column(s): {', '.join(missing)}")
+    for name in unknown:
+        problems.append(f"unknown column {name!r}{_suggest(name)}")
+    if duplicated:
+        problems.append(f"column(s) given twice: {', '.join(duplicated)}")
+    if problems:
+        raise ManifestFileError(
+            "The manifest's columns are wrong: " + "; ".join(problems) + f". Expected columns: {', '.join(COLUMNS)}."
+        )
+
+
+def _decode(raw: bytes, line: int) -> tuple[str, RowError | None]:
+    try:
+        return raw.decode("utf-8"), None
+    except UnicodeDecodeError as exc:
+        bad = raw[exc.start : exc.start + 1].hex().upper()
+        return raw.decode("utf-8", errors="replace"), RowError(
+            line,
+            "",
+            f"line {line} is not valid UTF-8 (byte 0x{bad} at position {exc.start + 1}); save the file as UTF-8",
+        )
+
+
+def read_manifest(stream: IO[bytes], fmt: str, known_orgs: frozenset[str]) -> Iterator[RowResult]:
+    """Yield one result per record. ``fmt`` is ``csv`` or ``jsonl``."""
+    if fmt == "csv":
+        yield from _read_csv(stream, known_orgs)
+    elif fmt == "jsonl":
+        yield from _read_jsonl(stream, known_orgs)
+    else:
+        raise ManifestFileError(f"unknown manifest format {fmt!r}: upload .csv or .jsonl")
+
+
+def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
+    state = {"bytes": 0, "line": 0, "last_complete": True}
+    decode_errors: dict[int, RowError] = {}
+
+    def lines() -> Iterator[str]:
+        for raw in stream:
+            state["line"] += 1
+            state["bytes"] += len(raw)
+            if state["line"] == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            text, error = _decode(raw, state["line"])
+            if error:
+                if state["line"] == 1:
+                    raise ManifestFileError(error.message.replace("line 1", "the header line"))
+                decode_errors[state["line"]] = error
+            state["last_complete"] = raw.endswith(b"\n")
+            yield text
+
+    reader = csv.reader(lines(), strict=True)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ManifestFileError("The file is empty: a manifest needs a header line and at least one row.") from None
+    except csv.Error as exc:
+        raise ManifestFileError(f"The header line is not valid CSV: {exc}.") from None
+    header = [h.strip() for h in header]
+    check_columns(header)
+    width = len(header)
+    saw_row = False
+    while True:
+        start_line = state["line"] + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            message = str(exc)
+            hint = " (the file may be truncated)" if "EOF" in message or "end of data" in message else ""
+            yield RowResult(
+                start_line, None, [RowError(start_line, "", f"line {start_line}: {message}{hint}")], state["bytes"]
+            )
+            break
+        if not fields or fields == [""]:
+            continue
+        saw_row = True
+        line = start_line
+        errors = [decode_errors.pop(n) for n in range(start_line, state["line"] + 1) if n in decode_errors]
+        if len(fields) != width:
+            truncated = " (the file may be truncated)" if not state["last_complete"] else ""
+            errors.append(
+                RowError(line, "", f"line {line} has {len(fields)} fields; the header has {width}{truncated}")
+            )
+            yield RowResult(line, None, errors, state["bytes"])
+            continue
+        row, field_errors = validate_record(dict(zip(header, fields, strict=True)), line, known_orgs)
+        errors.extend(field_errors)
+        yield RowResult(line, None if errors else row, errors, state["bytes"])
+    if not saw_row:
+        raise ManifestFileError("The manifest has a header but no rows.")
+
+
+def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
+    consumed = 0
+    saw_row = False
+    for line, raw in enumerate(stream, start=1):
+        consumed += len(raw)
+        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        text, error = _decode(raw, line)
+        if error:
+            yield RowResult(line, None, [error], consumed)
+            continue
+        if not text.strip():
+            continue
+        saw_row = True
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
+            yield RowResult(
+                line, None, [RowError(line, "", f"line {line} is not valid JSON: {exc.msg}{hint}")], consumed
+            )
+            continue
+        if not isinstance(record, dict):
+            yield RowResult(line, None, [RowError(line, "", f"line {line} must be a JSON object")], consumed)
+            continue
+        unknown = [k for k in record if k not in COLUMNS]
+        errors = [RowError(line, k, f"unknown field {k!r}{_suggest(k)}") for k in unknown]
+        row, field_errors = validate_record(record, line, known_orgs)
+        errors.extend(field_errors)
+        yield RowResult(line, None if errors else row, errors, consumed)
+    if not saw_row:
+        raise ManifestFileError("The file is empty: a JSON Lines manifest needs at least one line.")

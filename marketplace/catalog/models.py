@@ -1,0 +1,315 @@
+"""Corpora, assets, manifest imports, withdrawals and offers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class CorpusStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Corpus(models.Model):
+    organisation = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="corpora")
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=120, unique=True)
+    description = models.TextField()
+    modality = models.CharField(max_length=10, default="video", editable=False)
+    languages = models.JSONField(default=list, help_text="BCP 47 language tags")
+    genres = models.JSONField(default=list)
+    content_rating = models.CharField(max_length=10)
+    territory = models.JSONField(default=list, help_text="ISO 3166-1 alpha-2 codes, or WW for worldwide")
+    chain_of_title = models.TextField(help_text="How the licensor came to hold these rights.")
+    status = models.CharField(max_length=10, choices=CorpusStatus.choices, default=CorpusStatus.DRAFT)
+    review_note = models.TextField(
+        blank=True, default="", help_text="The operator's reason when a listing is rejected."
+    )
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    # Totals over active assets, recomputed in the same transaction as any change to them.
+    asset_count = models.BigIntegerField(default=0)
+    total_seconds = models.DecimalField(max_digits=18, decimal_places=3, default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    # The cheapest published offer's price for 1,000 hours, per hour: comparable across plan types.
+    price_per_hour_from = models.BigIntegerField(null=True, blank=True)
+    price_currency = models.CharField(max_length=3, blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "corpora"
+        indexes = [models.Index(fields=["status", "-published_at"], name="catalog_corpus_listing_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=CorpusStatus.values), name="catalog_corpus_status_valid"),
+            models.CheckConstraint(condition=Q(asset_count__gte=0, total_bytes__gte=0), name="catalog_corpus_totals"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def total_hours(self):
+        return self.total_seconds / 3600
+
+
+class PreviewMedia(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="previews")
+    kind = models.CharField(max_length=5, choices=[("image", "Image"), ("clip", "Clip")])
+    file = models.FileField(upload_to="previews/%Y/%m/")
+    caption = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.caption or self.file.name
+
+
+class AssetStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Asset(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="assets")
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=500)
+    duration_seconds = models.DecimalField(max_digits=12, decimal_places=3)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fps = models.DecimalField(max_digits=7, decimal_places=3)
+    codec = models.CharField(max_length=50)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_uri = models.CharField(max_length=1000)
+    language = models.CharField(max_length=35, blank=True, default="")
+    rights_expiry = models.DateField(null=True, blank=True)
+    territories = models.JSONField(default=list)
+    clip_exclusions = models.JSONField(default=list, help_text='[{"start": 60.0, "end": 90.0, "reason": "music"}]')
+    co_owners = models.JSONField(
+        default=list, help_text='Royalty shares in basis points: [{"org": "slug", "bp": 6000}]; empty: the licensor'
+    )
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the manifest fields; detects changes.")
+    status = models.CharField(max_length=10, choices=AssetStatus.choices, default=AssetStatus.ACTIVE)
+    withdrawal = models.ForeignKey("Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    last_import = models.ForeignKey(
+        "ManifestImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["corpus", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["corpus", "external_id"], name="catalog_asset_corpus_external_id_uniq"),
+            models.CheckConstraint(condition=Q(duration_seconds__gt=0), name="catalog_asset_duration_positive"),
+            models.CheckConstraint(condition=Q(size_bytes__gt=0), name="catalog_asset_size_positive"),
+            models.CheckConstraint(condition=Q(width__gt=0, height__gt=0, fps__gt=0), name="catalog_asset_format"),
+            models.CheckConstraint(condition=Q(status__in=AssetStatus.values), name="catalog_asset_status_valid"),
+        ]
+        indexes = [models.Index(fields=["corpus", "status", "id"], name="catalog_asset_listing_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.title}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    VALIDATING = "validating", "Validating"
+    INVALID = "invalid", "Has errors"
+    APPLYING = "applying", "Applying"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class ManifestImport(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    file = models.FileField(upload_to="manifests/%Y/%m/")
+    original_name = models.CharField(max_length=255)
+    format = models.CharField(max_length=5, choices=[("csv", "CSV"), ("jsonl", "JSON Lines")])
+    size_bytes = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    file_error = models.TextField(blank=True, default="", help_text="A problem with the file as a whole.")
+    bytes_done = models.BigIntegerField(default=0)
+    rows_seen = models.BigIntegerField(default=0)
+    error_count = models.BigIntegerField(default=0)
+    added = models.BigIntegerField(default=0)
+    changed = models.BigIntegerField(default=0)
+    unchanged = models.BigIntegerField(default=0)
+    missing = models.BigIntegerField(default=0, help_text="Active assets that this manifest no longer lists.")
+    still_withdrawn = models.BigIntegerField(default=0, help_text="Rows for withdrawn assets, left withdrawn.")
+    missing_withdrawal = models.ForeignKey(
+        "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="catalog_import_status_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.original_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in (ImportStatus.DONE, ImportStatus.INVALID):
+            return 100
+        if self.status == ImportStatus.APPLYING:
+            return 99
+        if not self.size_bytes:
+            return 0
+        return min(98, int(100 * self.bytes_done / self.size_bytes))
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportStatus.DONE, ImportStatus.INVALID, ImportStatus.FAILED)
+
+
+class ManifestRowError(models.Model):
+    manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="row_errors")
+    line = models.BigIntegerField()
+    field = models.CharField(max_length=60, blank=True, default="")
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["manifest_import", "line", "id"]
+        indexes = [models.Index(fields=["manifest_import", "line"], name="catalog_rowerror_import_idx")]
+
+    def __str__(self) -> str:
+        return f"line {self.line} {self.field}: {self.message}"
+
+
+class ManifestRow(models.Model):
+    """A validated manifest row, staged before it is applied; kept as the manifest's content."""
+
+    manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="+")
+    line = models.BigIntegerField()
+    external_id = models.CharField(max_length=200)
+    title = models.CharField(max_length=500)
+    duration_seconds = models.DecimalField(max_digits=12, decimal_places=3)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    fps = models.DecimalField(max_digits=7, decimal_places=3)
+    codec = models.CharField(max_length=50)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    storage_uri = models.CharField(max_length=1000)
+    language = models.CharField(max_length=35, blank=True, default="")
+    rights_expiry = models.DateField(null=True, blank=True)
+    territories = models.JSONField(default=list)
+    clip_exclusions = models.JSONField(default=list)
+    co_owners = models.JSONField(default=list)
+    fingerprint = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["manifest_import", "external_id"], name="catalog_mrow_import_ext_idx")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.external_id}"
+
+
+class WithdrawalScope(models.TextChoices):
+    ASSETS = "assets", "Selected assets"
+    CORPUS = "corpus", "Whole corpus"
+    MISSING = "missing", "Missing from a manifest"
+
+
+class Withdrawal(models.Model):
+    """A takedown: who withdrew what, when and why."""
+
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="withdrawals")
+    scope = models.CharField(max_length=10, choices=WithdrawalScope.choices)
+    reason = models.TextField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asset_count = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"withdrawal {self.pk} ({self.scope}) of {self.corpus}"
+
+
+class OfferStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    ARCHIVED = "archived", "Archived"
+
+
+class Offer(models.Model):
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="offers")
+    name = models.CharField(max_length=120)
+    status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["corpus", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def current_version(self) -> OfferVersion | None:
+        return self.versions.order_by("-number").first()
+
+
+class OfferVersion(models.Model):
+    """The terms of an offer at one point in time. A published version never changes:
+    editing a published offer creates the next version, and licences keep theirs."""
+
+    offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="versions")
+    number = models.PositiveIntegerField()
+    permitted_uses = models.JSONField(default=list)
+    term_months = models.PositiveIntegerField()
+    territory = models.JSONField(default=list)
+    exclusive = models.BooleanField(default=False)
+    attribution = models.TextField(blank=True, default="")
+    output_restrictions = models.TextField(blank=True, default="")
+    no_identifiable_replicas = models.BooleanField(default=True)
+    no_verbatim_scenes = models.BooleanField(default=True)
+    no_derivative_works = models.BooleanField(default=True)
+    refused_licensees = models.ManyToManyField("orgs.Organisation", blank=True, related_name="+")
+    commission_bp = models.PositiveIntegerField(help_text="The marketplace's commission in basis points.")
+    currency = models.CharField(max_length=3)
+    price_plan = models.JSONField(help_text="See marketplace.pricing.PricePlan.")
+    published = models.BooleanField(default=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["offer", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["offer", "number"], name="catalog_offerversion_number_uniq"),
+            models.CheckConstraint(condition=Q(commission_bp__lte=10_000), name="catalog_offerversion_commission"),
+            models.CheckConstraint(condition=Q(term_months__gte=1), name="catalog_offerversion_term"),
+            models.CheckConstraint(
+                condition=Q(published=False) | Q(published_at__isnull=False), name="catalog_offerversion_published_at"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.offer} v{self.number}"
+
+    @property
+    def commission_percent(self):
+        from decimal import Decimal
+
+        return Decimal(self.commission_bp) / 100

@@ -1,0 +1,79 @@
+"""The public catalogue: published corpora with search and filters, and each corpus' page."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from ledger.money import minor_units
+from marketplace.catalog.models import AssetStatus
+from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora, public_corpus
+from marketplace.catalog.services.listing import shape_of
+from marketplace.catalog.vocab import GENRES, LANGUAGES, PERMITTED_USES
+from marketplace.pricing import PricePlan, example_prices
+
+
+def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
+    errors: dict[str, str] = {}
+    get = request.GET
+    filters = CatalogueFilters(
+        q=get.get("q", "").strip()[:200],
+        language=get.get("language", "").strip()[:35],
+        genre=get.get("genre", "") if get.get("genre", "") in GENRES else "",
+        use=get.get("use", "") if get.get("use", "") in PERMITTED_USES else "",
+        territory=get.get("territory", "").strip().upper()[:2],
+        currency=get.get("currency", "EUR").strip().upper()[:3] or "EUR",
+    )
+    if get.get("min_hours"):
+        try:
+            filters.min_hours = Decimal(get["min_hours"])
+            if filters.min_hours < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            errors["min_hours"] = "Enter a number of hours."
+    if get.get("max_price"):
+        try:
+            filters.max_price_per_hour = minor_units(Decimal(get["max_price"]), filters.currency)
+        except (InvalidOperation, ValueError, KeyError):
+            errors["max_price"] = "Enter a price per hour, like 120 or 99.50."
+    return filters, errors
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    filters, errors = _filters(request)
+    page = Paginator(public_corpora(filters), 20).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "catalog/public_list.html",
+        {
+            "page": page, "filters": filters, "errors": errors, "query": query.urlencode(),
+            "genres": GENRES, "languages": LANGUAGES, "uses": PERMITTED_USES,
+        },
+    )  # fmt: skip
+
+
+def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
+    corpus = public_corpus(slug)
+    if corpus is None:
+        raise Http404("No such corpus in the catalogue")
+    shape = shape_of(corpus)
+    offers = [(v, example_prices(PricePlan.from_dict(v.price_plan), shape)) for v in live_offer_versions(corpus)]
+    sample = Paginator(corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id"), 20).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "catalog/public_corpus.html",
+        {
+            "corpus": corpus,
+            "offers": offers,
+            "sample": sample,
+            "previews": corpus.previews.all(),
+            "uses": PERMITTED_USES,
+        },
+    )

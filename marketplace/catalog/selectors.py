@@ -1,0 +1,97 @@
+"""Catalogue reads: the public listing with search and filters, and a licensor's own corpora."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.db.models.lookups import Contains
+
+from marketplace.catalog.models import Asset, AssetStatus, Corpus, CorpusStatus, OfferStatus, OfferVersion
+
+
+def json_list_contains(field: str, value: str) -> Q:
+    """``field`` (a JSON list of strings) contains ``value``.
+
+    PostgreSQL: jsonb containment (indexable). SQLite has no JSON containment,
+    so match the quoted string in the JSON text, which is exact for lists of
+    plain codes like these.
+    """
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field}__contains": [value]})
+    return Q(Contains(Cast(field, output_field=TextField()), json.dumps(value)))
+
+
+@dataclass
+class CatalogueFilters:
+    q: str = ""
+    language: str = ""
+    genre: str = ""
+    use: str = ""
+    territory: str = ""
+    min_hours: Decimal | None = None
+    max_price_per_hour: int | None = None  # minor units
+    currency: str = ""
+
+
+def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
+    """Published corpora with at least one published offer, filtered; newest first."""
+    live_offer = OfferVersion.objects.filter(
+        offer__corpus=OuterRef("pk"), offer__status=OfferStatus.PUBLISHED, published=True
+    )
+    corpora = (
+        Corpus.objects.filter(status=CorpusStatus.PUBLISHED).filter(Exists(live_offer)).select_related("organisation")
+    )
+    if filters.q:
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.search import SearchQuery, SearchVector
+
+            corpora = corpora.annotate(search=SearchVector("title", "description")).filter(
+                search=SearchQuery(filters.q, search_type="websearch")
+            )
+        else:
+            corpora = corpora.filter(Q(title__icontains=filters.q) | Q(description__icontains=filters.q))
+    if filters.language:
+        corpora = corpora.filter(json_list_contains("languages", filters.language))
+    if filters.genre:
+        corpora = corpora.filter(json_list_contains("genres", filters.genre))
+    if filters.territory:
+        corpora = corpora.filter(
+            json_list_contains("territory", filters.territory.upper()) | json_list_contains("territory", "WW")
+        )
+    if filters.use:
+        corpora = corpora.filter(Exists(live_offer.filter(json_list_contains("permitted_uses", filters.use))))
+    if filters.min_hours is not None:
+        corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
+    if filters.max_price_per_hour is not None:
+        corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
+        if filters.currency:
+            corpora = corpora.filter(price_currency=filters.currency)
+    return corpora.order_by("-published_at", "-pk")
+
+
+def public_corpus(slug: str) -> Corpus | None:
+    return public_corpora(CatalogueFilters()).filter(slug=slug).first()
+
+
+def live_offer_versions(corpus: Corpus) -> list[OfferVersion]:
+    """The current published version of each published offer."""
+    versions = []
+    for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).order_by("id"):
+        version = offer.versions.filter(published=True).order_by("-number").first()
+        if version is not None:
+            versions.append(version)
+    return versions
+
+
+def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q: str = "") -> QuerySet[Asset]:
+    assets = Asset.objects.filter(corpus=corpus)
+    if status:
+        assets = assets.filter(status=status)
+    if q:
+        assets = assets.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
+    return assets.order_by("id")

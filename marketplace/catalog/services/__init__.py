@@ -1,0 +1,1 @@
+"""Catalogue writes. Each public function owns its transaction."""

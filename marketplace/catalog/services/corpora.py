@@ -1,0 +1,161 @@
+"""Corpora: create, edit, submit for review, review, preview media."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
+from marketplace.catalog.vocab import CONTENT_RATINGS, COUNTRIES, GENRES, WORLDWIDE
+from marketplace.events.services import event_record
+from marketplace.orgs.access import OrgAccess, Perm
+
+EDITABLE = ("title", "description", "languages", "genres", "content_rating", "territory", "chain_of_title")
+
+
+def review_required() -> bool:
+    """Whether this market has the operator approve listings before they go public."""
+    return getattr(settings, "MARKET_REVIEW_REQUIRED", True)
+
+
+def _validate(data: dict) -> dict:
+    errors = {}
+    if not str(data.get("title", "")).strip():
+        errors["title"] = "Give the corpus a title."
+    if len(str(data.get("description", "")).strip()) < 20:
+        errors["description"] = "Describe the corpus in at least a sentence (20 characters)."
+    if not str(data.get("chain_of_title", "")).strip():
+        errors["chain_of_title"] = "State how you hold the rights (the chain of title); buyers and courts rely on it."
+    if data.get("content_rating") not in CONTENT_RATINGS:
+        errors["content_rating"] = f"Choose one of: {', '.join(CONTENT_RATINGS)}."
+    genres = list(data.get("genres") or [])
+    if any(g not in GENRES for g in genres):
+        errors["genres"] = "Choose genres from the list."
+    languages = [str(code).strip() for code in data.get("languages") or [] if str(code).strip()]
+    if not languages:
+        errors["languages"] = "Give at least one language (use zxx for no spoken language)."
+    territory = [str(code).strip().upper() for code in data.get("territory") or [] if str(code).strip()]
+    bad = [c for c in territory if c != WORLDWIDE and c not in COUNTRIES]
+    if not territory:
+        errors["territory"] = "Give the territories where you hold the rights, or WW for worldwide."
+    elif bad:
+        errors["territory"] = f"Unknown territory code(s): {', '.join(bad)}. Use ISO 3166-1 alpha-2, or WW."
+    elif WORLDWIDE in territory and len(territory) > 1:
+        errors["territory"] = "WW (worldwide) cannot be combined with other territories."
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "title": data["title"].strip(),
+        "description": data["description"].strip(),
+        "languages": languages,
+        "genres": genres,
+        "content_rating": data["content_rating"],
+        "territory": sorted(set(territory)),
+        "chain_of_title": data["chain_of_title"].strip(),
+    }
+
+
+def _unique_slug(title: str) -> str:
+    base = slugify(title)[:100] or "corpus"
+    slug, n = base, 1
+    while Corpus.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
+
+
+@transaction.atomic
+def corpus_create(*, access: OrgAccess, data: dict) -> Corpus:
+    access.require(Perm.MANAGE_CATALOG)
+    clean = _validate(data)
+    return Corpus.objects.create(
+        organisation=access.organisation, slug=_unique_slug(clean["title"]), created_by=access.user, **clean
+    )
+
+
+@transaction.atomic
+def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
+    access.require(Perm.MANAGE_CATALOG)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("A withdrawn corpus cannot be edited.")
+    clean = _validate(data)
+    for name, value in clean.items():
+        setattr(corpus, name, value)
+    corpus.save()
+    return corpus
+
+
+@transaction.atomic
+def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
+    """Ask for the corpus to be listed: straight to published, or to the operator's queue."""
+    access.require(Perm.MANAGE_CATALOG)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if corpus.status not in (CorpusStatus.DRAFT,):
+        raise ValidationError(f"Only a draft can be submitted; this corpus is {corpus.get_status_display().lower()}.")
+    problems = []
+    if corpus.asset_count == 0:
+        problems.append("import a manifest with at least one asset")
+    if not corpus.offers.filter(status=OfferStatus.PUBLISHED).exists():
+        problems.append("publish at least one licence offer")
+    if problems:
+        raise ValidationError(f"Before submitting, {' and '.join(problems)}.")
+    corpus.submitted_at = timezone.now()
+    corpus.review_note = ""
+    if review_required():
+        corpus.status = CorpusStatus.IN_REVIEW
+    else:
+        corpus.status = CorpusStatus.PUBLISHED
+        corpus.published_at = timezone.now()
+    corpus.save()
+    event_record(
+        type="corpus.submitted" if review_required() else "corpus.published",
+        organisation=access.organisation,
+        subject=f"corpus:{corpus.pk}",
+        payload={"corpus": corpus.pk, "slug": corpus.slug},
+    )
+    return corpus
+
+
+@transaction.atomic
+def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str = "") -> Corpus:
+    """The operator approves a listing, or rejects it with a reason the licensor will see."""
+    access.require(Perm.REVIEW)
+    corpus = Corpus.objects.select_for_update().filter(pk=corpus_id, status=CorpusStatus.IN_REVIEW).first()
+    if corpus is None:
+        raise ValidationError("This corpus is not waiting for review.")
+    if not approve and not note.strip():
+        raise ValidationError({"note": "Say why the listing is rejected; the licensor will see it."})
+    if approve:
+        corpus.status = CorpusStatus.PUBLISHED
+        corpus.published_at = timezone.now()
+        corpus.review_note = note.strip()
+    else:
+        corpus.status = CorpusStatus.DRAFT
+        corpus.review_note = note.strip()
+    corpus.save()
+    event_record(
+        type="corpus.published" if approve else "corpus.rejected",
+        organisation=access.organisation,
+        subject=f"corpus:{corpus.pk}",
+        payload={"corpus": corpus.pk, "note": corpus.review_note},
+    )
+    return corpus
+
+
+@transaction.atomic
+def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "") -> PreviewMedia:
+    access.require(Perm.MANAGE_CATALOG)
+    content_type = getattr(upload, "content_type", "") or ""
+    if content_type.startswith("image/"):
+        kind = "image"
+    elif content_type.startswith("video/"):
+        kind = "clip"
+    else:
+        raise ValidationError({"file": "Upload an image (JPEG, PNG, WebP) or a short video clip (MP4, WebM)."})
+    if upload.size > 50 * 1024 * 1024:
+        raise ValidationError({"file": "Preview files are limited to 50 MB."})
+    return PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])

@@ -1,0 +1,394 @@
+"""Manifest imports: upload, validate, stage and apply.
+
+The job streams the file once, validating every row and staging the valid ones
+(``COPY`` on PostgreSQL), with progress committed as it goes. Checks that need
+the whole file (duplicate ids) run in SQL on the staged rows. If anything is
+wrong, nothing changes: the errors are stored for the page and the CSV. If all
+is well, one transaction upserts the assets by external id and recomputes the
+corpus totals; a crash before that commit leaves the catalogue untouched, and a
+retry starts over from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, read_manifest
+from marketplace.catalog.models import (
+    Asset,
+    AssetStatus,
+    Corpus,
+    CorpusStatus,
+    ImportStatus,
+    ManifestImport,
+    ManifestRow,
+    ManifestRowError,
+)
+from marketplace.catalog.services.listing import corpus_refresh_price
+from marketplace.catalog.services.totals import corpus_recount
+from marketplace.orgs.access import OrgAccess, Perm
+from marketplace.orgs.models import Organisation, OrgKind
+
+log = logging.getLogger(__name__)
+
+STAGE_CHUNK = 5_000
+ERROR_CHUNK = 2_000
+MAX_ATTEMPTS = 3
+STAGE_COLUMNS = (
+    "manifest_import_id", "line", "external_id", "title", "duration_seconds", "width", "height", "fps", "codec",
+    "size_bytes", "sha256", "storage_uri", "language", "rights_expiry", "territories", "clip_exclusions",
+    "co_owners", "fingerprint",
+)  # fmt: skip
+
+
+def max_manifest_bytes() -> int:
+    return getattr(settings, "MANIFEST_MAX_BYTES", 1024**3)
+
+
+def manifest_format(filename: str) -> str:
+    suffix = PurePath(filename).suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    raise ValidationError({"file": f"{filename!r} is not a .csv or .jsonl manifest."})
+
+
+def _human(size: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if size < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024  # type: ignore[assignment]
+    return str(size)
+
+
+def check_size(size: int) -> None:
+    limit = max_manifest_bytes()
+    if size > limit:
+        raise ValidationError(
+            {"file": f"The manifest is {_human(size)}; the limit is {_human(limit)}. Split it into smaller files."}
+        )
+
+
+def manifest_upload(*, access: OrgAccess, corpus: Corpus, upload: UploadedFile) -> ManifestImport:
+    """Store an uploaded manifest and queue its import."""
+    access.require(Perm.MANAGE_CATALOG)
+    if corpus.organisation_id != access.organisation.pk:
+        raise ValidationError("This corpus belongs to another organisation.")
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("This corpus has been withdrawn; create a new corpus to list these assets again.")
+    fmt = manifest_format(upload.name or "")
+    check_size(upload.size or 0)
+    if not upload.size:
+        raise ValidationError({"file": "The file is empty."})
+    with transaction.atomic():
+        manifest_import = ManifestImport.objects.create(
+            corpus=corpus,
+            uploaded_by=access.user,
+            file=upload,
+            original_name=PurePath(upload.name or "manifest").name[:255],
+            format=fmt,
+            size_bytes=upload.size,
+        )
+        transaction.on_commit(lambda: _enqueue(manifest_import.pk))
+    return manifest_import
+
+
+def _enqueue(import_id: int) -> None:
+    from marketplace.catalog.tasks import run_manifest_import
+
+    try:
+        run_manifest_import.delay(import_id)
+    except Exception:  # the sweeper picks up imports whose enqueue was lost
+        log.exception("could not enqueue manifest import %s; the sweeper will retry", import_id)
+
+
+def _licensor_slugs() -> frozenset[str]:
+    return frozenset(Organisation.objects.filter(kind=OrgKind.LICENSOR).values_list("slug", flat=True))
+
+
+def _progress(import_id: int, **fields) -> None:
+    ManifestImport.objects.filter(pk=import_id).update(heartbeat_at=timezone.now(), **fields)
+
+
+def _stage(import_id: int, rows: list[AssetRow]) -> None:
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        sql = f"COPY catalog_manifestrow ({', '.join(STAGE_COLUMNS)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for r in rows:
+                copy.write_row(
+                    (
+                        import_id, r.line, r.external_id, r.title, r.duration_seconds, r.width, r.height, r.fps,
+                        r.codec, r.size_bytes, r.sha256, r.storage_uri, r.language, r.rights_expiry,
+                        json.dumps(r.territories), json.dumps(r.clip_exclusions), json.dumps(r.co_owners),
+                        r.fingerprint,
+                    )
+                )  # fmt: skip
+    else:
+        ManifestRow.objects.bulk_create(
+            [
+                ManifestRow(
+                    manifest_import_id=import_id,
+                    line=r.line,
+                    external_id=r.external_id,
+                    title=r.title,
+                    duration_seconds=r.duration_seconds,
+                    width=r.width,
+                    height=r.height,
+                    fps=r.fps,
+                    codec=r.codec,
+                    size_bytes=r.size_bytes,
+                    sha256=r.sha256,
+                    storage_uri=r.storage_uri,
+                    language=r.language,
+                    rights_expiry=r.rights_expiry,
+                    territories=r.territories,
+                    clip_exclusions=r.clip_exclusions,
+                    co_owners=r.co_owners,
+                    fingerprint=r.fingerprint,
+                )
+                for r in rows
+            ],
+            batch_size=500,
+        )
+
+
+def _store_errors(import_id: int, errors: Iterable[RowError]) -> int:
+    objs = [
+        ManifestRowError(manifest_import_id=import_id, line=e.line, field=e.field, message=e.message) for e in errors
+    ]
+    ManifestRowError.objects.bulk_create(objs, batch_size=1000)
+    return len(objs)
+
+
+def _claim(import_id: int) -> ManifestImport | None:
+    with transaction.atomic():
+        mi = ManifestImport.objects.select_for_update().filter(pk=import_id).first()
+        if mi is None or mi.finished:
+            return None
+        if mi.attempts >= MAX_ATTEMPTS:
+            mi.status = ImportStatus.FAILED
+            mi.file_error = f"The import stopped {mi.attempts} times without finishing; upload the file again."
+            mi.finished_at = timezone.now()
+            mi.save(update_fields=["status", "file_error", "finished_at"])
+            return None
+        mi.status = ImportStatus.VALIDATING
+        mi.attempts += 1
+        mi.started_at = mi.started_at or timezone.now()
+        mi.heartbeat_at = timezone.now()
+        mi.bytes_done = mi.rows_seen = mi.error_count = 0
+        mi.file_error = ""
+        mi.save()
+        # A retry starts over: drop whatever the last attempt staged.
+        ManifestRow.objects.filter(manifest_import_id=import_id).delete()
+        ManifestRowError.objects.filter(manifest_import_id=import_id).delete()
+    return mi
+
+
+def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | None:
+    """Run an import to the end. Safe to call again after a crash: it starts over."""
+    mi = _claim(import_id)
+    if mi is None:
+        return ManifestImport.objects.filter(pk=import_id).first()
+    try:
+        ok = _validate_and_stage(mi, progress)
+        if ok:
+            ok = _check_duplicates(mi)
+        if ok:
+            _apply(mi)
+        else:
+            ManifestRow.objects.filter(manifest_import_id=mi.pk).delete()
+    except Exception as exc:
+        log.exception("manifest import %s crashed", import_id)
+        ManifestImport.objects.filter(pk=import_id).update(
+            status=ImportStatus.FAILED if mi.attempts >= MAX_ATTEMPTS else ImportStatus.QUEUED,
+            file_error=f"The import failed unexpectedly ({type(exc).__name__}); it will be retried."
+            if mi.attempts < MAX_ATTEMPTS
+            else f"The import failed: {exc}",
+        )
+        raise
+    return ManifestImport.objects.get(pk=import_id)
+
+
+def _validate_and_stage(mi: ManifestImport, progress) -> bool:
+    known = _licensor_slugs()
+    staged: list[AssetRow] = []
+    errors: list[RowError] = []
+    error_count = rows = 0
+    bytes_done = 0
+    try:
+        with mi.file.open("rb") as stream:
+            for result in read_manifest(stream, mi.format, known):
+                rows += 1
+                bytes_done = result.bytes_read
+                if result.row is not None:
+                    staged.append(result.row)
+                else:
+                    errors.extend(result.errors)
+                if len(staged) >= STAGE_CHUNK or len(errors) >= ERROR_CHUNK:
+                    _stage(mi.pk, staged)
+                    error_count += _store_errors(mi.pk, errors)
+                    staged, errors = [], []
+                    _progress(mi.pk, bytes_done=bytes_done, rows_seen=rows, error_count=error_count)
+                    if progress:
+                        progress(bytes_done, mi.size_bytes)
+    except ManifestFileError as exc:
+        _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=error_count)
+        return False
+    _stage(mi.pk, staged)
+    error_count += _store_errors(mi.pk, errors)
+    _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    if progress:
+        progress(mi.size_bytes, mi.size_bytes)
+    if error_count:
+        _finish(mi, ImportStatus.INVALID, rows_seen=rows, error_count=error_count)
+        return False
+    return True
+
+
+def _check_duplicates(mi: ManifestImport) -> bool:
+    """An external id may appear once per manifest; every later occurrence is an error."""
+    duplicates = (
+        ManifestRow.objects.filter(manifest_import_id=mi.pk)
+        .values("external_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .values_list("external_id", flat=True)
+    )
+    errors = []
+    first_line: dict[str, int] = {}
+    for external_id, line in (
+        ManifestRow.objects.filter(manifest_import_id=mi.pk, external_id__in=duplicates)
+        .order_by("external_id", "line")
+        .values_list("external_id", "line")
+    ):
+        if external_id not in first_line:
+            first_line[external_id] = line
+            continue
+        errors.append(
+            RowError(
+                line, "external_id", f"external_id {external_id!r} already appears on line {first_line[external_id]}"
+            )
+        )
+    if not errors:
+        return True
+    count = _store_errors(mi.pk, errors)
+    _finish(mi, ImportStatus.INVALID, error_count=mi.error_count + count)
+    return False
+
+
+def _finish(mi: ManifestImport, status: str, **fields) -> None:
+    ManifestImport.objects.filter(pk=mi.pk).update(status=status, finished_at=timezone.now(), **fields)
+
+
+_ASSET_FIELDS = (
+    "title", "duration_seconds", "width", "height", "fps", "codec", "size_bytes", "sha256", "storage_uri",
+    "language", "rights_expiry", "territories", "clip_exclusions", "co_owners", "fingerprint",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ImportDiff:
+    added: int
+    changed: int
+    unchanged: int
+    still_withdrawn: int
+    missing: int
+
+
+def _diff(mi: ManifestImport) -> ImportDiff:
+    """Compare the staged rows with the corpus' assets, in SQL."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT
+              count(*) FILTER (WHERE a.id IS NULL),
+              count(*) FILTER (WHERE a.status = 'active' AND a.fingerprint <> r.fingerprint),
+              count(*) FILTER (WHERE a.status = 'active' AND a.fingerprint = r.fingerprint),
+              count(*) FILTER (WHERE a.status = 'withdrawn')
+            FROM catalog_manifestrow r
+            LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
+            WHERE r.manifest_import_id = %s
+            """,
+            [mi.corpus_id, mi.pk],
+        )
+        added, changed, unchanged, withdrawn = (v or 0 for v in cursor.fetchone())
+    missing = missing_assets(mi).count()
+    return ImportDiff(added, changed, unchanged, withdrawn, missing)
+
+
+def missing_assets(mi: ManifestImport):
+    """Active assets of the corpus that this manifest does not list."""
+    listed = ManifestRow.objects.filter(manifest_import_id=mi.pk).values("external_id")
+    return Asset.objects.filter(corpus_id=mi.corpus_id, status=AssetStatus.ACTIVE).exclude(external_id__in=listed)
+
+
+def _apply(mi: ManifestImport) -> None:
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    with transaction.atomic():
+        # One import applies at a time per corpus.
+        Corpus.objects.select_for_update().get(pk=mi.corpus_id)
+        _progress(mi.pk, status=ImportStatus.APPLYING)
+        diff = _diff(mi)
+        columns = ", ".join(_ASSET_FIELDS)
+        selected = ", ".join(f"r.{f}" for f in _ASSET_FIELDS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO catalog_asset (corpus_id, external_id, {columns}, status, last_import_id,
+                                           created_at, updated_at)
+                SELECT %s, r.external_id, {selected}, 'active', %s, %s, %s
+                  FROM catalog_manifestrow r
+                 WHERE r.manifest_import_id = %s
+                   AND NOT EXISTS (SELECT 1 FROM catalog_asset a
+                                    WHERE a.corpus_id = %s AND a.external_id = r.external_id)
+                """,
+                [mi.corpus_id, mi.pk, adapt(now), adapt(now), mi.pk, mi.corpus_id],
+            )
+            assignments = ", ".join(f"{f} = r.{f}" for f in _ASSET_FIELDS)
+            cursor.execute(
+                f"""
+                UPDATE catalog_asset SET {assignments}, last_import_id = %s, updated_at = %s
+                  FROM catalog_manifestrow r
+                 WHERE r.manifest_import_id = %s
+                   AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
+                   AND catalog_asset.fingerprint <> r.fingerprint
+                """,
+                [mi.pk, adapt(now), mi.pk, mi.corpus_id],
+            )
+        corpus_recount(mi.corpus_id)
+        corpus_refresh_price(mi.corpus_id)
+        # Keep the staged rows of the latest applied manifest only: they are the corpus' current manifest.
+        ManifestRow.objects.filter(manifest_import__corpus_id=mi.corpus_id).exclude(manifest_import_id=mi.pk).delete()
+        ManifestImport.objects.filter(pk=mi.pk).update(
+            status=ImportStatus.DONE,
+            finished_at=timezone.now(),
+            added=diff.added,
+            changed=diff.changed,
+            unchanged=diff.unchanged,
+            still_withdrawn=diff.still_withdrawn,
+            missing=diff.missing,
+        )
+
+
+def imports_stalled(older_than_seconds: int = 600):
+    """Imports whose worker stopped reporting progress, or whose enqueue was lost."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    return ManifestImport.objects.filter(
+        Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
+        | Q(status__in=[ImportStatus.VALIDATING, ImportStatus.APPLYING], heartbeat_at__lt=cutoff)
+    )

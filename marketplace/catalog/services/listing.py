@@ -1,0 +1,36 @@
+"""The corpus' listing price, kept in step with its published offers."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from marketplace.catalog.models import Corpus, OfferStatus
+from marketplace.pricing import CorpusShape, PricePlan, quantity_for_hours, quote
+
+REFERENCE_HOURS = 1_000
+
+
+def shape_of(corpus: Corpus) -> CorpusShape:
+    return CorpusShape.of(
+        asset_count=corpus.asset_count, total_seconds=corpus.total_seconds, total_bytes=corpus.total_bytes
+    )
+
+
+def corpus_refresh_price(corpus_id: int) -> None:
+    """Store the lowest published price per hour, measured at 1,000 hours, for browsing and filters."""
+    corpus = Corpus.objects.get(pk=corpus_id)
+    shape = shape_of(corpus)
+    best: tuple[Fraction, str] | None = None
+    for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).prefetch_related("versions"):
+        version = max((v for v in offer.versions.all() if v.published), key=lambda v: v.number, default=None)
+        if version is None:
+            continue
+        plan = PricePlan.from_dict(version.price_plan)
+        total = quote(plan, quantity_for_hours(plan, REFERENCE_HOURS, shape)).total
+        per_hour = Fraction(total, REFERENCE_HOURS)
+        if best is None or per_hour < best[0]:
+            best = (per_hour, plan.currency)
+    Corpus.objects.filter(pk=corpus_id).update(
+        price_per_hour_from=None if best is None else round(best[0]),
+        price_currency="" if best is None else best[1],
+    )

@@ -1,0 +1,157 @@
+"""Licence offers and their versions.
+
+A draft offer is edited in place. Editing a published offer creates the next
+version, published at once; licences keep the version they were bought on.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.catalog.models import Corpus, CorpusStatus, Offer, OfferStatus, OfferVersion
+from marketplace.catalog.services.listing import corpus_refresh_price
+from marketplace.catalog.vocab import COUNTRIES, PERMITTED_USES, WORLDWIDE
+from marketplace.orgs.access import OrgAccess, Perm
+from marketplace.orgs.models import Organisation, OrgKind
+from marketplace.pricing import PlanError, PricePlan
+
+TERMS = (
+    "permitted_uses", "term_months", "territory", "exclusive", "attribution", "output_restrictions",
+    "no_identifiable_replicas", "no_verbatim_scenes", "no_derivative_works", "commission_bp", "currency",
+    "price_plan",
+)  # fmt: skip
+
+
+def commission_bounds() -> tuple[int, int, int]:
+    """(minimum, default, maximum) commission in basis points for this market."""
+    return (
+        getattr(settings, "MARKET_MIN_COMMISSION_BP", 1500),
+        getattr(settings, "MARKET_DEFAULT_COMMISSION_BP", 2000),
+        getattr(settings, "MARKET_MAX_COMMISSION_BP", 5000),
+    )
+
+
+def _validate(data: dict) -> tuple[dict, list[Organisation]]:
+    errors: dict[str, str] = {}
+    uses = list(data.get("permitted_uses") or [])
+    if not uses:
+        errors["permitted_uses"] = "Allow at least one use."
+    elif any(u not in PERMITTED_USES for u in uses):
+        errors["permitted_uses"] = f"Choose from: {', '.join(PERMITTED_USES)}."
+    try:
+        term = int(data.get("term_months") or 0)
+        if not 1 <= term <= 120:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["term_months"] = "The term is a whole number of months between 1 and 120."
+        term = 0
+    territory = [str(c).strip().upper() for c in data.get("territory") or [] if str(c).strip()]
+    bad = [c for c in territory if c != WORLDWIDE and c not in COUNTRIES]
+    if not territory:
+        errors["territory"] = "Give the territories where the licence applies, or WW for worldwide."
+    elif bad:
+        errors["territory"] = f"Unknown territory code(s): {', '.join(bad)}."
+    low, default, high = commission_bounds()
+    try:
+        commission = int(data.get("commission_bp", default))
+        if not low <= commission <= high:
+            raise ValueError
+    except (TypeError, ValueError):
+        errors["commission_bp"] = f"The commission must be between {low / 100:g}% and {high / 100:g}%."
+        commission = default
+    plan_data = dict(data.get("price_plan") or {})
+    plan_data["currency"] = data.get("currency")
+    try:
+        plan = PricePlan.from_dict(plan_data)
+    except PlanError as exc:
+        for key, message in exc.errors.items():
+            errors["currency" if key == "currency" else f"price_plan.{key}"] = message
+        plan = None
+    refused_slugs = [s for s in data.get("refused_licensees") or [] if s]
+    refused = list(Organisation.objects.filter(kind=OrgKind.LICENSEE, slug__in=refused_slugs))
+    if len(refused) != len(set(refused_slugs)):
+        errors["refused_licensees"] = "Choose licensees from the list."
+    if errors:
+        raise ValidationError(errors)
+    assert plan is not None
+    clean = {
+        "permitted_uses": uses,
+        "term_months": term,
+        "territory": sorted(set(territory)),
+        "exclusive": bool(data.get("exclusive")),
+        "attribution": str(data.get("attribution") or "").strip(),
+        "output_restrictions": str(data.get("output_restrictions") or "").strip(),
+        "no_identifiable_replicas": bool(data.get("no_identifiable_replicas")),
+        "no_verbatim_scenes": bool(data.get("no_verbatim_scenes")),
+        "no_derivative_works": bool(data.get("no_derivative_works")),
+        "commission_bp": commission,
+        "currency": plan.currency,
+        "price_plan": plan.to_dict(),
+    }
+    return clean, refused
+
+
+@transaction.atomic
+def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | None = None) -> OfferVersion:
+    access.require(Perm.MANAGE_CATALOG)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("A withdrawn corpus takes no offers.")
+    name = str(data.get("name") or "").strip()
+    if not name:
+        raise ValidationError({"name": "Name the offer (for example 'Research licence, 12 months')."})
+    clean, refused = _validate(data)
+    if offer is None:
+        offer = Offer.objects.create(corpus=corpus, name=name)
+        version = OfferVersion(offer=offer, number=1, created_by=access.user, **clean)
+    else:
+        offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus=corpus)
+        if offer.status == OfferStatus.ARCHIVED:
+            raise ValidationError("An archived offer cannot be edited.")
+        offer.name = name
+        offer.save(update_fields=["name"])
+        latest = offer.versions.order_by("-number").first()
+        if latest is not None and not latest.published:
+            version = latest
+            for key, value in clean.items():
+                setattr(version, key, value)
+        else:
+            number = (latest.number if latest else 0) + 1
+            version = OfferVersion(
+                offer=offer, number=number, created_by=access.user, published=True, published_at=timezone.now(),
+                **clean,
+            )  # fmt: skip
+    version.save()
+    version.refused_licensees.set(refused)
+    transaction.on_commit(lambda: corpus_refresh_price(corpus.pk))
+    return version
+
+
+@transaction.atomic
+def offer_publish(*, access: OrgAccess, offer: Offer) -> OfferVersion:
+    access.require(Perm.MANAGE_CATALOG)
+    offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus__organisation=access.organisation)
+    version = offer.versions.order_by("-number").first()
+    if version is None:
+        raise ValidationError("This offer has no terms yet.")
+    if not version.published:
+        version.published = True
+        version.published_at = timezone.now()
+        version.save(update_fields=["published", "published_at"])
+    offer.status = OfferStatus.PUBLISHED
+    offer.save(update_fields=["status"])
+    corpus_refresh_price(offer.corpus_id)
+    return version
+
+
+@transaction.atomic
+def offer_archive(*, access: OrgAccess, offer: Offer) -> Offer:
+    access.require(Perm.MANAGE_CATALOG)
+    offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus__organisation=access.organisation)
+    offer.status = OfferStatus.ARCHIVED
+    offer.save(update_fields=["status"])
+    corpus_refresh_price(offer.corpus_id)
+    return offer

@@ -1,0 +1,111 @@
+"""Withdrawals (takedowns): assets leave every new delivery; licensees are told through an event."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.catalog.models import (
+    Asset,
+    AssetStatus,
+    Corpus,
+    CorpusStatus,
+    ImportStatus,
+    ManifestImport,
+    Withdrawal,
+    WithdrawalScope,
+)
+from marketplace.catalog.services.imports import missing_assets
+from marketplace.catalog.services.totals import corpus_recount
+from marketplace.events.services import event_record
+from marketplace.orgs.access import OrgAccess, Perm
+
+EVENT_ID_LIMIT = 10_000  # asset ids listed in one event; larger takedowns point at the withdrawal record
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise ValidationError({"reason": "Say why these assets are withdrawn (at least a few words)."})
+    return reason
+
+
+def _withdraw(*, access: OrgAccess, corpus: Corpus, assets, scope: str, reason: str) -> Withdrawal:
+    withdrawal = Withdrawal.objects.create(corpus=corpus, scope=scope, reason=reason, actor=access.user)
+    ids = list(assets.filter(status=AssetStatus.ACTIVE).values_list("id", flat=True)[: EVENT_ID_LIMIT + 1])
+    count = assets.filter(status=AssetStatus.ACTIVE).update(status=AssetStatus.WITHDRAWN, withdrawal=withdrawal)
+    withdrawal.asset_count = count
+    withdrawal.save(update_fields=["asset_count"])
+    corpus_recount(corpus.pk)
+    event_record(
+        type="asset.withdrawn",
+        organisation=access.organisation,
+        subject=f"corpus:{corpus.pk}",
+        payload={
+            "corpus": corpus.pk,
+            "withdrawal": withdrawal.pk,
+            "scope": scope,
+            "reason": reason,
+            "asset_count": count,
+            "asset_ids": ids if len(ids) <= EVENT_ID_LIMIT else None,
+            "withdrawn_at": timezone.now().isoformat(),
+        },
+    )
+    return withdrawal
+
+
+@transaction.atomic
+def assets_withdraw(*, access: OrgAccess, corpus: Corpus, asset_ids: list[int], reason: str) -> Withdrawal:
+    """Withdraw one or more assets of a corpus."""
+    access.require(Perm.MANAGE_CATALOG)
+    reason = _reason(reason)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    assets = Asset.objects.filter(corpus=corpus, pk__in=asset_ids)
+    found = set(assets.values_list("id", flat=True))
+    unknown = sorted(set(asset_ids) - found)
+    if unknown:
+        raise ValidationError({"assets": f"No such asset(s) in this corpus: {', '.join(map(str, unknown[:20]))}."})
+    if not assets.filter(status=AssetStatus.ACTIVE).exists():
+        raise ValidationError({"assets": "These assets are already withdrawn."})
+    return _withdraw(access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.ASSETS, reason=reason)
+
+
+@transaction.atomic
+def corpus_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str) -> Withdrawal:
+    """Take a whole corpus off the market: every asset, and the listing."""
+    access.require(Perm.MANAGE_CATALOG)
+    reason = _reason(reason)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("This corpus is already withdrawn.")
+    withdrawal = _withdraw(
+        access=access, corpus=corpus, assets=Asset.objects.filter(corpus=corpus), scope=WithdrawalScope.CORPUS,
+        reason=reason,
+    )  # fmt: skip
+    corpus.status = CorpusStatus.WITHDRAWN
+    corpus.withdrawn_at = timezone.now()
+    corpus.save(update_fields=["status", "withdrawn_at", "updated_at"])
+    return withdrawal
+
+
+@transaction.atomic
+def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reason: str = "") -> Withdrawal:
+    """Withdraw the assets that a newly applied manifest no longer lists."""
+    access.require(Perm.MANAGE_CATALOG)
+    mi = ManifestImport.objects.select_for_update().get(pk=manifest_import.pk, corpus__organisation=access.organisation)
+    if mi.status != ImportStatus.DONE:
+        raise ValidationError("Only a finished import has missing assets to withdraw.")
+    if mi.missing_withdrawal_id:
+        raise ValidationError("The missing assets of this import were already withdrawn.")
+    latest = ManifestImport.objects.filter(corpus_id=mi.corpus_id, status=ImportStatus.DONE).order_by("-pk").first()
+    if latest is None or latest.pk != mi.pk:
+        raise ValidationError("A newer manifest has been imported since; withdraw from that import instead.")
+    corpus = Corpus.objects.select_for_update().get(pk=mi.corpus_id)
+    withdrawal = _withdraw(
+        access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,
+        reason=(reason or "").strip() or f"Not listed in manifest {mi.original_name} (import {mi.pk})",
+    )  # fmt: skip
+    mi.missing_withdrawal = withdrawal
+    mi.save(update_fields=["missing_withdrawal"])
+    return withdrawal

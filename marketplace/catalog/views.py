@@ -1,0 +1,486 @@
+"""The licensor's catalogue pages and the operator's review queue. Thin: services decide."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from marketplace.catalog.forms import CorpusForm, ManifestUploadForm, OfferForm, PreviewForm, ReviewForm, WithdrawForm
+from marketplace.catalog.models import (
+    Asset,
+    AssetStatus,
+    Corpus,
+    CorpusStatus,
+    ManifestImport,
+    ManifestRowError,
+    Offer,
+    Withdrawal,
+)
+from marketplace.catalog.selectors import corpus_assets
+from marketplace.catalog.services import corpora, imports, offers, withdrawals
+from marketplace.catalog.services.listing import shape_of
+from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.views import form_errors
+from marketplace.pricing import PlanError, PricePlan, example_prices
+from marketplace.web.uploads import limit_upload
+
+
+def _corpus(request: HttpRequest, corpus_id: int) -> Corpus:
+    """A corpus of the caller's organisation, or 404."""
+    return get_object_or_404(Corpus, pk=corpus_id, organisation=request.access.organisation)
+
+
+def _slug(request: HttpRequest) -> str:
+    return request.access.organisation.slug
+
+
+@org_view(Perm.VIEW)
+def corpus_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(Corpus.objects.filter(organisation=request.access.organisation).order_by("-created_at"), 25)
+    return render(
+        request,
+        "catalog/corpus_list.html",
+        {"access": request.access, "page": page.get_page(request.GET.get("page"))},
+    )
+
+
+@org_view(Perm.MANAGE_CATALOG)
+def corpus_create(request: HttpRequest) -> HttpResponse:
+    form = CorpusForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            corpus = corpora.corpus_create(access=request.access, data=form.service_data())
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            messages.success(request, f"Corpus “{corpus.title}” created. Next, import its manifest.")
+            return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form})
+
+
+@org_view(Perm.MANAGE_CATALOG)
+def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    form = CorpusForm(request.POST or None, initial=CorpusForm.initial_for(corpus))
+    if request.method == "POST" and form.is_valid():
+        try:
+            corpora.corpus_update(access=request.access, corpus=corpus, data=form.service_data())
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form, "corpus": corpus})
+
+
+@org_view(Perm.VIEW)
+def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    return render(
+        request,
+        "catalog/corpus_detail.html",
+        {
+            "access": request.access,
+            "corpus": corpus,
+            "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+            "imports": corpus.imports.order_by("-created_at")[:10],
+            "offers": corpus.offers.prefetch_related("versions").order_by("id"),
+            "withdrawals": corpus.withdrawals.select_related("actor")[:10],
+            "previews": corpus.previews.all(),
+            "upload_form": ManifestUploadForm(),
+            "preview_form": PreviewForm(),
+            "withdraw_form": WithdrawForm(),
+            "review_required": corpora.review_required(),
+        },
+    )
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def corpus_submit(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    try:
+        corpus = corpora.corpus_submit(access=request.access, corpus=corpus)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if corpus.status == CorpusStatus.IN_REVIEW:
+            messages.success(request, "Submitted. The operator will review the listing.")
+        else:
+            messages.success(request, "Published: the corpus is listed in the public catalogue.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    form = WithdrawForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError({"reason": "Say why the corpus is withdrawn."})
+        withdrawal = withdrawals.corpus_withdraw(
+            access=request.access, corpus=corpus, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count} assets).")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    form = PreviewForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise ValidationError("Choose a file to upload.")
+        corpora.preview_add(
+            access=request.access, corpus=corpus, upload=form.cleaned_data["file"], caption=form.cleaned_data["caption"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Preview added.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+
+
+@org_view(Perm.VIEW)
+def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    status = request.GET.get("status", AssetStatus.ACTIVE)
+    if status not in AssetStatus.values and status != "all":
+        status = AssetStatus.ACTIVE
+    assets = corpus_assets(corpus, status=None if status == "all" else status, q=request.GET.get("q", "").strip())
+    # Keyset-friendly: the paginator counts only when asked for page numbers; cap the count for huge corpora.
+    page = Paginator(assets, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "catalog/asset_list.html",
+        {
+            "access": request.access, "corpus": corpus, "page": page, "status": status,
+            "q": request.GET.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+            "withdraw_form": WithdrawForm(),
+        },
+    )  # fmt: skip
+
+
+@org_view(Perm.VIEW)
+def asset_detail(request: HttpRequest, corpus_id: int, asset_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    asset = get_object_or_404(Asset.objects.select_related("withdrawal__actor"), pk=asset_id, corpus=corpus)
+    return render(
+        request,
+        "catalog/asset_detail.html",
+        {"access": request.access, "corpus": corpus, "asset": asset, "withdraw_form": WithdrawForm(),
+         "can_manage": request.access.can(Perm.MANAGE_CATALOG)},
+    )  # fmt: skip
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    try:
+        ids = [int(v) for v in request.POST.getlist("asset")]
+    except ValueError:
+        raise Http404("Bad asset id") from None
+    back = request.POST.get("next") or reverse("catalog:assets", args=[_slug(request), corpus.pk])
+    if not back.startswith("/"):
+        back = reverse("catalog:assets", args=[_slug(request), corpus.pk])
+    try:
+        if not ids:
+            raise ValidationError("Select at least one asset to withdraw.")
+        withdrawal = withdrawals.assets_withdraw(
+            access=request.access, corpus=corpus, asset_ids=ids, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified.")
+    return redirect(back)
+
+
+@org_view(Perm.VIEW)
+def withdrawal_list(request: HttpRequest) -> HttpResponse:
+    items = Withdrawal.objects.filter(corpus__organisation=request.access.organisation).select_related(
+        "actor", "corpus"
+    )
+    return render(
+        request,
+        "catalog/withdrawal_list.html",
+        {"access": request.access, "page": Paginator(items, 50).get_page(request.GET.get("page"))},
+    )
+
+
+# --- imports -----------------------------------------------------------------------
+
+
+@limit_upload(imports.max_manifest_bytes)
+@org_view(Perm.MANAGE_CATALOG)
+def import_create(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    form = ManifestUploadForm()
+    if request.method == "POST":
+        too_large = getattr(request, "upload_too_large", None)
+        form = ManifestUploadForm(request.POST, request.FILES)
+        if too_large:
+            form = ManifestUploadForm()
+            try:
+                imports.check_size(too_large)
+            except ValidationError as exc:
+                form_errors(form, exc)
+        elif form.is_valid():
+            try:
+                manifest_import = imports.manifest_upload(
+                    access=request.access, corpus=corpus, upload=form.cleaned_data["file"]
+                )
+            except ValidationError as exc:
+                form_errors(form, exc)
+            else:
+                return redirect("catalog:import", org_slug=_slug(request), import_id=manifest_import.pk)
+    return render(
+        request,
+        "catalog/import_form.html",
+        {"access": request.access, "corpus": corpus, "form": form},
+        status=400 if form.errors else 200,
+    )
+
+
+def _import(request: HttpRequest, import_id: int) -> ManifestImport:
+    return get_object_or_404(
+        ManifestImport.objects.select_related("corpus", "uploaded_by", "missing_withdrawal"),
+        pk=import_id,
+        corpus__organisation=request.access.organisation,
+    )
+
+
+def _import_state(mi: ManifestImport) -> dict:
+    return {
+        "id": mi.pk,
+        "status": mi.status,
+        "status_label": mi.get_status_display(),
+        "finished": mi.finished,
+        "percent": mi.progress_percent,
+        "rows_seen": mi.rows_seen,
+        "error_count": mi.error_count,
+        "file_error": mi.file_error,
+        "added": mi.added,
+        "changed": mi.changed,
+        "unchanged": mi.unchanged,
+        "missing": mi.missing,
+        "still_withdrawn": mi.still_withdrawn,
+    }
+
+
+@org_view(Perm.VIEW)
+def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
+    mi = _import(request, import_id)
+    errors = Paginator(ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "id"), 100)
+    return render(
+        request,
+        "catalog/import_detail.html",
+        {
+            "access": request.access, "mi": mi, "corpus": mi.corpus, "errors": errors.get_page(request.GET.get("page")),
+            "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+        },
+    )  # fmt: skip
+
+
+@org_view(Perm.VIEW)
+def import_status(request: HttpRequest, import_id: int) -> JsonResponse:
+    return JsonResponse(_import_state(_import(request, import_id)))
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@org_view(Perm.VIEW)
+def import_errors_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
+    mi = _import(request, import_id)
+    writer = csv.writer(_Echo(), lineterminator="\n")
+
+    def rows():
+        yield writer.writerow(["line", "field", "message"])
+        if mi.file_error:
+            yield writer.writerow(["", "", mi.file_error])
+        for line, field, message in (
+            ManifestRowError.objects.filter(manifest_import=mi)
+            .order_by("line", "id")
+            .values_list("line", "field", "message")
+            .iterator(2000)
+        ):
+            yield writer.writerow([line, field, message])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="manifest-errors-{mi.pk}.csv"'
+    return response
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpResponse:
+    mi = _import(request, import_id)
+    try:
+        withdrawal = withdrawals.missing_withdraw(
+            access=request.access, manifest_import=mi, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Withdrew the {withdrawal.asset_count} assets missing from this manifest.")
+    return redirect("catalog:import", org_slug=_slug(request), import_id=mi.pk)
+
+
+# --- offers ------------------------------------------------------------------------
+
+
+def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
+    try:
+        plan = PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")})
+    except PlanError as exc:
+        return [], "; ".join(exc.errors.values())
+    return example_prices(plan, shape_of(corpus)), None
+
+
+@org_view(Perm.MANAGE_CATALOG)
+def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int | None = None) -> HttpResponse:
+    if offer_id is not None:
+        offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
+        corpus = offer.corpus
+        version = offer.current_version
+        initial = OfferForm.initial_for(offer, version) if version else {}
+    else:
+        corpus = _corpus(request, corpus_id)  # type: ignore[arg-type]
+        offer, version, initial = None, None, {"currency": "EUR", "metric": "hours"}
+    form = OfferForm(request.POST or None, initial=initial)
+    examples, example_error = [], None
+    if request.method == "POST" and form.is_valid():
+        data = form.service_data()
+        if data:
+            examples, example_error = _examples(corpus, data)
+            if "preview" not in request.POST:
+                try:
+                    saved = offers.offer_save(access=request.access, corpus=corpus, data=data, offer=offer)
+                except ValidationError as exc:
+                    form.add_service_errors(
+                        exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+                    )
+                else:
+                    if saved.published and version is not None and version.published:
+                        messages.success(
+                            request, f"Saved as version {saved.number}. Licences already sold keep their version."
+                        )
+                    else:
+                        messages.success(request, "Offer saved.")
+                    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    elif version is not None:
+        examples, example_error = _examples(corpus, {"price_plan": version.price_plan, "currency": version.currency})
+    return render(
+        request,
+        "catalog/offer_form.html",
+        {
+            "access": request.access, "corpus": corpus, "offer": offer, "version": version, "form": form,
+            "examples": examples, "example_error": example_error,
+        },
+    )  # fmt: skip
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
+    """Example pricing for the offer editor, computed by the same module that rates usage."""
+    corpus = _corpus(request, corpus_id)
+    form = OfferForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    data = form.service_data()
+    if not data:
+        return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    examples, error = _examples(corpus, data)
+    if error:
+        return JsonResponse({"errors": {"price_plan": [error]}}, status=400)
+    from ledger.money import Money
+
+    return JsonResponse(
+        {
+            "currency": data["currency"],
+            "examples": [
+                {"hours": hours, "total": Money(q.total, q.currency).format(), "notes": q.notes}
+                for hours, q in examples
+            ],
+        }
+    )
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def offer_publish(request: HttpRequest, offer_id: int) -> HttpResponse:
+    offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
+    try:
+        version = offers.offer_publish(access=request.access, offer=offer)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Offer “{offer.name}” version {version.number} is published.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=offer.corpus_id)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
+    offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
+    offers.offer_archive(access=request.access, offer=offer)
+    messages.success(request, f"Offer “{offer.name}” is archived; licences already sold are unaffected.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=offer.corpus_id)
+
+
+# --- operator review ---------------------------------------------------------------------
+
+
+@org_view(Perm.REVIEW)
+def review_queue(request: HttpRequest) -> HttpResponse:
+    queue = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation").order_by("submitted_at")
+    return render(request, "catalog/review_queue.html", {"access": request.access, "queue": queue})
+
+
+@org_view(Perm.REVIEW)
+def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = get_object_or_404(
+        Corpus.objects.select_related("organisation"), pk=corpus_id, status=CorpusStatus.IN_REVIEW
+    )
+    form = ReviewForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            corpora.corpus_review(
+                access=request.access, corpus_id=corpus.pk, approve=form.cleaned_data["decision"] == "approve",
+                note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
+            messages.success(request, f"“{corpus.title}” is {outcome}.")
+            return redirect("catalog:review_queue", org_slug=_slug(request))
+    from marketplace.catalog.selectors import live_offer_versions
+
+    return render(
+        request,
+        "catalog/review_detail.html",
+        {
+            "access": request.access, "corpus": corpus, "form": form, "offers": live_offer_versions(corpus),
+            "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
+        },
+    )  # fmt: skip

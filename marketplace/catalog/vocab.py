@@ -1,0 +1,51 @@
+"""Controlled vocabularies for rights metadata, so that filters and machines agree."""
+
+# ISO 3166-1 alpha-2, plus WW for worldwide.
+COUNTRIES = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO
+    FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE
+    JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO
+    MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW
+    PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM
+    TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW
+    """.split()  # noqa: SIM905 - a compact, greppable list
+)
+WORLDWIDE = "WW"
+
+GENRES = {
+    "aerial": "Aerial and drone",
+    "animation": "Animation",
+    "documentary": "Documentary",
+    "drama": "Drama",
+    "education": "Education",
+    "lifestyle": "Lifestyle",
+    "music": "Music performance",
+    "nature": "Nature and wildlife",
+    "news": "News and current affairs",
+    "sports": "Sports",
+    "stock": "Stock footage",
+    "travel": "Travel",
+    "urban": "Urban and street",
+    "vlog": "Vlogs and creators",
+}
+
+CONTENT_RATINGS = {"all_ages": "All ages", "teen": "Teen", "mature": "Mature"}
+
+# Kept aligned with RSL 1.0 usage names where they exist (ai-train, ai-input, ai-index).
+PERMITTED_USES = {
+    "pre_training": "Pre-training",
+    "fine_tuning": "Fine-tuning",
+    "evaluation": "Evaluation",
+    "retrieval": "Retrieval (RAG, search index)",
+}
+
+EXCLUSION_REASONS = {"music": "Music", "likeness": "Likeness", "brand": "Brand or trademark", "other": "Other"}
+
+# BCP 47 primary language subtags that the UI offers by name; any well-formed tag is accepted.
+LANGUAGES = {
+    "ar": "Arabic", "de": "German", "en": "English", "es": "Spanish", "fr": "French", "hi": "Hindi", "it": "Italian",
+    "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
+    "sv": "Swedish", "tr": "Turkish", "zh": "Chinese", "zxx": "No linguistic content",
+}  # fmt: skip

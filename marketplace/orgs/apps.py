@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrgsConfig(AppConfig):
+    name = "marketplace.orgs"
+    label = "orgs"
+    verbose_name = "Organisations"

@@ -1,0 +1,19 @@
+from django import forms
+from django.contrib.auth.password_validation import validate_password
+
+from marketplace.orgs.models import Role
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class RegisterForm(forms.Form):
+    full_name = forms.CharField(max_length=150, required=False, label="Your name")
+    password = forms.CharField(widget=forms.PasswordInput, help_text="At least 8 characters, not a common password.")
+
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        validate_password(password)
+        return password

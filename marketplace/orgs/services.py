@@ -1,0 +1,127 @@
+"""Writes for organisations, members and invitations. Each function owns its transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import slugify
+
+from marketplace.orgs.access import OrgAccess, Perm
+from marketplace.orgs.models import Invitation, Membership, Organisation, OrgKind, Role
+
+INVITATION_TTL = dt.timedelta(days=7)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def organisation_create(*, name: str, kind: str, owner, slug: str | None = None) -> Organisation:
+    if kind not in OrgKind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(OrgKind.values)}."})
+    slug = slug or slugify(name)[:60]
+    if not slug:
+        raise ValidationError({"name": "The name needs at least one letter or digit."})
+    if Organisation.objects.filter(slug=slug).exists():
+        raise ValidationError({"slug": f"An organisation called {slug!r} already exists."})
+    organisation = Organisation.objects.create(name=name, slug=slug, kind=kind)
+    Membership.objects.create(user=owner, organisation=organisation, role=Role.OWNER)
+    return organisation
+
+
+@transaction.atomic
+def membership_set(*, organisation: Organisation, user, role: str) -> Membership:
+    """Add a member or change their role (used by invitations and set-up scripts)."""
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    membership, _ = Membership.objects.update_or_create(user=user, organisation=organisation, defaults={"role": role})
+    return membership
+
+
+@transaction.atomic
+def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_url: str = "") -> Invitation:
+    """Invite someone by email. The token is mailed once and only its hash is stored."""
+    access.require(Perm.MANAGE_MEMBERS)
+    email = get_user_model().objects.normalize_email(email).strip()
+    if role not in Role.values:
+        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
+    if role == Role.OWNER and access.role != Role.OWNER:
+        raise ValidationError({"role": "Only an owner can invite another owner."})
+    if Membership.objects.filter(organisation=access.organisation, user__email__iexact=email).exists():
+        raise ValidationError({"email": f"{email} is already a member of {access.organisation.name}."})
+    token = secrets.token_urlsafe(32)
+    invitation = Invitation.objects.create(
+        organisation=access.organisation,
+        email=email,
+        role=role,
+        token_hash=_hash(token),
+        invited_by=access.user,
+        expires_at=timezone.now() + INVITATION_TTL,
+    )
+    link = accept_base_url.rstrip("/") + reverse("orgs:invitation_accept", args=[token])
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {access.organisation.name} on ClearFrame",
+            message=(
+                f"{access.user.get_full_name() or access.user.email} invited you to join "
+                f"{access.organisation.name} on ClearFrame as {invitation.get_role_display()}.\n\n"
+                f"Accept the invitation: {link}\n\nThe link expires on {invitation.expires_at:%d %B %Y}."
+            ),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[email],
+        )
+    )
+    return invitation
+
+
+def invitation_for_token(token: str) -> Invitation | None:
+    return Invitation.objects.select_related("organisation").filter(token_hash=_hash(token)).first()
+
+
+@transaction.atomic
+def invitation_accept(*, token: str, user) -> Membership:
+    invitation = (
+        Invitation.objects.select_for_update().select_related("organisation").filter(token_hash=_hash(token)).first()
+    )
+    if invitation is None:
+        raise ValidationError("This invitation link is not valid.")
+    if invitation.status != "pending":
+        raise ValidationError(f"This invitation is {invitation.status}.")
+    membership = Membership.objects.filter(user=user, organisation=invitation.organisation).first()
+    if membership is None:
+        membership = Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(*, access: OrgAccess, invitation_id: int) -> Invitation:
+    access.require(Perm.MANAGE_MEMBERS)
+    invitation = Invitation.objects.select_for_update().get(pk=invitation_id, organisation=access.organisation)
+    if invitation.status == "pending":
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+    return invitation
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, full_name: str = ""):
+    """Create an account for someone who accepted an invitation without one."""
+    users = get_user_model()
+    email = users.objects.normalize_email(email).strip()
+    if users.objects.filter(username__iexact=email).exists():
+        raise ValidationError({"email": "An account with this email exists already; sign in instead."})
+    first, _, last = full_name.strip().partition(" ")
+    return users.objects.create_user(username=email, email=email, password=password, first_name=first, last_name=last)

@@ -1,0 +1,13 @@
+from django.urls import path
+
+from marketplace.orgs import views
+
+app_name = "orgs"
+urlpatterns = [
+    path("o/<slug:org_slug>/", views.dashboard, name="dashboard"),
+    path("o/<slug:org_slug>/members/", views.members, name="members"),
+    path(
+        "o/<slug:org_slug>/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
+    ),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+]

@@ -1,0 +1,130 @@
+"""Organisation pages: dashboard, members and invitations."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from marketplace.catalog.models import Corpus, CorpusStatus, ImportStatus, ManifestImport
+from marketplace.orgs import services
+from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.forms import InviteForm, RegisterForm
+from marketplace.orgs.models import Invitation, Membership, OrgKind
+
+
+def form_errors(form, exc: ValidationError) -> None:
+    """Put a service's ValidationError next to the form's fields (or at the top)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@org_view(Perm.VIEW)
+def dashboard(request: HttpRequest) -> HttpResponse:
+    access = request.access
+    org = access.organisation
+    context = {"access": access, "org": org}
+    if org.kind == OrgKind.LICENSOR:
+        corpora = Corpus.objects.filter(organisation=org)
+        context["totals"] = corpora.exclude(status=CorpusStatus.WITHDRAWN).aggregate(
+            corpora=Count("id"), assets=Sum("asset_count"), seconds=Sum("total_seconds"), size=Sum("total_bytes")
+        )
+        context["corpora"] = corpora.order_by("-updated_at")[:10]
+        context["recent_imports"] = (
+            ManifestImport.objects.filter(corpus__organisation=org).select_related("corpus").order_by("-created_at")[:5]
+        )
+        context["running_imports"] = ManifestImport.objects.filter(
+            corpus__organisation=org, status__in=[ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.APPLYING]
+        ).count()
+    elif org.kind == OrgKind.OPERATOR:
+        context["review_queue"] = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
+        context["published"] = Corpus.objects.filter(status=CorpusStatus.PUBLISHED).count()
+    return render(request, "orgs/dashboard.html", context)
+
+
+@org_view(Perm.VIEW)
+def members(request: HttpRequest) -> HttpResponse:
+    access = request.access
+    form = InviteForm()
+    if request.method == "POST":
+        access.require(Perm.MANAGE_MEMBERS)
+        form = InviteForm(request.POST)
+        if form.is_valid():
+            try:
+                invitation = services.invitation_create(
+                    access=access,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    accept_base_url=request.build_absolute_uri("/"),
+                )
+            except ValidationError as exc:
+                form_errors(form, exc)
+            else:
+                messages.success(request, f"Invitation sent to {invitation.email}.")
+                return redirect("orgs:members", org_slug=access.organisation.slug)
+    return render(
+        request,
+        "orgs/members.html",
+        {
+            "access": access,
+            "org": access.organisation,
+            "form": form,
+            "memberships": Membership.objects.filter(organisation=access.organisation).select_related("user"),
+            "invitations": Invitation.objects.filter(organisation=access.organisation).select_related("invited_by"),
+            "can_manage": access.can(Perm.MANAGE_MEMBERS),
+        },
+    )
+
+
+@require_POST
+@org_view(Perm.MANAGE_MEMBERS)
+def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
+    invitation = services.invitation_revoke(access=request.access, invitation_id=invitation_id)
+    messages.success(request, f"The invitation to {invitation.email} is revoked.")
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+
+
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invitation = services.invitation_for_token(token)
+    if invitation is None:
+        return render(request, "orgs/invitation.html", {"error": "This invitation link is not valid."}, status=404)
+    if invitation.status != "pending":
+        return render(
+            request,
+            "orgs/invitation.html",
+            {"invitation": invitation, "error": f"This invitation is {invitation.status}."},
+        )
+    form = RegisterForm()
+    if request.method == "POST":
+        user = request.user if request.user.is_authenticated else None
+        if user is None:
+            form = RegisterForm(request.POST)
+            if form.is_valid():
+                try:
+                    user = services.user_register(
+                        email=invitation.email, password=form.cleaned_data["password"],
+                        full_name=form.cleaned_data["full_name"],
+                    )  # fmt: skip
+                except ValidationError as exc:
+                    form_errors(form, exc)
+                else:
+                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        if user is not None:
+            try:
+                membership = services.invitation_accept(token=token, user=user)
+            except ValidationError as exc:
+                return render(request, "orgs/invitation.html", {"invitation": invitation, "error": exc.messages[0]})
+            messages.success(request, f"Welcome to {membership.organisation.name}.")
+            return redirect("orgs:dashboard", org_slug=membership.organisation.slug)
+    from django.contrib.auth import get_user_model
+
+    has_account = get_user_model().objects.filter(username__iexact=invitation.email).exists()
+    return render(request, "orgs/invitation.html", {"invitation": invitation, "form": form, "has_account": has_account})

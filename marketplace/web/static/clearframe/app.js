@@ -1,0 +1,78 @@
+// ClearFrame: small progressive enhancements. Pages work without JavaScript.
+"use strict";
+
+// Live progress for manifest imports: <div data-import-status-url="..."> polls until finished.
+function watchImport(el) {
+  const url = el.dataset.importStatusUrl;
+  const bar = el.querySelector("progress");
+  const label = el.querySelector("[data-progress-label]");
+  const rows = el.querySelector("[data-progress-rows]");
+  async function tick() {
+    let state;
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      state = await response.json();
+    } catch (e) {
+      setTimeout(tick, 2000);
+      return;
+    }
+    bar.value = state.percent;
+    bar.textContent = state.percent + "%";
+    label.textContent = state.status_label + " — " + state.percent + "%";
+    if (rows) rows.textContent = state.rows_seen.toLocaleString() + " rows read, " + state.error_count.toLocaleString() + " with errors";
+    if (state.finished) {
+      window.location.reload();
+    } else {
+      setTimeout(tick, 700);
+    }
+  }
+  tick();
+}
+
+// Example pricing in the offer editor, recomputed by the server's pricing module as you type.
+function watchOfferForm(form) {
+  const target = document.getElementById("example-pricing");
+  const url = form.dataset.previewUrl;
+  let timer = null;
+  async function refresh() {
+    const body = new FormData(form);
+    const response = await fetch(url, { method: "POST", body, credentials: "same-origin" });
+    const data = await response.json();
+    const list = document.createElement("tbody");
+    if (!response.ok) {
+      const messages = Object.values(data.errors || {}).flat().join(" ");
+      target.innerHTML = "";
+      const row = target.insertRow();
+      const cell = row.insertCell();
+      cell.colSpan = 2;
+      cell.className = "muted";
+      cell.textContent = messages || "Complete the price plan to see example prices.";
+      return;
+    }
+    for (const example of data.examples) {
+      const row = list.insertRow();
+      row.insertCell().textContent = example.hours.toLocaleString() + " hours";
+      const amount = row.insertCell();
+      amount.className = "num";
+      amount.textContent = example.total;
+    }
+    target.replaceChildren(...list.rows);
+  }
+  form.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  });
+}
+
+// "Select all" for asset lists.
+function watchSelectAll(box) {
+  box.addEventListener("change", () => {
+    for (const item of document.querySelectorAll("input[name=asset]")) item.checked = box.checked;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-import-status-url]").forEach(watchImport);
+  document.querySelectorAll("form[data-preview-url]").forEach(watchOfferForm);
+  document.querySelectorAll("[data-select-all]").forEach(watchSelectAll);
+});
