@@ -232,10 +232,11 @@ def import_create(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
     form = ManifestUploadForm()
     if request.method == "POST":
+        form = ManifestUploadForm(request.POST, request.FILES)  # parses the body, through the size limit
         too_large = getattr(request, "upload_too_large", None)
-        form = ManifestUploadForm(request.POST, request.FILES)
         if too_large:
-            form = ManifestUploadForm()
+            form.is_valid()
+            form.errors.pop("file", None)  # "required": the upload was stopped; say why instead
             try:
                 imports.check_size(too_large)
             except ValidationError as exc:

@@ -1,8 +1,9 @@
 """Who may do what in an organisation.
 
 A user who is not a member of an organisation gets 404 for everything in it,
-exactly as if it did not exist. A member whose role does not allow an action
-gets 403 with the reason.
+exactly as if it did not exist, and so does a page that does not exist for the
+organisation's kind. A member whose role does not allow an action gets 403
+with the reason.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ class OrgAccess:
         return perm in ROLE_PERMS.get(self.role, set())
 
     def require(self, perm: Perm) -> None:
+        kinds = KIND_PERMS.get(perm)
+        if kinds is not None and self.organisation.kind not in kinds:
+            # The page does not exist for this kind of organisation (a licensor has no review queue).
+            raise Http404("Not available for this organisation")
         if not self.can(perm):
             raise PermissionDenied(
                 f"Your role in {self.organisation.name} ({self.membership.get_role_display()}) "

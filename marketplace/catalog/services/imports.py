@@ -204,13 +204,15 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
     if mi is None:
         return ManifestImport.objects.filter(pk=import_id).first()
     try:
-        ok = _validate_and_stage(mi, progress)
-        if ok:
-            ok = _check_duplicates(mi)
-        if ok:
-            _apply(mi)
-        else:
-            ManifestRow.objects.filter(manifest_import_id=mi.pk).delete()
+        row_errors = _validate_and_stage(mi, progress)
+        if row_errors is not None:
+            # Duplicates are checked even when other rows failed, so one pass reports every bad row.
+            row_errors += _check_duplicates(mi)
+            if row_errors:
+                _finish(mi, ImportStatus.INVALID, error_count=row_errors)
+            else:
+                _apply(mi)
+        ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(manifest_import__status=ImportStatus.DONE).delete()
     except Exception as exc:
         log.exception("manifest import %s crashed", import_id)
         ManifestImport.objects.filter(pk=import_id).update(
@@ -223,7 +225,8 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
     return ManifestImport.objects.get(pk=import_id)
 
 
-def _validate_and_stage(mi: ManifestImport, progress) -> bool:
+def _validate_and_stage(mi: ManifestImport, progress) -> int | None:
+    """Stream the file: stage valid rows, store row errors. Returns the error count, or None on a file error."""
     known = _licensor_slugs()
     staged: list[AssetRow] = []
     errors: list[RowError] = []
@@ -247,19 +250,16 @@ def _validate_and_stage(mi: ManifestImport, progress) -> bool:
                         progress(bytes_done, mi.size_bytes)
     except ManifestFileError as exc:
         _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=error_count)
-        return False
+        return None
     _stage(mi.pk, staged)
     error_count += _store_errors(mi.pk, errors)
     _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     if progress:
         progress(mi.size_bytes, mi.size_bytes)
-    if error_count:
-        _finish(mi, ImportStatus.INVALID, rows_seen=rows, error_count=error_count)
-        return False
-    return True
+    return error_count
 
 
-def _check_duplicates(mi: ManifestImport) -> bool:
+def _check_duplicates(mi: ManifestImport) -> int:
     """An external id may appear once per manifest; every later occurrence is an error."""
     duplicates = (
         ManifestRow.objects.filter(manifest_import_id=mi.pk)
@@ -283,11 +283,7 @@ def _check_duplicates(mi: ManifestImport) -> bool:
                 line, "external_id", f"external_id {external_id!r} already appears on line {first_line[external_id]}"
             )
         )
-    if not errors:
-        return True
-    count = _store_errors(mi.pk, errors)
-    _finish(mi, ImportStatus.INVALID, error_count=mi.error_count + count)
-    return False
+    return _store_errors(mi.pk, errors)
 
 
 def _finish(mi: ManifestImport, status: str, **fields) -> None:

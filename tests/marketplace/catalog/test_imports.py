@@ -1,0 +1,215 @@
+"""Manifest imports end to end through the service: upsert, diffs, errors, crashes, withdrawals."""
+
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+
+from marketplace.catalog.models import (
+    Asset,
+    AssetStatus,
+    ImportStatus,
+    ManifestImport,
+    ManifestRow,
+    ManifestRowError,
+    Withdrawal,
+)
+from marketplace.catalog.services import imports, withdrawals
+from marketplace.events.models import DomainEvent
+from tests.fixtures.market import import_rows, manifest_csv, manifest_row, upload
+
+
+def totals(corpus):
+    corpus.refresh_from_db()
+    return corpus.asset_count, corpus.total_seconds, corpus.total_bytes
+
+
+def test_import_adds_assets_and_keeps_totals_exact(licensor, corpus):
+    rows = [manifest_row(f"a{i}", duration_seconds=f"{10 + i}.5", size_bytes=str(1000 + i)) for i in range(5)]
+    mi = import_rows(licensor, corpus, rows)
+    assert (mi.status, mi.rows_seen, mi.added, mi.changed, mi.unchanged, mi.missing) == ("done", 5, 5, 0, 0, 0)
+    assert totals(corpus) == (5, Decimal("62.500"), 5010)
+    asset = Asset.objects.get(corpus=corpus, external_id="a2")
+    assert (asset.duration_seconds, asset.size_bytes, asset.status, asset.last_import_id) == (
+        Decimal("12.5"), 1002, "active", mi.pk,
+    )  # fmt: skip
+
+
+def test_the_same_file_twice_changes_nothing(licensor, corpus):
+    rows = [manifest_row(f"a{i}") for i in range(4)]
+    import_rows(licensor, corpus, rows)
+    before = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", "updated_at", "fingerprint"))
+    again = import_rows(licensor, corpus, rows)
+    assert (again.added, again.changed, again.unchanged, again.missing) == (0, 0, 4, 0)
+    after = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", "updated_at", "fingerprint"))
+    assert after == before
+
+
+def test_reupload_upserts_by_external_id_and_reports_missing(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(4)])
+    second = import_rows(
+        licensor, corpus,
+        [manifest_row("a0"), manifest_row("a1", title="Renamed"), manifest_row("a4"), manifest_row("a5")],
+    )  # fmt: skip
+    assert (second.added, second.changed, second.unchanged, second.missing) == (2, 1, 1, 2)
+    assert Asset.objects.get(corpus=corpus, external_id="a1").title == "Renamed"
+    assert set(imports.missing_assets(second).values_list("external_id", flat=True)) == {"a2", "a3"}
+    assert totals(corpus)[0] == 6  # missing assets stay listed until withdrawn
+
+    withdrawal = withdrawals.missing_withdraw(access=licensor, manifest_import=second)
+    assert (withdrawal.scope, withdrawal.asset_count) == ("missing", 2)
+    assert set(Asset.objects.filter(corpus=corpus, status="withdrawn").values_list("external_id", flat=True)) == {
+        "a2", "a3",
+    }  # fmt: skip
+    assert totals(corpus)[0] == 4
+    with pytest.raises(ValidationError, match="already withdrawn"):
+        withdrawals.missing_withdraw(access=licensor, manifest_import=second)
+    # Only the latest manifest's staged rows are kept.
+    assert set(ManifestRow.objects.values_list("manifest_import_id", flat=True)) == {second.pk}
+
+
+def test_a_manifest_with_errors_changes_nothing_and_reports_every_row(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("keep")])
+    bad = import_rows(
+        licensor,
+        corpus,
+        [
+            manifest_row("keep", title="Would change"),
+            manifest_row("dup"),
+            manifest_row("bad-sha", sha256="nothex"),
+            manifest_row("dup", title="Again"),
+            manifest_row("neg", duration_seconds="-1"),
+            manifest_row("dup", title="Third"),
+        ],
+    )
+    assert bad.status == ImportStatus.INVALID
+    errors = list(
+        ManifestRowError.objects.filter(manifest_import=bad).order_by("line").values_list("line", "field", "message")
+    )
+    assert [(line, field) for line, field, _ in errors] == [
+        (4, "sha256"), (5, "external_id"), (6, "duration_seconds"), (7, "external_id"),
+    ]  # fmt: skip
+    assert errors[1][2] == "external_id 'dup' already appears on line 3"
+    assert bad.error_count == 4
+    assert Asset.objects.get(corpus=corpus, external_id="keep").title == "Clip keep"
+    assert Asset.objects.filter(corpus=corpus).count() == 1
+    assert not ManifestRow.objects.filter(manifest_import=bad).exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("manifest.xlsx", b"x", "is not a .csv or .jsonl manifest"),
+        ("manifest.csv", b"", "The file is empty"),
+    ],
+)
+def test_unusable_uploads_are_refused_at_upload(licensor, corpus, name, content, message):
+    with pytest.raises(ValidationError, match=message):
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(name, content))
+    assert not ManifestImport.objects.exists()
+
+
+@override_settings(MANIFEST_MAX_BYTES=1000)
+def test_oversized_manifest_is_refused_with_its_size(licensor, corpus):
+    content = manifest_csv([manifest_row(f"a{i}") for i in range(20)])
+    with pytest.raises(ValidationError, match=r"The manifest is \d\.\d KB; the limit is 1,000 bytes"):
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("big.csv", content))
+
+
+def test_file_level_problems_are_stored_for_the_page(licensor, corpus):
+    content = manifest_csv([manifest_row("a")]).replace(b"sha256", b"checksum", 1)
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content))
+    mi = imports.manifest_import_run(mi.pk)
+    assert mi.status == ImportStatus.INVALID
+    assert "missing required column(s): sha256" in mi.file_error
+    assert "unknown column 'checksum'" in mi.file_error
+
+
+def test_a_crash_while_applying_leaves_nothing_and_a_retry_succeeds(licensor, corpus, monkeypatch):
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row(f"a{i}") for i in range(3)]))
+    )
+    real = imports.corpus_recount
+    calls = {"n": 0}
+
+    def crash_once(corpus_id):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("worker lost")
+        return real(corpus_id)
+
+    monkeypatch.setattr(imports, "corpus_recount", crash_once)
+    with pytest.raises(RuntimeError):
+        imports.manifest_import_run(mi.pk)
+    mi.refresh_from_db()
+    assert mi.status == ImportStatus.QUEUED
+    assert Asset.objects.filter(corpus=corpus).count() == 0  # the assets inserted before the crash rolled back
+    assert totals(corpus)[0] == 0
+    done = imports.manifest_import_run(mi.pk)
+    assert (done.status, done.added, done.attempts) == ("done", 3, 2)
+    assert Asset.objects.filter(corpus=corpus).count() == 3
+
+
+def test_repeated_crashes_mark_the_import_failed(licensor, corpus, monkeypatch):
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("a")]))
+    )
+
+    def boom(corpus_id):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports, "corpus_recount", boom)
+    for _ in range(imports.MAX_ATTEMPTS):
+        with pytest.raises(RuntimeError):
+            imports.manifest_import_run(mi.pk)
+    mi.refresh_from_db()
+    assert mi.status == ImportStatus.FAILED
+    assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # finished imports are left alone
+    assert not Asset.objects.exists()
+
+
+def test_withdrawn_assets_stay_withdrawn_on_reimport(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b")])
+    asset = Asset.objects.get(external_id="a")
+    withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[asset.pk], reason="Music claim received")
+    again = import_rows(licensor, corpus, [manifest_row("a", title="New title"), manifest_row("b")])
+    assert (again.still_withdrawn, again.unchanged) == (1, 1)
+    assert Asset.objects.get(external_id="a").status == AssetStatus.WITHDRAWN
+
+
+def test_withdrawal_is_recorded_with_an_event_and_exact_totals(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}", size_bytes="100") for i in range(5)])
+    ids = list(Asset.objects.filter(external_id__in=["a1", "a3"]).values_list("id", flat=True))
+    withdrawal = withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=ids, reason="Likeness complaint")
+    assert (withdrawal.actor, withdrawal.reason, withdrawal.asset_count) == (licensor.user, "Likeness complaint", 2)
+    assert totals(corpus)[0] == 3
+    assert totals(corpus)[2] == 300
+    event = DomainEvent.objects.get(type="asset.withdrawn")
+    assert event.payload["asset_ids"] == ids
+    assert event.payload["withdrawal"] == withdrawal.pk
+    with pytest.raises(ValidationError, match="already withdrawn"):
+        withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=ids, reason="Again, twice")
+    with pytest.raises(ValidationError, match="Say why"):
+        withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[ids[0] + 100], reason="")
+
+
+def test_whole_corpus_withdrawal(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    withdrawal = withdrawals.corpus_withdraw(access=licensor, corpus=corpus, reason="Rights dispute with the estate")
+    corpus.refresh_from_db()
+    assert (corpus.status, corpus.asset_count, withdrawal.asset_count) == ("withdrawn", 0, 3)
+    assert Withdrawal.objects.filter(corpus=corpus, scope="corpus").count() == 1
+    with pytest.raises(ValidationError, match="withdrawn"):
+        import_rows(licensor, corpus, [manifest_row("a9")])
+
+
+def test_sweeper_finds_imports_whose_worker_stopped(licensor, corpus):
+    from django.utils import timezone
+
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("a")]))
+    )
+    assert list(imports.imports_stalled()) == []
+    ManifestImport.objects.filter(pk=mi.pk).update(created_at=timezone.now() - timezone.timedelta(hours=1))
+    assert list(imports.imports_stalled()) == [mi]

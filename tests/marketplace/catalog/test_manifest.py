@@ -1,0 +1,122 @@
+"""Manifest parsing: every bad row reported with its line, field and a clear message."""
+
+import io
+import json
+
+import pytest
+
+from marketplace.catalog.manifest import ManifestFileError, read_manifest
+from tests.fixtures.market import manifest_csv, manifest_row
+
+ORGS = frozenset({"northlight", "harbour"})
+
+
+def parse(content: bytes, fmt: str = "csv"):
+    return list(read_manifest(io.BytesIO(content), fmt, ORGS))
+
+
+def messages(results) -> list[tuple[int, str, str]]:
+    return [(e.line, e.field, e.message) for r in results for e in r.errors]
+
+
+def test_valid_csv_rows_are_parsed_and_normalised():
+    rows = parse(
+        manifest_csv(
+            [
+                manifest_row(
+                    "a1", sha256="AB" * 32, territories="fr;DE", clip_exclusions="00:00:05-10:music",
+                    co_owners="northlight:60;harbour:40", rights_expiry="2030-01-31",
+                )
+            ]
+        )
+    )  # fmt: skip
+    assert messages(rows) == []
+    row = rows[0].row
+    assert row.line == 2
+    assert row.sha256 == "ab" * 32
+    assert row.territories == ["DE", "FR"]
+    assert row.clip_exclusions == [{"start": "5", "end": "10", "reason": "music"}]
+    assert row.co_owners == [{"org": "harbour", "bp": 4000}, {"org": "northlight", "bp": 6000}]
+    assert len(row.fingerprint) == 64
+
+
+def test_every_bad_row_is_reported_with_line_and_field():
+    rows = parse(
+        manifest_csv(
+            [
+                manifest_row("ok-1"),
+                manifest_row("bad-1", duration_seconds="-4", sha256="xyz"),
+                manifest_row("bad-2", width="wide", storage_uri="ftp://host/x"),
+                manifest_row("bad-3", co_owners="northlight:60;harbour:30", territories="ZZ"),
+                manifest_row("bad-4", clip_exclusions="20-40:music", duration_seconds="30"),
+                manifest_row("", title=""),
+            ]
+        )
+    )
+    found = {(line, field) for line, field, _ in messages(rows)}
+    assert found == {
+        (3, "duration_seconds"), (3, "sha256"), (4, "width"), (4, "storage_uri"), (5, "co_owners"),
+        (5, "territories"), (6, "clip_exclusions"), (7, "external_id"), (7, "title"),
+    }  # fmt: skip
+    text = dict(((line, field), message) for line, field, message in messages(rows))
+    assert text[(3, "duration_seconds")] == "duration_seconds must be greater than zero (got -4)"
+    assert text[(3, "sha256")].startswith("sha256 must be 64 hexadecimal characters")
+    assert text[(5, "co_owners")] == "co_owners co-owner shares sum to 90%; they must sum to 100%"
+    assert "runs past the end of the video" in text[(6, "clip_exclusions")]
+    assert rows[0].row is not None
+
+
+def test_unknown_co_owner_is_named():
+    rows = parse(manifest_csv([manifest_row("a", co_owners="nobody:100")]))
+    assert messages(rows) == [(2, "co_owners", "co_owners co-owner 'nobody' is not a licensor on ClearFrame")]
+
+
+def test_wrong_encoding_names_the_line_and_byte():
+    content = manifest_csv([manifest_row("a1"), manifest_row("a2", title="CAFE")]).replace(b"CAFE", b"CAF\xe9")
+    rows = parse(content)
+    assert messages(rows) == [
+        (3, "", "line 3 is not valid UTF-8 (byte 0xE9 at position 7); save the file as UTF-8"),
+    ]
+
+
+def test_wrong_columns_are_named_with_suggestions():
+    content = manifest_csv([manifest_row("a")]).replace(b"duration_seconds", b"duration", 1)
+    with pytest.raises(ManifestFileError) as caught:
+        parse(content)
+    message = str(caught.value)
+    assert "missing required column(s): duration_seconds" in message
+    assert "unknown column 'duration' (did you mean 'duration_seconds'?)" in message
+
+
+def test_truncated_csv_is_reported():
+    content = manifest_csv([manifest_row("a1"), manifest_row("a2")])
+    truncated = content[: len(content) - 60]
+    assert messages(parse(truncated))[-1][2].endswith("(the file may be truncated)")
+    unterminated = manifest_csv([manifest_row("a1")]) + b'a2,"Unclosed title'
+    assert "the file may be truncated" in messages(parse(unterminated))[-1][2]
+
+
+def test_empty_and_header_only_files():
+    with pytest.raises(ManifestFileError, match="The file is empty"):
+        parse(b"")
+    with pytest.raises(ManifestFileError, match="has a header but no rows"):
+        parse(manifest_csv([]))
+
+
+def test_json_lines_with_native_types_and_errors():
+    lines = [
+        json.dumps({**manifest_row("j1"), "width": 1920, "territories": ["WW"],
+                    "clip_exclusions": [{"start": 1, "end": 2, "reason": "brand"}],
+                    "co_owners": [{"org": "northlight", "share": "100"}]}),
+        json.dumps({**manifest_row("j2"), "colour": "red"}),
+        "[1, 2]",
+        json.dumps(manifest_row("j4"))[:40],
+    ]  # fmt: skip
+    rows = parse(("\n".join(lines)).encode(), "jsonl")
+    assert rows[0].row.co_owners == [{"org": "northlight", "bp": 10000}]
+    found = messages(rows)
+    assert found[:2] == [(2, "colour", "unknown field 'colour'"), (3, "", "line 3 must be a JSON object")]
+    assert found[2][0] == 4
+    assert found[2][2].startswith("line 4 is not valid JSON: ")
+    assert found[2][2].endswith("(the file may be truncated)")
+    assert len(found) == 3

@@ -1,0 +1,248 @@
+"""The licensor, operator and public pages, driven through HTTP."""
+
+import csv
+import io
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from marketplace.catalog.models import Asset, Corpus, ImportStatus, ManifestImport, Offer
+from marketplace.catalog.services import imports
+from marketplace.orgs.models import Role
+from tests.fixtures.market import add_member, import_rows, manifest_csv, manifest_row, upload
+
+
+@pytest.fixture
+def owner_client(client, licensor):
+    client.force_login(licensor.user)
+    return client
+
+
+def url(name, access, **kwargs):
+    return reverse(f"catalog:{name}", kwargs={"org_slug": access.organisation.slug, **kwargs})
+
+
+def test_create_corpus_shows_errors_next_to_fields(owner_client, licensor):
+    response = owner_client.post(url("corpus_create", licensor), {"title": "", "languages": "en", "territory": "XX"})
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert form.errors["title"] == ["This field is required."]
+    response = owner_client.post(
+        url("corpus_create", licensor),
+        {
+            "title": "City at night", "description": "Night-time city footage, shot in 4K by our crews.",
+            "languages": "zxx en", "genres": ["urban"], "content_rating": "all_ages", "territory": "FR DE",
+            "chain_of_title": "Staff crews; we own it.",
+        },
+    )  # fmt: skip
+    corpus = Corpus.objects.get(title="City at night")
+    assert response.status_code == 302
+    assert response["Location"] == url("corpus", licensor, corpus_id=corpus.pk)
+    assert (corpus.languages, corpus.territory, corpus.organisation) == (
+        ["zxx", "en"],
+        ["DE", "FR"],
+        licensor.organisation,
+    )
+
+
+def test_service_errors_land_on_their_field(owner_client, licensor):
+    response = owner_client.post(
+        url("corpus_create", licensor),
+        {"title": "T", "description": "short", "languages": "en", "genres": ["urban"], "content_rating": "all_ages",
+         "territory": "ZZ", "chain_of_title": "x"},
+    )  # fmt: skip
+    errors = response.context["form"].errors
+    assert "20 characters" in errors["description"][0]
+    assert "Unknown territory code(s): ZZ" in errors["territory"][0]
+
+
+def test_upload_with_errors_then_fixed_file(owner_client, licensor, corpus):
+    bad = manifest_csv([manifest_row("a1"), manifest_row("a2", sha256="nope"), manifest_row("a1")])
+    response = owner_client.post(url("import_create", licensor, corpus_id=corpus.pk), {"file": upload("m.csv", bad)})
+    mi = ManifestImport.objects.get()
+    assert response["Location"] == url("import", licensor, import_id=mi.pk)
+    imports.manifest_import_run(mi.pk)  # the worker's job
+    page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert "The manifest has errors; nothing was changed" in page
+    assert "sha256 must be 64 hexadecimal characters" in page
+    assert "external_id &#x27;a1&#x27; already appears on line 2" in page
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(
+                    owner_client.get(url("import_errors_csv", licensor, import_id=mi.pk)).streaming_content
+                ).decode()
+            )
+        )
+    )
+    assert rows[0] == ["line", "field", "message"]
+    assert [(r[0], r[1]) for r in rows[1:]] == [("3", "sha256"), ("4", "external_id")]
+    status = owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()
+    assert (status["status"], status["error_count"], status["finished"]) == ("invalid", 2, True)
+
+    good = manifest_csv([manifest_row("a1"), manifest_row("a2")])
+    owner_client.post(url("import_create", licensor, corpus_id=corpus.pk), {"file": upload("m.csv", good)})
+    fixed = ManifestImport.objects.exclude(pk=mi.pk).get()
+    imports.manifest_import_run(fixed.pk)
+    page = owner_client.get(url("import", licensor, import_id=fixed.pk)).content.decode()
+    assert 'id="count-added">2<' in page
+    assert Asset.objects.filter(corpus=corpus).count() == 2
+
+
+@override_settings(MANIFEST_MAX_BYTES=500)
+def test_oversized_upload_is_stopped_while_streaming(owner_client, licensor, corpus):
+    content = manifest_csv([manifest_row(f"a{i}") for i in range(20)])
+    response = owner_client.post(
+        url("import_create", licensor, corpus_id=corpus.pk), {"file": upload("big.csv", content)}
+    )
+    assert response.status_code == 400
+    assert "the limit is 500 bytes" in response.content.decode()
+    assert not ManifestImport.objects.exists()
+
+
+def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    ids = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", flat=True))
+    response = owner_client.post(
+        url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[:2], "reason": "Brand complaint from X"}
+    )
+    assert response.status_code == 302
+    assert Asset.objects.filter(corpus=corpus, status="withdrawn").count() == 2
+    page = owner_client.get(url("withdrawals", licensor)).content.decode()
+    assert "Brand complaint from X" in page
+    assert licensor.user.email in page
+
+
+def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor, corpus):
+    form = {
+        "name": "Research", "permitted_uses": ["pre_training"], "term_months": "12", "territory": "WW",
+        "commission_percent": "20", "currency": "EUR", "metric": "hours", "tier_1_up_to": "1000",
+        "tier_1_price": "120.00", "tier_4_price": "90.00", "no_identifiable_replicas": "on",
+    }  # fmt: skip
+    preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
+    assert [e["total"] for e in preview["examples"]] == ["12,000.00 EUR", "120,000.00 EUR", "930,000.00 EUR"]
+    bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})
+    assert bad.status_code == 400
+    assert "more decimal places" in str(bad.json()["errors"])
+
+    response = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), form)
+    assert response.status_code == 302
+    offer = Offer.objects.get()
+    assert offer.current_version.price_plan["tiers"] == [
+        {"up_to": "1000", "unit_price": 12000},
+        {"up_to": None, "unit_price": 9000},
+    ]
+    owner_client.post(url("offer_publish", licensor, offer_id=offer.pk))
+    page = owner_client.get(url("offer_edit", licensor, offer_id=offer.pk)).content.decode()
+    assert "120,000.00 EUR" in page
+    owner_client.post(url("offer_edit", licensor, offer_id=offer.pk), {**form, "tier_4_price": "80.00"})
+    assert list(offer.versions.values_list("number", "published")) == [(1, True), (2, True)]
+    assert offer.versions.get(number=1).price_plan["tiers"][1]["unit_price"] == 9000  # version 1 is frozen
+
+
+def test_offer_form_reports_plan_errors_next_to_fields(owner_client, licensor, corpus):
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {"name": "X", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "WW",
+         "commission_percent": "60", "currency": "EUR", "metric": "hours"},
+    )  # fmt: skip
+    errors = response.context["form"].errors
+    assert "Give the price per unit" in errors["tier_4_price"][0]
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {"name": "X", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "WW",
+         "commission_percent": "60", "currency": "EUR", "metric": "hours", "tier_4_price": "10"},
+    )  # fmt: skip
+    assert "between 15% and 50%" in response.context["form"].errors["commission_percent"][0]
+    assert not Offer.objects.exists()
+
+
+def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator, listed_corpus):
+    client.force_login(licensor.user)
+    client.post(url("corpus_submit", licensor, corpus_id=listed_corpus.pk))
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.status == "in_review"
+    assert listed_corpus.title not in client.get(reverse("catalog:public_list")).content.decode()
+
+    client.force_login(operator.user)
+    queue = client.get(url("review_queue", operator)).content.decode()
+    assert listed_corpus.title in queue
+    response = client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "reject", "note": ""})
+    assert "Say why the listing is rejected" in response.content.decode()
+    client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "reject", "note": "Add releases"})
+    listed_corpus.refresh_from_db()
+    assert (listed_corpus.status, listed_corpus.review_note) == ("draft", "Add releases")
+
+    client.force_login(licensor.user)
+    assert "Add releases" in client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    client.post(url("corpus_submit", licensor, corpus_id=listed_corpus.pk))
+    client.force_login(operator.user)
+    client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "approve", "note": ""})
+    client.logout()
+    listing = client.get(reverse("catalog:public_list") + "?q=ports&use=pre_training&territory=FR").content.decode()
+    assert listed_corpus.title in listing
+    page = client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
+    assert "Research licence" in page
+    assert "a0" in page  # sample assets
+
+
+def test_submit_needs_assets_and_a_published_offer(owner_client, licensor, corpus):
+    response = owner_client.post(url("corpus_submit", licensor, corpus_id=corpus.pk), follow=True)
+    assert (
+        "import a manifest with at least one asset and publish at least one licence offer" in response.content.decode()
+    )
+
+
+def test_catalogue_filters(client, licensor, operator, listed_corpus):
+    from marketplace.catalog.services import corpora
+
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    base = reverse("catalog:public_list")
+    title = listed_corpus.title
+    assert title in client.get(base).content.decode()
+    assert title in client.get(base + "?genre=nature&language=zxx&min_hours=0.01").content.decode()
+    assert title not in client.get(base + "?genre=sports").content.decode()
+    assert title not in client.get(base + "?use=retrieval").content.decode()
+    assert title not in client.get(base + "?min_hours=100").content.decode()
+    assert title in client.get(base + "?max_price=100&currency=EUR").content.decode()  # 100.00 EUR per hour
+    assert title not in client.get(base + "?max_price=99.99&currency=EUR").content.decode()
+    assert "Enter a number of hours" in client.get(base + "?min_hours=lots").content.decode()
+    assert client.get(reverse("catalog:public_corpus", args=["no-such-corpus"])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "can_manage"),
+    [(Role.ADMIN, True), (Role.CATALOG_MANAGER, True), (Role.FINANCE, False), (Role.VIEWER, False)],
+)
+def test_roles_inside_the_organisation(client, licensor, corpus, role, can_manage):
+    member = add_member(licensor.organisation, f"{role}@northlight.example", role)
+    client.force_login(member)
+    assert client.get(url("corpus", licensor, corpus_id=corpus.pk)).status_code == 200
+    response = client.get(url("corpus_create", licensor))
+    assert response.status_code == (200 if can_manage else 403)
+    response = client.post(
+        url("import_create", licensor, corpus_id=corpus.pk),
+        {"file": upload("m.csv", manifest_csv([manifest_row("a")]))},
+    )
+    assert (response.status_code in (302,)) == can_manage
+    assert ManifestImport.objects.exists() == can_manage
+
+
+def test_licensee_cannot_reach_catalogue_management(client, licensee):
+    client.force_login(licensee.user)
+    assert client.get(url("corpus_create", licensee)).status_code == 404
+    assert client.get(reverse("orgs:dashboard", args=[licensee.organisation.slug])).status_code == 200
+
+
+def test_import_progress_page_polls_until_done(owner_client, licensor, corpus):
+    owner_client.post(
+        url("import_create", licensor, corpus_id=corpus.pk),
+        {"file": upload("m.csv", manifest_csv([manifest_row("a")]))},
+    )
+    mi = ManifestImport.objects.get()
+    page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert f'data-import-status-url="{url("import_status", licensor, import_id=mi.pk)}"' in page
+    assert "<progress" in page
+    assert owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()["status"] == ImportStatus.QUEUED

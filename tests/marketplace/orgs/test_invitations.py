@@ -1,0 +1,97 @@
+"""Members and invitations: invite by email, accept (with or without an account), revoke, expire."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from marketplace.orgs.models import Invitation, Membership, Role
+from tests.fixtures.market import PASSWORD, add_member
+
+
+def invite(client, access, email="new.person@example.com", role=Role.CATALOG_MANAGER):
+    return client.post(reverse("orgs:members", args=[access.organisation.slug]), {"email": email, "role": role})
+
+
+def emailed_link() -> str:
+    return re.search(r"https?://\S+/invitations/\S+/", mail.outbox[-1].body).group(0)
+
+
+def test_invite_emails_a_link_and_stores_only_its_hash(client, licensor, django_capture_on_commit_callbacks):
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = invite(client, licensor)
+    assert response.status_code == 302
+    invitation = Invitation.objects.get()
+    assert (invitation.email, invitation.role, invitation.invited_by, invitation.status) == (
+        "new.person@example.com", "catalog_manager", licensor.user, "pending",
+    )  # fmt: skip
+    assert mail.outbox[0].to == ["new.person@example.com"]
+    token = emailed_link().rstrip("/").rsplit("/", 1)[1]
+    assert token not in invitation.token_hash
+    assert len(invitation.token_hash) == 64
+
+
+def test_accept_without_an_account_creates_one_and_joins(client, licensor, django_capture_on_commit_callbacks):
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor)
+    client.logout()
+    link = emailed_link()
+    path = link[link.index("/invitations/") :]
+    response = client.post(path, {"full_name": "New Person", "password": "short"})
+    assert "too short" in response.content.decode()
+    response = client.post(path, {"full_name": "New Person", "password": PASSWORD})
+    assert response.status_code == 302
+    user = get_user_model().objects.get(username="new.person@example.com")
+    membership = Membership.objects.get(user=user)
+    assert (membership.organisation, membership.role) == (licensor.organisation, Role.CATALOG_MANAGER)
+    assert "This invitation is accepted" in client.get(path).content.decode()
+
+
+def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_callbacks):
+    existing = get_user_model().objects.create_user(
+        "someone@example.com", email="someone@example.com", password=PASSWORD
+    )
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="someone@example.com", role=Role.VIEWER)
+    client.force_login(existing)
+    link = emailed_link()
+    client.post(link[link.index("/invitations/") :])
+    assert Membership.objects.get(user=existing).role == Role.VIEWER
+
+
+def test_revoked_and_expired_invitations_cannot_be_used(client, licensor, django_capture_on_commit_callbacks):
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="a@example.com")
+    first = emailed_link()
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="b@example.com")
+    second = emailed_link()
+    revoked = Invitation.objects.get(email="a@example.com")
+    client.post(reverse("orgs:invitation_revoke", args=[licensor.organisation.slug, revoked.pk]))
+    Invitation.objects.filter(email="b@example.com").update(expires_at=timezone.now())
+    client.logout()
+    assert "This invitation is revoked" in client.get(first[first.index("/invitations/") :]).content.decode()
+    assert "This invitation is expired" in client.get(second[second.index("/invitations/") :]).content.decode()
+    assert client.get("/invitations/not-a-token/").status_code == 404
+    assert Membership.objects.filter(organisation=licensor.organisation).count() == 1
+
+
+@pytest.mark.parametrize("role", [Role.CATALOG_MANAGER, Role.FINANCE, Role.VIEWER])
+def test_only_owners_and_admins_invite(client, licensor, role):
+    member = add_member(licensor.organisation, f"{role}@example.com", role)
+    client.force_login(member)
+    assert invite(client, licensor).status_code == 403
+    assert not Invitation.objects.exists()
+
+
+def test_invite_errors_are_shown_next_to_the_field(client, licensor):
+    client.force_login(licensor.user)
+    response = invite(client, licensor, email=licensor.user.email)
+    assert "is already a member" in response.context["form"].errors["email"][0]

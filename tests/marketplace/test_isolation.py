@@ -1,0 +1,86 @@
+"""Every organisation-scoped route returns 404 to anyone outside the organisation.
+
+The routes are enumerated from the URL configuration, so a new route cannot
+be forgotten: a route with a parameter this test does not know fails it.
+"""
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from marketplace.catalog.models import Asset
+from marketplace.catalog.services import withdrawals
+from marketplace.orgs.models import Invitation, OrgKind
+from marketplace.orgs.services import invitation_create
+from tests.fixtures.market import access_for, import_rows, make_org, manifest_row
+
+
+def org_routes() -> list[tuple[str, list[str]]]:
+    found = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                walk(p.url_patterns, prefix + (f"{p.namespace}:" if p.namespace else ""))
+            elif isinstance(p, URLPattern) and "org_slug" in p.pattern.converters:
+                found.append((prefix + p.name, sorted(p.pattern.converters)))
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+@pytest.fixture
+def victim(db):
+    """An organisation with one of everything: corpus, assets, import, offer, invitation, withdrawal."""
+    from marketplace.catalog.services import corpora, offers
+    from tests.fixtures.market import CORPUS_DATA, OFFER_DATA
+
+    org, owner = make_org("victim-studio", OrgKind.LICENSOR)
+    access = access_for(org, owner)
+    corpus = corpora.corpus_create(access=access, data=CORPUS_DATA)
+    mi = import_rows(access, corpus, [manifest_row("v1"), manifest_row("v2")])
+    version = offers.offer_save(access=access, corpus=corpus, data=OFFER_DATA)
+    asset = Asset.objects.get(corpus=corpus, external_id="v1")
+    withdrawals.assets_withdraw(access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received")
+    invitation = invitation_create(access=access, email="new@victim.example", role="viewer")
+    return {
+        "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
+        "asset_id": asset.pk, "invitation_id": invitation.pk,
+    }  # fmt: skip
+
+
+def test_routes_are_enumerated():
+    names = {name for name, _ in org_routes()}
+    assert {"catalog:corpus", "catalog:import", "catalog:offer_edit", "orgs:members", "catalog:review"} <= names
+
+
+@pytest.mark.parametrize("attacker_kind", [OrgKind.LICENSOR, OrgKind.LICENSEE, OrgKind.OPERATOR])
+def test_another_organisation_gets_404_on_every_route(client, victim, attacker_kind):
+    attacker_org, attacker = make_org(f"attacker-{attacker_kind}", attacker_kind)
+    client.force_login(attacker)
+    checked = 0
+    for name, params in org_routes():
+        unknown = set(params) - set(victim)
+        assert not unknown, f"{name} has parameters this sweep does not know: {unknown}"
+        for slug in (victim["org_slug"], attacker_org.slug):  # their URL, and ours with their ids
+            kwargs = {p: victim[p] for p in params}
+            kwargs["org_slug"] = slug
+            if slug == attacker_org.slug and len(params) == 1:
+                continue  # our own list pages are ours to see
+            url = reverse(name, kwargs=kwargs)
+            statuses = {method: getattr(client, method)(url).status_code for method in ("get", "post")}
+            allowed = [code for code in statuses.values() if code != 405]
+            assert allowed, f"{name}: no method allowed"
+            assert set(allowed) == {404}, f"{name} {url}: {statuses}"
+            checked += 1
+    assert checked > 20
+    # And nothing changed.
+    assert Asset.objects.filter(corpus_id=victim["corpus_id"], status="active").count() == 1
+    assert Invitation.objects.get(pk=victim["invitation_id"]).revoked_at is None
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, victim):
+    response = client.get(
+        reverse("catalog:corpus", kwargs={"org_slug": victim["org_slug"], "corpus_id": victim["corpus_id"]})
+    )
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))

@@ -1,0 +1,159 @@
+"""The pricing module: every plan type, exact rounding, and order-independent increments."""
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from marketplace.pricing import (
+    CorpusShape,
+    PlanError,
+    PricePlan,
+    Tier,
+    example_prices,
+    incremental_charge,
+    minimum_guarantee_shortfall,
+    quantity_for_hours,
+    quote,
+    usage_charge,
+)
+
+
+def plan(**kwargs) -> PricePlan:
+    return PricePlan.from_dict({"currency": "EUR", **kwargs})
+
+
+PER_HOUR = plan(metric="hours", tiers=[{"up_to": None, "unit_price": 12000}])
+GRADUATED = plan(
+    metric="hours",
+    tiers=[{"up_to": "100", "unit_price": 10000}, {"up_to": "1000", "unit_price": 8000}, {"unit_price": 5000}],
+)
+
+
+def test_flat_fee_only():
+    p = plan(flat_fee=250000)
+    assert usage_charge(p, 5000) == 0
+    q = quote(p, 1000)
+    assert (q.total, [line.label for line in q.lines]) == (250000, ["Flat fee"])
+
+
+def test_per_hour_with_exact_rounding():
+    assert usage_charge(PER_HOUR, 10) == 120000
+    # 1 second at 120.00/hour is 3.33 cents: rounded once, half to even.
+    assert usage_charge(PER_HOUR, Fraction(1, 3600)) == 3
+    assert usage_charge(PER_HOUR, Fraction(3, 7200)) == 5  # 1.5 seconds = 5.0 cents exactly
+
+
+def test_graduated_tiers_price_each_band_at_its_rate():
+    assert usage_charge(GRADUATED, 100) == 100 * 10000
+    assert usage_charge(GRADUATED, 1000) == 100 * 10000 + 900 * 8000
+    assert usage_charge(GRADUATED, 1500) == 100 * 10000 + 900 * 8000 + 500 * 5000
+    q = quote(GRADUATED, 150)
+    assert [(line.quantity, line.unit_price, line.amount) for line in q.lines] == [
+        (100, 10000, 1_000_000),
+        (50, 8000, 400_000),
+    ]
+    assert q.total == 1_400_000
+
+
+def test_per_asset_and_per_gb():
+    per_asset = plan(metric="assets", tiers=[{"unit_price": 50}])
+    assert usage_charge(per_asset, 1234) == 61700
+    per_gb = plan(metric="gb", tiers=[{"unit_price": 450}])
+    assert usage_charge(per_gb, Fraction(1_500_000_000, 10**9)) == 675
+
+
+def test_minimum_guarantee():
+    p = plan(metric="hours", tiers=[{"unit_price": 10000}], minimum_guarantee=5_000_000)
+    q = quote(p, 100)
+    assert (q.usage, q.total) == (1_000_000, 5_000_000)
+    assert minimum_guarantee_shortfall(p, 1_000_000) == 4_000_000
+    assert minimum_guarantee_shortfall(p, 6_000_000) == 0
+
+
+def test_prepaid_commitment_with_overage_rate():
+    p = plan(metric="hours", tiers=[{"unit_price": 10000}], prepaid_commitment=1_000_000, overage_unit_price=7000)
+    assert usage_charge(p, 50) == 500_000  # drawn down from the commitment
+    assert usage_charge(p, 100) == 1_000_000  # exactly the commitment
+    assert usage_charge(p, 150) == 1_000_000 + 50 * 7000  # past it, at the overage rate
+    assert quote(p, 50).total == 1_000_000  # the commitment is paid in full regardless
+
+
+def test_usage_cap_stops_charging():
+    p = plan(metric="hours", tiers=[{"unit_price": 10000}], usage_cap="200")
+    assert usage_charge(p, 200) == usage_charge(p, 5000) == 2_000_000
+    assert any("not charged" in note for note in quote(p, 300).notes)
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"currency": "EURO", "flat_fee": 1}, "currency"),
+        ({"currency": "EUR"}, "flat_fee"),
+        ({"currency": "EUR", "metric": "hours", "tiers": []}, "tiers"),
+        ({"currency": "EUR", "metric": "minutes", "tiers": [{"unit_price": 1}]}, "metric"),
+        ({"currency": "EUR", "metric": "hours", "tiers": [{"up_to": "10", "unit_price": 1}]}, "tiers.0"),
+        (
+            {"currency": "EUR", "metric": "hours", "tiers": [{"up_to": "10", "unit_price": 2}, {"up_to": "5", "unit_price": 1}, {"unit_price": 1}]},
+            "tiers.1",
+        ),
+        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": -1}]}, "tiers.0"),
+        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": "1.5"}]}, "tiers.0"),
+        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "overage_unit_price": 1}, "overage_unit_price"),
+        (
+            {"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "minimum_guarantee": 1, "prepaid_commitment": 1},
+            "prepaid_commitment",
+        ),
+        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "usage_cap": "0"}, "usage_cap"),
+    ],
+)  # fmt: skip
+def test_invalid_plans_name_the_field(data, field):
+    with pytest.raises(PlanError) as caught:
+        PricePlan.from_dict(data)
+    assert field in caught.value.errors
+
+
+def test_plans_round_trip_through_json():
+    p = plan(
+        metric="gb", tiers=[{"up_to": "0.5", "unit_price": 900}, {"unit_price": 450}], prepaid_commitment=100,
+        overage_unit_price=300, usage_cap="12.25",
+    )  # fmt: skip
+    assert PricePlan.from_dict(p.to_dict()) == p
+
+
+def test_example_prices_convert_hours_with_the_corpus_shape():
+    shape = CorpusShape.of(asset_count=1000, total_seconds=30_000, total_bytes=30 * 10**12)  # 30 s clips, 3.6 TB/h
+    per_asset = plan(metric="assets", tiers=[{"unit_price": 10}])
+    assert quantity_for_hours(per_asset, 1, shape) == 120
+    per_gb = plan(metric="gb", tiers=[{"unit_price": 1}])
+    assert quantity_for_hours(per_gb, 1, shape) == 3600
+    examples = example_prices(PER_HOUR, shape)
+    assert [(hours, q.total) for hours, q in examples] == [(100, 1_200_000), (1000, 12_000_000), (10_000, 120_000_000)]
+
+
+plans = st.sampled_from(
+    [
+        PER_HOUR,
+        GRADUATED,
+        plan(metric="hours", tiers=[{"unit_price": 7}], prepaid_commitment=1000, overage_unit_price=3),
+        plan(metric="gb", tiers=[{"up_to": "1", "unit_price": 333}, {"unit_price": 111}], usage_cap="40"),
+        PricePlan(currency="EUR", metric="assets", tiers=(Tier(Fraction(10), 99), Tier(None, 49))),
+    ]
+)
+
+
+@given(
+    p=plans,
+    quantities=st.lists(st.fractions(min_value=0, max_value=500, max_denominator=3600), min_size=1, max_size=30),
+    data=st.data(),
+)
+def test_increments_sum_to_the_price_of_the_total_in_any_order_and_split(p, quantities, data):
+    order = data.draw(st.permutations(quantities))
+    cumulative = Fraction(0)
+    charged = 0
+    for quantity in order:
+        charged += incremental_charge(p, cumulative, cumulative + quantity)
+        cumulative += quantity
+    assert charged == usage_charge(p, sum(quantities, Fraction(0)))
+    assert all(incremental_charge(p, 0, q) >= 0 for q in quantities)
