@@ -86,28 +86,26 @@ def test_usage_cap_stops_charging():
     assert any("not charged" in note for note in quote(p, 300).notes)
 
 
+H = {"currency": "EUR", "metric": "hours"}
+ONE = [{"unit_price": 1}]
+
+
 @pytest.mark.parametrize(
     ("data", "field"),
     [
         ({"currency": "EURO", "flat_fee": 1}, "currency"),
         ({"currency": "EUR"}, "flat_fee"),
-        ({"currency": "EUR", "metric": "hours", "tiers": []}, "tiers"),
-        ({"currency": "EUR", "metric": "minutes", "tiers": [{"unit_price": 1}]}, "metric"),
-        ({"currency": "EUR", "metric": "hours", "tiers": [{"up_to": "10", "unit_price": 1}]}, "tiers.0"),
-        (
-            {"currency": "EUR", "metric": "hours", "tiers": [{"up_to": "10", "unit_price": 2}, {"up_to": "5", "unit_price": 1}, {"unit_price": 1}]},
-            "tiers.1",
-        ),
-        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": -1}]}, "tiers.0"),
-        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": "1.5"}]}, "tiers.0"),
-        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "overage_unit_price": 1}, "overage_unit_price"),
-        (
-            {"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "minimum_guarantee": 1, "prepaid_commitment": 1},
-            "prepaid_commitment",
-        ),
-        ({"currency": "EUR", "metric": "hours", "tiers": [{"unit_price": 1}], "usage_cap": "0"}, "usage_cap"),
+        ({**H, "tiers": []}, "tiers"),
+        ({**H, "metric": "minutes", "tiers": ONE}, "metric"),
+        ({**H, "tiers": [{"up_to": "10", "unit_price": 1}]}, "tiers.0"),
+        ({**H, "tiers": [{"up_to": "10", "unit_price": 2}, {"up_to": "5", "unit_price": 1}, *ONE]}, "tiers.1"),
+        ({**H, "tiers": [{"unit_price": -1}]}, "tiers.0"),
+        ({**H, "tiers": [{"unit_price": "1.5"}]}, "tiers.0"),
+        ({**H, "tiers": ONE, "overage_unit_price": 1}, "overage_unit_price"),
+        ({**H, "tiers": ONE, "minimum_guarantee": 1, "prepaid_commitment": 1}, "prepaid_commitment"),
+        ({**H, "tiers": ONE, "usage_cap": "0"}, "usage_cap"),
     ],
-)  # fmt: skip
+)
 def test_invalid_plans_name_the_field(data, field):
     with pytest.raises(PlanError) as caught:
         PricePlan.from_dict(data)

@@ -58,7 +58,7 @@ def test_every_bad_row_is_reported_with_line_and_field():
         (3, "duration_seconds"), (3, "sha256"), (4, "width"), (4, "storage_uri"), (5, "co_owners"),
         (5, "territories"), (6, "clip_exclusions"), (7, "external_id"), (7, "title"),
     }  # fmt: skip
-    text = dict(((line, field), message) for line, field, message in messages(rows))
+    text = {(line, field): message for line, field, message in messages(rows)}
     assert text[(3, "duration_seconds")] == "duration_seconds must be greater than zero (got -4)"
     assert text[(3, "sha256")].startswith("sha256 must be 64 hexadecimal characters")
     assert text[(5, "co_owners")] == "co_owners co-owner shares sum to 90%; they must sum to 100%"
