@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint bench install install-dev install-bench migrate demo clean
+.PHONY: run test lint bench install install-dev install-bench migrate demo clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,9 +39,18 @@ demo: migrate
 run: demo
 	$(BIN)/python manage.py start --host $(HOST) --port $(PORT)
 
+## Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		echo "installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; \
+	fi
+
 ## The whole test suite. With DATABASE_URL/CELERY_BROKER_URL set (CI sets both) it runs on
 ## PostgreSQL and Redis; the ledger suite then runs once more on SQLite, the embedded engine.
-test: install-dev
+test: install-dev chromium
 	$(BIN)/python -m pytest
 	@if [[ "$${DATABASE_URL:-}" == postgres* ]]; then \
 		echo "== ledger suite on SQLite (the embedded default) =="; \

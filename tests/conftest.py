@@ -12,7 +12,7 @@ import os
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.fixtures.ledger", "tests.fixtures.celery", "tests.fixtures.market"]
+pytest_plugins = ["tests.fixtures.ledger", "tests.fixtures.celery", "tests.fixtures.market", "tests.fixtures.browser"]
 
 
 def _vendor() -> str:

@@ -226,14 +226,66 @@ def _co_owners(value: Any, known_orgs: frozenset[str]) -> list[dict]:
     return sorted(shares, key=lambda s: s["org"])
 
 
+def _list_text(items: list) -> str:
+    return json.dumps(items, sort_keys=True, separators=(",", ":")) if items else "[]"
+
+
 def fingerprint(row: AssetRow) -> str:
-    parts = [
+    """A digest of every manifest field: equal for an unchanged row, different for any change."""
+    parts = (
         row.external_id, row.title, str(row.duration_seconds.normalize()), str(row.width), str(row.height),
         str(row.fps.normalize()), row.codec, str(row.size_bytes), row.sha256, row.storage_uri, row.language,
-        row.rights_expiry.isoformat() if row.rights_expiry else "", json.dumps(row.territories),
-        json.dumps(row.clip_exclusions, sort_keys=True), json.dumps(row.co_owners, sort_keys=True),
-    ]  # fmt: skip
+        row.rights_expiry.isoformat() if row.rights_expiry else "", ";".join(row.territories),
+        _list_text(row.clip_exclusions), _list_text(row.co_owners),
+    )  # fmt: skip
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def _sha(value: Any) -> str:
+    text = _text(value, 64 + 10)
+    if not _SHA256.match(text):
+        raise ValueError(f"must be 64 hexadecimal characters (got {len(text)} characters: {text[:16]!r}…)")
+    return text.lower()
+
+
+def _uri(value: Any) -> str:
+    text = _text(value, 1000)
+    if not _URI.match(text):
+        raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https:// or file://)")
+    return text
+
+
+def _language(value: Any) -> str:
+    text = _text(value, 35, required=False)
+    if text and not _LANGUAGE.match(text):
+        raise ValueError(f"{text!r} is not a BCP 47 language tag (for example en, pt-BR)")
+    return text
+
+
+def _required_text(limit: int):
+    return lambda value: _text(value, limit)
+
+
+def _lower_text(limit: int):
+    return lambda value: _text(value, limit).lower()
+
+
+# Field name -> parser, in manifest order. Exclusions and co-owners need context and are handled after.
+_PARSERS = (
+    ("external_id", _required_text(200)),
+    ("title", _required_text(500)),
+    ("duration_seconds", lambda v: _decimal(v, 3, MAX_DURATION)),
+    ("width", lambda v: _int(v, 100_000)),
+    ("height", lambda v: _int(v, 100_000)),
+    ("fps", lambda v: _decimal(v, 3, Decimal(1000))),
+    ("codec", _lower_text(50)),
+    ("size_bytes", lambda v: _int(v, 10**15)),
+    ("sha256", _sha),
+    ("storage_uri", _uri),
+    ("language", _language),
+    ("rights_expiry", _date),
+    ("territories", _territories),
+)
 
 
 def validate_record(
@@ -241,49 +293,20 @@ def validate_record(
 ) -> tuple[AssetRow | None, list[RowError]]:
     errors: list[RowError] = []
     values: dict[str, Any] = {}
-
-    def field(name: str, parse):
+    get = record.get
+    for name, parse in _PARSERS:
         try:
-            values[name] = parse(record.get(name))
+            values[name] = parse(get(name))
         except ValueError as exc:
-            errors.append(RowError(line, name, f"{name} {exc}" if not str(exc).startswith(name) else str(exc)))
-
-    field("external_id", lambda v: _text(v, 200))
-    field("title", lambda v: _text(v, 500))
-    field("duration_seconds", lambda v: _decimal(v, 3, MAX_DURATION))
-    field("width", lambda v: _int(v, 100_000))
-    field("height", lambda v: _int(v, 100_000))
-    field("fps", lambda v: _decimal(v, 3, Decimal(1000)))
-    field("codec", lambda v: _text(v, 50).lower())
-    field("size_bytes", lambda v: _int(v, 10**15))
-
-    def sha(v):
-        text = _text(v, 64 + 10)
-        if not _SHA256.match(text):
-            raise ValueError(f"must be 64 hexadecimal characters (got {len(text)} characters: {text[:16]!r}…)")
-        return text.lower()
-
-    field("sha256", sha)
-
-    def uri(v):
-        text = _text(v, 1000)
-        if not _URI.match(text):
-            raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https:// or file://)")
-        return text
-
-    field("storage_uri", uri)
-
-    def language(v):
-        text = _text(v, 35, required=False)
-        if text and not _LANGUAGE.match(text):
-            raise ValueError(f"{text!r} is not a BCP 47 language tag (for example en, pt-BR)")
-        return text
-
-    field("language", language)
-    field("rights_expiry", _date)
-    field("territories", _territories)
-    field("clip_exclusions", lambda v: _exclusions(v, values.get("duration_seconds")))
-    field("co_owners", lambda v: _co_owners(v, known_orgs))
+            errors.append(RowError(line, name, f"{name} {exc}"))
+    try:
+        values["clip_exclusions"] = _exclusions(get("clip_exclusions"), values.get("duration_seconds"))
+    except ValueError as exc:
+        errors.append(RowError(line, "clip_exclusions", f"clip_exclusions {exc}"))
+    try:
+        values["co_owners"] = _co_owners(get("co_owners"), known_orgs)
+    except ValueError as exc:
+        errors.append(RowError(line, "co_owners", f"co_owners {exc}"))
     if errors:
         return None, errors
     row = AssetRow(line=line, **values)

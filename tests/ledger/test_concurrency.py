@@ -5,7 +5,6 @@ at every posting, and a key shared by all processes must post exactly once.
 """
 
 import multiprocessing
-import random
 from collections import defaultdict
 
 import pytest
@@ -14,12 +13,12 @@ from django.test import override_settings
 
 from ledger import services as ledger
 from ledger.models import Account, JournalEntry, Posting
-from ledger.types import AccountType, Leg, NewEntry
+from ledger.types import AccountType
+from tests.ledger import concurrent_worker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 WORKERS = 8
-STEPS = 120
 ACCOUNTS = [
     ("cash", AccountType.ASSET, False),
     ("prepaid", AccountType.LIABILITY, True),
@@ -28,59 +27,19 @@ ACCOUNTS = [
 ]
 
 
-def _entry(legs, key=None, note=""):
-    return NewEntry(legs=[Leg(c, "EUR", a) for c, a in legs], description=f"concurrent {note}", idempotency_key=key)
-
-
-def _worker(seed: int) -> dict:
-    connections.close_all()
-    rng = random.Random(seed)
-    created: list[tuple[int, list[tuple[str, int]]]] = []
-    refused = 0
-    unexpected: list[str] = []
-    for step in range(STEPS):
-        kind = rng.choice(["spend", "spend", "topup", "pay", "bulk", "shared"])
-        amount = rng.randint(1, 40)
-        try:
-            if kind == "spend":  # may overdraw prepaid
-                legs = [("prepaid", amount), ("revenue", -amount)]
-                result = [ledger.entry_post(_entry(legs))]
-                batches = [legs]
-            elif kind == "topup":
-                legs = [("cash", amount), ("prepaid", -amount)]
-                result = [ledger.entry_post(_entry(legs))]
-                batches = [legs]
-            elif kind == "pay":  # legs in reverse code order: locks must still be taken in id order
-                legs = [("revenue", amount), ("payable", -amount), ("payable", amount), ("cash", -amount)]
-                result = [ledger.entry_post(_entry(legs))]
-                batches = [legs]
-            elif kind == "bulk":
-                batches = [[("prepaid", amount), ("payable", -amount)], [("payable", amount), ("prepaid", -amount)]]
-                result = ledger.entries_post([_entry(b) for b in batches])
-            else:  # every process races for the same keys
-                shared = step % 10
-                legs = [("cash", 7), ("revenue", -7)]
-                result = [ledger.entry_post(_entry(legs, key=f"shared-{shared}", note=f"shared {shared}"))]
-                batches = [legs]
-            created.extend((r.id, b) for r, b in zip(result, batches, strict=True) if r.created)
-        except ledger.InsufficientBalance:
-            refused += 1
-        except Exception as exc:
-            unexpected.append(f"{type(exc).__name__}: {exc}")
-    connections.close_all()
-    return {"created": created, "refused": refused, "unexpected": unexpected}
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("engine", ["postgresql", "orm"])
 def test_concurrent_posting_loses_nothing_and_never_overdraws(engine):
     with override_settings(LEDGER_ENGINE=engine):
         for code, type_, forbid in ACCOUNTS:
             ledger.account_open(code=code, currency="EUR", type=type_, forbid_negative=forbid)
-        ledger.entry_post(_entry([("cash", 300), ("prepaid", -300)], note="seed"))
-        connections.close_all()
-        with multiprocessing.get_context("fork").Pool(WORKERS) as pool:
-            results = pool.map(_worker, range(WORKERS), chunksize=1)
+        ledger.entry_post(concurrent_worker.entry([("cash", 300), ("prepaid", -300)], note="seed"))
+    database = connections["default"].settings_dict["NAME"]
+    connections.close_all()
+    # Spawned, not forked: the test process may hold threads (a live server, a browser driver) that
+    # forking would copy mid-flight.
+    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+        results = pool.map(concurrent_worker.run, [(seed, database, engine) for seed in range(WORKERS)], chunksize=1)
 
     unexpected = [msg for r in results for msg in r["unexpected"]]
     assert unexpected == []

@@ -122,6 +122,10 @@ def _progress(import_id: int, **fields) -> None:
     ManifestImport.objects.filter(pk=import_id).update(heartbeat_at=timezone.now(), **fields)
 
 
+def _json(items: list) -> str:
+    return json.dumps(items) if items else "[]"
+
+
 def _stage(import_id: int, rows: list[AssetRow]) -> None:
     if not rows:
         return
@@ -133,7 +137,7 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
                     (
                         import_id, r.line, r.external_id, r.title, r.duration_seconds, r.width, r.height, r.fps,
                         r.codec, r.size_bytes, r.sha256, r.storage_uri, r.language, r.rights_expiry,
-                        json.dumps(r.territories), json.dumps(r.clip_exclusions), json.dumps(r.co_owners),
+                        _json(r.territories), _json(r.clip_exclusions), _json(r.co_owners),
                         r.fingerprint,
                     )
                 )  # fmt: skip
@@ -213,6 +217,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             else:
                 _apply(mi)
         ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(manifest_import__status=ImportStatus.DONE).delete()
+        _drop_superseded_rows(mi.corpus_id)
     except Exception as exc:
         log.exception("manifest import %s crashed", import_id)
         ManifestImport.objects.filter(pk=import_id).update(
@@ -368,8 +373,6 @@ def _apply(mi: ManifestImport) -> None:
             )
         corpus_recount(mi.corpus_id)
         corpus_refresh_price(mi.corpus_id)
-        # Keep the staged rows of the latest applied manifest only: they are the corpus' current manifest.
-        ManifestRow.objects.filter(manifest_import__corpus_id=mi.corpus_id).exclude(manifest_import_id=mi.pk).delete()
         ManifestImport.objects.filter(pk=mi.pk).update(
             status=ImportStatus.DONE,
             finished_at=timezone.now(),
@@ -379,6 +382,16 @@ def _apply(mi: ManifestImport) -> None:
             still_withdrawn=diff.still_withdrawn,
             missing=diff.missing,
         )
+
+
+def _drop_superseded_rows(corpus_id: int) -> None:
+    """Keep the staged rows of the corpus' latest applied manifest only (its current content).
+
+    Outside the apply transaction: it is housekeeping, and the next run repeats it if it is interrupted.
+    """
+    latest = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE).order_by("-pk").first()
+    if latest is not None:
+        ManifestRow.objects.filter(manifest_import__corpus_id=corpus_id).exclude(manifest_import_id=latest.pk).delete()
 
 
 def imports_stalled(older_than_seconds: int = 600):

@@ -213,3 +213,26 @@ def test_sweeper_finds_imports_whose_worker_stopped(licensor, corpus):
     assert list(imports.imports_stalled()) == []
     ManifestImport.objects.filter(pk=mi.pk).update(created_at=timezone.now() - timezone.timedelta(hours=1))
     assert list(imports.imports_stalled()) == [mi]
+
+
+def test_import_manifest_command(licensor, corpus, tmp_path):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    good = tmp_path / "m.csv"
+    good.write_bytes(manifest_csv([manifest_row("c1"), manifest_row("c2")]))
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username, stdout=out, stderr=err)
+    assert "2 added, 0 changed, 0 unchanged" in out.getvalue()
+    assert "importing m.csv" in err.getvalue()
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(manifest_csv([manifest_row("c3", width="0")]))
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command(
+            "import_manifest", corpus.pk, str(bad), "--as", licensor.user.username, stdout=out, stderr=io.StringIO()
+        )
+    assert "line 2: width must be greater than zero (got 0)" in out.getvalue()
+    with pytest.raises(CommandError, match="is not a member"):
+        call_command("import_manifest", corpus.pk, str(good), "--as", "stranger@example.com")

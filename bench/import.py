@@ -1,0 +1,130 @@
+"""Manifest import speed and memory, against PostgreSQL COPY of the same rows, in one run.
+
+    python -m bench.import [--rows 1000000]
+
+Generates a CSV manifest, imports it with the same service the Celery job runs
+(parse, validate every row, stage with COPY, check duplicates, apply in one
+transaction), then loads the same file with a bare ``COPY … CSV`` into a table
+of the same columns. Peak memory is the import process' maximum resident set.
+Ends with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import emit, fresh_database, machine, peak_rss_mb
+
+HEADER = (
+    "external_id,title,duration_seconds,width,height,fps,codec,size_bytes,sha256,storage_uri,language,"
+    "rights_expiry,territories,clip_exclusions,co_owners\n"
+)
+
+
+def write_manifest(path: Path, rows: int) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        out.write(HEADER)
+        for n in range(rows):
+            ext = f"bench-{n:08d}"
+            seconds = 10 + n % 170
+            out.write(
+                f"{ext},Clip {n},{seconds}.5,1920,1080,25,h264,{seconds * 1_500_000},"
+                f"{hashlib.sha256(ext.encode()).hexdigest()},s3://bench/{ext}.mp4,en,,FR;DE,,\n"
+            )
+
+
+def copy_rate(path: Path) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_manifest_copy (external_id text, title text, duration_seconds numeric(12,3),"
+            " width int, height int, fps numeric(7,3), codec text, size_bytes bigint, sha256 text,"
+            " storage_uri text, language text, rights_expiry date, territories text, clip_exclusions text,"
+            " co_owners text)"
+        )
+        start = time.perf_counter()
+        with (
+            path.open("rb") as source,
+            cursor.cursor.copy("COPY bench_manifest_copy FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - start
+        cursor.execute("SELECT count(*) FROM bench_manifest_copy")
+        return cursor.fetchone()[0] / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    print(f"manifest import benchmark on {machine()}", flush=True)
+    fresh_database("clearframe_bench_import")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+    from django.core.management import call_command
+
+    from marketplace.catalog.models import ManifestImport
+    from marketplace.catalog.services import corpora, imports
+    from marketplace.orgs.access import OrgAccess
+    from marketplace.orgs.models import Membership, OrgKind
+    from marketplace.orgs.services import organisation_create
+
+    call_command("migrate", verbosity=0)
+    owner = get_user_model().objects.create_user("bench@example.com", password="x" * 12)
+    org = organisation_create(name="Bench Studio", kind=OrgKind.LICENSOR, owner=owner)
+    access = OrgAccess(org, Membership.objects.get(user=owner))
+    corpus = corpora.corpus_create(
+        access=access,
+        data={
+            "title": "Benchmark corpus", "description": "A million generated rows for the import benchmark.",
+            "languages": ["en"], "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"],
+            "chain_of_title": "Generated.",
+        },
+    )  # fmt: skip
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-import-"))
+    path = workdir / "manifest.csv"
+    write_manifest(path, args.rows)
+    print(f"  manifest: {args.rows:,} rows, {path.stat().st_size / 1e6:,.0f} MB", flush=True)
+    with path.open("rb") as fh:
+        mi = ManifestImport.objects.create(
+            corpus=corpus, uploaded_by=owner, file=File(fh, name="manifest.csv"), original_name="manifest.csv",
+            format="csv", size_bytes=path.stat().st_size,
+        )  # fmt: skip
+
+    start = time.perf_counter()
+    done = imports.manifest_import_run(mi.pk)
+    elapsed = time.perf_counter() - start
+    if done.status != "done" or done.added != args.rows:
+        raise SystemExit(f"import did not finish cleanly: {done.status}, {done.added} added, {done.file_error}")
+    rss = peak_rss_mb()
+    print(f"  import: {elapsed:.1f} s, {args.rows / elapsed:,.0f} rows/s, peak RSS {rss:,.0f} MB", flush=True)
+    copy = copy_rate(path)
+    print(f"  COPY of the same rows: {copy:,.0f} rows/s")
+    rate = args.rows / elapsed
+    print(f"\nimport at {100 * rate / copy:.0f}% of the COPY rate (goal >= 25%), peak {rss:,.0f} MB (goal < 300 MB)\n")
+    emit(
+        {
+            "bench": "import",
+            "rows": args.rows,
+            "rows_per_s": round(rate),
+            "copy_rows_per_s": round(copy),
+            "peak_rss_mb": round(rss),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Import a manifest from the command line, with progress on the terminal."""
+
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.management.progress import Progress
+from marketplace.catalog.models import Corpus, ManifestImport, ManifestRowError
+from marketplace.catalog.services.imports import check_size, manifest_format, manifest_import_run
+
+
+class Command(BaseCommand):
+    help = "Validate and import a CSV or JSON Lines manifest into a corpus (the same job the web upload runs)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("corpus", type=int, help="corpus id")
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--as", dest="user", required=True, help="email of the member importing it")
+        parser.add_argument("--show-errors", type=int, default=20, help="how many row errors to print")
+
+    def handle(self, *args, corpus, file, user, show_errors, **options):
+        corpus_obj = Corpus.objects.filter(pk=corpus).first()
+        if corpus_obj is None:
+            raise CommandError(f"no corpus {corpus}")
+        uploader = get_user_model().objects.filter(username=user).first()
+        if uploader is None or not corpus_obj.organisation.memberships.filter(user=uploader).exists():
+            raise CommandError(f"{user} is not a member of {corpus_obj.organisation.name}")
+        if not file.is_file():
+            raise CommandError(f"{file} is not a file")
+        try:
+            fmt = manifest_format(file.name)
+            check_size(file.stat().st_size)
+        except ValidationError as exc:
+            raise CommandError(" ".join(exc.messages)) from None
+        with file.open("rb") as fh:
+            mi = ManifestImport.objects.create(
+                corpus=corpus_obj, uploaded_by=uploader, file=File(fh, name=file.name), original_name=file.name,
+                format=fmt, size_bytes=file.stat().st_size,
+            )  # fmt: skip
+        progress = Progress(f"importing {file.name}", self.stderr)
+        mi = manifest_import_run(mi.pk, progress=progress)
+        progress.done()
+        if mi.status == "done":
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"import {mi.pk} done: {mi.added:,} added, {mi.changed:,} changed, {mi.unchanged:,} unchanged, "
+                    f"{mi.missing:,} missing from this manifest"
+                )
+            )
+            return
+        if mi.file_error:
+            self.stdout.write(self.style.ERROR(mi.file_error))
+        for error in ManifestRowError.objects.filter(manifest_import=mi).order_by("line")[:show_errors]:
+            self.stdout.write(f"line {error.line}: {error.message}")
+        if mi.error_count > show_errors:
+            self.stdout.write(f"… and {mi.error_count - show_errors:,} more")
+        raise CommandError(f"import {mi.pk} {mi.status}: nothing was changed")

@@ -1,0 +1,105 @@
+"""A licensor lists a catalogue in real headless Chromium, an operator approves it, anyone can find it.
+
+Sign in, create a corpus, upload a manifest with errors, see the row errors,
+upload the fixed file, watch the progress finish, create an offer, see the
+example pricing, submit, approve, and find the corpus in the public catalogue.
+The import runs on a real Celery worker.
+"""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from marketplace.orgs.models import OrgKind
+from tests.fixtures.market import PASSWORD, make_org, manifest_csv, manifest_row
+
+pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.postgres, pytest.mark.slow]
+
+
+def sign_in(page, base, email):
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Email or username").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery_worker, tmp_path):
+    make_org("northlight", OrgKind.LICENSOR, owner_email="studio@northlight.example")
+    make_org("market-ops", OrgKind.OPERATOR, owner_email="ops@market.example")
+    base = live_server.url
+
+    sign_in(page, base, "studio@northlight.example")
+    expect(page.get_by_role("heading", name="Northlight")).to_be_visible()
+    page.get_by_role("link", name="New corpus").first.click()
+
+    # The form explains what is missing, next to each field.
+    page.get_by_role("button", name="Create corpus").click()
+    expect(page.locator("#id_title_error")).to_contain_text("This field is required")
+    page.get_by_role("textbox", name="Title", exact=True).fill("Rotterdam harbour 4K")
+    page.get_by_role("textbox", name="Description", exact=True).fill(
+        "Cranes, ships and quays at dawn, filmed in 4K by our own crews."
+    )
+    page.get_by_label("Languages").fill("zxx")
+    page.get_by_role("textbox", name="Territory", exact=True).fill("WW")
+    page.get_by_label("Content rating").select_option("all_ages")
+    page.get_by_label("Nature and wildlife").check()
+    page.get_by_label("Chain of title").fill("Shot by Northlight staff crews; Northlight owns the copyright.")
+    page.get_by_role("button", name="Create corpus").click()
+    expect(page.get_by_role("heading", name=re.compile("Rotterdam harbour 4K"))).to_be_visible()
+
+    # A manifest with errors: every bad row is listed, and nothing is imported.
+    bad = tmp_path / "harbour.csv"
+    bad.write_bytes(
+        manifest_csv(
+            [manifest_row("h1"), manifest_row("h2", sha256="not-a-hash"), manifest_row("h3", duration_seconds="-2")]
+        )
+    )
+    page.get_by_label("File").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.get_by_role("heading", name=re.compile("nothing was changed"))).to_be_visible(timeout=60_000)
+    errors = page.locator("#row-errors")
+    expect(errors).to_contain_text("sha256 must be 64 hexadecimal characters")
+    expect(errors).to_contain_text("duration_seconds must be greater than zero")
+    expect(errors.locator("tbody tr")).to_have_count(2)
+    expect(page.get_by_role("link", name="Download all errors (CSV)")).to_be_visible()
+
+    # The fixed file: the progress bar runs to the end and the page reports what changed.
+    good = tmp_path / "harbour-fixed.csv"
+    good.write_bytes(manifest_csv([manifest_row(f"h{i}") for i in range(1, 2001)]))
+    page.get_by_role("link", name="Upload a corrected file").click()
+    page.get_by_label("File").set_input_files(str(good))
+    page.get_by_role("button", name="Upload and import").click()
+    expect(page.locator("#count-added")).to_have_text("2,000", timeout=60_000)
+    expect(page.locator("#import-status")).to_have_text("Done")
+
+    # An offer, with example pricing computed as the price plan is typed.
+    page.get_by_role("link", name=re.compile("Rotterdam harbour 4K")).click()
+    page.get_by_role("link", name="New offer").click()
+    page.get_by_role("textbox", name="Name", exact=True).fill("Research licence, 12 months")
+    page.get_by_label("Pre-training").check()
+    page.get_by_label("Metric").select_option("hours")
+    page.get_by_label("Price beyond the last tier").fill("120.00")
+    expect(page.locator("#example-pricing")).to_contain_text("12,000.00 EUR")
+    expect(page.locator("#example-pricing")).to_contain_text("1,200,000.00 EUR")
+    page.get_by_role("button", name="Save offer").click()
+    page.get_by_role("button", name="Publish offer").click()
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.get_by_text("Submitted. The operator will review the listing.")).to_be_visible()
+
+    # The operator approves.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, base, "ops@market.example")
+    page.get_by_role("link", name="Review queue").first.click()
+    page.get_by_role("link", name="Rotterdam harbour 4K").click()
+    page.get_by_label("Decision").select_option("approve")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_text("is published")).to_be_visible()
+
+    # Anyone finds it in the public catalogue.
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/catalogue/?q=harbour&use=pre_training")
+    page.get_by_role("link", name="Rotterdam harbour 4K").click()
+    expect(page.get_by_role("heading", name="Rotterdam harbour 4K")).to_be_visible()
+    expect(page.get_by_text("Research licence, 12 months")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("2,000")
