@@ -71,7 +71,7 @@ class PreviewMedia(models.Model):
         ordering = ["id"]
 
     def __str__(self) -> str:
-        return self.caption or self.file.name
+        return self.caption or str(self.file)
 
 
 class AssetStatus(models.TextChoices):
