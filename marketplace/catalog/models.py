@@ -79,8 +79,9 @@ class AssetStatus(models.TextChoices):
     WITHDRAWN = "withdrawn", "Withdrawn"
 
 
-class Asset(models.Model):
-    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="assets")
+class ManifestFields(models.Model):
+    """The fields a manifest row describes; shared by the asset and its staged manifest row."""
+
     external_id = models.CharField(max_length=200)
     title = models.CharField(max_length=500)
     duration_seconds = models.DecimalField(max_digits=12, decimal_places=3)
@@ -99,6 +100,13 @@ class Asset(models.Model):
         default=list, help_text='Royalty shares in basis points: [{"org": "slug", "bp": 6000}]; empty: the licensor'
     )
     fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the manifest fields; detects changes.")
+
+    class Meta:
+        abstract = True
+
+
+class Asset(ManifestFields):
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="assets")
     status = models.CharField(max_length=10, choices=AssetStatus.choices, default=AssetStatus.ACTIVE)
     withdrawal = models.ForeignKey("Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     last_import = models.ForeignKey(
@@ -195,27 +203,11 @@ class ManifestRowError(models.Model):
         return f"line {self.line} {self.field}: {self.message}"
 
 
-class ManifestRow(models.Model):
+class ManifestRow(ManifestFields):
     """A validated manifest row, staged before it is applied; kept as the manifest's content."""
 
     manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="+")
     line = models.BigIntegerField()
-    external_id = models.CharField(max_length=200)
-    title = models.CharField(max_length=500)
-    duration_seconds = models.DecimalField(max_digits=12, decimal_places=3)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
-    fps = models.DecimalField(max_digits=7, decimal_places=3)
-    codec = models.CharField(max_length=50)
-    size_bytes = models.BigIntegerField()
-    sha256 = models.CharField(max_length=64)
-    storage_uri = models.CharField(max_length=1000)
-    language = models.CharField(max_length=35, blank=True, default="")
-    rights_expiry = models.DateField(null=True, blank=True)
-    territories = models.JSONField(default=list)
-    clip_exclusions = models.JSONField(default=list)
-    co_owners = models.JSONField(default=list)
-    fingerprint = models.CharField(max_length=64)
 
     class Meta:
         indexes = [models.Index(fields=["manifest_import", "external_id"], name="catalog_mrow_import_ext_idx")]

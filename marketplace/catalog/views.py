@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 from django.contrib import messages
@@ -30,6 +29,7 @@ from marketplace.catalog.services.listing import shape_of
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.views import form_errors
 from marketplace.pricing import PlanError, PricePlan, example_prices
+from marketplace.web.csv_stream import csv_response
 from marketplace.web.uploads import limit_upload
 
 
@@ -303,31 +303,21 @@ def import_status(request: HttpRequest, import_id: int) -> JsonResponse:
     return JsonResponse(_import_state(_import(request, import_id)))
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 @org_view(Perm.VIEW)
 def import_errors_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
     mi = _import(request, import_id)
-    writer = csv.writer(_Echo(), lineterminator="\n")
 
     def rows():
-        yield writer.writerow(["line", "field", "message"])
         if mi.file_error:
-            yield writer.writerow(["", "", mi.file_error])
-        for line, field, message in (
+            yield ["", "", mi.file_error]
+        yield from (
             ManifestRowError.objects.filter(manifest_import=mi)
             .order_by("line", "id")
             .values_list("line", "field", "message")
             .iterator(2000)
-        ):
-            yield writer.writerow([line, field, message])
+        )
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="manifest-errors-{mi.pk}.csv"'
-    return response
+    return csv_response(rows(), ["line", "field", "message"], f"manifest-errors-{mi.pk}.csv")
 
 
 @require_POST

@@ -49,3 +49,19 @@ LANGUAGES = {
     "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
     "sv": "Swedish", "tr": "Turkish", "zh": "Chinese", "zxx": "No linguistic content",
 }  # fmt: skip
+
+
+def territory_problem(codes: list[str], *, missing: str) -> str | None:
+    """What is wrong with a list of territory codes, or None. ``missing`` is the message for an empty list."""
+    if not codes:
+        return missing
+    bad = [c for c in codes if c != WORLDWIDE and c not in COUNTRIES]
+    if bad:
+        return f"Unknown territory code(s): {', '.join(bad)}. Use ISO 3166-1 alpha-2 codes, or WW for worldwide."
+    if WORLDWIDE in codes and len(codes) > 1:
+        return "WW (worldwide) cannot be combined with other territories."
+    return None
+
+
+def territory_codes(values) -> list[str]:
+    return sorted({str(code).strip().upper() for code in values or [] if str(code).strip()})

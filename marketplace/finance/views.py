@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from ledger import services as ledger
+from marketplace.web.csv_stream import csv_response
 
 
 def staff_required(view: Callable) -> Callable:
@@ -103,33 +103,15 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     return render(request, "finance/entry.html", {"entry": entry})
 
 
-class _Echo:
-    """A write-only file that hands each CSV line back to the streaming response."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _stream_csv(rows: Iterator[list], columns: list[str], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo(), lineterminator="\n")
-
-    def lines():
-        yield writer.writerow(columns)
-        for row in rows:
-            yield writer.writerow(row)
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @staff_required
 def journal_csv(request: HttpRequest) -> HttpResponse:
     date_from, error_from = _date_param(request, "from")
     date_to, error_to = _date_param(request, "to")
     if error_from or error_to:
         return HttpResponse(error_from or error_to, status=400, content_type="text/plain")
-    return _stream_csv(ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal.csv")
+    return csv_response(
+        ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal.csv"
+    )
 
 
 @staff_required
@@ -138,4 +120,4 @@ def trial_balance_csv(request: HttpRequest) -> HttpResponse:
     if error:
         return HttpResponse(error, status=400, content_type="text/plain")
     name = f"trial-balance-{as_of.isoformat()}.csv" if as_of else "trial-balance.csv"
-    return _stream_csv(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name)
+    return csv_response(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name)

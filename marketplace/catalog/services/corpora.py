@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
-from marketplace.catalog.vocab import CONTENT_RATINGS, COUNTRIES, GENRES, WORLDWIDE
+from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, territory_codes, territory_problem
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
 
@@ -37,14 +37,12 @@ def _validate(data: dict) -> dict:
     languages = [str(code).strip() for code in data.get("languages") or [] if str(code).strip()]
     if not languages:
         errors["languages"] = "Give at least one language (use zxx for no spoken language)."
-    territory = [str(code).strip().upper() for code in data.get("territory") or [] if str(code).strip()]
-    bad = [c for c in territory if c != WORLDWIDE and c not in COUNTRIES]
-    if not territory:
-        errors["territory"] = "Give the territories where you hold the rights, or WW for worldwide."
-    elif bad:
-        errors["territory"] = f"Unknown territory code(s): {', '.join(bad)}. Use ISO 3166-1 alpha-2, or WW."
-    elif WORLDWIDE in territory and len(territory) > 1:
-        errors["territory"] = "WW (worldwide) cannot be combined with other territories."
+    territory = territory_codes(data.get("territory"))
+    problem = territory_problem(
+        territory, missing="Give the territories where you hold the rights, or WW for worldwide."
+    )
+    if problem:
+        errors["territory"] = problem
     if errors:
         raise ValidationError(errors)
     return {
@@ -53,7 +51,7 @@ def _validate(data: dict) -> dict:
         "languages": languages,
         "genres": genres,
         "content_rating": data["content_rating"],
-        "territory": sorted(set(territory)),
+        "territory": territory,
         "chain_of_title": data["chain_of_title"].strip(),
     }
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from marketplace.catalog.models import Corpus, CorpusStatus, Offer, OfferStatus, OfferVersion
 from marketplace.catalog.services.listing import corpus_refresh_price
-from marketplace.catalog.vocab import COUNTRIES, PERMITTED_USES, WORLDWIDE
+from marketplace.catalog.vocab import PERMITTED_USES, territory_codes, territory_problem
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import PlanError, PricePlan
@@ -48,12 +48,12 @@ def _validate(data: dict) -> tuple[dict, list[Organisation]]:
     except (TypeError, ValueError):
         errors["term_months"] = "The term is a whole number of months between 1 and 120."
         term = 0
-    territory = [str(c).strip().upper() for c in data.get("territory") or [] if str(c).strip()]
-    bad = [c for c in territory if c != WORLDWIDE and c not in COUNTRIES]
-    if not territory:
-        errors["territory"] = "Give the territories where the licence applies, or WW for worldwide."
-    elif bad:
-        errors["territory"] = f"Unknown territory code(s): {', '.join(bad)}."
+    territory = territory_codes(data.get("territory"))
+    problem = territory_problem(
+        territory, missing="Give the territories where the licence applies, or WW for worldwide."
+    )
+    if problem:
+        errors["territory"] = problem
     low, default, high = commission_bounds()
     try:
         commission = int(data.get("commission_bp", default))
@@ -80,7 +80,7 @@ def _validate(data: dict) -> tuple[dict, list[Organisation]]:
     clean = {
         "permitted_uses": uses,
         "term_months": term,
-        "territory": sorted(set(territory)),
+        "territory": territory,
         "exclusive": bool(data.get("exclusive")),
         "attribution": str(data.get("attribution") or "").strip(),
         "output_restrictions": str(data.get("output_restrictions") or "").strip(),
