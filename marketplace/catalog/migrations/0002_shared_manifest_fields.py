@@ -4,25 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='manifestrow',
-            name='clip_exclusions',
+            model_name="manifestrow",
+            name="clip_exclusions",
             field=models.JSONField(default=list, help_text='[{"start": 60.0, "end": 90.0, "reason": "music"}]'),
         ),
         migrations.AlterField(
-            model_name='manifestrow',
-            name='co_owners',
-            field=models.JSONField(default=list, help_text='Royalty shares in basis points: [{"org": "slug", "bp": 6000}]; empty: the licensor'),
+            model_name="manifestrow",
+            name="co_owners",
+            field=models.JSONField(
+                default=list,
+                help_text='Royalty shares in basis points: [{"org": "slug", "bp": 6000}]; empty: the licensor',
+            ),
         ),
         migrations.AlterField(
-            model_name='manifestrow',
-            name='fingerprint',
-            field=models.CharField(help_text='SHA-256 of the manifest fields; detects changes.', max_length=64),
+            model_name="manifestrow",
+            name="fingerprint",
+            field=models.CharField(help_text="SHA-256 of the manifest fields; detects changes.", max_length=64),
         ),
     ]
