@@ -12,7 +12,13 @@ import os
 import pytest
 from django.conf import settings
 
-pytest_plugins = ["tests.fixtures.ledger", "tests.fixtures.celery", "tests.fixtures.market", "tests.fixtures.browser"]
+pytest_plugins = [
+    "tests.fixtures.ledger",
+    "tests.fixtures.celery",
+    "tests.fixtures.market",
+    "tests.fixtures.browser",
+    "tests.fixtures.api",
+]
 
 
 def _vendor() -> str:

@@ -33,11 +33,20 @@ INSTALLED_APPS = [
     "marketplace.orgs",
     "marketplace.events",
     "marketplace.catalog",
+    "marketplace.licensing",
+    "marketplace.usage",
+    "marketplace.webhooks",
+    "marketplace.payments",
+    "marketplace.api",
     "marketplace.finance",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "marketplace.api.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -149,6 +158,73 @@ MARKET_REVIEW_REQUIRED = env_bool("MARKET_REVIEW_REQUIRED", True)
 MARKET_MIN_COMMISSION_BP = env_int("MARKET_MIN_COMMISSION_BP", 1500)
 MARKET_DEFAULT_COMMISSION_BP = env_int("MARKET_DEFAULT_COMMISSION_BP", 2000)
 MARKET_MAX_COMMISSION_BP = env_int("MARKET_MAX_COMMISSION_BP", 5000)
+# Ed25519 keys that sign licence certificates, newest first (PEM files). Development generates one.
+CERTIFICATE_SIGNING_KEY_FILES = env_list(
+    "CERTIFICATE_SIGNING_KEY_FILES", str(VAR_DIR / "keys" / "certificate-ed25519.pem")
+)
+CERTIFICATE_KEYS_AUTOCREATE = env_bool("CERTIFICATE_KEYS_AUTOCREATE", True)
+# How long a quote can be ordered, and a download link used.
+QUOTE_TTL_HOURS = env_int("QUOTE_TTL_HOURS", 48)
+DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
+# Where delivered files are read from: the local filesystem here, S3 in production (django-storages).
+DELIVERY_STORAGE_ROOT = env_str("DELIVERY_STORAGE_ROOT", str(VAR_DIR / "assets"))
+# Webhooks to private or loopback addresses are refused unless this is on (development and tests).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
+
+# --- Stripe -----------------------------------------------------------------------------
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_clearframe_local")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_clearframe_local")
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")  # e.g. a localstripe server in development and tests
+
+# --- The API ---------------------------------------------------------------------------
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
+API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24)
+USAGE_BATCH_LIMIT = 10_000
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "marketplace.api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["marketplace.api.auth.IsMember"],
+    "DEFAULT_PAGINATION_CLASS": "marketplace.api.pagination.Cursor",
+    "DEFAULT_THROTTLE_CLASSES": ["marketplace.api.throttling.PerKeyThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env_str("API_RATE_PER_KEY", "6000/min")},
+    "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ClearFrame API",
+    "DESCRIPTION": "License video for AI training: search the catalogue, buy licences with certificates of "
+    "lawful sourcing, take delivery, report usage and receive webhooks. See docs/api.md.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatus": "marketplace.licensing.models.OrderStatus",
+        "LicenceStatus": "marketplace.licensing.models.LicenceStatus",
+        "DeliveryStatus": "marketplace.webhooks.models.DeliveryStatus",
+        "PaymentMethod": "marketplace.licensing.models.PaymentMethod",
+    },
+}
+
+# Throttle counters and other shared short-lived state: Redis when there is one.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CELERY_BROKER_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # Largest manifest file accepted (bytes).
 MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
 # Uploads above this size stream to a temporary file instead of memory.
@@ -159,10 +235,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ledger.seal_chain",
         "schedule": float(LEDGER_SEAL_INTERVAL_SECONDS),
     },
-    "catalog-sweep-imports": {
-        "task": "catalog.sweep_imports",
-        "schedule": 60.0,
-    },
+    "catalog-sweep-imports": {"task": "catalog.sweep_imports", "schedule": 60.0},
+    "webhooks-dispatch": {"task": "webhooks.dispatch", "schedule": 5.0},
+    "licensing-expire": {"task": "licensing.expire_licences", "schedule": 3600.0},
+    "payments-sweep-stripe-events": {"task": "payments.sweep_stripe_events", "schedule": 120.0},
+    "api-sweep-idempotency": {"task": "api.sweep_idempotency", "schedule": 3600.0},
 }
 
 LOGGING = {

@@ -8,3 +8,4 @@ DEBUG = env_bool("DJANGO_DEBUG", True)
 
 for _sub in ("broker/queue", "broker/processed", "mail", "media"):
     (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
+WEBHOOKS_ALLOW_PRIVATE_URLS = True

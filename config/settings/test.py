@@ -18,3 +18,7 @@ DEBUG = False
 if "CELERY_BROKER_URL" not in os.environ:
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+WEBHOOKS_ALLOW_PRIVATE_URLS = True
+CERTIFICATE_SIGNING_KEY_FILES = [str(VAR_DIR / "test-keys" / "certificate-ed25519.pem")]
+DELIVERY_STORAGE_ROOT = str(VAR_DIR / "test-assets")
+REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "100000/min"}}

@@ -1,0 +1,1 @@
+"""The buyer-facing REST API (/api/v1/): keys, errors, idempotency, limits, and the resources."""

@@ -1,0 +1,1 @@
+"""Licensing: quotes, orders, licences, certificates of lawful sourcing, and delivery."""

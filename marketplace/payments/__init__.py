@@ -1,0 +1,1 @@
+"""Payments through Stripe. ``marketplace.payments.gateway`` is the only module that imports ``stripe``."""

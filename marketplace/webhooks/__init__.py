@@ -1,0 +1,1 @@
+"""Webhooks to licensees, signed per Standard Webhooks, retried with backoff, replayable."""
