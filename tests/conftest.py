@@ -18,6 +18,7 @@ pytest_plugins = [
     "tests.fixtures.market",
     "tests.fixtures.browser",
     "tests.fixtures.api",
+    "tests.fixtures.receiver",
 ]
 
 
