@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.api",
     "tests.fixtures.receiver",
+    "tests.fixtures.stripe",
 ]
 
 

@@ -40,10 +40,15 @@ def payment_intent_create(*, amount: int, currency: str, order_id: str, licensee
     return Intent(intent.id, intent.client_secret, intent.status)
 
 
-def payment_intent_confirm(intent_id: str, payment_method: str = "pm_card_visa") -> str:
-    """Confirm a PaymentIntent server-side (used by the demo and the tests; buyers confirm in Stripe.js)."""
-    intent = _client().v1.payment_intents.confirm(intent_id, params={"payment_method": payment_method})
-    return intent.status
+def payment_intent_confirm_with_test_card(intent_id: str, number: str = "4242424242424242") -> str:
+    """Pay a PaymentIntent with a test card, server-side. Only for the demo and the tests, against a
+    Stripe fake: real buyers confirm in the browser with Stripe.js."""
+    client = _client()
+    method = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2035, "cvc": "123"}}
+    )
+    client.v1.payment_intents.update(intent_id, params={"payment_method": method.id})
+    return client.v1.payment_intents.confirm(intent_id).to_dict()["status"]
 
 
 @dataclass(frozen=True)
@@ -57,17 +62,15 @@ class Capture:
 def capture_details(payment_intent: dict) -> Capture:
     """Amount and Stripe's fee for a succeeded PaymentIntent, from its charge's balance transaction."""
     amount = int(payment_intent.get("amount_received") or payment_intent["amount"])
+    charge = payment_intent.get("latest_charge")
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
     fee = 0
-    charge_id = payment_intent.get("latest_charge") or ((payment_intent.get("charges") or {}).get("data") or [{}])[
-        0
-    ].get("id")
     if charge_id:
         client = _client()
-        charge = client.v1.charges.retrieve(charge_id)
-        balance_transaction = charge.get("balance_transaction")
+        balance_transaction = client.v1.charges.retrieve(charge_id).to_dict().get("balance_transaction")
+        if isinstance(balance_transaction, str):
+            balance_transaction = client.v1.balance_transactions.retrieve(balance_transaction).to_dict()
         if balance_transaction:
-            if isinstance(balance_transaction, str):
-                balance_transaction = client.v1.balance_transactions.retrieve(balance_transaction)
             fee = int(balance_transaction.get("fee") or 0)
     return Capture(payment_intent["id"], amount, fee, payment_intent["currency"].upper())
 
