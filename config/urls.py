@@ -13,6 +13,8 @@ urlpatterns = [
     path("webhooks/stripe/", stripe_webhook, name="stripe_webhook"),
     path("", include("marketplace.catalog.urls")),
     path("", include("marketplace.orgs.urls")),
+    path("", include("marketplace.api.page_urls")),
+    path("", include("marketplace.licensing.urls")),
     path("", include("marketplace.web.urls")),
 ]
 

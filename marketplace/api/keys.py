@@ -22,7 +22,7 @@ def hash_secret(secret: str) -> str:
 @transaction.atomic
 def api_key_create(*, access: OrgAccess, name: str) -> tuple[ApiKey, str]:
     """Returns the key and its secret; the secret cannot be shown again."""
-    access.require(Perm.MANAGE_MEMBERS)
+    access.require(Perm.MANAGE_API)
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Name the key after what uses it (for example 'training pipeline')."})
@@ -39,7 +39,7 @@ def api_key_create(*, access: OrgAccess, name: str) -> tuple[ApiKey, str]:
 
 @transaction.atomic
 def api_key_revoke(*, access: OrgAccess, key_id: str) -> ApiKey:
-    access.require(Perm.MANAGE_MEMBERS)
+    access.require(Perm.MANAGE_API)
     key = ApiKey.objects.select_for_update().get(public_id=key_id, organisation=access.organisation)
     if key.revoked_at is None:
         key.revoked_at = timezone.now()

@@ -213,8 +213,10 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 @org_view(Perm.VIEW)
 def withdrawal_list(request: HttpRequest) -> HttpResponse:
-    items = Withdrawal.objects.filter(corpus__organisation=request.access.organisation).select_related(
-        "actor", "corpus"
+    items = (
+        Withdrawal.objects.filter(corpus__organisation=request.access.organisation)
+        .select_related("actor", "corpus")
+        .prefetch_related("notices__licence__licensee")
     )
     return render(
         request,

@@ -26,6 +26,7 @@ class Perm(StrEnum):
     MANAGE_CATALOG = "manage_catalog"
     FINANCE = "finance"
     REVIEW = "review"  # operator only: approve or reject listings
+    MANAGE_API = "manage_api"  # licensee only: API keys and webhook endpoints
 
 
 ROLE_PERMS: dict[str, set[Perm]] = {
@@ -40,6 +41,7 @@ ROLE_PERMS: dict[str, set[Perm]] = {
 KIND_PERMS: dict[Perm, set[str]] = {
     Perm.MANAGE_CATALOG: {OrgKind.LICENSOR},
     Perm.REVIEW: {OrgKind.OPERATOR},
+    Perm.MANAGE_API: {OrgKind.LICENSEE},
 }
 
 

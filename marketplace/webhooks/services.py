@@ -94,7 +94,8 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
-def _secrets(endpoint: WebhookEndpoint) -> list[str]:
+def active_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The secrets that sign deliveries now: the current one, and the previous one during its overlap."""
     found = [endpoint.secret]
     if (
         endpoint.previous_secret
@@ -257,7 +258,7 @@ def delivery_send(delivery_pk: int) -> WebhookDelivery | None:
             status = _post(
                 delivery.endpoint.url,
                 body,
-                signing.headers(_secrets(delivery.endpoint), delivery.message_id, now, body),
+                signing.headers(active_secrets(delivery.endpoint), delivery.message_id, now, body),
             )
         except Exception as exc:  # network errors are the receiver's problem, recorded and retried
             error = f"{type(exc).__name__}: {exc}"[:1000]

@@ -7,10 +7,15 @@ be forgotten: a route with a parameter this test does not know fails it.
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from marketplace.api.keys import api_key_create
+from marketplace.api.models import ApiKey
 from marketplace.catalog.models import Asset
 from marketplace.catalog.services import withdrawals
+from marketplace.licensing import services as licensing
 from marketplace.orgs.models import Invitation, OrgKind
 from marketplace.orgs.services import invitation_create
+from marketplace.webhooks import services as webhooks
+from marketplace.webhooks.models import TakedownNotice, WebhookDelivery, WebhookEndpoint
 from tests.fixtures.market import access_for, import_rows, make_org, manifest_row
 
 
@@ -29,8 +34,9 @@ def org_routes() -> list[tuple[str, list[str]]]:
 
 
 @pytest.fixture
-def victim(db):
-    """An organisation with one of everything: corpus, assets, import, offer, invitation, withdrawal."""
+def victim(db, market, licensor):
+    """A licensor and a licensee with one of everything: corpus, assets, import, offer, invitation, withdrawal;
+    licence, certificate, API key, webhook endpoint, delivery and takedown notice."""
     from marketplace.catalog.services import corpora, offers
     from tests.fixtures.market import CORPUS_DATA, OFFER_DATA
 
@@ -42,26 +48,49 @@ def victim(db):
     asset = Asset.objects.get(corpus=corpus, external_id="v1")
     withdrawals.assets_withdraw(access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received")
     invitation = invitation_create(access=access, email="new@victim.example", role="viewer")
+
+    lab, lab_owner = make_org("victim-lab", OrgKind.LICENSEE)
+    lab.invoicing_approved = True
+    lab.save()
+    lab_access = access_for(lab, lab_owner)
+    quote = licensing.quote_create(licensee=lab, offer_id=market["flat"].pk, scope={"type": "corpus"})
+    order, _ = licensing.order_create(licensee=lab, quote_id=quote.public_id, payment_method="account")
+    key, _ = api_key_create(access=lab_access, name="victim pipeline")
+    endpoint = webhooks.endpoint_create(
+        organisation=lab, url="https://hooks.victim.example/in", events=["asset.withdrawn"]
+    )
+    withdrawals.assets_withdraw(
+        access=licensor,
+        corpus=market["corpus"],
+        asset_ids=[Asset.objects.get(external_id="m1").pk],
+        reason="Claim received",
+    )
+    webhooks.events_dispatch()
     return {
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
         "asset_id": asset.pk, "invitation_id": invitation.pk,
+        "licensee_slug": lab.slug, "licence_id": order.licence.public_id, "version": 1, "key_id": key.public_id,
+        "endpoint_id": endpoint.public_id, "delivery_id": WebhookDelivery.objects.get(endpoint=endpoint).message_id,
+        "notice_id": TakedownNotice.objects.get(licence=order.licence).public_id,
     }  # fmt: skip
 
 
 def test_routes_are_enumerated():
     names = {name for name, _ in org_routes()}
     assert {"catalog:corpus", "catalog:import", "catalog:offer_edit", "orgs:members", "catalog:review"} <= names
+    assert {"developers:index", "developers:endpoint", "licensing:licence", "licensing:notice_acknowledge"} <= names
 
 
 @pytest.mark.parametrize("attacker_kind", [OrgKind.LICENSOR, OrgKind.LICENSEE, OrgKind.OPERATOR])
 def test_another_organisation_gets_404_on_every_route(client, victim, attacker_kind):
     attacker_org, attacker = make_org(f"attacker-{attacker_kind}", attacker_kind)
+    delivery_due = WebhookDelivery.objects.get(message_id=victim["delivery_id"]).next_attempt_at
     client.force_login(attacker)
     checked = 0
     for name, params in org_routes():
         unknown = set(params) - set(victim)
         assert not unknown, f"{name} has parameters this sweep does not know: {unknown}"
-        for slug in (victim["org_slug"], attacker_org.slug):  # their URL, and ours with their ids
+        for slug in (victim["org_slug"], victim["licensee_slug"], attacker_org.slug):  # theirs, and ours with their ids
             kwargs = {p: victim[p] for p in params}
             kwargs["org_slug"] = slug
             if slug == attacker_org.slug and len(params) == 1:
@@ -76,6 +105,11 @@ def test_another_organisation_gets_404_on_every_route(client, victim, attacker_k
     # And nothing changed.
     assert Asset.objects.filter(corpus_id=victim["corpus_id"], status="active").count() == 1
     assert Invitation.objects.get(pk=victim["invitation_id"]).revoked_at is None
+    assert ApiKey.objects.get(public_id=victim["key_id"]).revoked_at is None
+    endpoint = WebhookEndpoint.objects.get(public_id=victim["endpoint_id"])
+    assert endpoint.active and endpoint.previous_secret == ""
+    assert WebhookDelivery.objects.get(message_id=victim["delivery_id"]).next_attempt_at == delivery_due
+    assert TakedownNotice.objects.get(public_id=victim["notice_id"]).acknowledged_at is None
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, victim):

@@ -71,7 +71,30 @@ function watchSelectAll(box) {
   });
 }
 
+// Forms that do something drastic ask first.
+function confirmSubmit(form) {
+  form.addEventListener("submit", (event) => {
+    if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+}
+
+// Copy a secret to the clipboard.
+function copyButton(button) {
+  button.addEventListener("click", async () => {
+    const source = document.querySelector(button.dataset.copy);
+    source.select();
+    try {
+      await navigator.clipboard.writeText(source.value);
+      button.textContent = "Copied";
+    } catch (e) {
+      document.execCommand("copy");
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("form[data-confirm]").forEach(confirmSubmit);
+  document.querySelectorAll("[data-copy]").forEach(copyButton);
   document.querySelectorAll("[data-import-status-url]").forEach(watchImport);
   document.querySelectorAll("form[data-preview-url]").forEach(watchOfferForm);
   document.querySelectorAll("[data-select-all]").forEach(watchSelectAll);
