@@ -12,7 +12,9 @@ class ApiKeyForm(forms.Form):
 class EndpointForm(forms.Form):
     url = forms.URLField(
         assume_scheme="https",
-        max_length=500, label="Endpoint URL", help_text="An https URL on the public internet that accepts POSTs."
+        max_length=500,
+        label="Endpoint URL",
+        help_text="An https URL on the public internet that accepts POSTs.",
     )
     events = forms.MultipleChoiceField(
         choices=[(name, f"{name}: {label}") for name, label in EVENT_TYPES.items()],

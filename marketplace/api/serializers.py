@@ -257,6 +257,11 @@ class UsageSummaryRow(serializers.Serializer):
     events = serializers.IntegerField()
 
 
+class UsageSummary(serializers.Serializer):
+    results = UsageSummaryRow(many=True)
+    truncated = serializers.BooleanField(help_text="More rows matched than were returned; narrow the dates.")
+
+
 class WebhookEndpointInput(serializers.Serializer):
     url = serializers.URLField(max_length=500)
     events = serializers.ListField(child=serializers.ChoiceField(choices=list(EVENT_TYPES)), min_length=1)

@@ -474,6 +474,9 @@ class UsageEvents(LicenseeView, APIView):
         )
 
 
+SUMMARY_MAX_ROWS = 5000
+
+
 @extend_schema(
     tags=["usage"],
     parameters=[
@@ -481,10 +484,11 @@ class UsageEvents(LicenseeView, APIView):
         OpenApiParameter("from", OpenApiTypes.DATE),
         OpenApiParameter("to", OpenApiTypes.DATE),
     ],
-    responses={200: s.UsageSummaryRow(many=True), **ERRORS},
+    responses={200: s.UsageSummary, **ERRORS},
 )
 class UsageSummary(LicenseeView, APIView):
-    """Totals per licence, metric and day (UTC)."""
+    """Totals per licence, metric and day (UTC). At most 5,000 rows; `truncated` says when a narrower
+    date range is needed."""
 
     def get(self, request):
         from rest_framework.exceptions import ValidationError
@@ -498,7 +502,13 @@ class UsageSummary(LicenseeView, APIView):
         rows = usage_summary(
             licensee=request.organisation, licence_id=p.get("licence"), date_from=date_from, date_to=date_to
         )
-        return Response(s.UsageSummaryRow(rows[:5000], many=True).data)
+        rows = list(rows[: SUMMARY_MAX_ROWS + 1])
+        return Response(
+            {
+                "results": s.UsageSummaryRow(rows[:SUMMARY_MAX_ROWS], many=True).data,
+                "truncated": len(rows) > SUMMARY_MAX_ROWS,
+            }
+        )
 
 
 # --- webhooks and takedowns ------------------------------------------------------------------------
