@@ -18,6 +18,9 @@ urlpatterns = [
     path("", include("marketplace.web.urls")),
 ]
 
+handler404 = "marketplace.api.errors.not_found"
+handler500 = "marketplace.api.errors.server_error"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

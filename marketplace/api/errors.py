@@ -28,6 +28,7 @@ TITLES = {
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("unprocessable", "The request cannot be processed"),
     429: ("rate-limited", "Too many requests"),
+    500: ("server-error", "Server error"),
 }
 
 
@@ -102,3 +103,24 @@ def exception_handler(exc, context):
     new = Response(body, status=code, headers=dict(response.items()))
     new.content_type = "application/problem+json"
     return new
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """URLs under /api/ that match no route answer in the API's error shape, not with the HTML page."""
+    if _is_api(request):
+        return problem_response(404, "No such API route or object; see /api/v1/docs/.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if _is_api(request):
+        return problem_response(500, "Something went wrong on our side; it has been logged. Retry later.")
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request)

@@ -89,6 +89,7 @@ def idempotent(*, required: bool = False):
             )
             return response
 
+        wrapper.idempotency_required = required  # type: ignore[attr-defined]  # read by the OpenAPI schema
         return wrapper
 
     return decorator

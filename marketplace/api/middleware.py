@@ -1,6 +1,10 @@
-"""Refuse oversized API bodies with 413 and a problem body, before anything reads them."""
+"""Requests refused before any view reads them: oversized API bodies (413) and NUL characters in the URL (400),
+which no field accepts and PostgreSQL cannot store."""
+
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
 
 from marketplace.api.errors import problem_response
 
@@ -20,4 +24,18 @@ class ApiBodyLimitMiddleware:
                 return problem_response(
                     413, f"The request body is {length:,} bytes; the limit is {limit:,}. Send smaller batches."
                 )
+        return self.get_response(request)
+
+
+class NulCharacterMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or b"\x00" in unquote_to_bytes(query):
+            detail = "The URL contains a NUL character (%00), which no parameter accepts."
+            if request.path.startswith("/api/"):
+                return problem_response(400, detail)
+            return HttpResponseBadRequest(detail)
         return self.get_response(request)

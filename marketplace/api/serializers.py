@@ -232,7 +232,7 @@ class UsageEventInput(serializers.Serializer):
 
 
 class UsageBatchInput(serializers.Serializer):
-    events = UsageEventInput(many=True, help_text="Up to 10,000 events.")
+    events = UsageEventInput(many=True, min_length=1, max_length=10_000, help_text="1 to 10,000 events.")
 
 
 class UsageItemError(serializers.Serializer):

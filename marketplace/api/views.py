@@ -28,17 +28,6 @@ from marketplace.usage.services import usage_ingest, usage_summary
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import TakedownNotice, WebhookDelivery, WebhookEndpoint
 
-PROBLEM = OpenApiResponse(s.Problem, description="A problem: type, title, status, detail and, per field, errors.")
-ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 429: PROBLEM}
-IDEMPOTENCY = OpenApiParameter(
-    "Idempotency-Key",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    description="Makes the POST safe to retry: a repeat returns the first response; another body with the same key "
-    "gets 422, a repeat while the first runs gets 409. Kept 24 hours.",
-)
-
-
 # --- catalogue ---------------------------------------------------------------------------------
 
 
@@ -58,7 +47,7 @@ class CatalogueCursor(Cursor):
         OpenApiParameter("max_price_per_hour", int, description="Minor units, in `currency`."),
         OpenApiParameter("currency", str),
     ],
-    responses={200: s.CorpusSerializer(many=True), **ERRORS},
+    responses={200: s.CorpusSerializer(many=True)},
 )
 class CorpusList(generics.ListAPIView):
     """Published corpora, newest first."""
@@ -103,7 +92,7 @@ def _public_corpus(slug: str) -> Corpus:
     return corpus
 
 
-@extend_schema(tags=["catalogue"], responses={200: s.CorpusDetailSerializer, **ERRORS})
+@extend_schema(tags=["catalogue"], responses={200: s.CorpusDetailSerializer})
 class CorpusDetail(APIView):
     """A corpus with its live offers."""
 
@@ -121,7 +110,7 @@ class CorpusDetail(APIView):
         OpenApiParameter("codec", str),
         OpenApiParameter("min_duration_seconds", float),
     ],
-    responses={200: s.AssetSerializer(many=True), **ERRORS},
+    responses={200: s.AssetSerializer(many=True)},
 )
 class CorpusAssets(generics.ListAPIView):
     """The corpus' active assets, by id, with cursors."""
@@ -157,7 +146,7 @@ class CorpusAssets(generics.ListAPIView):
         OpenApiParameter("use", str, enum=list(PERMITTED_USES)),
         OpenApiParameter("currency", str),
     ],
-    responses={200: s.OfferSerializer(many=True), **ERRORS},
+    responses={200: s.OfferSerializer(many=True)},
 )
 class OfferList(generics.ListAPIView):
     """Live offers across the catalogue (the current version of each published offer)."""
@@ -208,8 +197,7 @@ class QuoteListCreate(LicenseeView, generics.ListAPIView):
 
     @extend_schema(
         request=s.QuoteInput,
-        parameters=[IDEMPOTENCY],
-        responses={201: s.QuoteSerializer, **ERRORS},
+        responses={201: s.QuoteSerializer},
         examples=[OpenApiExample("Whole corpus", value={"offer": 12, "scope": {"type": "corpus"}}, request_only=True)],
     )
     @idempotent()
@@ -223,7 +211,7 @@ class QuoteListCreate(LicenseeView, generics.ListAPIView):
         return Response(s.QuoteSerializer(quote).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["buying"], responses={200: s.QuoteSerializer, **ERRORS})
+@extend_schema(tags=["buying"], responses={200: s.QuoteSerializer})
 class QuoteDetail(LicenseeView, generics.RetrieveAPIView):
     serializer_class = s.QuoteSerializer
     lookup_field = "public_id"
@@ -242,8 +230,7 @@ class OrderListCreate(LicenseeView, generics.ListAPIView):
 
     @extend_schema(
         request=s.OrderInput,
-        parameters=[IDEMPOTENCY],
-        responses={201: s.OrderCreatedSerializer, **ERRORS, 409: PROBLEM, 422: PROBLEM},
+        responses={201: s.OrderCreatedSerializer},
     )
     @idempotent(required=True)
     def post(self, request):
@@ -260,7 +247,7 @@ class OrderListCreate(LicenseeView, generics.ListAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["buying"], responses={200: s.OrderSerializer, **ERRORS})
+@extend_schema(tags=["buying"], responses={200: s.OrderSerializer})
 class OrderDetail(LicenseeView, generics.RetrieveAPIView):
     serializer_class = s.OrderSerializer
     lookup_field = "public_id"
@@ -281,7 +268,7 @@ def _licence(request, licence_id: str) -> Licence:
     )
 
 
-@extend_schema(tags=["licences"], responses={200: s.LicenceSerializer(many=True), **ERRORS})
+@extend_schema(tags=["licences"], responses={200: s.LicenceSerializer(many=True)})
 class LicenceList(LicenseeView, generics.ListAPIView):
     serializer_class = s.LicenceSerializer
 
@@ -291,7 +278,7 @@ class LicenceList(LicenseeView, generics.ListAPIView):
         )
 
 
-@extend_schema(tags=["licences"], responses={200: s.LicenceSerializer, **ERRORS})
+@extend_schema(tags=["licences"], responses={200: s.LicenceSerializer})
 class LicenceDetail(LicenseeView, APIView):
     def get(self, request, licence_id: str):
         return Response(s.LicenceSerializer(_licence(request, licence_id)).data)
@@ -302,7 +289,6 @@ class LicenceDetail(LicenseeView, APIView):
     parameters=[OpenApiParameter("version", int, description="A certificate version; the latest by default.")],
     responses={
         200: OpenApiResponse(OpenApiTypes.OBJECT, description="The signed certificate (see docs/api.md)."),
-        **ERRORS,
     },
 )
 class LicenceCertificate(LicenseeView, APIView):
@@ -328,7 +314,7 @@ class LicenceCertificate(LicenseeView, APIView):
         OpenApiParameter("sha256", str, required=True, description="The file's SHA-256, 64 hex characters."),
         OpenApiParameter("version", int, description="Certificate version; the latest by default."),
     ],
-    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Merkle inclusion proof."), **ERRORS},
+    responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="Merkle inclusion proof.")},
 )
 class LicenceProof(LicenseeView, APIView):
     """The Merkle inclusion proof that one file is covered by the licence's certificate."""
@@ -360,7 +346,7 @@ class ManifestCursor(CursorById):
     max_page_size = 1000
 
 
-@extend_schema(tags=["delivery"], responses={200: s.ManifestItemSerializer(many=True), **ERRORS})
+@extend_schema(tags=["delivery"], responses={200: s.ManifestItemSerializer(many=True)})
 class LicenceManifest(LicenseeView, generics.ListAPIView):
     """The files you may download under the licence, with expiring signed links.
 
@@ -395,11 +381,11 @@ class LicenceManifest(LicenseeView, generics.ListAPIView):
         return response
 
 
-@extend_schema(
-    tags=["delivery"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY, **ERRORS, 410: PROBLEM}
-)
+@extend_schema(tags=["delivery"], responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
 class Download(LicenseeView, APIView):
     """Stream one licensed file. Each successful download is metered as usage, once per link."""
+
+    problem_statuses = (410, 503)
 
     def get(self, request, token: str):
         from marketplace.api.errors import problem
@@ -423,7 +409,7 @@ class Download(LicenseeView, APIView):
 @extend_schema(
     tags=["usage"],
     request=s.UsageBatchInput,
-    responses={200: s.UsageBatchResult, **ERRORS, 413: PROBLEM},
+    responses={200: s.UsageBatchResult},
     examples=[
         OpenApiExample(
             "Two events",
@@ -459,8 +445,8 @@ class UsageEvents(LicenseeView, APIView):
 
         body = request.data
         events = body.get("events") if isinstance(body, dict) else None
-        if not isinstance(events, list):
-            raise ValidationError({"events": ['Send {"events": [...]} with up to 10,000 events.']})
+        if not isinstance(events, list) or not events:
+            raise ValidationError({"events": ['Send {"events": [...]} with 1 to 10,000 events.']})
         result = usage_ingest(licensee=request.organisation, events=events)
         if result.received == 0 and result.errors:
             raise ValidationError({"events": [e["message"] for e in result.errors]})
@@ -484,7 +470,7 @@ SUMMARY_MAX_ROWS = 5000
         OpenApiParameter("from", OpenApiTypes.DATE),
         OpenApiParameter("to", OpenApiTypes.DATE),
     ],
-    responses={200: s.UsageSummary, **ERRORS},
+    responses={200: s.UsageSummary},
 )
 class UsageSummary(LicenseeView, APIView):
     """Totals per licence, metric and day (UTC). At most 5,000 rows; `truncated` says when a narrower
@@ -521,9 +507,7 @@ class EndpointListCreate(LicenseeView, generics.ListAPIView):
     def get_queryset(self):
         return WebhookEndpoint.objects.filter(organisation=self.request.organisation)
 
-    @extend_schema(
-        request=s.WebhookEndpointInput, parameters=[IDEMPOTENCY], responses={201: s.WebhookEndpointWithSecret, **ERRORS}
-    )
+    @extend_schema(request=s.WebhookEndpointInput, responses={201: s.WebhookEndpointWithSecret})
     @idempotent()
     def post(self, request):
         """Register an endpoint. The response holds its signing secret."""
@@ -539,11 +523,11 @@ def _endpoint(request, endpoint_id: str) -> WebhookEndpoint:
 
 @extend_schema(tags=["webhooks"])
 class EndpointDetail(LicenseeView, APIView):
-    @extend_schema(responses={200: s.WebhookEndpointSerializer, **ERRORS})
+    @extend_schema(responses={200: s.WebhookEndpointSerializer})
     def get(self, request, endpoint_id: str):
         return Response(s.WebhookEndpointSerializer(_endpoint(request, endpoint_id)).data)
 
-    @extend_schema(request=s.WebhookEndpointUpdate, responses={200: s.WebhookEndpointSerializer, **ERRORS})
+    @extend_schema(request=s.WebhookEndpointUpdate, responses={200: s.WebhookEndpointSerializer})
     def patch(self, request, endpoint_id: str):
         endpoint = _endpoint(request, endpoint_id)
         data = s.WebhookEndpointUpdate(data=request.data)
@@ -552,13 +536,13 @@ class EndpointDetail(LicenseeView, APIView):
             s.WebhookEndpointSerializer(webhooks.endpoint_update(endpoint=endpoint, **data.validated_data)).data
         )
 
-    @extend_schema(responses={204: None, **ERRORS})
+    @extend_schema(responses={204: None})
     def delete(self, request, endpoint_id: str):
         webhooks.endpoint_update(endpoint=_endpoint(request, endpoint_id), active=False)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-@extend_schema(tags=["webhooks"], request=None, responses={200: s.WebhookEndpointWithSecret, **ERRORS})
+@extend_schema(tags=["webhooks"], request=None, responses={200: s.WebhookEndpointWithSecret})
 class EndpointRotateSecret(LicenseeView, APIView):
     """A new signing secret; the old one also signs for 24 hours."""
 
@@ -567,7 +551,7 @@ class EndpointRotateSecret(LicenseeView, APIView):
         return Response(s.WebhookEndpointWithSecret(endpoint).data)
 
 
-@extend_schema(tags=["webhooks"], responses={200: s.WebhookDeliverySerializer(many=True), **ERRORS})
+@extend_schema(tags=["webhooks"], responses={200: s.WebhookDeliverySerializer(many=True)})
 class EndpointDeliveries(LicenseeView, generics.ListAPIView):
     """Deliveries to an endpoint, newest first, with their response codes."""
 
@@ -579,7 +563,7 @@ class EndpointDeliveries(LicenseeView, generics.ListAPIView):
         ).select_related("endpoint")
 
 
-@extend_schema(tags=["webhooks"], request=None, responses={202: s.WebhookDeliverySerializer, **ERRORS})
+@extend_schema(tags=["webhooks"], request=None, responses={202: s.WebhookDeliverySerializer})
 class DeliveryReplay(LicenseeView, APIView):
     """Send a delivery again now."""
 
@@ -591,7 +575,7 @@ class DeliveryReplay(LicenseeView, APIView):
         return Response(s.WebhookDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
 
-@extend_schema(tags=["takedowns"], responses={200: s.TakedownSerializer(many=True), **ERRORS})
+@extend_schema(tags=["takedowns"], responses={200: s.TakedownSerializer(many=True)})
 class TakedownList(LicenseeView, generics.ListAPIView):
     """Withdrawals that concern your licences."""
 
@@ -601,7 +585,7 @@ class TakedownList(LicenseeView, generics.ListAPIView):
         return webhooks.notices_for(self.request.organisation)
 
 
-@extend_schema(tags=["takedowns"], request=None, responses={200: s.TakedownSerializer, **ERRORS})
+@extend_schema(tags=["takedowns"], request=None, responses={200: s.TakedownSerializer})
 class TakedownAcknowledge(LicenseeView, APIView):
     """Confirm that the withdrawn files were removed; the rights holder sees it."""
 
