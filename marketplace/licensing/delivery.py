@@ -140,7 +140,7 @@ def download_open(*, licensee: Organisation, token: str) -> Download:
         asset=asset,
         events=[
             (f"delivery:{link.nonce}:seconds", Metric.SECONDS_DELIVERED, asset.duration_seconds),
-            (f"delivery:{link.nonce}:bytes", Metric.BYTES_DELIVERED, asset.size_bytes),
+            (f"delivery:{link.nonce}:bytes", Metric.BYTES_DELIVERED, store.size(key)),  # what is sent
             (f"delivery:{link.nonce}:assets", Metric.ASSETS_DELIVERED, 1),
         ],
         occurred_at=now,
