@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 from django.http import Http404
@@ -27,17 +29,33 @@ class KeyPrincipal:
         return f"API key {self.key.prefix}…"
 
 
+def _basic_username(credentials: str) -> str:
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    return decoded.partition(":")[0]
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
+    """``Bearer <key>``; or HTTP Basic with the key as the user name and no password (``curl -u key:``),
+    for tools that only speak Basic, such as mlcroissant's downloader."""
+
     keyword = "Bearer"
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode(errors="replace")
         if not header:
             return None
-        scheme, _, secret = header.partition(" ")
-        if scheme != self.keyword or not secret.strip():
+        scheme, _, credentials = header.partition(" ")
+        secret = credentials.strip()
+        if scheme == "Basic":
+            secret = _basic_username(secret)
+        elif scheme != self.keyword:
+            secret = ""
+        if not secret:
             raise exceptions.AuthenticationFailed("Send the key as 'Authorization: Bearer cf_live_…'.")
-        key = api_key_lookup(secret.strip())
+        key = api_key_lookup(secret)
         if key is None:
             raise exceptions.AuthenticationFailed("This API key is not valid.")
         if key.revoked_at is not None:

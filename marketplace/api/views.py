@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -14,12 +14,13 @@ from rest_framework.views import APIView
 
 from marketplace.api import serializers as s
 from marketplace.api.auth import IsLicensee, caller_label
+from marketplace.api.errors import problem_response
 from marketplace.api.idempotency import idempotent
 from marketplace.api.pagination import Cursor, CursorById
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion
 from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora
 from marketplace.catalog.vocab import GENRES, PERMITTED_USES
-from marketplace.licensing import certificates, delivery
+from marketplace.licensing import certificates, croissant, delivery
 from marketplace.licensing import services as licensing
 from marketplace.licensing.models import Certificate, Licence, Order, Quote
 from marketplace.licensing.scope import scope_assets
@@ -378,6 +379,63 @@ class LicenceManifest(LicenseeView, generics.ListAPIView):
         response = self.get_paginated_response(s.ManifestItemSerializer(items, many=True).data)
         response.data["manifest_version"] = delivery.manifest_version(licence)
         response.data["licence"] = licence.public_id
+        return response
+
+
+@extend_schema(
+    tags=["delivery"],
+    responses={
+        (200, "application/ld+json"): OpenApiResponse(
+            OpenApiTypes.OBJECT, description="Croissant 1.0 JSON-LD: the manifest's records and the licence terms."
+        )
+    },
+)
+class LicenceCroissant(LicenseeView, APIView):
+    """The manifest as Croissant JSON-LD with the licence terms, for `mlcroissant` and other ML data tools.
+
+    Its `manifest.csv` file is fetched with the same API key; tools that only send HTTP Basic auth can use
+    the key as the user name with an empty password.
+    """
+
+    def get(self, request, licence_id: str):
+        licence = _licence(request, licence_id)
+        document = croissant.croissant_document(
+            licence,
+            api_base=request.build_absolute_uri("/api/v1").rstrip("/"),
+            keys_url=request.build_absolute_uri("/.well-known/clearframe-keys.json"),
+        )
+        return JsonResponse(document, content_type="application/ld+json", json_dumps_params={"indent": 1})
+
+
+@extend_schema(
+    tags=["delivery"],
+    parameters=[
+        OpenApiParameter("version", int, required=True, description="The manifest version the Croissant names.")
+    ],
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per licensed file.")},
+)
+class LicenceManifestCsv(LicenseeView, APIView):
+    """The manifest at one version, as the CSV a Croissant document points to. An older version is gone."""
+
+    problem_statuses = (410,)
+
+    def get(self, request, licence_id: str):
+        from rest_framework.exceptions import ValidationError
+
+        licence = _licence(request, licence_id)
+        wanted = request.query_params.get("version", "")
+        if not wanted.isdigit():
+            raise ValidationError({"version": ["Give the manifest version from the Croissant document."]})
+        current = delivery.manifest_version(licence)
+        if int(wanted) != current:
+            return problem_response(
+                410,
+                f"Manifest version {wanted} is no longer current (files were withdrawn; now {current}). "
+                "Fetch the Croissant document again and delete withdrawn files.",
+                kind="manifest-changed",
+            )
+        response = StreamingHttpResponse(croissant.manifest_csv(licence), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{licence.public_id}-manifest-v{current}.csv"'
         return response
 
 

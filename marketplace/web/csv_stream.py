@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
@@ -15,14 +15,15 @@ class _Echo:
         return value
 
 
-def csv_response(rows: Iterable[Iterable], columns: list[str], filename: str) -> StreamingHttpResponse:
+def csv_lines(rows: Iterable[Iterable], columns: list[str]) -> Iterator[str]:
+    """The CSV's lines, header first; the same rows always give the same bytes (so they can be hashed)."""
     writer = csv.writer(_Echo(), lineterminator="\n")
+    yield writer.writerow(columns)
+    for row in rows:
+        yield writer.writerow(row)
 
-    def lines():
-        yield writer.writerow(columns)
-        for row in rows:
-            yield writer.writerow(row)
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+def csv_response(rows: Iterable[Iterable], columns: list[str], filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_lines(rows, columns), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
