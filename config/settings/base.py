@@ -167,8 +167,30 @@ CERTIFICATE_KEYS_AUTOCREATE = env_bool("CERTIFICATE_KEYS_AUTOCREATE", True)
 # How long a quote can be ordered, and a download link used.
 QUOTE_TTL_HOURS = env_int("QUOTE_TTL_HOURS", 48)
 DOWNLOAD_LINK_TTL_SECONDS = env_int("DOWNLOAD_LINK_TTL_SECONDS", 3600)
-# Where delivered files are read from: the local filesystem here, S3 in production (django-storages).
+# Where delivered files are read from: the local filesystem by default; an S3-compatible bucket (through
+# django-storages) when DELIVERY_S3_BUCKET is set. A file whose manifest says s3://media/a/b.mp4 is stored under
+# the key media/a/b.mp4 in either. S3 credentials come from the usual AWS_* variables or the instance role.
 DELIVERY_STORAGE_ROOT = env_str("DELIVERY_STORAGE_ROOT", str(VAR_DIR / "assets"))
+DELIVERY_S3_BUCKET = env_str("DELIVERY_S3_BUCKET", "")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "delivery": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": DELIVERY_S3_BUCKET,
+            "endpoint_url": env_str("DELIVERY_S3_ENDPOINT_URL", "") or None,  # MinIO, R2, Wasabi…
+            "region_name": env_str("DELIVERY_S3_REGION", "") or None,
+            "default_acl": None,
+            "file_overwrite": False,
+        },
+    }
+    if DELIVERY_S3_BUCKET
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DELIVERY_STORAGE_ROOT},
+    },
+}
 # Webhooks to private or loopback addresses are refused unless this is on (development and tests).
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", False)
 

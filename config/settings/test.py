@@ -21,4 +21,11 @@ if "CELERY_BROKER_URL" not in os.environ:
 WEBHOOKS_ALLOW_PRIVATE_URLS = True
 CERTIFICATE_SIGNING_KEY_FILES = [str(VAR_DIR / "test-keys" / "certificate-ed25519.pem")]
 DELIVERY_STORAGE_ROOT = str(VAR_DIR / "test-assets")
+STORAGES = {
+    **STORAGES,
+    "delivery": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": DELIVERY_STORAGE_ROOT},
+    },
+}
 REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "100000/min"}}

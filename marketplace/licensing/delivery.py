@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import Storage, storages
 from django.db.models import Max
 from django.utils import timezone
 
@@ -92,7 +92,7 @@ def manifest_assets(licence: Licence):
 
 
 def storage() -> Storage:
-    return FileSystemStorage(location=settings.DELIVERY_STORAGE_ROOT)
+    return storages["delivery"]
 
 
 def storage_key(storage_uri: str) -> str:
