@@ -149,4 +149,7 @@ def load_demo_data(*, today: dt.date | None = None) -> dict[str, int]:
     from marketplace.web.demo_catalog import load_demo_catalog
 
     catalog = load_demo_catalog()
-    return {"entries": created, "sealed": sealed, **catalog}
+    from marketplace.web.demo_buying import load_demo_buying
+
+    buying = load_demo_buying()
+    return {"entries": created, "sealed": sealed, **catalog, **buying}

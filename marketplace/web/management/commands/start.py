@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from marketplace.web.demo import ADMIN_USER, DEMO_PASSWORD, FINANCE_USER
+from marketplace.web.demo_buying import DEMO_API_KEY
 
 
 class Command(BaseCommand):
@@ -46,6 +47,8 @@ class Command(BaseCommand):
             + f"  operator:         ops@clearframe.example / {DEMO_PASSWORD}  (one listing awaits review)\n"
             + f"  licensee:         ml@lumen-ai.example / {DEMO_PASSWORD}\n"
             + f"  catalogue:        {url}catalogue/\n"
+            + f"  API docs:         {url}api/v1/docs/  (quick start: docs/api.md)\n"
+            + f"  demo API key:     {DEMO_API_KEY}  (Lumen AI; holds a licence)\n"
             + f"  database:         {settings.DATABASES['default']['NAME']}\n"
             + f"  broker:           {settings.CELERY_BROKER_URL}\n"
             + f"  logs:             {log_dir}/{{web,worker,beat}}.log\n"
