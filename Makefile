@@ -65,10 +65,13 @@ lint: install-dev
 	$(BIN)/lint-imports
 	$(BIN)/mypy ledger
 
-## Ledger speed against django-hordak and PostgreSQL COPY, in one run (needs PostgreSQL).
+## Speed, each against a reference measured in the same run (needs PostgreSQL): the ledger against
+## django-hordak and COPY, manifest imports and API usage ingestion against COPY.
+BENCH_DB ?= postgres://postgres@127.0.0.1:5432/clearframe_bench
 bench: install-bench
-	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/clearframe_bench} \
-		$(BIN)/python -m bench.ledger
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.ledger
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.import
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.ingest
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis .mypy_cache .ruff_cache

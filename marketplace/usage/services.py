@@ -162,26 +162,22 @@ def _insert(licensee_id: int, rows: list[tuple], source: str) -> int:
     if not rows:
         return 0
     if connection.vendor == "postgresql":
-        payload = json.dumps([[e, p, a, m, str(q), o.isoformat()] for e, p, a, m, q, o in rows], separators=(",", ":"))
+        payload = json.dumps(
+            [{"e": e, "l": p, "a": a, "m": m, "q": str(q), "o": o.isoformat()} for e, p, a, m, q, o in rows],
+            separators=(",", ":"),
+        )
         with connection.cursor() as cursor:
             cursor.execute(
                 """
-                WITH input AS (
-                    SELECT v->>0 AS event_id, (v->>1)::bigint AS licence_id, (v->>2)::bigint AS asset_id,
-                           v->>3 AS metric, (v->>4)::numeric AS quantity, (v->>5)::timestamptz AS occurred_at
-                      FROM json_array_elements(%s::json) AS v
-                ), ins AS (
-                    INSERT INTO usage_usageevent (licensee_id, event_id, licence_id, asset_id, metric,
-                                                  quantity, occurred_at, received_at, source)
-                    SELECT %s, event_id, licence_id, asset_id, metric, quantity, occurred_at, now(), %s FROM input
+                INSERT INTO usage_usageevent (licensee_id, event_id, licence_id, asset_id, metric, quantity,
+                                              occurred_at, received_at, source)
+                SELECT %s, r.e, r.l, r.a, r.m, r.q, r.o, now(), %s
+                  FROM json_to_recordset(%s::json) AS r(e text, l bigint, a bigint, m text, q numeric, o timestamptz)
                     ON CONFLICT (licensee_id, event_id) DO NOTHING
-                    RETURNING 1
-                )
-                SELECT count(*) FROM ins
                 """,
-                [payload, licensee_id, source],
+                [licensee_id, source, payload],
             )
-            return cursor.fetchone()[0]
+            return cursor.rowcount
     before = UsageEvent.objects.filter(licensee_id=licensee_id).count()
     UsageEvent.objects.bulk_create(
         [
