@@ -221,6 +221,57 @@ def incremental_charge(plan: PricePlan, before: Fraction | int, after: Fraction 
     return usage_charge(plan, after) - usage_charge(plan, before)
 
 
+def tier_breakdown(plan: PricePlan, before: Fraction | int, after: Fraction | int) -> list[dict[str, Any]]:
+    """How usage from ``before`` to ``after`` (cumulative) falls across the tiers, to explain a charge."""
+    if plan.metric is None:
+        return []
+    before, after = Fraction(before), Fraction(after)
+    low, high = charged_quantity(plan, before), charged_quantity(plan, after)
+    covered = None
+    if plan.prepaid_commitment and plan.overage_unit_price is not None:
+        covered = _quantity_for_value(plan, Fraction(plan.prepaid_commitment))
+    tiered_high = high if covered is None else min(high, covered)
+    parts: list[dict[str, Any]] = []
+    lower = Fraction(0)
+    for index, tier in enumerate(plan.tiers):
+        upper = tier.up_to
+        start, end = max(low, lower), tiered_high if upper is None else min(tiered_high, upper)
+        if end > start:
+            parts.append(
+                {
+                    "tier": index + 1,
+                    "from": _fraction_str(lower),
+                    "up_to": None if upper is None else _fraction_str(upper),
+                    "quantity": _fraction_str(end - start),
+                    "unit_price": tier.unit_price,
+                }
+            )
+        if upper is None:
+            break
+        lower = upper
+    if covered is not None and high > covered:
+        parts.append(
+            {
+                "tier": "overage",
+                "from": _fraction_str(covered),
+                "up_to": None,
+                "quantity": _fraction_str(high - max(low, covered)),
+                "unit_price": plan.overage_unit_price,
+            }
+        )
+    if after - high > before - low:
+        parts.append(
+            {
+                "tier": "over_cap",
+                "from": _fraction_str(plan.usage_cap),  # type: ignore[arg-type]
+                "up_to": None,
+                "quantity": _fraction_str((after - high) - (before - low)),
+                "unit_price": 0,
+            }
+        )
+    return parts
+
+
 def minimum_guarantee_shortfall(plan: PricePlan, charged: int) -> int:
     """At the end of a licence period: what is still owed under a minimum guarantee."""
     return max(0, plan.minimum_guarantee - charged)

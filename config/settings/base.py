@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "marketplace.catalog",
     "marketplace.licensing",
     "marketplace.usage",
+    "marketplace.rating",
     "marketplace.webhooks",
     "marketplace.payments",
     "marketplace.api",
@@ -273,3 +274,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# Rating: how often unrated usage is rated, how many licences one run (one transaction) takes, how long after
+# a licence ends its minimum guarantee or commitment is settled, and when the sweeper rates stragglers.
+RATING_INTERVAL_SECONDS = env_int("RATING_INTERVAL_SECONDS", 60)
+RATING_CHUNK_LICENCES = env_int("RATING_CHUNK_LICENCES", 100)
+RATING_SETTLEMENT_GRACE_HOURS = env_int("RATING_SETTLEMENT_GRACE_HOURS", 72)
+RATING_SWEEP_AFTER_SECONDS = env_int("RATING_SWEEP_AFTER_SECONDS", 300)
+CELERY_BEAT_SCHEDULE["usage-rate"] = {"task": "usage.rate", "schedule": float(RATING_INTERVAL_SECONDS)}
+CELERY_BEAT_SCHEDULE["usage-sweep-unrated"] = {"task": "usage.sweep_unrated", "schedule": 600.0}

@@ -22,7 +22,7 @@ _PARTY = {
     "receivable": (AccountType.ASSET, "Receivable from {party}", False),
     "prepaid": (AccountType.LIABILITY, "Prepaid by {party}", True),
     "royalty_payable": (AccountType.LIABILITY, "Royalties owed to {party}", True),
-    "advance": (AccountType.ASSET, "Advance paid to {party}", False),
+    "advance": (AccountType.ASSET, "Advance paid to {party}", True),  # never recouped past zero
     "payouts_in_transit": (AccountType.LIABILITY, "Payouts in transit to {party}", False),
 }
 

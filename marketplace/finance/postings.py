@@ -70,3 +70,55 @@ def card_capture(*, key: str, currency: str, licensee: str, amount: int, fee: in
     return ledger.entry_post(
         NewEntry(legs=legs, description=f"Card payment captured ({licensee})", idempotency_key=key, metadata=metadata)
     ).id
+
+
+def _earnings_legs(currency: str, commission: int, shares: list[tuple[str, int, int]]) -> list:
+    """Cr the commission, then each rights holder: first its advance (recouped), then its royalties payable."""
+    legs = []
+    if commission:
+        legs.append(credit(chart.account(chart.COMMISSION, currency), Money(commission, currency)))
+    for party, amount, recouped in shares:
+        if recouped:
+            legs.append(credit(chart.account("advance", currency, party=party), Money(recouped, currency)))
+        if amount - recouped:
+            legs.append(
+                credit(chart.account("royalty_payable", currency, party=party), Money(amount - recouped, currency))
+            )
+    return legs
+
+
+def usage_charge_entry(
+    *,
+    key: str,
+    description: str,
+    effective_date,
+    currency: str,
+    licensee: str,
+    prepaid_drawn: int,
+    receivable: int,
+    commission: int,
+    shares: list[tuple[str, int, int]],
+    metadata: dict,
+) -> NewEntry:
+    """Usage rated: Dr prepaid (what the commitment still covers), Dr receivable (the rest); Cr commission and
+    each rights holder's share (advance recouped first). ``shares`` are (party, amount, recouped)."""
+    legs = []
+    if prepaid_drawn:
+        legs.append(debit(chart.account("prepaid", currency, party=licensee), Money(prepaid_drawn, currency)))
+    if receivable:
+        legs.append(debit(chart.account("receivable", currency, party=licensee), Money(receivable, currency)))
+    legs += _earnings_legs(currency, commission, shares)
+    return NewEntry(
+        legs=legs, description=description, idempotency_key=key, effective_date=effective_date, metadata=metadata
+    )
+
+
+def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: str) -> int:
+    """An advance paid to a rights holder by bank transfer: Dr advance, Cr cash at bank. Recouped from royalties."""
+    legs = [
+        debit(chart.account("advance", currency, party=licensor), Money(amount, currency)),
+        credit(chart.account(chart.CASH_BANK, currency), Money(amount, currency)),
+    ]
+    return ledger.entry_post(
+        NewEntry(legs=legs, description=f"Advance paid to {licensor}: {note}", idempotency_key=key)
+    ).id

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from decimal import Decimal
 from fractions import Fraction
 
@@ -21,13 +20,13 @@ from marketplace.finance import postings
 from marketplace.licensing.certificates import certificate_issue, terms_hash
 from marketplace.licensing.models import (
     Licence,
-    LicenceAsset,
     LicenceStatus,
     Order,
     OrderStatus,
     PaymentMethod,
     Quote,
 )
+from marketplace.licensing.owners import licence_owner_weights
 from marketplace.licensing.scope import clean_scope, scope_assets
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import METRICS, PricePlan
@@ -189,21 +188,6 @@ def order_payment_failed(*, payment_intent_id: str) -> Order | None:
     return order
 
 
-def _owners(licence: Licence) -> list[tuple[str, int]]:
-    """Royalty weights per rights holder: each asset's seconds, split by its co-owner shares."""
-    weights: dict[str, Decimal] = defaultdict(Decimal)
-    assets = LicenceAsset.objects.filter(licence=licence)
-    shared = assets.exclude(asset__co_owners=[]).values_list("asset__duration_seconds", "asset__co_owners")
-    for seconds, co_owners in shared.iterator(2000):
-        for owner in co_owners:
-            weights[f"org:{owner['org']}"] += seconds * owner["bp"] / 10_000
-    plain = assets.filter(asset__co_owners=[]).aggregate(s=Sum("asset__duration_seconds"))["s"] or Decimal(0)
-    if plain:
-        weights[licence.licensor.party_ref] += plain
-    # Integer weights in a fixed order, so that remainders always land the same way.
-    return [(party, int(weight * 1000)) for party, weight in sorted(weights.items()) if weight > 0]
-
-
 def _issue(order: Order, *, paid_in_advance: bool) -> Licence:
     quote = order.quote
     version = quote.offer_version
@@ -238,7 +222,7 @@ def _issue(order: Order, *, paid_in_advance: bool) -> Licence:
         upfront_fee=plan.flat_fee,
         prepaid=plan.minimum_guarantee + plan.prepaid_commitment,
         commission_bp=version.commission_bp,
-        owners=_owners(licence),
+        owners=licence_owner_weights([licence.pk])[licence.pk],
         paid_in_advance=paid_in_advance,
         metadata={"order": order.public_id, "licence": licence.public_id, "offer_version": version.pk},
     )

@@ -42,6 +42,16 @@ class UsageEvent(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=20, choices=Source.choices)
+    # Set once, in the transaction that books the event's charge; unrated events are found by a partial index.
+    rating_run = models.ForeignKey(
+        "rating.RatingRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         constraints = [
@@ -49,7 +59,13 @@ class UsageEvent(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="usage_event_quantity_positive"),
             models.CheckConstraint(condition=Q(metric__in=Metric.values), name="usage_event_metric_valid"),
         ]
-        indexes = [models.Index(fields=["licence", "occurred_at"], name="usage_event_licence_time_idx")]
+        indexes = [
+            models.Index(fields=["licence", "occurred_at"], name="usage_event_licence_time_idx"),
+            models.Index(fields=["licence"], name="usage_event_unrated_idx", condition=Q(rating_run__isnull=True)),
+            models.Index(
+                fields=["rating_run", "licence"], name="usage_event_rated_idx", condition=Q(rating_run__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_id}: {self.quantity} {self.metric}"

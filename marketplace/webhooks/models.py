@@ -10,6 +10,7 @@ EVENT_TYPES = {
     "licence.expired": "A licence has ended",
     "asset.withdrawn": "Assets you licensed were withdrawn (takedown)",
     "usage.rated": "Usage was rated into charges",
+    "usage.cap_reached": "Usage passed the licence's cap; usage past it is recorded but not charged",
     "invoice.issued": "An invoice was issued",
 }
 
