@@ -236,4 +236,3 @@ def test_a_second_run_over_the_same_events_charges_nothing(buy):
     assert rating_rate_licences([licence.pk]) is not None
     assert RatingCharge.objects.filter(licence=licence).count() == 1
     assert books()[f"receivable:{LUMEN}"] == 1_000
-
