@@ -72,6 +72,7 @@ bench: install-bench
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.ledger
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.import
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.ingest
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/3} $(BIN)/python -m bench.rating
 
 clean:
 	rm -rf var/ .pytest_cache .hypothesis .mypy_cache .ruff_cache
