@@ -43,3 +43,7 @@ def new_message_id() -> str:
 
 def new_notice_id() -> str:
     return new_id("tdn")
+
+
+def new_invoice_id() -> str:
+    return new_id("inv")

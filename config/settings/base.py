@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "marketplace.licensing",
     "marketplace.usage",
     "marketplace.rating",
+    "marketplace.invoicing",
     "marketplace.webhooks",
     "marketplace.payments",
     "marketplace.api",
@@ -283,3 +284,9 @@ RATING_SETTLEMENT_GRACE_HOURS = env_int("RATING_SETTLEMENT_GRACE_HOURS", 72)
 RATING_SWEEP_AFTER_SECONDS = env_int("RATING_SWEEP_AFTER_SECONDS", 300)
 CELERY_BEAT_SCHEDULE["usage-rate"] = {"task": "usage.rate", "schedule": float(RATING_INTERVAL_SECONDS)}
 CELERY_BEAT_SCHEDULE["usage-sweep-unrated"] = {"task": "usage.sweep_unrated", "schedule": 600.0}
+
+# Invoicing: monthly invoices for licensees on account, issued this many hours into the next month (after a
+# last rating run), due this many days later.
+INVOICE_ISSUE_AFTER_HOURS = env_int("INVOICE_ISSUE_AFTER_HOURS", 2)
+INVOICE_DUE_DAYS = env_int("INVOICE_DUE_DAYS", 30)
+CELERY_BEAT_SCHEDULE["invoicing-issue-monthly"] = {"task": "invoicing.issue_monthly", "schedule": 3600.0}

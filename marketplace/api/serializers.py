@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from marketplace.catalog.models import Asset, Corpus, OfferVersion
+from marketplace.invoicing.models import Invoice, InvoiceLine
 from marketplace.licensing.models import Certificate, Licence, Order, Quote
 from marketplace.webhooks.models import EVENT_TYPES, TakedownNotice, WebhookDelivery, WebhookEndpoint
 
@@ -338,3 +339,26 @@ class Problem(serializers.Serializer):
     status = serializers.IntegerField()
     detail = serializers.CharField()
     errors = serializers.JSONField(required=False)
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    licence = serializers.CharField(source="licence.public_id", allow_null=True, default=None)
+    quantity = serializers.DecimalField(max_digits=30, decimal_places=6, allow_null=True)
+
+    class Meta:
+        model = InvoiceLine
+        fields = ["position", "kind", "licence", "description", "metric", "quantity", "amount", "tax", "entry_ids"]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id")
+    period = serializers.SerializerMethodField()
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = ["id", "number", "period", "currency", "status", "subtotal", "tax_rate_bp", "tax", "total",
+                  "payment_reference", "issued_at", "due_at", "lines"]  # fmt: skip
+
+    def get_period(self, invoice) -> str:
+        return invoice.period.isoformat()[:7]

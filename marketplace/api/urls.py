@@ -41,6 +41,10 @@ urlpatterns = [
         name="endpoint_deliveries",
     ),
     path("webhook-deliveries/<str:delivery_id>/replay/", views.DeliveryReplay.as_view(), name="delivery_replay"),
+    path("invoices/", views.InvoiceList.as_view(), name="invoices"),
+    path("invoices/<str:invoice_id>/", views.InvoiceDetail.as_view(), name="invoice"),
+    path("invoices/<str:invoice_id>/pdf/", views.InvoicePdf.as_view(), name="invoice_pdf"),
+    path("invoices/<str:invoice_id>/csv/", views.InvoiceCsv.as_view(), name="invoice_csv"),
     path("takedowns/", views.TakedownList.as_view(), name="takedowns"),
     path("takedowns/<str:notice_id>/acknowledge/", views.TakedownAcknowledge.as_view(), name="takedown_ack"),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -20,6 +20,8 @@ from marketplace.api.pagination import Cursor, CursorById
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion
 from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora
 from marketplace.catalog.vocab import GENRES, PERMITTED_USES
+from marketplace.invoicing import documents as invoice_documents
+from marketplace.invoicing.models import Invoice
 from marketplace.licensing import certificates, croissant, delivery
 from marketplace.licensing import services as licensing
 from marketplace.licensing.models import Certificate, Licence, Order, Quote
@@ -658,3 +660,52 @@ def well_known_keys(request):
     response = JsonResponse(jwks())
     response["Cache-Control"] = "public, max-age=3600"
     return response
+
+
+class NewestFirst(Cursor):
+    ordering = "-id"
+
+
+def _invoice(request, invoice_id: str) -> Invoice:
+    return get_object_or_404(Invoice, public_id=invoice_id, licensee=request.organisation)
+
+
+@extend_schema(tags=["invoices"], responses={200: s.InvoiceSerializer(many=True)})
+class InvoiceList(LicenseeView, generics.ListAPIView):
+    """Your monthly invoices (for usage and licences bought on account), newest first."""
+
+    serializer_class = s.InvoiceSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return Invoice.objects.filter(licensee=self.request.organisation).prefetch_related("lines__licence")
+
+
+@extend_schema(tags=["invoices"], responses={200: s.InvoiceSerializer})
+class InvoiceDetail(LicenseeView, APIView):
+    def get(self, request, invoice_id: str):
+        return Response(s.InvoiceSerializer(_invoice(request, invoice_id)).data)
+
+
+@extend_schema(
+    tags=["invoices"],
+    responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The invoice as PDF.")},
+)
+class InvoicePdf(LicenseeView, APIView):
+    def get(self, request, invoice_id: str):
+        invoice = _invoice(request, invoice_id)
+        response = HttpResponse(invoice_documents.invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+        return response
+
+
+@extend_schema(
+    tags=["invoices"],
+    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="One row per line, then totals.")},
+)
+class InvoiceCsv(LicenseeView, APIView):
+    def get(self, request, invoice_id: str):
+        invoice = _invoice(request, invoice_id)
+        response = HttpResponse(invoice_documents.invoice_csv(invoice), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
+        return response

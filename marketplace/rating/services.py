@@ -26,6 +26,7 @@ from django.utils import timezone
 from ledger import services as ledger
 from marketplace.events.models import DomainEvent
 from marketplace.finance import postings
+from marketplace.invoicing import services as invoicing
 from marketplace.licensing.models import Licence
 from marketplace.licensing.owners import co_owner_parties, licence_owner_weights
 from marketplace.pricing import PricePlan, incremental_charge, tier_breakdown
@@ -94,10 +95,13 @@ def _month_end(day: dt.date) -> dt.date:
     return day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def _booking_date(usage_period: dt.date, today: dt.date, closed: dt.date | None) -> tuple[dt.date, bool]:
-    """When usage of a month is booked: at the month's end (or today, for the current month); usage of a closed
-    month is late and is booked today, in the open period, with a reference to the month it belongs to."""
-    if closed is not None and _month_end(usage_period) <= closed:
+def _booking_date(
+    usage_period: dt.date, today: dt.date, closed: dt.date | None, invoiced: dt.date | None = None
+) -> tuple[dt.date, bool]:
+    """When usage of a month is booked: at the month's end (or today, for the current month). Usage of a month
+    that is closed in the ledger, or already invoiced to the licensee, is late: it is booked today, in the open
+    period, with a reference to the month it belongs to."""
+    if (closed is not None and _month_end(usage_period) <= closed) or (invoiced and usage_period <= invoiced):
         return today, True
     booked = min(today, _month_end(usage_period))
     if closed is not None and booked <= closed:
@@ -184,6 +188,8 @@ def rating_rate_licences(
             pk: _Plan(licences[pk], PricePlan.from_dict(licences[pk].offer_version.price_plan), meters[pk])
             for pk in locked
         }
+        invoicing.rating_lock_shared()  # no month is invoiced while this run books into it
+        invoiced = invoicing.invoiced_through({licences[pk].licensee_id for pk in locked})
         run = RatingRun.objects.create(trigger=trigger, started_at=now, finished_at=now)
         aggregates = claim_and_aggregate(
             run_id=run.pk,
@@ -207,7 +213,9 @@ def rating_rate_licences(
         pending: list[_Pending] = []
         for pk in locked:
             if by_licence.get(pk):
-                pending += _rate_licence(run, plans[pk], by_licence[pk], advances, today, closed, now)
+                item = plans[pk]
+                last_invoiced = invoiced.get((item.licence.licensee_id, item.plan.currency))
+                pending += _rate_licence(run, item, by_licence[pk], advances, today, closed, last_invoiced, now)
         for pk in settling:
             settlement = _settle_licence(run, plans[pk], advances, today, closed, now)
             if settlement:
@@ -252,12 +260,12 @@ def _shares(item: _Plan, amount: int, weights: dict[str, Fraction], advances: _A
     return commission_bp, commission, shares, explained
 
 
-def _rate_licence(run, item: _Plan, aggregates, advances, today, closed, now) -> list[_Pending]:
+def _rate_licence(run, item: _Plan, aggregates, advances, today, closed, invoiced, now) -> list[_Pending]:
     licence, plan, meter = item.licence, item.plan, item.meter
     source = PLAN_SOURCES[plan.metric][0] if plan.metric else None
     booked: dict[dt.date, list[tuple[Aggregate, bool]]] = defaultdict(list)
     for agg in aggregates:
-        date, late = _booking_date(agg.usage_period, today, closed)
+        date, late = _booking_date(agg.usage_period, today, closed, invoiced)
         booked[date].append((agg, late))
     result = []
     for date in sorted(booked):

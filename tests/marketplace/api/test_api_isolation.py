@@ -6,9 +6,11 @@ fails it until the sweep is taught how to make a victim object for it.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from marketplace.catalog.models import Asset
 from marketplace.catalog.services import corpora, withdrawals
+from marketplace.invoicing.services import invoice_issue
 from marketplace.licensing.models import Licence, Quote
 from marketplace.orgs.models import OrgKind
 from marketplace.webhooks.models import TakedownNotice, WebhookDelivery, WebhookEndpoint
@@ -38,7 +40,9 @@ def victim(market, buyer, licensor, receiver):
     )
     events_dispatch()
     draft = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "title": "Unreleased rushes"})
+    invoice = invoice_issue(licensee=buyer[0].organisation, currency="EUR", period=timezone.now().date())
     return {
+        "invoice_id": invoice.public_id,
         "quote_id": quote.json()["id"],
         "order_id": order["id"],
         "licence_id": order["licence"],
@@ -84,7 +88,7 @@ def test_lists_hold_only_the_callers_objects(victim):
     attacker = key_client(access_for(org, owner))
     for path in (
         "/api/v1/quotes/", "/api/v1/orders/", "/api/v1/licences/", "/api/v1/webhook-endpoints/",
-        "/api/v1/takedowns/", "/api/v1/usage/summary/",
+        "/api/v1/takedowns/", "/api/v1/usage/summary/", "/api/v1/invoices/",
     ):  # fmt: skip
         response = attacker.get(path)
         assert response.status_code == 200, path
