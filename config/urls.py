@@ -7,6 +7,7 @@ from marketplace.payments.views import stripe_webhook
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("marketplace.rating.urls")),
     path("finance/", include("marketplace.finance.urls")),
     path("api/v1/", include("marketplace.api.urls")),
     path(".well-known/clearframe-keys.json", api_views.well_known_keys, name="well_known_keys"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("", include("marketplace.orgs.urls")),
     path("", include("marketplace.api.page_urls")),
     path("", include("marketplace.licensing.urls")),
+    path("", include("marketplace.invoicing.urls")),
     path("", include("marketplace.web.urls")),
 ]
 

@@ -100,7 +100,10 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
         entry = ledger.entry_get(entry_id)
     except ledger.EntryNotFound:
         raise Http404("No such entry") from None
-    return render(request, "finance/entry.html", {"entry": entry})
+    from marketplace.rating.models import RatingCharge
+
+    charge = RatingCharge.objects.filter(entry_id=entry_id).first()
+    return render(request, "finance/entry.html", {"entry": entry, "charge": charge})
 
 
 @staff_required

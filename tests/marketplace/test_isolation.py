@@ -6,17 +6,22 @@ be forgotten: a route with a parameter this test does not know fails it.
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from marketplace.api.keys import api_key_create
 from marketplace.api.models import ApiKey
 from marketplace.catalog.models import Asset
 from marketplace.catalog.services import withdrawals
+from marketplace.invoicing.services import invoice_issue
 from marketplace.licensing import services as licensing
 from marketplace.orgs.models import Invitation, OrgKind
 from marketplace.orgs.services import invitation_create
+from marketplace.rating.models import RatingCharge
+from marketplace.rating.services import rating_rate_all
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import TakedownNotice, WebhookDelivery, WebhookEndpoint
 from tests.fixtures.market import access_for, import_rows, make_org, manifest_row
+from tests.fixtures.rating import report
 
 
 def org_routes() -> list[tuple[str, list[str]]]:
@@ -66,7 +71,12 @@ def victim(db, market, licensor):
         reason="Claim received",
     )
     webhooks.events_dispatch()
+    hourly = licence_on_offer(lab, market["hourly"])
+    report(hourly, [("seconds_delivered", 360, "m0")])
+    rating_rate_all()
+    invoice = invoice_issue(licensee=lab, currency="EUR", period=timezone.now().date())
     return {
+        "charge_id": RatingCharge.objects.get(licence=hourly).pk, "invoice_id": invoice.public_id,
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
         "asset_id": asset.pk, "invitation_id": invitation.pk,
         "licensee_slug": lab.slug, "licence_id": order.licence.public_id, "version": 1, "key_id": key.public_id,
@@ -75,10 +85,16 @@ def victim(db, market, licensor):
     }  # fmt: skip
 
 
+def licence_on_offer(licensee, offer):
+    quote = licensing.quote_create(licensee=licensee, offer_id=offer.pk, scope={"type": "corpus"})
+    return licensing.order_create(licensee=licensee, quote_id=quote.public_id, payment_method="account")[0].licence
+
+
 def test_routes_are_enumerated():
     names = {name for name, _ in org_routes()}
     assert {"catalog:corpus", "catalog:import", "catalog:offer_edit", "orgs:members", "catalog:review"} <= names
     assert {"developers:index", "developers:endpoint", "licensing:licence", "licensing:notice_acknowledge"} <= names
+    assert {"rating:charge", "rating:charge_events_csv", "invoicing:invoice", "invoicing:invoice_pdf"} <= names
 
 
 @pytest.mark.parametrize("attacker_kind", [OrgKind.LICENSOR, OrgKind.LICENSEE, OrgKind.OPERATOR])

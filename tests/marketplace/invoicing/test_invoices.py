@@ -107,3 +107,19 @@ def test_usage_of_an_invoiced_month_arriving_late_goes_on_the_next_invoice(licen
     current = invoice_issue(licensee=lumen, currency="EUR", period=this_month)
     assert current.total == 2_000 == receivable_debits(this_month)
     assert f"late usage of {last_month:%Y-%m}" in current.lines.get(kind="usage").description
+
+
+def test_licensee_finance_sees_its_invoices_in_the_dashboard(client, licensor, buyer, market):
+    lumen, _ = buyer
+    hourly = licence_on(licensor, lumen.organisation, market["corpus"], HOURLY)
+    report(hourly, [("seconds_delivered", 720, "m0")])
+    rating_rate_all()
+    invoice = invoice_issue(licensee=lumen.organisation, currency="EUR", period=timezone.now().date())
+    client.force_login(lumen.user)
+    listing = client.get("/o/lumen/invoices/").content.decode()
+    assert invoice.number in listing and "20.00 EUR" in listing
+    detail = client.get(f"/o/lumen/invoices/{invoice.public_id}/").content.decode()
+    charge = RatingCharge.objects.get(licence=hourly)
+    assert f"/o/lumen/charges/{charge.pk}/" in detail and invoice.payment_reference in detail
+    pdf = client.get(f"/o/lumen/invoices/{invoice.public_id}/pdf/")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
