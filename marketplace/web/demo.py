@@ -48,7 +48,7 @@ def _chart(currency: str) -> None:
         fixed += [
             (f"royalty_payable:{party}", AccountType.LIABILITY, f"Royalties owed to {party}", party, True),
             (f"payouts_in_transit:{party}", AccountType.LIABILITY, f"Payouts in transit to {party}", party, False),
-            (f"advance:{party}", AccountType.ASSET, f"Advance paid to {party}", party, False),
+            (f"advance:{party}", AccountType.ASSET, f"Advance paid to {party}", party, True),
         ]
     for code, type_, name, party, forbid in fixed:
         ledger.account_open(
@@ -88,7 +88,7 @@ def _books(today: dt.date) -> int:
                         credit(f"royalty_payable:{lor_a}", ledger.Money(north, cur)),
                         credit(f"royalty_payable:{lor_b}", ledger.Money(south, cur)),
                     ],
-                    description="Usage rated: hours delivered, 20% commission, co-owners 70/30",
+                    description="Imported history: usage rated on the previous system, 20% commission, 70/30",
                     idempotency_key=f"demo:{start:%Y-%m}:{cur}:usage",
                     effective_date=min(start + dt.timedelta(days=20), today),
                     metadata={"hours": 1234, "plan": "per_hour"},

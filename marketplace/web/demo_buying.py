@@ -12,11 +12,15 @@ from marketplace.api.keys import hash_secret
 from marketplace.api.models import ApiKey
 from marketplace.catalog.models import Asset, Corpus, Offer
 from marketplace.catalog.services import withdrawals
+from marketplace.finance import postings
+from marketplace.invoicing.services import invoices_issue, previous_month
 from marketplace.licensing import services as licensing
 from marketplace.licensing.delivery import storage, storage_key
 from marketplace.licensing.models import Licence
 from marketplace.orgs.access import OrgAccess
 from marketplace.orgs.models import Membership, Organisation
+from marketplace.rating.models import RatingRun
+from marketplace.rating.services import rating_rate_all
 from marketplace.usage.services import usage_ingest
 from marketplace.webhooks.services import events_dispatch
 
@@ -24,6 +28,8 @@ from marketplace.webhooks.services import events_dispatch
 DEMO_API_KEY = "cf_live_demo_lumen_ai_local_only_0000000000000"
 CORPUS_TITLE = "Northlight Kitchen Stories"
 OFFER_NAME = "Evaluation only, 6 months"
+METERED_OFFER = "Research licence, 12 months"
+METERED_DAYS = 40
 
 
 def _api_key(lumen: Organisation) -> None:
@@ -46,7 +52,7 @@ def _files(corpus: Corpus) -> int:
 
 
 def _licence(lumen: Organisation, corpus: Corpus) -> Licence:
-    held = Licence.objects.filter(licensee=lumen, corpus=corpus).first()
+    held = Licence.objects.filter(licensee=lumen, corpus=corpus, offer_version__offer__name=OFFER_NAME).first()
     if held:
         return held
     offer = Offer.objects.get(corpus=corpus, name=OFFER_NAME)
@@ -67,6 +73,46 @@ def _usage(lumen: Organisation, licence: Licence) -> int:
         if now - dt.timedelta(days=day, hours=n) > licence.starts_at
     ]  # fmt: skip
     return usage_ingest(licensee=lumen, events=events).accepted if events else 0
+
+
+def _metered_licence(lumen: Organisation, corpus: Corpus) -> Licence:
+    """A per-hour licence bought on account 40 days ago, so that last month has usage and an invoice."""
+    offer = Offer.objects.get(corpus=corpus, name=METERED_OFFER)
+    held = Licence.objects.filter(licensee=lumen, offer_version__offer=offer).first()
+    if held:
+        return held
+    quote = licensing.quote_create(licensee=lumen, offer_id=offer.pk, scope={"type": "corpus"})
+    order, _ = licensing.order_create(licensee=lumen, quote_id=quote.public_id, payment_method="account")
+    shift = dt.timedelta(days=METERED_DAYS)
+    # Demo only: back-date the term, as if the order had been placed then.
+    Licence.objects.filter(pk=order.licence.pk).update(
+        starts_at=order.licence.starts_at - shift, ends_at=order.licence.ends_at - shift
+    )
+    return Licence.objects.get(pk=order.licence.pk)
+
+
+def _deliveries(lumen: Organisation, licence: Licence) -> int:
+    """Three deliveries a day of half an hour of video each, since the licence began."""
+    assets = list(Asset.objects.filter(corpus=licence.corpus).order_by("id").values_list("pk", flat=True)[:40])
+    now = timezone.now()
+    events = [
+        {
+            "event_id": f"demo-research-{day}-{n}", "licence": licence.public_id, "metric": "seconds_delivered",
+            "asset": assets[(day * 3 + n) % len(assets)], "quantity": "1800", "occurred_at": when.isoformat(),
+        }
+        for day in range(METERED_DAYS)
+        for n in range(3)
+        if licence.starts_at < (when := licence.starts_at + dt.timedelta(days=day, hours=2 + 6 * n)) < now
+    ]  # fmt: skip
+    return usage_ingest(licensee=lumen, events=events).accepted
+
+
+def _advance(corpus: Corpus) -> None:
+    """Northlight took a signing advance, recouped from its royalties before they become payable."""
+    postings.advance_pay(
+        key="demo:advance:northlight", currency="EUR", licensor=corpus.organisation.party_ref, amount=150_000,
+        note="signing advance for the kitchen catalogue",
+    )  # fmt: skip
 
 
 def _takedown(corpus: Corpus) -> None:
@@ -90,5 +136,10 @@ def load_demo_buying(*, progress=print) -> dict[str, int]:
         progress(f"wrote {written:,} demo files to delivery storage")
     licence = _licence(lumen, corpus)
     reported = _usage(lumen, licence)
+    _advance(corpus)
+    metered = _metered_licence(lumen, corpus)
+    reported += _deliveries(lumen, metered)
     _takedown(corpus)
-    return {"licence": licence.public_id, "usage_events": reported}
+    runs = rating_rate_all(trigger=RatingRun.Trigger.MANUAL)
+    invoices = invoices_issue(period=previous_month(timezone.now()))
+    return {"licence": licence.public_id, "usage_events": reported, "rating_runs": len(runs), "invoices": len(invoices)}
