@@ -66,7 +66,7 @@ lint: install-dev
 	$(BIN)/mypy ledger
 
 ## Speed, each against a reference measured in the same run (needs PostgreSQL): the ledger against
-## django-hordak and COPY, manifest imports and API usage ingestion against COPY.
+## django-hordak and COPY, manifest imports and API usage ingestion against COPY, rating against bare SQL.
 BENCH_DB ?= postgres://postgres@127.0.0.1:5432/clearframe_bench
 bench: install-bench
 	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DB)} $(BIN)/python -m bench.ledger

@@ -83,3 +83,16 @@ def staff_charge_detail(request: HttpRequest, charge_id: int) -> HttpResponse:
 def staff_charge_events_csv(request: HttpRequest, charge_id: int) -> HttpResponse:
     charge = get_object_or_404(RatingCharge.objects.select_related(*_RELATED), pk=charge_id)
     return csv_response(event_rows(charge), EVENT_COLUMNS, f"charge-{charge.pk}-events.csv")
+
+
+@staff_required
+def staff_flagged_usage(request: HttpRequest) -> HttpResponse:
+    """The operator's view of usage that was recorded but could not be charged normally."""
+    lines = RatingLine.objects.exclude(flag="").select_related(
+        "charge__licence", "charge__licensee", "charge__licensor"
+    )
+    return render(
+        request,
+        "rating/flagged_usage.html",
+        {"page": Paginator(lines.order_by("-id"), 50).get_page(request.GET.get("page"))},
+    )

@@ -86,3 +86,21 @@ def test_operator_finance_goes_from_the_ledger_entry_to_the_charge(client, charg
     assert f"/finance/charges/{charge.pk}/" in entry
     detail = client.get(f"/finance/charges/{charge.pk}/")
     assert detail.status_code == 200 and "Tiers applied" in detail.content.decode()
+
+
+def test_operator_sees_flagged_usage(client, licensor, buyer, market):
+    from django.utils import timezone
+
+    from marketplace.licensing.models import Licence
+
+    licence = licence_on(licensor, buyer[0].organisation, market["corpus"], TIERED)
+    Licence.objects.filter(pk=licence.pk).update(status="suspended", status_changed_at=timezone.now())
+    report(licence, [("seconds_delivered", 36, "m0")])
+    rating_rate_all()
+    staff = make_user("ops-finance@market.test")
+    staff.is_staff = True
+    staff.save()
+    signed_in(client, staff.username)
+    page = client.get("/finance/flagged-usage/").content.decode()
+    assert licence.public_id in page and "While the licence was suspended" in page
+    assert client.get("/finance/").content.decode().count("/finance/flagged-usage/") == 1
