@@ -201,6 +201,9 @@ def rating_rate_licences(
             by_licence[agg.licence_id].append(agg)
         grace = dt.timedelta(hours=settings.RATING_SETTLEMENT_GRACE_HOURS)
         settling = [pk for pk in locked if meters[pk].settled_at is None and licences[pk].ends_at + grace <= now]
+        if not aggregates and not settling:
+            transaction.set_rollback(True)  # another run got there first: leave no empty run behind
+            return None
         advances = _Advances(
             {
                 (party, plans[pk].plan.currency)

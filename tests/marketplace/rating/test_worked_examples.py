@@ -13,7 +13,7 @@ from ledger import services as ledger
 from marketplace.events.models import DomainEvent
 from marketplace.finance import postings
 from marketplace.licensing.models import Licence, LicenceStatus
-from marketplace.rating.models import RatingCharge, RatingLine
+from marketplace.rating.models import RatingCharge, RatingLine, RatingRun
 from marketplace.rating.services import rating_rate_all, rating_rate_licences
 from marketplace.usage.models import UsageEvent
 from tests.fixtures.ledger import balances
@@ -233,6 +233,7 @@ def test_a_second_run_over_the_same_events_charges_nothing(buy):
     licence = buy(HOURLY)
     report(licence, [("seconds_delivered", 360, "m0")])
     rating_rate_all()
-    assert rating_rate_licences([licence.pk]) is not None
+    assert rating_rate_licences([licence.pk]) is None  # nothing left to rate: no empty run is recorded
+    assert RatingRun.objects.count() == 1
     assert RatingCharge.objects.filter(licence=licence).count() == 1
     assert books()[f"receivable:{LUMEN}"] == 1_000
