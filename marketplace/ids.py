@@ -47,3 +47,11 @@ def new_notice_id() -> str:
 
 def new_invoice_id() -> str:
     return new_id("inv")
+
+
+def new_payout_run_id() -> str:
+    return new_id("prun")
+
+
+def new_payout_id() -> str:
+    return new_id("pout")

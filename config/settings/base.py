@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "marketplace.usage",
     "marketplace.rating",
     "marketplace.invoicing",
+    "marketplace.payouts",
     "marketplace.webhooks",
     "marketplace.payments",
     "marketplace.api",
@@ -201,6 +202,9 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "sk_test_clearframe_local")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "whsec_clearframe_local")
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")  # e.g. a localstripe server in development and tests
+# Connect calls (accounts, transfers, payouts); the tests point this at their own Connect fake.
+STRIPE_CONNECT_API_BASE = env_str("STRIPE_CONNECT_API_BASE", "")
+STRIPE_CONNECT_COUNTRY = env_str("STRIPE_CONNECT_COUNTRY", "FR")
 
 # --- The API ---------------------------------------------------------------------------
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 10 * 1024 * 1024)
@@ -290,3 +294,11 @@ CELERY_BEAT_SCHEDULE["usage-sweep-unrated"] = {"task": "usage.sweep_unrated", "s
 INVOICE_ISSUE_AFTER_HOURS = env_int("INVOICE_ISSUE_AFTER_HOURS", 2)
 INVOICE_DUE_DAYS = env_int("INVOICE_DUE_DAYS", 30)
 CELERY_BEAT_SCHEDULE["invoicing-issue-monthly"] = {"task": "invoicing.issue_monthly", "schedule": 3600.0}
+
+# Payouts: the smallest royalty balance paid out by default, and the creditor on the bank file (SEPA).
+PAYOUT_DEFAULT_THRESHOLD = env_int("PAYOUT_DEFAULT_THRESHOLD", 5_000)
+PAYOUT_DEBTOR_NAME = env_str("PAYOUT_DEBTOR_NAME", "ClearFrame Marketplace SAS")
+PAYOUT_DEBTOR_IBAN = env_str("PAYOUT_DEBTOR_IBAN", "FR7630006000011234567890189")
+PAYOUT_DEBTOR_BIC = env_str("PAYOUT_DEBTOR_BIC", "AGRIFRPP")
+CELERY_BEAT_SCHEDULE["payouts-propose-daily"] = {"task": "payouts.propose_runs", "schedule": 86400.0}
+CELERY_BEAT_SCHEDULE["payouts-sweep-executing"] = {"task": "payouts.sweep_executing", "schedule": 600.0}

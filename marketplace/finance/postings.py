@@ -122,3 +122,23 @@ def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: st
     return ledger.entry_post(
         NewEntry(legs=legs, description=f"Advance paid to {licensor}: {note}", idempotency_key=key)
     ).id
+
+
+def payout_sent(*, key: str, currency: str, party: str, amount: int, description: str, metadata: dict) -> int:
+    """Payout sent: Dr royalty_payable, Cr payouts_in_transit. Refused if the payable would go negative."""
+    legs = [
+        debit(chart.account("royalty_payable", currency, party=party), Money(amount, currency)),
+        credit(chart.account("payouts_in_transit", currency, party=party), Money(amount, currency)),
+    ]
+    return ledger.entry_post(NewEntry(legs=legs, description=description, idempotency_key=key, metadata=metadata)).id
+
+
+def payout_settled(*, key: str, currency: str, party: str, amount: int, cash: str, metadata: dict) -> int:
+    """The payout arrived: Dr payouts_in_transit, Cr the cash account it left from."""
+    legs = [
+        debit(chart.account("payouts_in_transit", currency, party=party), Money(amount, currency)),
+        credit(chart.account(cash, currency), Money(amount, currency)),
+    ]
+    return ledger.entry_post(
+        NewEntry(legs=legs, description=f"Payout paid to {party}", idempotency_key=key, metadata=metadata)
+    ).id

@@ -75,6 +75,93 @@ def capture_details(payment_intent: dict) -> Capture:
     return Capture(payment_intent["id"], amount, fee, payment_intent["currency"].upper())
 
 
+# -- Connect: paying rights holders ------------------------------------------------------------------------
+
+
+def _connect_client() -> stripe.StripeClient:
+    kwargs = {}
+    base = settings.STRIPE_CONNECT_API_BASE or settings.STRIPE_API_BASE
+    if base:
+        kwargs["base_addresses"] = {"api": base}
+    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, max_network_retries=2, **kwargs)
+
+
+class ConnectError(RuntimeError):
+    """Stripe refused a Connect request; the message is Stripe's."""
+
+
+def _connect(call):
+    try:
+        return call(_connect_client()).to_dict()
+    except stripe.StripeError as exc:
+        raise ConnectError(exc.user_message or str(exc)) from None
+
+
+@dataclass(frozen=True)
+class ConnectAccount:
+    id: str
+    details_submitted: bool
+    payouts_enabled: bool
+
+
+def _account(data: dict) -> ConnectAccount:
+    return ConnectAccount(data["id"], bool(data.get("details_submitted")), bool(data.get("payouts_enabled")))
+
+
+def connect_account_create(*, party: str, email: str, country: str) -> ConnectAccount:
+    """An Express account with manual payouts: the platform decides when a rights holder is paid."""
+    return _account(
+        _connect(
+            lambda c: c.v1.accounts.create(
+                params={
+                    "type": "express", "country": country, "email": email, "metadata": {"party": party},
+                    "capabilities": {"transfers": {"requested": True}},
+                    "settings": {"payouts": {"schedule": {"interval": "manual"}}},
+                },
+                options={"idempotency_key": f"connect:{party}:account"},
+            )
+        )
+    )  # fmt: skip
+
+
+def connect_account_get(account_id: str) -> ConnectAccount:
+    return _account(_connect(lambda c: c.v1.accounts.retrieve(account_id)))
+
+
+def connect_account_link(account_id: str, *, refresh_url: str, return_url: str) -> str:
+    """A fresh onboarding link (they expire in minutes; the refresh URL asks for a new one)."""
+    link = _connect(
+        lambda c: c.v1.account_links.create(
+            params={"account": account_id, "refresh_url": refresh_url, "return_url": return_url,
+                    "type": "account_onboarding"}
+        )
+    )  # fmt: skip
+    return link["url"]
+
+
+def transfer_create(*, amount: int, currency: str, destination: str, payout_id: str) -> str:
+    """Move a payout's amount to the rights holder's connected account. Keyed: a retry never pays twice."""
+    transfer = _connect(
+        lambda c: c.v1.transfers.create(
+            params={"amount": amount, "currency": currency.lower(), "destination": destination,
+                    "metadata": {"payout": payout_id}, "transfer_group": payout_id},
+            options={"idempotency_key": f"clearframe:{payout_id}:transfer"},
+        )
+    )  # fmt: skip
+    return transfer["id"]
+
+
+def connected_payout_create(*, amount: int, currency: str, account: str, payout_id: str) -> str:
+    """Pay the connected account's balance out to its bank (its payouts are manual). Keyed, like transfers."""
+    payout = _connect(
+        lambda c: c.v1.payouts.create(
+            params={"amount": amount, "currency": currency.lower(), "metadata": {"payout": payout_id}},
+            options={"idempotency_key": f"clearframe:{payout_id}:payout", "stripe_account": account},
+        )
+    )
+    return payout["id"]
+
+
 class SignatureError(ValueError):
     """The Stripe-Signature header is missing, malformed, too old, or does not match."""
 

@@ -65,6 +65,9 @@ def _process(pk: int) -> StripeEvent:
         elif event.type == "payment_intent.payment_failed":
             licensing.order_payment_failed(payment_intent_id=obj["id"])
             event.status = EventStatus.PROCESSED
+        elif event.type in PAYOUT_EVENTS:
+            _payout_event(event.type, obj)
+            event.status = EventStatus.PROCESSED
         else:
             event.status = EventStatus.IGNORED
         event.attempts += 1
@@ -72,6 +75,32 @@ def _process(pk: int) -> StripeEvent:
         event.error = ""
         event.save()
     return event
+
+
+PAYOUT_EVENTS = ("account.updated", "payout.paid", "payout.failed", "transfer.reversed")
+
+
+def _payout_event(type_: str, obj: dict) -> None:
+    """Connect events: onboarding status, and payouts settled, failed or reversed (matched by our payout id)."""
+    from marketplace.payouts import services as payouts
+
+    if type_ == "account.updated":
+        payouts.payee_stripe_sync(
+            obj["id"],
+            details_submitted=bool(obj.get("details_submitted")),
+            payouts_enabled=bool(obj.get("payouts_enabled")),
+        )
+        return
+    payout_id = (obj.get("metadata") or {}).get("payout")
+    if not payout_id:
+        return
+    if type_ == "payout.paid":
+        payouts.payout_paid(payout_id=payout_id)
+    elif type_ == "payout.failed":
+        reason = obj.get("failure_message") or obj.get("failure_code") or "the payout failed"
+        payouts.payout_failed(payout_id=payout_id, reason=f"Stripe: {reason}")
+    else:
+        payouts.payout_failed(payout_id=payout_id, reason="Stripe: the transfer was reversed")
 
 
 def stripe_events_pending():
