@@ -8,6 +8,7 @@ from marketplace.payments.views import stripe_webhook
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("marketplace.rating.urls")),
+    path("", include("marketplace.payouts.urls")),
     path("finance/", include("marketplace.finance.urls")),
     path("api/v1/", include("marketplace.api.urls")),
     path(".well-known/clearframe-keys.json", api_views.well_known_keys, name="well_known_keys"),

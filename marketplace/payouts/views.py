@@ -1,0 +1,195 @@
+"""Payout pages: a licensor's payout settings and payouts, and the operator's payout runs (four eyes)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from ledger import services as ledger
+from marketplace.finance.audit import audit_record
+from marketplace.finance.models import AuditEntry
+from marketplace.finance.views import staff_required
+from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.models import OrgKind
+from marketplace.payments.gateway import ConnectError
+from marketplace.payouts import services
+from marketplace.payouts.models import Payout, PayoutRun, Rail, RunStatus
+
+
+def _licensor_only(request: HttpRequest) -> None:
+    if request.access.organisation.kind != OrgKind.LICENSOR:
+        from django.http import Http404
+
+        raise Http404("Only rights holders are paid out")
+
+
+@org_view(Perm.FINANCE)
+def settings_page(request: HttpRequest) -> HttpResponse:
+    _licensor_only(request)
+    org = request.access.organisation
+    payee = services.payee_for(org)
+    errors, form = {}, {"account_holder": payee.account_holder, "iban": payee.iban, "bic": payee.bic}
+    if request.method == "POST":
+        form = {k: request.POST.get(k, "") for k in ("account_holder", "iban", "bic")}
+        try:
+            services.payee_bank_details_save(access=request.access, **form)
+            messages.success(request, "Bank details saved: you will be paid by SEPA transfer.")
+            return redirect("payouts:settings", org_slug=org.slug)
+        except ValidationError as exc:
+            errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
+    balances = [
+        ledger.account_balance(a.code, a.currency) for a in ledger.accounts_list(party_ref=org.party_ref)
+        if a.code.startswith(("royalty_payable:", "payouts_in_transit:", "advance:"))
+    ]  # fmt: skip
+    return render(
+        request,
+        "payouts/settings.html",
+        {
+            "access": request.access, "payee": payee, "form": form, "errors": errors, "balances": balances,
+            "page": Paginator(Payout.objects.filter(licensor=org).select_related("run"), 25).get_page(
+                request.GET.get("page")
+            ),
+        },
+    )  # fmt: skip
+
+
+@org_view(Perm.FINANCE)
+def stripe_onboard(request: HttpRequest) -> HttpResponse:
+    """Start or resume Stripe Connect onboarding (also the refresh URL when a link has expired)."""
+    _licensor_only(request)
+    slug = request.access.organisation.slug
+    try:
+        url = services.payee_stripe_onboarding_link(
+            access=request.access,
+            refresh_url=request.build_absolute_uri(reverse("payouts:stripe_onboard", args=[slug])),
+            return_url=request.build_absolute_uri(reverse("payouts:stripe_return", args=[slug])),
+        )
+    except ConnectError as exc:
+        messages.error(request, f"Stripe could not start onboarding: {exc}")
+        return redirect("payouts:settings", org_slug=slug)
+    return redirect(url)
+
+
+@org_view(Perm.FINANCE)
+def stripe_return(request: HttpRequest) -> HttpResponse:
+    _licensor_only(request)
+    payee = services.payee_for(request.access.organisation)
+    if payee.stripe_account_id:
+        try:
+            services.payee_stripe_sync(payee.stripe_account_id)
+        except ConnectError as exc:
+            messages.error(request, f"Could not read your Stripe account's status: {exc}")
+    return redirect("payouts:settings", org_slug=request.access.organisation.slug)
+
+
+# -- the operator's finance pages -----------------------------------------------------------------------------
+
+
+@staff_required
+def run_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        run = services.payout_run_propose(currency=request.POST.get("currency", "EUR"), actor=request.user)
+        if run is None:
+            messages.info(request, "Nobody is owed enough to be paid in that currency.")
+            return redirect("payouts:runs")
+        return redirect("payouts:run", run_id=run.public_id)
+    currencies = sorted({a.currency for a in ledger.accounts_list(code_prefix="royalty_payable:")}) or ["EUR"]
+    runs = Paginator(PayoutRun.objects.select_related("reviewed_by", "approved_by"), 25)
+    return render(
+        request, "payouts/runs.html", {"page": runs.get_page(request.GET.get("page")), "currencies": currencies}
+    )
+
+
+@staff_required
+def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_object_or_404(PayoutRun.objects.select_related("reviewed_by", "approved_by"), public_id=run_id)
+    return render(
+        request,
+        "payouts/run.html",
+        {
+            "run": run,
+            "payouts": run.payouts.select_related("licensor"),
+            "can_approve": run.status == RunStatus.REVIEWED and run.reviewed_by_id != request.user.pk,
+            "audit": AuditEntry.objects.filter(subject=f"payout_run:{run.public_id}"),
+            "refresh": run.status == RunStatus.EXECUTING,
+        },
+    )
+
+
+@staff_required
+@require_POST
+def run_action(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
+    run = get_object_or_404(PayoutRun, public_id=run_id)
+    try:
+        if action == "review":
+            services.payout_run_review(run=run, user=request.user)
+            messages.success(request, "Reviewed. Another finance user must approve it.")
+        elif action == "approve":
+            services.payout_run_approve(run=run, user=request.user)
+            messages.success(request, "Approved. It can now be executed.")
+        elif action == "execute":
+            with transaction.atomic():
+                services.payout_run_start(run=run, user=request.user)
+                transaction.on_commit(lambda: _enqueue(run.pk))
+            messages.success(request, "Executing: payouts are being sent.")
+        elif action == "cancel":
+            services.payout_run_cancel(run=run, user=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, "Cancelled.")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect("payouts:run", run_id=run.public_id)
+
+
+def _enqueue(pk: int) -> None:
+    from marketplace.payouts.tasks import execute_run
+
+    try:
+        execute_run.delay(pk)
+    except Exception:  # the sweeper finishes runs left executing
+        import logging
+
+        logging.getLogger(__name__).exception("could not enqueue payout run %s", pk)
+
+
+@staff_required
+@require_POST
+def bank_payout_confirm(request: HttpRequest, payout_id: str, outcome: str) -> HttpResponse:
+    """Until the bank statement is reconciled automatically: finance confirms a bank payout by hand (audited)."""
+    payout = get_object_or_404(Payout, public_id=payout_id, rail=Rail.BANK)
+    try:
+        if outcome == "paid":
+            services.payout_paid(payout_id=payout.public_id, actor=request.user)
+        else:
+            reason = request.POST.get("reason") or "returned by the bank"
+            services.payout_failed(payout_id=payout.public_id, reason=reason, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("payouts:run", run_id=payout.run.public_id)
+
+
+@staff_required
+def bank_file(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_object_or_404(PayoutRun, public_id=run_id)
+    if not run.bank_file:
+        from django.http import Http404
+
+        raise Http404("This run has no bank payouts")
+    with transaction.atomic():
+        audit_record(
+            actor=request.user, action="payout_run.bank_file_downloaded", subject=f"payout_run:{run.public_id}"
+        )
+    response = HttpResponse(run.bank_file, content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="{run.public_id}-pain.001.xml"'
+    return response
+
+
+@staff_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    entries = Paginator(AuditEntry.objects.select_related("actor"), 100)
+    return render(request, "payouts/audit.html", {"page": entries.get_page(request.GET.get("page"))})
