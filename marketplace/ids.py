@@ -55,3 +55,7 @@ def new_payout_run_id() -> str:
 
 def new_payout_id() -> str:
     return new_id("pout")
+
+
+def new_statement_id() -> str:
+    return new_id("stmt")

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "marketplace.rating",
     "marketplace.invoicing",
     "marketplace.payouts",
+    "marketplace.statements",
     "marketplace.webhooks",
     "marketplace.payments",
     "marketplace.api",
@@ -302,3 +303,5 @@ PAYOUT_DEBTOR_IBAN = env_str("PAYOUT_DEBTOR_IBAN", "FR7630006000011234567890189"
 PAYOUT_DEBTOR_BIC = env_str("PAYOUT_DEBTOR_BIC", "AGRIFRPP")
 CELERY_BEAT_SCHEDULE["payouts-propose-daily"] = {"task": "payouts.propose_runs", "schedule": 86400.0}
 CELERY_BEAT_SCHEDULE["payouts-sweep-executing"] = {"task": "payouts.sweep_executing", "schedule": 600.0}
+STATEMENT_ISSUE_AFTER_HOURS = env_int("STATEMENT_ISSUE_AFTER_HOURS", 6)
+CELERY_BEAT_SCHEDULE["statements-issue-monthly"] = {"task": "statements.issue_monthly", "schedule": 3600.0}

@@ -19,8 +19,12 @@ _RELATED = ("run", "licence__corpus", "licensee", "licensor")
 
 
 def _charges(request: HttpRequest):
+    """Charges on the organisation's licences, or that its royalty statements cite (co-owners)."""
+    from marketplace.statements.models import StatementLine
+
     org = request.access.organisation
-    return RatingCharge.objects.filter(Q(licensor=org) | Q(licensee=org)).select_related(*_RELATED)
+    cited = StatementLine.objects.filter(statement__organisation=org, charge__isnull=False).values("charge_id")
+    return RatingCharge.objects.filter(Q(licensor=org) | Q(licensee=org) | Q(pk__in=cited)).select_related(*_RELATED)
 
 
 @org_view(Perm.FINANCE)
