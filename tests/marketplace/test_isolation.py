@@ -18,6 +18,7 @@ from marketplace.orgs.models import Invitation, OrgKind
 from marketplace.orgs.services import invitation_create
 from marketplace.rating.models import RatingCharge
 from marketplace.rating.services import rating_rate_all
+from marketplace.statements.services import statement_issue
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import TakedownNotice, WebhookDelivery, WebhookEndpoint
 from tests.fixtures.market import access_for, import_rows, make_org, manifest_row
@@ -75,7 +76,11 @@ def victim(db, market, licensor):
     report(hourly, [("seconds_delivered", 360, "m0")])
     rating_rate_all()
     invoice = invoice_issue(licensee=lab, currency="EUR", period=timezone.now().date())
+    statement = statement_issue(
+        party=market["corpus"].organisation.party_ref, currency="EUR", period=timezone.now().date()
+    )
     return {
+        "statement_id": statement.public_id, "kind": "pdf",
         "charge_id": RatingCharge.objects.get(licence=hourly).pk, "invoice_id": invoice.public_id,
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
         "asset_id": asset.pk, "invitation_id": invitation.pk,
@@ -95,6 +100,7 @@ def test_routes_are_enumerated():
     assert {"catalog:corpus", "catalog:import", "catalog:offer_edit", "orgs:members", "catalog:review"} <= names
     assert {"developers:index", "developers:endpoint", "licensing:licence", "licensing:notice_acknowledge"} <= names
     assert {"rating:charge", "rating:charge_events_csv", "invoicing:invoice", "invoicing:invoice_pdf"} <= names
+    assert {"statements:detail", "statements:download", "payouts:settings", "payouts:stripe_onboard"} <= names
 
 
 @pytest.mark.parametrize("attacker_kind", [OrgKind.LICENSOR, OrgKind.LICENSEE, OrgKind.OPERATOR])
