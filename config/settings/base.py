@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "marketplace.invoicing",
     "marketplace.payouts",
     "marketplace.statements",
+    "marketplace.reconciliation",
     "marketplace.webhooks",
     "marketplace.payments",
     "marketplace.api",

@@ -28,6 +28,8 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField()
     due_at = models.DateTimeField()
     receivable_account = models.CharField(max_length=200, help_text="The ledger account the total ties to.")
+    amount_paid = models.BigIntegerField(default=0)
+    paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-period", "-id"]

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ledger import services as ledger
 from marketplace.events.services import event_record
-from marketplace.invoicing.models import Invoice, InvoiceLine, LineKind
+from marketplace.invoicing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from marketplace.orgs.models import Organisation
 from marketplace.pricing import METRICS
 
@@ -224,3 +224,35 @@ def invoices_issue(*, period: dt.date, now: dt.datetime | None = None, progress=
 
 def previous_month(now: dt.datetime) -> dt.date:
     return (now.astimezone(dt.UTC).date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
+def invoice_payment_record(*, invoice: Invoice, amount: int, cash: str, key: str, source: str, actor=None) -> int:
+    """Money received against an invoice: Dr cash, Cr the licensee's receivable; the invoice is paid when covered.
+    Keyed by the external movement, so recording it twice books it once."""
+    from marketplace.finance import chart
+
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        legs = [
+            ledger.debit(chart.account(cash, invoice.currency), ledger.Money(amount, invoice.currency)),
+            ledger.credit(
+                chart.account("receivable", invoice.currency, party=invoice.licensee.party_ref),
+                ledger.Money(amount, invoice.currency),
+            ),
+        ]
+        posted = ledger.entry_post(
+            ledger.NewEntry(
+                legs=legs, description=f"Invoice {invoice.number} paid ({source})", idempotency_key=key,
+                metadata={"invoice": invoice.public_id, "source": source},
+            )
+        )  # fmt: skip
+        if posted.created:
+            invoice.amount_paid += amount
+            if invoice.amount_paid >= invoice.total and invoice.status == InvoiceStatus.ISSUED:
+                invoice.status, invoice.paid_at = InvoiceStatus.PAID, timezone.now()
+            invoice.save(update_fields=["amount_paid", "status", "paid_at"])
+            from marketplace.finance.audit import audit_record
+
+            audit_record(actor=actor or source, action="invoice.payment", subject=f"invoice:{invoice.public_id}",
+                         details={"amount": amount, "cash": cash})  # fmt: skip
+    return posted.id

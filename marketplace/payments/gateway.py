@@ -162,6 +162,29 @@ def connected_payout_create(*, amount: int, currency: str, account: str, payout_
     return payout["id"]
 
 
+def balance_transactions_after(cursor: str | None, *, limit: int = 100) -> list[dict]:
+    """Our Stripe balance's transactions newer than ``cursor``, oldest first (all of them on the first sync)."""
+    client = _connect_client()
+    if not cursor:
+        found, after = [], None
+        while True:
+            params = {"limit": limit, **({"starting_after": after} if after else {})}
+            page = client.v1.balance_transactions.list(params=params).to_dict()
+            found += page["data"]
+            if not page["has_more"] or not page["data"]:
+                return list(reversed(found))
+            after = page["data"][-1]["id"]
+    found = []
+    while True:
+        page = client.v1.balance_transactions.list(params={"limit": limit, "ending_before": cursor}).to_dict()
+        if not page["data"]:
+            return found
+        found += list(reversed(page["data"]))
+        cursor = page["data"][0]["id"]
+        if not page["has_more"]:
+            return found
+
+
 class SignatureError(ValueError):
     """The Stripe-Signature header is missing, malformed, too old, or does not match."""
 

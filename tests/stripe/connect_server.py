@@ -102,6 +102,7 @@ def balance_transaction(type_: str, amount: int, currency: str, source: str, acc
         "id": new_id("txn"), "object": "balance_transaction", "type": type_, "amount": amount, "fee": 0,
         "net": amount, "currency": currency, "source": source, "created": int(time.time()),
         "available_on": int(time.time()), "status": "available", "account": account,
+        "seq": len(STATE.balance_transactions), "description": f"{type_} {source}",
     }  # fmt: skip
     STATE.balance_transactions.append(txn)
     return txn["id"]
@@ -179,12 +180,17 @@ def handle(method: str, path: str, form: dict, headers) -> tuple[int, dict]:
 
 
 def list_page(items: list[dict], query: dict) -> dict:
-    items = sorted(items, key=lambda i: i["created"], reverse=True)
-    after = query.get("starting_after")
-    if after:
-        ids = [i["id"] for i in items]
-        items = items[ids.index(after) + 1 :] if after in ids else []
+    """Newest first, with Stripe's cursors: ``starting_after`` pages back in time, ``ending_before`` forward."""
+    items = sorted(items, key=lambda i: (i["created"], i["seq"]), reverse=True)
+    ids = [i["id"] for i in items]
     limit = int(query.get("limit", 10))
+    after, before = query.get("starting_after"), query.get("ending_before")
+    if before:
+        newer = items[: ids.index(before)] if before in ids else []
+        page = newer[-limit:]
+        return {"object": "list", "data": page, "has_more": len(newer) > limit, "url": "/v1/balance_transactions"}
+    if after:
+        items = items[ids.index(after) + 1 :] if after in ids else []
     return {"object": "list", "data": items[:limit], "has_more": len(items) > limit, "url": "/v1/balance_transactions"}
 
 
