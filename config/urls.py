@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("marketplace.rating.urls")),
     path("", include("marketplace.payouts.urls")),
     path("", include("marketplace.statements.urls")),
+    path("", include("marketplace.reconciliation.urls")),
     path("finance/", include("marketplace.finance.urls")),
     path("api/v1/", include("marketplace.api.urls")),
     path(".well-known/clearframe-keys.json", api_views.well_known_keys, name="well_known_keys"),

@@ -306,3 +306,4 @@ CELERY_BEAT_SCHEDULE["payouts-propose-daily"] = {"task": "payouts.propose_runs",
 CELERY_BEAT_SCHEDULE["payouts-sweep-executing"] = {"task": "payouts.sweep_executing", "schedule": 600.0}
 STATEMENT_ISSUE_AFTER_HOURS = env_int("STATEMENT_ISSUE_AFTER_HOURS", 6)
 CELERY_BEAT_SCHEDULE["statements-issue-monthly"] = {"task": "statements.issue_monthly", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["reconciliation-sync-stripe"] = {"task": "reconciliation.sync_stripe", "schedule": 86400.0}

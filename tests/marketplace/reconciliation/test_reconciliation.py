@@ -173,3 +173,28 @@ def test_sign_off_allows_closing_with_exceptions(finance):
     signoff = recon.period_signoff(period=period, user=finance[0], note="refund of a card test; chased with the bank")
     assert signoff.exceptions == {"bank EUR": {"external": 1, "ledger": 0}}
     assert recon.period_close(period=period, user=finance[1]) == month_end(period)
+
+
+def test_reconciliation_and_close_pages(client, finance, bank_payout):
+    from tests.marketplace.payouts.test_pages import staff
+
+    client.force_login(staff("fin@market.test"))
+    statement = camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": "P1"}, {"amount": -300, "id": "P2"}])
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client.post(
+        "/finance/reconciliation/upload/", {"statement": SimpleUploadedFile("s.xml", statement)}, follow=True
+    )
+    assert "2 new line(s), 0 already imported, 1 matched" in response.content.decode()
+    fee = ExternalLine.objects.get(external_id="P2")
+    page = client.post(
+        f"/finance/reconciliation/lines/{fee.pk}/suspense/", {"reason": ""}, follow=True
+    ).content.decode()
+    assert "Give the reason for the adjustment." in page
+    client.post(f"/finance/reconciliation/lines/{fee.pk}/suspense/", {"reason": "bank charge"})
+    overview = client.get("/finance/reconciliation/").content.decode()
+    assert "reconciled" in overview
+    period = timezone.now().date().replace(day=1)
+    page = client.post(f"/finance/close/{period:%Y-%m}/close/", follow=True).content.decode()
+    assert "The books are closed through" in page
+    assert ledger.closed_through() == month_end(period)
