@@ -362,3 +362,9 @@ class InvoiceSerializer(serializers.ModelSerializer):
 
     def get_period(self, invoice) -> str:
         return invoice.period.isoformat()[:7]
+
+
+class InvoicePaymentSerializer(serializers.Serializer):
+    client_secret = serializers.CharField(help_text="Confirm it with Stripe.js; the invoice is paid on success.")
+    amount = serializers.IntegerField(help_text="Minor units still due.")
+    currency = serializers.CharField()

@@ -45,6 +45,7 @@ urlpatterns = [
     path("invoices/<str:invoice_id>/", views.InvoiceDetail.as_view(), name="invoice"),
     path("invoices/<str:invoice_id>/pdf/", views.InvoicePdf.as_view(), name="invoice_pdf"),
     path("invoices/<str:invoice_id>/csv/", views.InvoiceCsv.as_view(), name="invoice_csv"),
+    path("invoices/<str:invoice_id>/pay/", views.InvoicePay.as_view(), name="invoice_pay"),
     path("takedowns/", views.TakedownList.as_view(), name="takedowns"),
     path("takedowns/<str:notice_id>/acknowledge/", views.TakedownAcknowledge.as_view(), name="takedown_ack"),
 ]

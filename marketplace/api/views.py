@@ -709,3 +709,28 @@ class InvoiceCsv(LicenseeView, APIView):
         response = HttpResponse(invoice_documents.invoice_csv(invoice), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{invoice.number}.csv"'
         return response
+
+
+@extend_schema(tags=["invoices"], request=None, responses={201: s.InvoicePaymentSerializer})
+class InvoicePay(LicenseeView, APIView):
+    """Pay what is due on an invoice by card: returns a PaymentIntent client secret (or pay by bank transfer,
+    quoting the invoice's payment reference)."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        _invoice(request, kwargs["invoice_id"])  # another organisation's invoice is a 404 before anything else
+
+    @idempotent(required=True)
+    def post(self, request, invoice_id: str):
+        from django.core.exceptions import ValidationError as DjangoValidationError
+        from rest_framework.exceptions import ValidationError
+
+        from marketplace.invoicing.services import invoice_pay_by_card
+
+        invoice = _invoice(request, invoice_id)
+        try:
+            client_secret, due = invoice_pay_by_card(invoice=invoice)
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        body = {"client_secret": client_secret, "amount": due, "currency": invoice.currency}
+        return Response(s.InvoicePaymentSerializer(body).data, status=status.HTTP_201_CREATED)

@@ -29,6 +29,7 @@ class Invoice(models.Model):
     due_at = models.DateTimeField()
     receivable_account = models.CharField(max_length=200, help_text="The ledger account the total ties to.")
     amount_paid = models.BigIntegerField(default=0)
+    stripe_payment_intent = models.CharField(max_length=100, blank=True, default="", db_index=True)
     paid_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -226,15 +226,23 @@ def previous_month(now: dt.datetime) -> dt.date:
     return (now.astimezone(dt.UTC).date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
-def invoice_payment_record(*, invoice: Invoice, amount: int, cash: str, key: str, source: str, actor=None) -> int:
-    """Money received against an invoice: Dr cash, Cr the licensee's receivable; the invoice is paid when covered.
-    Keyed by the external movement, so recording it twice books it once."""
+def invoice_payment_record(
+    *, invoice: Invoice, amount: int, cash: str, key: str, source: str, fee: int = 0, actor=None
+) -> int:
+    """Money received against an invoice: Dr cash (net of any processing fee), Dr fees, Cr the licensee's
+    receivable; the invoice is paid when covered. Keyed by the external movement, so it is booked once."""
     from marketplace.finance import chart
 
     with transaction.atomic():
         invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-        legs = [
-            ledger.debit(chart.account(cash, invoice.currency), ledger.Money(amount, invoice.currency)),
+        legs = [ledger.debit(chart.account(cash, invoice.currency), ledger.Money(amount - fee, invoice.currency))]
+        if fee:
+            legs.append(
+                ledger.debit(
+                    chart.account(chart.PROCESSING_FEES, invoice.currency), ledger.Money(fee, invoice.currency)
+                )
+            )
+        legs += [
             ledger.credit(
                 chart.account("receivable", invoice.currency, party=invoice.licensee.party_ref),
                 ledger.Money(amount, invoice.currency),
@@ -256,3 +264,31 @@ def invoice_payment_record(*, invoice: Invoice, amount: int, cash: str, key: str
             audit_record(actor=actor or source, action="invoice.payment", subject=f"invoice:{invoice.public_id}",
                          details={"amount": amount, "cash": cash})  # fmt: skip
     return posted.id
+
+
+def invoice_pay_by_card(*, invoice: Invoice) -> tuple[str, int]:
+    """A PaymentIntent for what is still due; Stripe's payment_intent.succeeded books the payment."""
+    from django.core.exceptions import ValidationError
+
+    from marketplace.payments import gateway
+
+    due = invoice.total - invoice.amount_paid
+    if invoice.status != InvoiceStatus.ISSUED or due <= 0:
+        raise ValidationError({"invoice": f"Invoice {invoice.number} has nothing left to pay."})
+    intent = gateway.payment_intent_create(
+        amount=due, currency=invoice.currency, order_id=f"{invoice.public_id}:{due}",
+        licensee=invoice.licensee.party_ref, metadata={"invoice": invoice.public_id},
+    )  # fmt: skip
+    Invoice.objects.filter(pk=invoice.pk).update(stripe_payment_intent=intent.id)
+    return intent.client_secret, due
+
+
+def invoice_paid_by_card(*, payment_intent_id: str, amount: int, fee: int) -> Invoice | None:
+    invoice = Invoice.objects.filter(stripe_payment_intent=payment_intent_id).first()
+    if invoice is None:
+        return None
+    invoice_payment_record(
+        invoice=invoice, amount=amount, cash="cash:stripe", fee=fee, key=f"stripe:{payment_intent_id}:captured",
+        source="card",
+    )  # fmt: skip
+    return invoice

@@ -27,12 +27,14 @@ class Intent:
     status: str
 
 
-def payment_intent_create(*, amount: int, currency: str, order_id: str, licensee: str) -> Intent:
+def payment_intent_create(
+    *, amount: int, currency: str, order_id: str, licensee: str, metadata: dict | None = None
+) -> Intent:
     intent = _client().v1.payment_intents.create(
         params={
             "amount": amount,
             "currency": currency.lower(),
-            "metadata": {"order": order_id, "licensee": licensee},
+            "metadata": metadata or {"order": order_id, "licensee": licensee},
             "payment_method_types": ["card"],
         },
         options={"idempotency_key": f"order:{order_id}:intent"},

@@ -60,7 +60,17 @@ def _process(pk: int) -> StripeEvent:
         obj = event.payload["data"]["object"]
         if event.type == "payment_intent.succeeded":
             capture = gateway.capture_details(obj)
-            licensing.order_paid(payment_intent_id=capture.payment_intent, amount=capture.amount, fee=capture.fee)
+            if (obj.get("metadata") or {}).get("invoice"):
+                from marketplace.invoicing.services import invoice_paid_by_card
+
+                invoice_paid_by_card(payment_intent_id=capture.payment_intent, amount=capture.amount, fee=capture.fee)
+            else:
+                licensing.order_paid(payment_intent_id=capture.payment_intent, amount=capture.amount, fee=capture.fee)
+            event.status = EventStatus.PROCESSED
+        elif event.type in ("charge.refunded", "charge.dispute.created", "charge.dispute.closed"):
+            from marketplace.payments.disputes import charge_event
+
+            charge_event(event.type, obj)
             event.status = EventStatus.PROCESSED
         elif event.type == "payment_intent.payment_failed":
             licensing.order_payment_failed(payment_intent_id=obj["id"])
