@@ -14,6 +14,7 @@ from django.shortcuts import render
 
 from ledger import services as ledger
 from marketplace.web.csv_stream import csv_response
+from marketplace.web.xlsx import xlsx_response
 
 
 def staff_required(view: Callable) -> Callable:
@@ -106,21 +107,73 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     return render(request, "finance/entry.html", {"entry": entry, "charge": charge})
 
 
+def _export(rows, columns, name: str, fmt: str) -> HttpResponse:
+    if fmt == "xlsx":
+        return xlsx_response(rows, columns, f"{name}.xlsx", sheet=name)
+    return csv_response(rows, columns, f"{name}.csv")
+
+
 @staff_required
-def journal_csv(request: HttpRequest) -> HttpResponse:
+def journal_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     date_from, error_from = _date_param(request, "from")
     date_to, error_to = _date_param(request, "to")
     if error_from or error_to:
         return HttpResponse(error_from or error_to, status=400, content_type="text/plain")
-    return csv_response(
-        ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal.csv"
-    )
+    return _export(ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal", fmt)
 
 
 @staff_required
-def trial_balance_csv(request: HttpRequest) -> HttpResponse:
+def trial_balance_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     as_of, error = _date_param(request, "as_of")
     if error:
         return HttpResponse(error, status=400, content_type="text/plain")
-    name = f"trial-balance-{as_of.isoformat()}.csv" if as_of else "trial-balance.csv"
-    return csv_response(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name)
+    name = f"trial-balance-{as_of.isoformat()}" if as_of else "trial-balance"
+    return _export(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name, fmt)
+
+
+def _months_back(count: int) -> list[dt.date]:
+    first = dt.date.today().replace(day=1)
+    months = [first]
+    for _ in range(count - 1):
+        months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
+    return list(reversed(months))
+
+
+@staff_required
+def charts(request: HttpRequest) -> HttpResponse:
+    """Earnings and payouts by month, usage by corpus, and cash against what is owed to rights holders."""
+    from marketplace.finance import chart_data
+    from marketplace.web.charts import bar_chart
+
+    currency = request.GET.get("currency", "EUR").upper()[:3]
+    months = _months_back(12)
+
+    def money(v: float) -> str:
+        return f"{v / 100:,.0f}"
+
+    earned, paid = chart_data.earnings_and_payouts(currency, months)
+    corpora = chart_data.usage_by_corpus(months[0])
+    month_ends = months[-6:]
+    cash, owed = chart_data.cash_and_owed(currency, month_ends)
+    labels = [m.strftime("%b %y") for m in months]
+    figures = [
+        {
+            "svg": bar_chart(title=f"Charged to licensees and paid to rights holders ({currency})", categories=labels,
+                             series=[("Charged (usage)", earned), ("Paid out", paid)], fmt=money),
+            "rows": list(zip(labels, earned, paid, strict=True)), "columns": ["Month", "Charged", "Paid out"],
+        },
+        {
+            "svg": bar_chart(title="Hours of video delivered, by corpus (12 months)",
+                             categories=[c for c, _ in corpora] or ["—"],
+                             series=[("Hours", [h for _, h in corpora] or [0])], fmt=lambda v: f"{v:,.0f}"),
+            "rows": corpora, "columns": ["Corpus", "Hours"],
+        },
+        {
+            "svg": bar_chart(title=f"Cash against what is owed to rights holders ({currency}), at each month end",
+                             categories=[m.strftime("%b %y") for m in month_ends],
+                             series=[("Cash (Stripe and bank)", cash), ("Owed to rights holders", owed)], fmt=money),
+            "rows": list(zip([m.strftime("%b %y") for m in month_ends], cash, owed, strict=True)),
+            "columns": ["Month end", "Cash", "Owed"],
+        },
+    ]  # fmt: skip
+    return render(request, "finance/charts.html", {"figures": figures, "currency": currency})

@@ -14,21 +14,26 @@ CSV_COLUMNS = ["statement", "party", "period", "position", "date", "kind", "desc
                "amount_minor", "currency", "rating_charge", "ledger_entry"]  # fmt: skip
 
 
-def statement_csv(statement: RoyaltyStatement) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+def statement_rows(statement: RoyaltyStatement) -> list[list]:
+    """Opening, one row per line, closing; amounts in minor units."""
     head = [statement.public_id, statement.party, statement.period.isoformat()[:7]]
-    writer.writerow([*head, "", "", "opening", "", "", "", "", "", "", "", "", "", "", statement.opening,
-                     statement.currency, "", ""])  # fmt: skip
+    blank = [""] * 10  # description to share: the opening and closing rows have only an amount
+    rows = [[*head, "", "", "opening", *blank, statement.opening, statement.currency, "", ""]]
     for line in statement.lines.all():
-        writer.writerow(
+        rows.append(
             [*head, line.position, line.date.isoformat(), line.kind, line.description, line.corpus, line.licence,
              line.licensee, line.quantity, line.formula, line.gross, line.commission, line.share, line.recouped,
              line.amount, statement.currency, line.charge_id or "", line.entry_id]
         )  # fmt: skip
-    writer.writerow([*head, "", "", "closing", "", "", "", "", "", "", "", "", "", "", statement.closing,
-                     statement.currency, "", ""])  # fmt: skip
+    rows.append([*head, "", "", "closing", *blank, statement.closing, statement.currency, "", ""])
+    return rows
+
+
+def statement_csv(statement: RoyaltyStatement) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(statement_rows(statement))
     return out.getvalue()
 
 

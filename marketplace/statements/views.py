@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404, render
 
 from marketplace.finance.views import staff_required
 from marketplace.orgs.access import Perm, org_view
-from marketplace.statements.documents import statement_csv, statement_pdf
+from marketplace.statements.documents import CSV_COLUMNS, statement_csv, statement_pdf, statement_rows
 from marketplace.statements.models import RoyaltyStatement
+from marketplace.web.xlsx import xlsx_response
 
 
 def _mine(request: HttpRequest):
@@ -26,9 +27,11 @@ def _render_detail(request: HttpRequest, statement: RoyaltyStatement, base: str)
 
 
 def _download(statement: RoyaltyStatement, kind: str) -> HttpResponse:
-    if kind not in ("pdf", "csv"):
-        raise Http404("Statements download as pdf or csv")
+    if kind not in ("pdf", "csv", "xlsx"):
+        raise Http404("Statements download as pdf, csv or xlsx")
     name = f"statement-{statement.organisation.slug}-{statement.period:%Y-%m}-{statement.currency}"
+    if kind == "xlsx":
+        return xlsx_response(statement_rows(statement), CSV_COLUMNS, f"{name}.xlsx", sheet="Statement")
     if kind == "pdf":
         response = HttpResponse(statement_pdf(statement), content_type="application/pdf")
     else:

@@ -16,6 +16,7 @@ from marketplace.payouts import services as payouts
 from marketplace.payouts.models import PayeeProfile
 from marketplace.rating.explain import charge_recompute
 from marketplace.rating.services import rating_rate_all, split_earnings
+from marketplace.statements.documents import statement_csv
 from marketplace.statements.models import RoyaltyStatement
 from marketplace.statements.services import month_end, statement_issue, statements_issue
 from tests.fixtures.market import add_member
@@ -115,3 +116,10 @@ def test_statement_pages_and_downloads(client, month, licensor, other_licensor):
     assert client.get(f"/o/northlight/statements/{statement.public_id}/pdf/").content[:4] == b"%PDF"
     client.force_login(other_licensor.user)
     assert client.get(f"/o/harbour/statements/{statement.public_id}/").status_code == 404
+
+
+def test_csv_opening_and_closing_rows_carry_the_balances(month, licensor):
+    statement = statement_issue(party=CO, currency="EUR", period=month)
+    rows = list(csv.DictReader(io.StringIO(statement_csv(statement))))
+    assert (rows[0]["kind"], int(rows[0]["amount_minor"])) == ("opening", statement.opening)
+    assert (rows[-1]["kind"], int(rows[-1]["amount_minor"])) == ("closing", statement.closing)
