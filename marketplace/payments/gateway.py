@@ -187,6 +187,14 @@ def balance_transactions_after(cursor: str | None, *, limit: int = 100) -> list[
             return found
 
 
+def charge_payment_intent(charge_id: str) -> str | None:
+    """The PaymentIntent a charge belongs to (a balance transaction names only the charge)."""
+    try:
+        return _client().v1.charges.retrieve(charge_id).to_dict().get("payment_intent")
+    except stripe.StripeError:
+        return None
+
+
 class SignatureError(ValueError):
     """The Stripe-Signature header is missing, malformed, too old, or does not match."""
 

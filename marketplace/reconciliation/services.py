@@ -241,15 +241,32 @@ def _match_bank(line: ExternalLine) -> bool:
 
 
 def _match_stripe(line: ExternalLine) -> bool:
-    if line.kind == "transfer":
-        payout = Payout.objects.filter(stripe_transfer_id=line.reference).first()
-        if payout and payout.status == PayoutStatus.PAID and line.amount == -payout.amount:
-            return _mark(line, payout.settled_entry_id, "auto: transfer of a paid payout")
-    if line.kind == "transfer_cancel":
-        payout = Payout.objects.filter(stripe_transfer_id=line.reference).first()
-        if payout and payout.status == PayoutStatus.FAILED and payout.reversal_entry_id:
-            return _mark(line, payout.reversal_entry_id, "auto: transfer reversed")
+    if line.kind in ("charge", "payment") and line.reference.startswith(("ch_", "py_")):
+        intent = gateway.charge_payment_intent(line.reference)
+        entry_id = intent and ledger.entry_find(f"stripe:{intent}:captured")
+        if entry_id and _cash_moved(entry_id, line) == line.amount:
+            return _mark(line, entry_id, "auto: card payment, net of Stripe's fee")
+        return False
+    payout = Payout.objects.filter(stripe_transfer_id=line.reference).first() if line.reference else None
+    if payout is None:
+        return False
+    if line.kind == "transfer" and payout.status == PayoutStatus.PAID and line.amount == -payout.amount:
+        return _mark(line, payout.settled_entry_id, "auto: transfer of a paid payout")
+    if payout.status == PayoutStatus.FAILED and payout.reversal_entry_id and abs(line.amount) == payout.amount:
+        # The transfer and its reversal net to nothing; the ledger reversed the payout without touching cash.
+        reversed_too = ExternalLine.objects.filter(source=Source.STRIPE, reference=line.reference).exclude(pk=line.pk)
+        if line.kind in ("transfer", "transfer_cancel") and reversed_too.filter(amount=-line.amount).exists():
+            return _mark(line, payout.reversal_entry_id, "auto: transfer and its reversal")
     return False
+
+
+def _cash_moved(entry_id: int, line: ExternalLine) -> int:
+    cash = CASH[line.source]
+    return sum(
+        p.amount
+        for p in ledger.entry_get(entry_id).postings
+        if p.account.code == cash and p.account.currency == line.currency
+    )
 
 
 def rematch_pending() -> int:
@@ -270,7 +287,7 @@ def manual_match(*, line: ExternalLine, entry_id: int, user, note: str) -> Exter
         except ledger.EntryNotFound:
             raise ValidationError({"entry_id": f"There is no ledger entry {entry_id}."}) from None
         cash = CASH[line.source]
-        moved = sum(p.amount for p in entry.postings if p.account.code == cash and p.account.currency == line.currency)
+        moved = _cash_moved(entry.id, line)
         if moved != line.amount:
             raise ValidationError(
                 {"entry_id": f"Entry {entry_id} moves {moved} on {cash} ({line.currency}); the line is {line.amount}."}

@@ -223,6 +223,13 @@ def control(path: str, form: dict) -> tuple[int, dict]:
         balance_transaction("transfer_cancel", transfer["amount"], transfer["currency"], transfer["id"], None)
         send_event("transfer.reversed", transfer)
         return 200, transfer
+    if parts == ["balance_transactions"]:
+        # What the platform's balance shows for activity that another fake handled (card payments on localstripe).
+        amount, fee = int(form["amount"]), int(form.get("fee", 0))
+        txn_id = balance_transaction(form["type"], amount, form.get("currency", "eur"), form["source"], None)
+        txn = next(t for t in STATE.balance_transactions if t["id"] == txn_id)
+        txn.update(fee=fee, net=amount - fee)
+        return 200, txn
     if parts == ["state"]:
         return 200, {"transfers": list(STATE.transfers.values()), "payouts": list(STATE.payouts.values()),
                      "accounts": list(STATE.accounts.values()), "events": STATE.events}  # fmt: skip
