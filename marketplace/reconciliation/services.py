@@ -422,6 +422,8 @@ def period_signoff(*, period: dt.date, user, note: str) -> PeriodSignoff:
 def period_close(*, period: dt.date, user) -> dt.date:
     """Close the ledger through the month's end, once its reconciliation is clean or signed off."""
     period = period.replace(day=1)
+    if month_end(period) >= timezone.now().date():
+        raise ValidationError({"period": f"{period:%B %Y} has not ended yet; close it once it is over."})
     exceptions = month_exceptions(period)
     if exceptions and not PeriodSignoff.objects.filter(period=period).exists():
         raise ValidationError(

@@ -126,6 +126,7 @@ def close(request: HttpRequest) -> HttpResponse:
     signoffs = {s.period: s for s in PeriodSignoff.objects.select_related("signed_by")}
     months = [
         {"period": m, "end": month_end(m), "closed": bool(closed and month_end(m) <= closed),
+         "ended": month_end(m) < timezone.now().date(),
          "exceptions": services.month_exceptions(m), "signoff": signoffs.get(m)}
         for m in _months()
     ]  # fmt: skip

@@ -152,4 +152,7 @@ def load_demo_data(*, today: dt.date | None = None) -> dict[str, int]:
     from marketplace.web.demo_buying import load_demo_buying
 
     buying = load_demo_buying()
-    return {"entries": created, "sealed": sealed, **catalog, **buying}
+    from marketplace.web.demo_finance import load_demo_finance
+
+    finance = load_demo_finance(password=DEMO_PASSWORD)
+    return {"entries": created, "sealed": sealed, **catalog, **buying, **finance}

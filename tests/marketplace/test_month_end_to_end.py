@@ -7,9 +7,11 @@ At the end the books balance and suspense is zero.
 """
 
 import contextlib
+import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from ledger import services as ledger
@@ -60,15 +62,19 @@ def test_a_month(live_server, licensor, buyer, other_buyer, market, operator, lo
                                 iban="FR7630006000011234567890189", bic="AGRIFRPPXXX", threshold=100)  # fmt: skip
 
     # Licensees buy on account and use content; rating books it.
+    this_month = timezone.now().date().replace(day=1)
+    period = (this_month - dt.timedelta(days=1)).replace(day=1)  # the month being closed: last month
+    used_at = dt.datetime.combine(period + dt.timedelta(days=14), dt.time(10), tzinfo=dt.UTC)
     for org in (lumen, kestrel):
-        licence = licence_on(licensor, org, market["corpus"], HOURLY)
-        report(licence, [("seconds_delivered", 36, "m4")] * 50 + [("seconds_delivered", 72, "m1")] * 100)  # 2.5 h
+        licence = licence_on(licensor, org, market["corpus"], HOURLY, starts_days_ago=45)
+        events = [("seconds_delivered", 36, "m4")] * 50 + [("seconds_delivered", 72, "m1")] * 100  # 2.5 h
+        report(licence, events, at=used_at)
     rating_rate_all()
-    period = timezone.now().date().replace(day=1)
 
     # Invoices: Lumen pays by card, Kestrel by wire.
     lumen_invoice = invoice_issue(licensee=lumen, currency="EUR", period=period)
     kestrel_invoice = invoice_issue(licensee=kestrel, currency="EUR", period=period)
+    assert lumen_invoice.period == period
     assert lumen_invoice.total == kestrel_invoice.total == 25_000
     _, api = buyer
     assert api.post(f"/api/v1/invoices/{lumen_invoice.public_id}/pay/", HTTP_IDEMPOTENCY_KEY="p1").status_code == 201
@@ -108,18 +114,23 @@ def test_a_month(live_server, licensor, buyer, other_buyer, market, operator, lo
     ])  # fmt: skip
     recon.bank_statement_import(data=bank, name="statement.xml", actor=reviewer)
     recon.rematch_pending()
-    assert recon.month_exceptions(period) == {}
+    assert recon.month_exceptions(period) == {} and recon.month_exceptions(this_month) == {}
     kestrel_invoice.refresh_from_db()
     assert kestrel_invoice.status == "paid"
 
-    # Statements, then the close.
-    statements = statements_issue(period=period)
-    assert {s.party for s in statements} == {"org:northlight", "org:co-owner"}
-    for statement in statements:
+    # Statements: last month's earnings, this month's payouts; then last month is closed.
+    earned = statements_issue(period=period)
+    assert {s.party for s in earned} == {"org:northlight", "org:co-owner"}
+    assert all(s.lines.filter(kind="earning").count() == 2 for s in earned)
+    paid = statements_issue(period=this_month)
+    for statement in paid:
         assert statement.closing == ledger.account_balance(f"royalty_payable:{statement.party}", "EUR").balance
-    northlight_statement = next(s for s in statements if s.party == "org:northlight")
+        assert statement.opening == next(s.closing for s in earned if s.party == statement.party)
+    northlight_statement = next(s for s in paid if s.party == "org:northlight")
     assert northlight_statement.lines.filter(kind="payout_returned").count() == 1
     assert recon.period_close(period=period, user=approver) == month_end(period)
+    with pytest.raises(ValidationError, match="has not ended yet"):
+        recon.period_close(period=this_month, user=approver)
 
     assert ledger.trial_balance().balanced
     assert not _has("suspense") or ledger.account_balance("suspense", "EUR").balance == 0

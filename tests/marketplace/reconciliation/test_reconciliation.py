@@ -149,11 +149,11 @@ def onboarded_payee(licensor, connect):
 
 
 def test_a_month_closes_when_clean_or_signed_off(finance, bank_payout):
-    period = timezone.now().date().replace(day=1)
-    recon.bank_statement_import(
-        data=camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": "C1"}, {"amount": -700, "id": "C2"}]),
-        name="c.xml", actor=finance[0],
-    )  # fmt: skip
+    period = (timezone.now().date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    day = period + dt.timedelta(days=20)
+    statement = camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": "C1", "date": day},
+                         {"amount": -700, "id": "C2", "date": day}])  # fmt: skip
+    recon.bank_statement_import(data=statement, name="c.xml", actor=finance[0])
     with pytest.raises(ValidationError, match="unreconciled"):
         recon.period_close(period=period, user=finance[0])
     recon.adjust_to_suspense(line=ExternalLine.objects.get(external_id="C2"), user=finance[0], reason="bank charge")
@@ -161,6 +161,8 @@ def test_a_month_closes_when_clean_or_signed_off(finance, bank_payout):
     assert recon.period_close(period=period, user=finance[1]) == month_end(period)
     assert ledger.closed_through() == month_end(period)
     assert AuditEntry.objects.filter(action="period.closed").count() == 1
+    with pytest.raises(ValidationError, match="has not ended yet"):
+        recon.period_close(period=timezone.now().date(), user=finance[1])
 
 
 def test_sign_off_allows_closing_with_exceptions(finance):
@@ -179,7 +181,10 @@ def test_reconciliation_and_close_pages(client, finance, bank_payout):
     from tests.marketplace.payouts.test_pages import staff
 
     client.force_login(staff("fin@market.test"))
-    statement = camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": "P1"}, {"amount": -300, "id": "P2"}])
+    period = (timezone.now().date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    day = period + dt.timedelta(days=20)
+    statement = camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": "P1", "date": day},
+                         {"amount": -300, "id": "P2", "date": day}])  # fmt: skip
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     response = client.post(
@@ -192,9 +197,8 @@ def test_reconciliation_and_close_pages(client, finance, bank_payout):
     ).content.decode()
     assert "Give the reason for the adjustment." in page
     client.post(f"/finance/reconciliation/lines/{fee.pk}/suspense/", {"reason": "bank charge"})
-    overview = client.get("/finance/reconciliation/").content.decode()
+    overview = client.get(f"/finance/reconciliation/?from={period}&to={month_end(period)}").content.decode()
     assert "reconciled" in overview
-    period = timezone.now().date().replace(day=1)
     page = client.post(f"/finance/close/{period:%Y-%m}/close/", follow=True).content.decode()
     assert "The books are closed through" in page
     assert ledger.closed_through() == month_end(period)

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from marketplace.web.demo import ADMIN_USER, DEMO_PASSWORD, FINANCE_USER
 from marketplace.web.demo_buying import DEMO_API_KEY
+from marketplace.web.demo_finance import CONTROLLER
 
 
 class Command(BaseCommand):
@@ -42,6 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"\nClearFrame is running at {url}\n")
             + f"  finance (staff):  {FINANCE_USER} / {DEMO_PASSWORD}  → {url}finance/\n"
+            + f"  second approver:  {CONTROLLER} / {DEMO_PASSWORD}  (four eyes: approves what finance reviewed)\n"
             + f"  admin:            {ADMIN_USER} / {DEMO_PASSWORD}  → {url}admin/\n"
             + f"  licensor:         studio@northlight.example / {DEMO_PASSWORD}\n"
             + f"  operator:         ops@clearframe.example / {DEMO_PASSWORD}  (one listing awaits review)\n"
