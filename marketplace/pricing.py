@@ -20,6 +20,7 @@ from typing import Any
 from ledger.money import CURRENCY_EXPONENTS, Money, round_minor
 
 METRICS = {"hours": "hour of video", "assets": "asset", "gb": "GB"}
+METRIC_PLURALS = {"hours": "hours of video", "assets": "assets", "gb": "GB"}
 
 
 class PlanError(ValueError):

@@ -113,14 +113,19 @@ def usage_charge_entry(
     )
 
 
-def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: str) -> int:
+def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: str, effective_date=None) -> int:
     """An advance paid to a rights holder by bank transfer: Dr advance, Cr cash at bank. Recouped from royalties."""
     legs = [
         debit(chart.account("advance", currency, party=licensor), Money(amount, currency)),
         credit(chart.account(chart.CASH_BANK, currency), Money(amount, currency)),
     ]
     return ledger.entry_post(
-        NewEntry(legs=legs, description=f"Advance paid to {licensor}: {note}", idempotency_key=key)
+        NewEntry(
+            legs=legs,
+            description=f"Advance paid to {licensor}: {note}",
+            idempotency_key=key,
+            effective_date=effective_date,
+        )
     ).id
 
 

@@ -23,7 +23,7 @@ from ledger import services as ledger
 from marketplace.events.services import event_record
 from marketplace.invoicing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from marketplace.orgs.models import Organisation
-from marketplace.pricing import METRICS
+from marketplace.pricing import METRIC_PLURALS
 
 INVOICING_LOCK = 7_160_001  # a PostgreSQL advisory lock key: rating shares it, issuing holds it alone
 
@@ -68,7 +68,7 @@ def _debits(account: str, currency: str, period: dt.date) -> dict[int, tuple[int
 
 
 def _unit(metric: str) -> str:
-    return METRICS.get(metric, "unit")
+    return METRIC_PLURALS.get(metric, "units")
 
 
 def _lines(licensee: Organisation, currency: str, period: dt.date, debits: dict[int, tuple[int, str]]) -> list[dict]:
@@ -103,7 +103,7 @@ def _lines(licensee: Organisation, currency: str, period: dt.date, debits: dict[
                     "kind": LineKind.USAGE, "licence": licence, "metric": metric,
                     "quantity": quantity.quantize(Decimal("0.000001")), "amount": sum(c.amount for c in usage),
                     "description": f"Usage of {licence.corpus.title} under {licence.public_id}: "
-                    f"{quantity.quantize(Decimal('0.001')):,} {_unit(metric)}s{note}",
+                    f"{quantity.quantize(Decimal('0.001')):,} {_unit(metric)}{note}",
                     "entry_ids": [c.entry_id for c in usage if c.entry_id],
                 }
             )  # fmt: skip

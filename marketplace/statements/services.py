@@ -21,7 +21,7 @@ from ledger import services as ledger
 from ledger.money import Money
 from marketplace.orgs.models import Membership, Organisation, Role
 from marketplace.payouts.models import PayeeProfile, Payout
-from marketplace.pricing import METRICS
+from marketplace.pricing import METRIC_PLURALS
 from marketplace.rating.models import ChargeKind, RatingCharge
 from marketplace.statements.models import LineKind, RoyaltyStatement, StatementLine
 
@@ -66,7 +66,7 @@ def _charge_line(party: str, charge: RatingCharge) -> dict | None:
         from marketplace.rating.services import PLAN_SOURCES
 
         units = (charge.quantity_after - charge.quantity_before) / PLAN_SOURCES[charge.plan_metric][1]
-        quantity = f"{units.quantize(Decimal('0.001')):,} {METRICS[charge.plan_metric]}s"
+        quantity = f"{units.quantize(Decimal('0.001')):,} {METRIC_PLURALS[charge.plan_metric]}"
     total_weight = sum(Decimal(r["weight"]) for r in charge.royalties) or Decimal(1)
     gross, commission = Money(charge.amount, charge.currency), Money(charge.commission, charge.currency)
     weight = Decimal(share["weight"]) / total_weight

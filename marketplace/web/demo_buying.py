@@ -112,6 +112,7 @@ def _advance(corpus: Corpus) -> None:
     postings.advance_pay(
         key="demo:advance:northlight", currency="EUR", licensor=corpus.organisation.party_ref, amount=150_000,
         note="signing advance for the kitchen catalogue",
+        effective_date=timezone.now().date() - dt.timedelta(days=METERED_DAYS),
     )  # fmt: skip
 
 
