@@ -346,3 +346,25 @@ def payout_failed(*, payout_id: str, reason: str, actor=None) -> Payout | None:
         if payout.status == PayoutStatus.PAID:
             raise ValidationError({"status": f"Payout {payout_id} was already settled as paid; reconcile it by hand."})
         return _fail(payout, reason, actor)
+
+
+def payee_terms_set(*, payee: PayeeProfile, user, threshold: int, reserve_bp: int, on_hold: bool, reason: str):
+    """Finance sets when a rights holder is paid: its threshold, a reserve held back, or a hold (with a reason)."""
+    errors = {}
+    if threshold < 0:
+        errors["threshold"] = "The threshold cannot be negative."
+    if not 0 <= reserve_bp <= 10_000:
+        errors["reserve_bp"] = "The reserve is between 0 and 10,000 basis points (100%)."
+    if on_hold and not reason.strip():
+        errors["hold_reason"] = "Say why the payee is on hold; the rights holder sees it."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        before = {"threshold": payee.threshold, "reserve_bp": payee.reserve_bp, "on_hold": payee.on_hold}
+        payee.threshold, payee.reserve_bp, payee.on_hold = threshold, reserve_bp, on_hold
+        payee.hold_reason = reason.strip()[:200] if on_hold else ""
+        payee.save(update_fields=["threshold", "reserve_bp", "on_hold", "hold_reason", "updated_at"])
+        after = {"threshold": threshold, "reserve_bp": reserve_bp, "on_hold": on_hold, "reason": payee.hold_reason}
+        audit_record(actor=user, action="payee.terms", subject=payee.organisation.party_ref,
+                     details={"before": before, "after": after})  # fmt: skip
+    return payee

@@ -14,4 +14,6 @@ urlpatterns = [
     path("finance/payouts/<str:run_id>/<str:action>/", views.run_action, name="run_action"),
     path("finance/bank-payouts/<str:payout_id>/<str:outcome>/", views.bank_payout_confirm, name="bank_confirm"),
     path("finance/audit/", views.audit_log, name="audit"),
+    path("finance/payees/", views.payees, name="payees"),
+    path("finance/payees/<int:payee_id>/", views.payee_terms, name="payee_terms"),
 ]

@@ -19,7 +19,7 @@ from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
 from marketplace.payments.gateway import ConnectError
 from marketplace.payouts import services
-from marketplace.payouts.models import Payout, PayoutRun, Rail, RunStatus
+from marketplace.payouts.models import PayeeProfile, Payout, PayoutRun, Rail, RunStatus
 
 
 def _licensor_only(request: HttpRequest) -> None:
@@ -193,3 +193,37 @@ def bank_file(request: HttpRequest, run_id: str) -> HttpResponse:
 def audit_log(request: HttpRequest) -> HttpResponse:
     entries = Paginator(AuditEntry.objects.select_related("actor"), 100)
     return render(request, "payouts/audit.html", {"page": entries.get_page(request.GET.get("page"))})
+
+
+@staff_required
+def payees(request: HttpRequest) -> HttpResponse:
+    """Every rights holder's payout terms, what it is owed, and whether it can be paid."""
+    rows = []
+    for payee in PayeeProfile.objects.select_related("organisation").order_by("organisation__name"):
+        owed = [
+            ledger.account_balance(a.code, a.currency)
+            for a in ledger.accounts_list(code_prefix=f"royalty_payable:{payee.organisation.party_ref}")
+        ]
+        rows.append({"payee": payee, "owed": owed})
+    return render(request, "payouts/payees.html", {"rows": rows})
+
+
+@staff_required
+@require_POST
+def payee_terms(request: HttpRequest, payee_id: int) -> HttpResponse:
+    payee = get_object_or_404(PayeeProfile, pk=payee_id)
+    try:
+        services.payee_terms_set(
+            payee=payee,
+            user=request.user,
+            threshold=int(request.POST.get("threshold") or 0),
+            reserve_bp=int(request.POST.get("reserve_bp") or 0),
+            on_hold=request.POST.get("on_hold") == "on",
+            reason=request.POST.get("hold_reason", ""),
+        )
+        messages.success(request, f"{payee.organisation.name}: payout terms saved.")
+    except ValueError:
+        messages.error(request, "Threshold and reserve are whole numbers.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("payouts:payees")

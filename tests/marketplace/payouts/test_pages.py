@@ -82,3 +82,27 @@ def test_finance_pages_need_staff(client, licensor):
     client.force_login(licensor.user)
     assert client.get("/finance/payouts/").status_code == 403
     assert client.post("/finance/payouts/", {"currency": "EUR"}).status_code == 403
+
+
+def test_finance_sets_thresholds_reserves_and_holds(client, licensor):
+    from marketplace.finance.models import AuditEntry
+    from marketplace.payouts import services
+
+    payee = services.payee_bank_details_save(
+        access=licensor, account_holder="Northlight", iban="FR7630006000011234567890189", bic=""
+    )
+    owe(NL, 90_000, "r1")
+    client.force_login(staff("carol@market.test"))
+    page = client.post(f"/finance/payees/{payee.pk}/", {"threshold": "100", "reserve_bp": "500", "on_hold": "on",
+                                                        "hold_reason": ""}, follow=True).content.decode()  # fmt: skip
+    assert "Say why the payee is on hold" in page
+    client.post(f"/finance/payees/{payee.pk}/", {"threshold": "100", "reserve_bp": "500", "on_hold": "on",
+                                                 "hold_reason": "chain-of-title dispute"})  # fmt: skip
+    run = services.payout_run_propose(currency="EUR")
+    assert run.payout_count == 0 and run.blocked[0]["reason"] == "on hold: chain-of-title dispute"
+    services.payout_run_cancel(run=run, user=staff("dave@market.test"), reason="hold")
+    client.post(f"/finance/payees/{payee.pk}/", {"threshold": "100", "reserve_bp": "500"})
+    run = services.payout_run_propose(currency="EUR")
+    assert [(p.amount, p.reserve) for p in run.payouts.all()] == [(85_500, 4_500)]
+    assert AuditEntry.objects.filter(action="payee.terms").count() == 2
+    assert "chain-of-title dispute" in str(AuditEntry.objects.filter(action="payee.terms").last().details)  # the hold
