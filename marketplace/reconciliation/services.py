@@ -228,6 +228,12 @@ def _match_bank(line: ExternalLine) -> bool:
                                            actor="bank statement")  # fmt: skip
             return _mark(line, payout.reversal_entry_id, "auto: payout returned")
         return False
+    platform = line.reference if line.reference.startswith("po_") else None
+    if platform and line.amount > 0:
+        entry_id = ledger.entry_find(f"stripe:{platform}:platform_payout")
+        if entry_id and _cash_moved(entry_id, line) == line.amount:
+            return _mark(line, entry_id, "auto: Stripe payout arriving at the bank")
+        return False
     invoice = next(
         (i for i in Invoice.objects.filter(currency=line.currency) if i.payment_reference in line.reference), None
     ) if line.amount > 0 and "CF" in line.reference else None  # fmt: skip
@@ -241,6 +247,19 @@ def _match_bank(line: ExternalLine) -> bool:
 
 
 def _match_stripe(line: ExternalLine) -> bool:
+    if line.kind == "payout" and line.amount < 0:
+        # Stripe paid our balance out to our bank: move it between the cash accounts; the bank line then matches.
+        money = ledger.Money(-line.amount, line.currency)
+        legs = [ledger.debit(chart.account(chart.CASH_BANK, line.currency), money),
+                ledger.credit(chart.account(chart.CASH_STRIPE, line.currency), money)]  # fmt: skip
+        entry = ledger.entry_post(
+            ledger.NewEntry(
+                legs=legs, description=f"Stripe payout {line.reference} to our bank",
+                idempotency_key=f"stripe:{line.reference}:platform_payout", metadata={"stripe_payout": line.reference},
+                effective_date=line.booked_on if _open(line.booked_on) else None,
+            )
+        )  # fmt: skip
+        return _mark(line, entry.id, "auto: Stripe payout to our bank")
     if line.kind in ("charge", "payment") and line.reference.startswith(("ch_", "py_")):
         intent = gateway.charge_payment_intent(line.reference)
         entry_id = intent and ledger.entry_find(f"stripe:{intent}:captured")

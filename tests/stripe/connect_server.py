@@ -223,6 +223,11 @@ def control(path: str, form: dict) -> tuple[int, dict]:
         balance_transaction("transfer_cancel", transfer["amount"], transfer["currency"], transfer["id"], None)
         send_event("transfer.reversed", transfer)
         return 200, transfer
+    if parts == ["platform_payouts"]:
+        # Stripe paying the platform's own balance out to its bank.
+        payout_id = new_id("po")
+        balance_transaction("payout", -int(form["amount"]), form.get("currency", "eur"), payout_id, None)
+        return 200, {"id": payout_id, "amount": int(form["amount"])}
     if parts == ["balance_transactions"]:
         # What the platform's balance shows for activity that another fake handled (card payments on localstripe).
         amount, fee = int(form["amount"]), int(form.get("fee", 0))

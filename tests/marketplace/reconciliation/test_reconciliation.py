@@ -202,3 +202,14 @@ def test_reconciliation_and_close_pages(client, finance, bank_payout):
     page = client.post(f"/finance/close/{period:%Y-%m}/close/", follow=True).content.decode()
     assert "The books are closed through" in page
     assert ledger.closed_through() == month_end(period)
+
+
+def test_a_stripe_payout_to_our_bank_moves_cash_and_matches_both_sides(finance, connect):
+    payout = connect.control("platform_payouts", amount=40_000, currency="eur")
+    assert recon.stripe_sync().matched_count == 1
+    statement = camt053([{"amount": 40_000, "ref": payout["id"], "id": "SP1", "info": "STRIPE PAYOUT"}])
+    assert recon.bank_statement_import(data=statement, name="sp.xml", actor=finance[0]).matched_count == 1
+    assert ledger.account_balance("cash:bank", "EUR").balance == 40_000
+    assert ledger.account_balance("cash:stripe", "EUR").balance == -40_000
+    today = timezone.now().date()
+    assert all(r.clean for r in recon.report(date_from=today, date_to=today))
