@@ -307,3 +307,4 @@ CELERY_BEAT_SCHEDULE["payouts-sweep-executing"] = {"task": "payouts.sweep_execut
 STATEMENT_ISSUE_AFTER_HOURS = env_int("STATEMENT_ISSUE_AFTER_HOURS", 6)
 CELERY_BEAT_SCHEDULE["statements-issue-monthly"] = {"task": "statements.issue_monthly", "schedule": 3600.0}
 CELERY_BEAT_SCHEDULE["reconciliation-sync-stripe"] = {"task": "reconciliation.sync_stripe", "schedule": 86400.0}
+CELERY_BEAT_SCHEDULE["reconciliation-daily-report"] = {"task": "reconciliation.daily_report", "schedule": 86400.0}

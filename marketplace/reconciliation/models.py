@@ -79,3 +79,28 @@ class PeriodSignoff(models.Model):
 
     def __str__(self) -> str:
         return f"sign-off {self.period:%Y-%m}"
+
+
+class DailyReport(models.Model):
+    """The reconciliation report for one day, source and currency, kept as it stood when it was drawn up."""
+
+    day = models.DateField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    currency = models.CharField(max_length=3)
+    matched = models.PositiveIntegerField()
+    matched_amount = models.BigIntegerField()
+    adjusted = models.PositiveIntegerField()
+    unmatched_external = models.PositiveIntegerField()
+    unmatched_external_amount = models.BigIntegerField()
+    unmatched_ledger = models.PositiveIntegerField()
+    unmatched_ledger_amount = models.BigIntegerField()
+    difference = models.BigIntegerField()
+    suspense_balance = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-day", "source", "currency"]
+        constraints = [models.UniqueConstraint(fields=["day", "source", "currency"], name="reconciliation_daily_once")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.source} {self.currency}"

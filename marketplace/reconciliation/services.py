@@ -454,3 +454,24 @@ def period_close(*, period: dt.date, user) -> dt.date:
         audit_record(actor=user, action="period.closed", subject=f"period:{period:%Y-%m}",
                      details={"exceptions": exceptions})  # fmt: skip
     return closed.through_date
+
+
+def daily_report_record(day: dt.date) -> list:
+    """Keep the day's report per source and currency (redrawn if run again the same day)."""
+    from marketplace.reconciliation.models import DailyReport
+
+    kept = []
+    for r in report(date_from=day, date_to=day):
+        row, _ = DailyReport.objects.update_or_create(
+            day=day, source=r.source, currency=r.currency,
+            defaults={
+                "matched": r.matched, "matched_amount": r.matched_amount, "adjusted": r.adjusted,
+                "unmatched_external": len(r.unmatched_external),
+                "unmatched_external_amount": sum(line.amount for line in r.unmatched_external),
+                "unmatched_ledger": len(r.unmatched_ledger),
+                "unmatched_ledger_amount": sum(p.amount for p in r.unmatched_ledger),
+                "difference": r.difference, "suspense_balance": r.suspense_balance,
+            },
+        )  # fmt: skip
+        kept.append(row)
+    return kept

@@ -6,6 +6,7 @@ app_name = "reconciliation"
 urlpatterns = [
     path("finance/reconciliation/", views.overview, name="overview"),
     path("finance/reconciliation/report.csv", views.report_csv, name="report_csv"),
+    path("finance/reconciliation/report.xlsx", views.report_csv, {"fmt": "xlsx"}, name="report_xlsx"),
     path("finance/reconciliation/upload/", views.upload, name="upload"),
     path("finance/reconciliation/stripe-sync/", views.stripe_sync, name="stripe_sync"),
     path("finance/reconciliation/lines/<int:line_id>/<str:how>/", views.resolve, name="resolve"),

@@ -15,9 +15,10 @@ from ledger import services as ledger
 from marketplace.finance.views import _date_param, staff_required
 from marketplace.payments.gateway import ConnectError
 from marketplace.reconciliation import services
-from marketplace.reconciliation.models import ExternalLine, PeriodSignoff, StatementImport
+from marketplace.reconciliation.models import DailyReport, ExternalLine, PeriodSignoff, StatementImport
 from marketplace.statements.services import month_end
 from marketplace.web.csv_stream import csv_response
+from marketplace.web.xlsx import xlsx_response
 
 MAX_STATEMENT_BYTES = 20 * 1024 * 1024
 
@@ -40,12 +41,13 @@ def overview(request: HttpRequest) -> HttpResponse:
             "date_from": date_from,
             "date_to": date_to,
             "imports": StatementImport.objects.all()[:10],
+            "daily": DailyReport.objects.all()[:30],
         },
     )
 
 
 @staff_required
-def report_csv(request: HttpRequest) -> HttpResponse:
+def report_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     date_from, date_to = _range(request)
     rows = [
         [r.source, r.currency, date_from, date_to, r.matched, r.matched_amount, r.adjusted, len(r.unmatched_external),
@@ -56,7 +58,10 @@ def report_csv(request: HttpRequest) -> HttpResponse:
     columns = ["source", "currency", "from", "to", "matched", "matched_minor", "adjusted", "unmatched_external",
                "unmatched_external_minor", "unmatched_ledger", "unmatched_ledger_minor", "external_total_minor",
                "ledger_total_minor", "difference_minor", "suspense_minor"]  # fmt: skip
-    return csv_response(rows, columns, f"reconciliation-{date_from}-{date_to}.csv")
+    name = f"reconciliation-{date_from}-{date_to}"
+    if fmt == "xlsx":
+        return xlsx_response(rows, columns, f"{name}.xlsx", sheet="Reconciliation")
+    return csv_response(rows, columns, f"{name}.csv")
 
 
 @staff_required

@@ -213,3 +213,25 @@ def test_a_stripe_payout_to_our_bank_moves_cash_and_matches_both_sides(finance, 
     assert ledger.account_balance("cash:stripe", "EUR").balance == -40_000
     today = timezone.now().date()
     assert all(r.clean for r in recon.report(date_from=today, date_to=today))
+
+
+def test_the_daily_report_is_kept(finance, bank_payout, client):
+    from marketplace.reconciliation.models import DailyReport
+    from tests.marketplace.payouts.test_pages import staff
+
+    today = timezone.now().date()
+    recon.bank_statement_import(data=camt053([{"amount": -500, "id": "D1", "date": today}]), name="d.xml",
+                                actor=finance[0])  # fmt: skip
+    recon.daily_report_record(today)
+    recon.daily_report_record(today)  # redrawn, not duplicated
+    bank = DailyReport.objects.get(day=today, source="bank")
+    assert (bank.unmatched_external, bank.unmatched_external_amount, bank.difference) == (1, -500, -500)
+    client.force_login(staff("daily@market.test"))
+    assert "Daily reports" in client.get("/finance/reconciliation/").content.decode()
+    import io
+
+    from openpyxl import load_workbook
+
+    book = client.get(f"/finance/reconciliation/report.xlsx?from={today}&to={today}")
+    rows = list(load_workbook(io.BytesIO(b"".join(book.streaming_content))).active.iter_rows(values_only=True))
+    assert rows[0][0] == "source" and ("bank", "EUR") in [r[:2] for r in rows[1:]]
