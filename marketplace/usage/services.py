@@ -21,6 +21,7 @@ from marketplace.usage.models import Metric, Source, UsageEvent
 FUTURE_TOLERANCE = dt.timedelta(minutes=5)
 REPORTABLE = {Metric.SECONDS_DELIVERED, Metric.BYTES_DELIVERED, Metric.ASSETS_DELIVERED, Metric.TRAINING_HOURS}
 MAX_QUANTITY = Decimal("1e15")
+TRAINING_USES = {"pre_training", "fine_tuning"}  # the permitted uses under which training may be reported
 
 
 @dataclass
@@ -55,10 +56,10 @@ def usage_ingest(*, licensee, events, source: str = Source.LICENSEE_REPORT) -> I
     result.received = len(events)
     licence_ids = {e.get("licence") for e in events if isinstance(e, dict) and isinstance(e.get("licence"), str)}
     licences = {
-        public_id: (pk, starts, ends, status)
-        for public_id, pk, starts, ends, status in Licence.objects.filter(
+        public_id: (pk, starts, ends, status, uses)
+        for public_id, pk, starts, ends, status, uses in Licence.objects.filter(
             licensee=licensee, public_id__in=licence_ids
-        ).values_list("public_id", "pk", "starts_at", "ends_at", "status")
+        ).values_list("public_id", "pk", "starts_at", "ends_at", "status", "offer_version__permitted_uses")
     }
     now = timezone.now()
     candidates = []
@@ -110,7 +111,17 @@ def usage_ingest(*, licensee, events, source: str = Source.LICENSEE_REPORT) -> I
         if occurred is None or occurred.tzinfo is None:
             _error(result, index, event_id, "occurred_at", "Give occurred_at as an ISO 8601 time with a time zone.")
             continue
-        pk, starts, ends, _status = licence
+        pk, starts, ends, _status, uses = licence
+        if metric == Metric.TRAINING_HOURS and not TRAINING_USES & set(uses or []):
+            _error(
+                result,
+                index,
+                event_id,
+                "metric",
+                f"Metric 'training_hours' is not allowed under licence {event['licence']}: its terms permit "
+                f"{', '.join(uses or []) or 'no use'}, not training.",
+            )
+            continue
         if occurred > now + FUTURE_TOLERANCE:
             _error(result, index, event_id, "occurred_at", "This time is in the future.")
             continue

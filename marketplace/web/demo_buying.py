@@ -65,7 +65,7 @@ def _usage(lumen: Organisation, licence: Licence) -> int:
     now = timezone.now()
     events = [
         {
-            "event_id": f"demo-eval-run-{day}-{n}", "licence": licence.public_id, "metric": "training_hours",
+            "event_id": f"demo-eval-run-{day}-{n}", "licence": licence.public_id, "metric": "seconds_delivered",
             "quantity": f"{1.5 + n * 0.25:.2f}", "occurred_at": (now - dt.timedelta(days=day, hours=n)).isoformat(),
         }
         for day in range(0, min(5, max((now - licence.starts_at).days, 0)) + 1)

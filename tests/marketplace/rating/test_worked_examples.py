@@ -237,3 +237,20 @@ def test_a_second_run_over_the_same_events_charges_nothing(buy):
     assert RatingRun.objects.count() == 1
     assert RatingCharge.objects.filter(licence=licence).count() == 1
     assert books()[f"receivable:{LUMEN}"] == 1_000
+
+
+def test_training_cannot_be_reported_under_an_evaluation_only_licence(licensor, buyer, market):
+    from marketplace.usage.services import usage_ingest
+
+    licence = licence_on(licensor, buyer[0].organisation, market["corpus"], HOURLY, uses=["evaluation"])
+    event = {"event_id": "t1", "licence": licence.public_id, "metric": "training_hours", "quantity": "2",
+             "occurred_at": timezone.now().isoformat()}  # fmt: skip
+    result = usage_ingest(
+        licensee=licence.licensee, events=[event, {**event, "event_id": "d1", "metric": "seconds_delivered"}]
+    )
+    assert result.accepted == 1
+    assert result.errors == [
+        {"index": 0, "event_id": "t1", "field": "metric",
+         "message": f"Metric 'training_hours' is not allowed under licence {licence.public_id}: its terms permit "
+                    "evaluation, not training."}
+    ]  # fmt: skip
