@@ -214,7 +214,14 @@ def invoices_issue(*, period: dt.date, now: dt.datetime | None = None, progress=
     for index, (party, currency) in enumerate(sorted(candidates)):
         licensee = orgs.get(party.removeprefix("org:"))
         if licensee is not None:
-            invoice = invoice_issue(licensee=licensee, currency=currency, period=period, now=now)
+            try:
+                invoice = invoice_issue(licensee=licensee, currency=currency, period=period, now=now)
+            except InvoiceMismatch as exc:  # one licensee's books do not stop everyone else's invoices
+                from marketplace.finance.audit import audit_record
+
+                details = {"period": period.isoformat()[:7], "currency": currency, "error": str(exc)}
+                audit_record(actor="invoicing job", action="invoice.mismatch", subject=party, details=details)
+                continue
             if invoice is not None:
                 issued.append(invoice)
         if progress:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import logging
 from decimal import Decimal
 
 from django.conf import settings
@@ -19,11 +20,14 @@ from django.utils import timezone
 
 from ledger import services as ledger
 from ledger.money import Money
+from marketplace.finance.audit import audit_record
 from marketplace.orgs.models import Membership, Organisation, Role
 from marketplace.payouts.models import PayeeProfile, Payout
 from marketplace.pricing import METRIC_PLURALS
 from marketplace.rating.models import ChargeKind, RatingCharge
 from marketplace.statements.models import LineKind, RoyaltyStatement, StatementLine
+
+log = logging.getLogger(__name__)
 
 
 class StatementMismatch(Exception):
@@ -208,7 +212,13 @@ def statements_issue(*, period: dt.date, now: dt.datetime | None = None, progres
     accounts = sorted({(a.party_ref, a.currency) for a in ledger.accounts_list(code_prefix="royalty_payable:")})
     issued = []
     for index, (party, currency) in enumerate(accounts):
-        statement = statement_issue(party=party, currency=currency, period=period, now=now)
+        try:
+            statement = statement_issue(party=party, currency=currency, period=period, now=now)
+        except StatementMismatch as exc:  # one rights holder's books do not stop everyone else's statements
+            log.error("statement not issued: %s", exc)
+            details = {"period": period.isoformat()[:7], "currency": currency, "error": str(exc)}
+            audit_record(actor="statements job", action="statement.mismatch", subject=party, details=details)
+            continue
         if statement is not None:
             issued.append(statement)
         if progress:

@@ -123,3 +123,20 @@ def test_csv_opening_and_closing_rows_carry_the_balances(month, licensor):
     rows = list(csv.DictReader(io.StringIO(statement_csv(statement))))
     assert (rows[0]["kind"], int(rows[0]["amount_minor"])) == ("opening", statement.opening)
     assert (rows[-1]["kind"], int(rows[-1]["amount_minor"])) == ("closing", statement.closing)
+
+
+def test_one_statement_that_does_not_tie_does_not_stop_the_others(month, monkeypatch):
+    from marketplace.finance.models import AuditEntry
+    from marketplace.statements import services
+
+    real = services.statement_build
+
+    def broken_for_co_owner(*, party, currency, period):
+        if party == CO:
+            raise services.StatementMismatch(f"{party}: opening + lines != closing")
+        return real(party=party, currency=currency, period=period)
+
+    monkeypatch.setattr(services, "statement_build", broken_for_co_owner)
+    issued = statements_issue(period=month)
+    assert [s.party for s in issued] == [NL]
+    assert AuditEntry.objects.get(action="statement.mismatch").subject == CO
