@@ -39,6 +39,10 @@ class PayeeProfile(models.Model):
         return f"payee {self.organisation_id}"
 
     @property
+    def has_local_account(self) -> bool:
+        return bool(self.local_account_number and self.local_bank_code and not self.iban)
+
+    @property
     def blocked_reason(self) -> str:
         """Why a payout cannot be sent now, or '' when it can."""
         if self.on_hold:
@@ -48,8 +52,8 @@ class PayeeProfile(models.Model):
                 return "Stripe Connect onboarding not started"
             if not self.payouts_enabled:
                 return "Stripe Connect onboarding not complete (payouts not enabled)"
-        elif not (self.iban and self.bic and self.account_holder):
-            return "no bank details (IBAN, BIC and account holder)"
+        elif not self.account_holder or not ((self.iban and self.bic) or self.has_local_account):
+            return "no bank details (an IBAN and BIC, or a local account number and bank code)"
         return ""
 
 

@@ -80,12 +80,36 @@ def payee_bank_details_save(*, access: OrgAccess, account_holder: str, iban: str
         payee.account_holder = account_holder.strip()[:70]
         payee.iban = iban_obj.compact  # type: ignore[union-attr]
         payee.bic = str(bic_obj)
+        payee.local_account_number, payee.local_bank_code = "", ""
         payee.rail = Rail.BANK
         payee.save()
         audit_record(
             actor=access.user, action="payee.bank_details", subject=access.organisation.party_ref,
             details={"iban_last4": payee.iban[-4:], "bic": payee.bic},
         )  # fmt: skip
+    return payee
+
+
+def payee_local_account_save(*, access: OrgAccess, account_holder: str, bank_code: str, account_number: str):
+    """Outside SEPA: a local account number and bank code. Such payouts are listed for a manual transfer."""
+    _finance_access(access)
+    errors = {}
+    holder, code, number = account_holder.strip(), bank_code.replace(" ", "").upper(), account_number.replace(" ", "")
+    if not holder:
+        errors["account_holder"] = "Give the name on the account."
+    if not (2 <= len(code) <= 20 and code.replace("-", "").isalnum()):
+        errors["bank_code"] = "Give the bank's code (sort code, routing or branch number): 2 to 20 letters or digits."
+    if not (4 <= len(number) <= 34 and number.replace("-", "").isalnum()):
+        errors["account_number"] = "Give the account number: 4 to 34 letters or digits."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        payee = payee_for(access.organisation)
+        payee.account_holder, payee.local_bank_code, payee.local_account_number = holder[:70], code, number
+        payee.iban, payee.bic, payee.rail = "", "", Rail.BANK
+        payee.save()
+        audit_record(actor=access.user, action="payee.local_account", subject=access.organisation.party_ref,
+                     details={"bank_code": code, "account_last4": number[-4:]})  # fmt: skip
     return payee
 
 
@@ -241,11 +265,11 @@ def payout_run_execute(run_id: int, *, progress=None) -> PayoutRun:
             progress(index + 1, len(pending))
     with transaction.atomic():
         run = _locked(run_id)
-        bank = list(
-            run.payouts.filter(rail=Rail.BANK, status__in=[PayoutStatus.IN_TRANSIT, PayoutStatus.PAID])
-            .select_related("licensor__payee")
-            .order_by("id")
-        )
+        bank = [
+            p for p in run.payouts.filter(rail=Rail.BANK, status__in=[PayoutStatus.IN_TRANSIT, PayoutStatus.PAID])
+            .select_related("licensor__payee").order_by("id")
+            if p.licensor.payee.iban
+        ]  # fmt: skip
         if bank and not run.bank_file:
             run.bank_file = pain001(message_id=run.public_id, payouts=bank, execution_date=timezone.now().date())
             run.bank_file_message_id = run.public_id
@@ -368,3 +392,13 @@ def payee_terms_set(*, payee: PayeeProfile, user, threshold: int, reserve_bp: in
         audit_record(actor=user, action="payee.terms", subject=payee.organisation.party_ref,
                      details={"before": before, "after": after})  # fmt: skip
     return payee
+
+
+def manual_transfers(run: PayoutRun) -> list[list]:
+    """Bank payouts to local (non-SEPA) accounts, for finance to send by hand, quoting the payout id."""
+    return [
+        [p.public_id, p.licensor.name, p.licensor.payee.account_holder, p.licensor.payee.local_bank_code,
+         p.licensor.payee.local_account_number, p.amount, p.currency, p.status]
+        for p in run.payouts.filter(rail=Rail.BANK).select_related("licensor__payee").order_by("id")
+        if p.licensor.payee.has_local_account
+    ]  # fmt: skip

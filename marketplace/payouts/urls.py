@@ -11,6 +11,7 @@ urlpatterns = [
     path("finance/payouts/", views.run_list, name="runs"),
     path("finance/payouts/<str:run_id>/", views.run_detail, name="run"),
     path("finance/payouts/<str:run_id>/pain.001.xml", views.bank_file, name="bank_file"),
+    path("finance/payouts/<str:run_id>/manual-transfers.csv", views.manual_transfers_csv, name="manual_transfers"),
     path("finance/payouts/<str:run_id>/<str:action>/", views.run_action, name="run_action"),
     path("finance/bank-payouts/<str:payout_id>/<str:outcome>/", views.bank_payout_confirm, name="bank_confirm"),
     path("finance/audit/", views.audit_log, name="audit"),

@@ -20,6 +20,7 @@ from marketplace.orgs.models import OrgKind
 from marketplace.payments.gateway import ConnectError
 from marketplace.payouts import services
 from marketplace.payouts.models import PayeeProfile, Payout, PayoutRun, Rail, RunStatus
+from marketplace.web.csv_stream import csv_response
 
 
 def _licensor_only(request: HttpRequest) -> None:
@@ -35,7 +36,16 @@ def settings_page(request: HttpRequest) -> HttpResponse:
     org = request.access.organisation
     payee = services.payee_for(org)
     errors, form = {}, {"account_holder": payee.account_holder, "iban": payee.iban, "bic": payee.bic}
-    if request.method == "POST":
+    if request.method == "POST" and request.POST.get("kind") == "local":
+        local = {k: request.POST.get(k, "") for k in ("account_holder", "bank_code", "account_number")}
+        try:
+            services.payee_local_account_save(access=request.access, **local)
+            messages.success(request, "Account saved: you will be paid by bank transfer to it.")
+            return redirect("payouts:settings", org_slug=org.slug)
+        except ValidationError as exc:
+            errors = {f"local_{k}": " ".join(v) for k, v in exc.message_dict.items()}
+            form |= local
+    elif request.method == "POST":
         form = {k: request.POST.get(k, "") for k in ("account_holder", "iban", "bic")}
         try:
             services.payee_bank_details_save(access=request.access, **form)
@@ -118,6 +128,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
             "can_approve": run.status == RunStatus.REVIEWED and run.reviewed_by_id != request.user.pk,
             "audit": AuditEntry.objects.filter(subject=f"payout_run:{run.public_id}"),
             "refresh": run.status == RunStatus.EXECUTING,
+            "manual": services.manual_transfers(run),
         },
     )
 
@@ -187,6 +198,14 @@ def bank_file(request: HttpRequest, run_id: str) -> HttpResponse:
     response = HttpResponse(run.bank_file, content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="{run.public_id}-pain.001.xml"'
     return response
+
+
+@staff_required
+def manual_transfers_csv(request: HttpRequest, run_id: str) -> HttpResponse:
+    run = get_object_or_404(PayoutRun, public_id=run_id)
+    columns = ["payout", "rights_holder", "account_holder", "bank_code", "account_number", "amount_minor", "currency",
+               "status"]  # fmt: skip
+    return csv_response(services.manual_transfers(run), columns, f"{run.public_id}-manual-transfers.csv")
 
 
 @staff_required

@@ -106,3 +106,29 @@ def test_finance_sets_thresholds_reserves_and_holds(client, licensor):
     assert [(p.amount, p.reserve) for p in run.payouts.all()] == [(85_500, 4_500)]
     assert AuditEntry.objects.filter(action="payee.terms").count() == 2
     assert "chain-of-title dispute" in str(AuditEntry.objects.filter(action="payee.terms").last().details)  # the hold
+
+
+def test_a_local_account_outside_sepa_is_paid_by_a_listed_manual_transfer(client, licensor, operator):
+    from marketplace.payouts import services
+
+    client.force_login(licensor.user)
+    bad = client.post("/o/northlight/payouts/", {"kind": "local", "account_holder": "Northlight", "bank_code": "!",
+                                                 "account_number": "12"}).content.decode()  # fmt: skip
+    assert "Give the bank&#x27;s code" in bad and "Give the account number" in bad
+    local = {"kind": "local", "account_holder": "Northlight Inc", "bank_code": "026009593",
+             "account_number": "000123456789"}  # fmt: skip
+    client.post("/o/northlight/payouts/", local)
+    payee = PayeeProfile.objects.get()
+    assert payee.has_local_account and payee.blocked_reason == ""
+    owe(NL, 90_000, "r1")
+    alice, bob = staff("alice2@market.test"), staff("bob2@market.test")
+    run = services.payout_run_propose(currency="EUR")
+    services.payout_run_review(run=run, user=alice)
+    services.payout_run_approve(run=run, user=bob)
+    services.payout_run_start(run=run, user=bob)
+    run = payout_run_execute(run.pk)
+    assert run.bank_file == ""  # not a SEPA payee: nothing in the pain.001
+    client.force_login(alice)
+    rows = client.get(f"/finance/payouts/{run.public_id}/manual-transfers.csv")
+    body = b"".join(rows.streaming_content).decode()
+    assert "026009593,000123456789,90000,EUR,in_transit" in body
