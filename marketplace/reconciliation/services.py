@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
@@ -46,6 +47,7 @@ from marketplace.statements.services import month_end
 
 CASH = {Source.STRIPE: chart.CASH_STRIPE, Source.BANK: chart.CASH_BANK}
 CSV_COLUMNS = ["date", "amount", "currency", "reference", "description", "id"]
+PAYMENT_REFERENCE = re.compile(r"CF[0-9A-Z]{12}")  # printed on invoices; banks pass remittance text through
 
 
 def _minor(amount: str, currency: str, field_name: str) -> int:
@@ -234,9 +236,9 @@ def _match_bank(line: ExternalLine) -> bool:
         if entry_id and _cash_moved(entry_id, line) == line.amount:
             return _mark(line, entry_id, "auto: Stripe payout arriving at the bank")
         return False
-    invoice = next(
-        (i for i in Invoice.objects.filter(currency=line.currency) if i.payment_reference in line.reference), None
-    ) if line.amount > 0 and "CF" in line.reference else None  # fmt: skip
+    text = f"{line.reference} {line.description}".upper()  # the payer may put it in either
+    references = set(PAYMENT_REFERENCE.findall(text)) if line.amount > 0 else set()
+    invoice = Invoice.objects.filter(currency=line.currency, payment_reference__in=references).first()
     if invoice is not None:
         entry_id = invoice_payment_record(
             invoice=invoice, amount=line.amount, cash=chart.CASH_BANK, key=f"bank:{line.external_id}:invoice",
