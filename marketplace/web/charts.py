@@ -18,7 +18,7 @@ def bar_chart(
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max([abs(v) for _, values in series for v in values] + [1])
     group = plot_w / max(len(categories), 1)
-    bar = max(2.0, (group * 0.8) / max(len(series), 1))
+    bar = min(48.0, max(2.0, (group * 0.8) / max(len(series), 1)))  # one wide category still looks like a bar
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" class="chart">',
@@ -32,7 +32,7 @@ def bar_chart(
             f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{escape(fmt(value))}</text>'
         )
     for i, category in enumerate(categories):
-        x0 = left + i * group + group * 0.1
+        x0 = left + i * group + (group - bar * len(series)) / 2  # centred in its slot
         for s, (name, values) in enumerate(series):
             value = values[i]
             h = plot_h * abs(value) / peak
@@ -42,8 +42,8 @@ def bar_chart(
                 f"<title>{escape(name)}, {escape(category)}: {escape(fmt(value))}</title></rect>"
             )
         parts.append(
-            f'<text x="{x0 + group * 0.4:.1f}" y="{height - bottom + 14}" font-size="10" text-anchor="middle">'
-            f"{escape(category)}</text>"
+            f'<text x="{left + i * group + group / 2:.1f}" y="{height - bottom + 14}" font-size="10" '
+            f'text-anchor="middle">{escape(category)}</text>'
         )
     for s, (name, _) in enumerate(series):
         x = left + s * 170
