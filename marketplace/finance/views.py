@@ -31,6 +31,26 @@ def staff_required(view: Callable) -> Callable:
     return wrapper
 
 
+def finance_role_required(view: Callable) -> Callable:
+    """Finance actions (payout runs, reconciliation, adjustments, close) need, besides staff access, the finance
+    role (or owner or admin) in the operator organisation: reading the books is not the same as moving money."""
+    from marketplace.orgs.models import Membership, OrgKind, Role
+
+    @wraps(view)
+    @staff_required
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if (
+            request.method == "POST"
+            and not Membership.objects.filter(
+                user=request.user, organisation__kind=OrgKind.OPERATOR, role__in=[Role.OWNER, Role.ADMIN, Role.FINANCE]
+            ).exists()
+        ):
+            raise PermissionDenied("Finance actions need the finance role in the operator organisation.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _date_param(request: HttpRequest, name: str) -> tuple[dt.date | None, str | None]:
     raw = request.GET.get(name, "").strip()
     if not raw:

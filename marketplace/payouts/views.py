@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from ledger import services as ledger
 from marketplace.finance.audit import audit_record
 from marketplace.finance.models import AuditEntry
-from marketplace.finance.views import staff_required
+from marketplace.finance.views import finance_role_required, staff_required
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
 from marketplace.payments.gateway import ConnectError
@@ -101,7 +101,7 @@ def stripe_return(request: HttpRequest) -> HttpResponse:
 # -- the operator's finance pages -----------------------------------------------------------------------------
 
 
-@staff_required
+@finance_role_required
 def run_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         run = services.payout_run_propose(currency=request.POST.get("currency", "EUR"), actor=request.user)
@@ -133,7 +133,7 @@ def run_detail(request: HttpRequest, run_id: str) -> HttpResponse:
     )
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def run_action(request: HttpRequest, run_id: str, action: str) -> HttpResponse:
     run = get_object_or_404(PayoutRun, public_id=run_id)
@@ -168,7 +168,7 @@ def _enqueue(pk: int) -> None:
         logging.getLogger(__name__).exception("could not enqueue payout run %s", pk)
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def bank_payout_confirm(request: HttpRequest, payout_id: str, outcome: str) -> HttpResponse:
     """Until the bank statement is reconciled automatically: finance confirms a bank payout by hand (audited)."""
@@ -227,7 +227,7 @@ def payees(request: HttpRequest) -> HttpResponse:
     return render(request, "payouts/payees.html", {"rows": rows})
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def payee_terms(request: HttpRequest, payee_id: int) -> HttpResponse:
     payee = get_object_or_404(PayeeProfile, pk=payee_id)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ledger import services as ledger
-from marketplace.finance.views import _date_param, staff_required
+from marketplace.finance.views import _date_param, finance_role_required, staff_required
 from marketplace.payments.gateway import ConnectError
 from marketplace.reconciliation import services
 from marketplace.reconciliation.models import DailyReport, ExternalLine, PeriodSignoff, StatementImport
@@ -64,7 +64,7 @@ def report_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     return csv_response(rows, columns, f"{name}.csv")
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def upload(request: HttpRequest) -> HttpResponse:
     statement = request.FILES.get("statement")
@@ -86,7 +86,7 @@ def upload(request: HttpRequest) -> HttpResponse:
     return redirect("reconciliation:overview")
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def stripe_sync(request: HttpRequest) -> HttpResponse:
     try:
@@ -98,7 +98,7 @@ def stripe_sync(request: HttpRequest) -> HttpResponse:
     return redirect("reconciliation:overview")
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def resolve(request: HttpRequest, line_id: int, how: str) -> HttpResponse:
     line = get_object_or_404(ExternalLine, pk=line_id)
@@ -138,7 +138,7 @@ def close(request: HttpRequest) -> HttpResponse:
     return render(request, "reconciliation/close.html", {"months": months, "closed_through": closed})
 
 
-@staff_required
+@finance_role_required
 @require_POST
 def close_action(request: HttpRequest, period: str, action: str) -> HttpResponse:
     try:

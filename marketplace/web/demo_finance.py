@@ -8,12 +8,14 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from marketplace.invoicing.services import previous_month
-from marketplace.orgs.models import Organisation
+from marketplace.orgs.models import Organisation, Role
+from marketplace.orgs.services import membership_set
 from marketplace.payouts.models import PayeeProfile, Rail
 from marketplace.payouts.services import payout_run_propose
 from marketplace.statements.services import statements_issue
 
 CONTROLLER = "controller@clearframe.example"
+FINANCE_USER = "finance@clearframe.example"
 BANK_DETAILS = {
     "northlight-studios": ("Northlight Studios SAS", "FR7630006000011234567890189", "AGRIFRPPXXX"),
     "harbour-stock": ("Harbour Stock Ltd", "DE89370400440532013000", "COBADEFFXXX"),
@@ -24,6 +26,10 @@ def load_demo_finance(*, password: str) -> dict[str, int]:
     users = get_user_model()
     if not users.objects.filter(username=CONTROLLER).exists():
         users.objects.create_user(CONTROLLER, email=CONTROLLER, password=password, is_staff=True, first_name="Cam")
+    operator = Organisation.objects.get(slug="clearframe-ops")
+    for email in (FINANCE_USER, CONTROLLER):  # moving money needs the finance role in the operator organisation
+        if not operator.memberships.filter(user__username=email).exists():
+            membership_set(organisation=operator, user=users.objects.get(username=email), role=Role.FINANCE)
     for slug, (holder, iban, bic) in BANK_DETAILS.items():
         org = Organisation.objects.get(slug=slug)
         PayeeProfile.objects.get_or_create(

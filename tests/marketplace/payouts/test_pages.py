@@ -11,10 +11,19 @@ from tests.marketplace.payouts.test_payouts import NL, owe
 pytestmark = pytest.mark.django_db
 
 
-def staff(email):
+def staff(email, *, finance_role: bool = True):
+    """An operator finance person: staff access, and the finance role in the operator organisation."""
+    from marketplace.orgs.models import Organisation, OrgKind
+    from marketplace.orgs.services import membership_set
+
     user = make_user(email)
     user.is_staff = True
     user.save()
+    if finance_role:
+        ops, _ = Organisation.objects.get_or_create(
+            slug="market-ops", defaults={"name": "Market Ops", "kind": OrgKind.OPERATOR}
+        )
+        membership_set(organisation=ops, user=user, role="finance")
     return user
 
 
@@ -82,6 +91,15 @@ def test_finance_pages_need_staff(client, licensor):
     client.force_login(licensor.user)
     assert client.get("/finance/payouts/").status_code == 403
     assert client.post("/finance/payouts/", {"currency": "EUR"}).status_code == 403
+
+
+def test_moving_money_needs_the_finance_role_not_just_staff(client, licensor):
+    owe(NL, 90_000, "r1")
+    client.force_login(staff("auditor@market.test", finance_role=False))
+    assert client.get("/finance/payouts/").status_code == 200  # reading is fine
+    assert client.post("/finance/payouts/", {"currency": "EUR"}).status_code == 403
+    assert client.post("/finance/reconciliation/stripe-sync/").status_code == 403
+    assert not PayoutRun.objects.exists()
 
 
 def test_finance_sets_thresholds_reserves_and_holds(client, licensor):
