@@ -78,7 +78,7 @@ class _Advances:
 
     def recoup(self, party: str, currency: str, amount: int) -> int:
         available = self.remaining.get((party, currency), 0)
-        taken = min(available, amount)
+        taken = max(0, min(available, amount))  # an advance already over-recouped recoups nothing
         if taken:
             self.remaining[(party, currency)] = available - taken
         return taken
