@@ -64,3 +64,40 @@ def machine() -> str:
 
 def emit(payload: dict) -> None:
     print(json.dumps(payload, sort_keys=False))
+
+
+def bench_corpus(manifest_csv: str, *, purpose: str):
+    """A fresh, migrated database with a licensor (studio@bench.example) and a corpus imported from
+    ``manifest_csv`` through the real import. Returns (access, corpus)."""
+    import tempfile
+
+    from django.contrib.auth import get_user_model
+    from django.core.files import File
+    from django.core.management import call_command
+
+    from marketplace.catalog.models import ManifestImport
+    from marketplace.catalog.services import corpora, imports
+    from marketplace.orgs.access import OrgAccess
+    from marketplace.orgs.models import Membership, OrgKind
+    from marketplace.orgs.services import organisation_create
+
+    call_command("migrate", verbosity=0)
+    seller = get_user_model().objects.create_user("studio@bench.example", password="x" * 12)
+    studio = organisation_create(name="Bench Studio", kind=OrgKind.LICENSOR, owner=seller)
+    access = OrgAccess(studio, Membership.objects.get(user=seller))
+    corpus = corpora.corpus_create(
+        access=access,
+        data={
+            "title": "Bench corpus", "description": f"For the {purpose} benchmark.", "languages": ["en"],
+            "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"], "chain_of_title": "Generated.",
+        },
+    )  # fmt: skip
+    manifest = Path(tempfile.mkdtemp(prefix=f"bench-{purpose}-")) / "manifest.csv"
+    manifest.write_text(manifest_csv)
+    with manifest.open("rb") as fh:
+        mi = ManifestImport.objects.create(
+            corpus=corpus, uploaded_by=seller, file=File(fh, name="manifest.csv"), original_name="manifest.csv",
+            format="csv", size_bytes=manifest.stat().st_size,
+        )  # fmt: skip
+    imports.manifest_import_run(mi.pk)
+    return access, corpus

@@ -21,11 +21,10 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, fresh_database, machine
+from bench.common import bench_corpus, emit, fresh_database, machine
 
 BATCH = 1000
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,44 +39,24 @@ def _free_port() -> int:
 def setup_market() -> tuple[str, str, int]:
     """A licensor, a published corpus with an offer, a licensee with a licence and an API key."""
     from django.contrib.auth import get_user_model
-    from django.core.files import File
-    from django.core.management import call_command
 
     from marketplace.api.keys import api_key_create
-    from marketplace.catalog.models import Asset, ManifestImport
-    from marketplace.catalog.services import corpora, imports, offers
+    from marketplace.catalog.models import Asset
+    from marketplace.catalog.services import corpora, offers
     from marketplace.licensing import services as licensing
     from marketplace.orgs.access import OrgAccess
     from marketplace.orgs.models import Membership, OrgKind
     from marketplace.orgs.services import organisation_create
 
-    call_command("migrate", verbosity=0)
-    users = get_user_model()
-    seller = users.objects.create_user("studio@bench.example", password="x" * 12)
-    buyer = users.objects.create_user("ml@bench.example", password="x" * 12)
-    studio = organisation_create(name="Bench Studio", kind=OrgKind.LICENSOR, owner=seller)
+    seller_access, corpus = bench_corpus(
+        "external_id,title,duration_seconds,width,height,fps,codec,size_bytes,sha256,storage_uri\n"
+        + "".join(f"a{n},Clip {n},30,1920,1080,25,h264,1000,{n:064x},s3://bench/a{n}.mp4\n" for n in range(1, 21)),
+        purpose="ingest",
+    )
+    buyer = get_user_model().objects.create_user("ml@bench.example", password="x" * 12)
     lab = organisation_create(name="Bench Lab", kind=OrgKind.LICENSEE, owner=buyer)
     lab.invoicing_approved = True
     lab.save()
-    seller_access = OrgAccess(studio, Membership.objects.get(user=seller))
-    corpus = corpora.corpus_create(
-        access=seller_access,
-        data={
-            "title": "Bench corpus", "description": "For the ingest benchmark.", "languages": ["en"],
-            "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"], "chain_of_title": "Generated.",
-        },
-    )  # fmt: skip
-    manifest = Path(tempfile.mkdtemp(prefix="bench-ingest-")) / "manifest.csv"
-    manifest.write_text(
-        "external_id,title,duration_seconds,width,height,fps,codec,size_bytes,sha256,storage_uri\n"
-        + "".join(f"a{n},Clip {n},30,1920,1080,25,h264,1000,{n:064x},s3://bench/a{n}.mp4\n" for n in range(1, 21))
-    )
-    with manifest.open("rb") as fh:
-        mi = ManifestImport.objects.create(
-            corpus=corpus, uploaded_by=seller, file=File(fh, name="manifest.csv"), original_name="manifest.csv",
-            format="csv", size_bytes=manifest.stat().st_size,
-        )  # fmt: skip
-    imports.manifest_import_run(mi.pk)
     version = offers.offer_save(
         access=seller_access,
         corpus=corpus,

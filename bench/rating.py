@@ -17,11 +17,10 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.common import emit, fresh_database, machine
+from bench.common import bench_corpus, emit, fresh_database, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = 50
@@ -42,45 +41,25 @@ QUANTITY = {"seconds_delivered": "37.5", "assets_delivered": "1", "bytes_deliver
 def setup_market(licences: int) -> list[tuple[int, int, str]]:
     """Licensors, a corpus per licensor with offers on every plan type, and licences spread over licensees."""
     from django.contrib.auth import get_user_model
-    from django.core.files import File
-    from django.core.management import call_command
 
-    from marketplace.catalog.models import ManifestImport
-    from marketplace.catalog.services import corpora, imports, offers
+    from marketplace.catalog.services import corpora, offers
     from marketplace.licensing import services as licensing
-    from marketplace.orgs.access import OrgAccess
-    from marketplace.orgs.models import Membership, OrgKind
+    from marketplace.orgs.models import OrgKind
     from marketplace.orgs.services import organisation_create
 
-    call_command("migrate", verbosity=0)
     users = get_user_model()
-    seller = users.objects.create_user("studio@bench.example", password="x" * 12)
-    studio = organisation_create(name="Bench Studio", kind=OrgKind.LICENSOR, owner=seller)
-    access = OrgAccess(studio, Membership.objects.get(user=seller))
-    corpus = corpora.corpus_create(
-        access=access,
-        data={
-            "title": "Bench corpus", "description": "For the rating benchmark.", "languages": ["en"],
-            "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"], "chain_of_title": "Generated.",
-        },
-    )  # fmt: skip
-    manifest = Path(tempfile.mkdtemp(prefix="bench-rating-")) / "manifest.csv"
-    manifest.write_text(
-        "external_id,title,duration_seconds,width,height,fps,codec,size_bytes,sha256,storage_uri,co_owners\n"
-        + "".join(
-            f"a{n},Clip {n},37.5,1920,1080,25,h264,84000000,{n:064x},s3://bench/a{n}.mp4,"
-            + ("bench-studio:70;co-owner:30" if n % 5 == 0 else "")
-            + "\n"
-            for n in range(1, ASSETS + 1)
-        )
+    header = "external_id,title,duration_seconds,width,height,fps,codec,size_bytes,sha256,storage_uri,co_owners\n"
+    rows = "".join(
+        f"a{n},Clip {n},37.5,1920,1080,25,h264,84000000,{n:064x},s3://bench/a{n}.mp4,"
+        + ("bench-studio:70;co-owner:30" if n % 5 == 0 else "")
+        + "\n"
+        for n in range(1, ASSETS + 1)
     )
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)  # the co-owner must exist before the manifest names it
     organisation_create(name="Co Owner", kind=OrgKind.LICENSOR, owner=users.objects.create_user("co@bench.example"))
-    with manifest.open("rb") as fh:
-        mi = ManifestImport.objects.create(
-            corpus=corpus, uploaded_by=seller, file=File(fh, name="manifest.csv"), original_name="manifest.csv",
-            format="csv", size_bytes=manifest.stat().st_size,
-        )  # fmt: skip
-    imports.manifest_import_run(mi.pk)
+    access, corpus = bench_corpus(header + rows, purpose="rating")
     offer_ids = {}
     for name, plan in PLANS:
         version = offers.offer_save(

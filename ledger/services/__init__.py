@@ -2,7 +2,8 @@
 
 Writes: :func:`account_open`, :func:`entry_post`, :func:`entries_post`,
 :func:`entry_reverse`, :func:`period_close`, :func:`chain_seal`.
-Reads: :func:`account_balance`, :func:`trial_balance`, :func:`account_statement`,
+Reads: :func:`account_balance`, :func:`trial_balance`, :func:`account_statement` (and
+:func:`account_statement_lines`, all of it),
 :func:`entry_get`, :func:`chain_verify` and the CSV exports.
 """
 
@@ -25,6 +26,7 @@ from ledger.services.balances import (
     EntryPosting,
     account_balance,
     account_statement,
+    account_statement_lines,
     entry_find,
     entry_get,
     trial_balance,
@@ -90,6 +92,7 @@ __all__ = [
     "account_get",
     "account_open",
     "account_statement",
+    "account_statement_lines",
     "accounts_list",
     "allocate",
     "chain_seal",

@@ -8,6 +8,7 @@ per-day totals, so it never scans postings.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import Sum
@@ -136,6 +137,23 @@ def account_statement(
     ]
     next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
     return StatementPage(AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor)
+
+
+def account_statement_lines(
+    code: str, currency: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> Iterator[StatementLine]:
+    """Every posting on an account in posting order (optionally between two effective dates), page by page, for
+    callers that need them all: invoices, statements, reconciliation. Empty for an account never opened."""
+    cursor = None
+    while True:
+        try:
+            page = account_statement(code, currency, cursor=cursor, limit=1000, date_from=date_from, date_to=date_to)
+        except UnknownAccount:
+            return
+        yield from page.lines
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
 
 
 @dataclass(frozen=True, slots=True)

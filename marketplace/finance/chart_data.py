@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from decimal import Decimal
 
 from django.db.models import Sum
 
 from ledger import services as ledger
+from marketplace.periods import month_end
 
 
 def earnings_and_payouts(currency: str, months: list[dt.date]) -> tuple[list[int], list[int]]:
@@ -45,11 +45,14 @@ def usage_by_corpus(since: dt.date) -> list[tuple[str, float]]:
 
 
 def cash_and_owed(currency: str, months: list[dt.date]) -> tuple[list[int], list[int]]:
-    def total(prefixes: tuple[str, ...], day: dt.date) -> int:
-        accounts = [a for p in prefixes for a in ledger.accounts_list(code_prefix=p) if a.currency == currency]
-        return sum(ledger.account_balance(a.code, currency, as_of_date=day).balance for a in accounts)
+    """One trial balance per month end: cash accounts against royalties payable and payouts in transit."""
+    cash, owed = [], []
+    for day in (month_end(m) for m in months):
+        rows = [r for r in ledger.trial_balance(as_of_date=day).rows if r.account.currency == currency]
 
-    ends = [m.replace(day=calendar.monthrange(m.year, m.month)[1]) for m in months]
-    cash = [total(("cash:",), day) for day in ends]
-    owed = [total(("royalty_payable:", "payouts_in_transit:"), day) for day in ends]
+        def total(prefixes: tuple[str, ...], rows=rows) -> int:
+            return sum((r.debit - r.credit) * r.type.normal_sign for r in rows if r.account.code.startswith(prefixes))
+
+        cash.append(total(("cash:",)))
+        owed.append(total(("royalty_payable:", "payouts_in_transit:")))
     return cash, owed

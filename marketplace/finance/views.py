@@ -151,22 +151,15 @@ def trial_balance_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     return _export(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, name, fmt)
 
 
-def _months_back(count: int) -> list[dt.date]:
-    first = dt.date.today().replace(day=1)
-    months = [first]
-    for _ in range(count - 1):
-        months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
-    return list(reversed(months))
-
-
 @staff_required
 def charts(request: HttpRequest) -> HttpResponse:
     """Earnings and payouts by month, usage by corpus, and cash against what is owed to rights holders."""
     from marketplace.finance import chart_data
+    from marketplace.periods import months_back
     from marketplace.web.charts import bar_chart
 
     currency = request.GET.get("currency", "EUR").upper()[:3]
-    months = _months_back(12)
+    months = months_back(12, dt.date.today())
 
     def money(v: float) -> str:
         return f"{v / 100:,.0f}"

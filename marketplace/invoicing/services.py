@@ -8,7 +8,6 @@ for a licensee, later usage of that month is booked into the next open month wit
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import secrets
 from collections import defaultdict
@@ -23,6 +22,7 @@ from ledger import services as ledger
 from marketplace.events.services import event_record
 from marketplace.invoicing.models import Invoice, InvoiceLine, InvoiceStatus, LineKind
 from marketplace.orgs.models import Organisation
+from marketplace.periods import month_end
 from marketplace.pricing import METRIC_PLURALS
 
 INVOICING_LOCK = 7_160_001  # a PostgreSQL advisory lock key: rating shares it, issuing holds it alone
@@ -46,25 +46,14 @@ def invoiced_through(licensee_ids) -> dict[tuple[int, str], dt.date]:
     return {(row["licensee_id"], row["currency"]): row["m"] for row in rows}
 
 
-def _month_end(period: dt.date) -> dt.date:
-    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
-
-
 def _debits(account: str, currency: str, period: dt.date) -> dict[int, tuple[int, str]]:
     """Receivable debits with an effective date in the month: entry id -> (amount, description)."""
     debits: dict[int, tuple[int, str]] = {}
-    cursor = None
-    while True:
-        page = ledger.account_statement(
-            account, currency, cursor=cursor, limit=1000, date_from=period, date_to=_month_end(period)
-        )
-        for line in page.lines:
-            if line.amount > 0:
-                amount, _ = debits.get(line.entry_id, (0, ""))
-                debits[line.entry_id] = (amount + line.amount, line.description)
-        if page.next_cursor is None:
-            return debits
-        cursor = page.next_cursor
+    for line in ledger.account_statement_lines(account, currency, date_from=period, date_to=month_end(period)):
+        if line.amount > 0:
+            amount, _ = debits.get(line.entry_id, (0, ""))
+            debits[line.entry_id] = (amount + line.amount, line.description)
+    return debits
 
 
 def _unit(metric: str) -> str:
@@ -145,10 +134,7 @@ def invoice_issue(*, licensee: Organisation, currency: str, period: dt.date, now
         if existing:
             return existing
         account = f"receivable:{licensee.party_ref}"
-        try:
-            debits = _debits(account, currency, period)
-        except ledger.UnknownAccount:
-            debits = {}
+        debits = _debits(account, currency, period)
         lines = _lines(licensee, currency, period, debits)
         if not lines:
             return None
@@ -227,10 +213,6 @@ def invoices_issue(*, period: dt.date, now: dt.datetime | None = None, progress=
         if progress:
             progress(index + 1, len(candidates))
     return issued
-
-
-def previous_month(now: dt.datetime) -> dt.date:
-    return (now.astimezone(dt.UTC).date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
 
 
 def invoice_payment_record(

@@ -4,7 +4,8 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from marketplace.invoicing.services import invoices_issue, previous_month
+from marketplace.invoicing.services import invoices_issue
+from marketplace.periods import previous_month
 from marketplace.rating.models import RatingRun
 from marketplace.rating.services import rating_rate_all
 

@@ -217,13 +217,15 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @staff_required
 def payees(request: HttpRequest) -> HttpResponse:
     """Every rights holder's payout terms, what it is owed, and whether it can be paid."""
-    rows = []
-    for payee in PayeeProfile.objects.select_related("organisation").order_by("organisation__name"):
-        owed = [
-            ledger.account_balance(a.code, a.currency)
-            for a in ledger.accounts_list(code_prefix=f"royalty_payable:{payee.organisation.party_ref}")
-        ]
-        rows.append({"payee": payee, "owed": owed})
+    owed: dict[str, list] = {}
+    for row in ledger.trial_balance().rows:  # one query for every payee's balance
+        if row.account.code.startswith("royalty_payable:"):
+            balance = ledger.Money((row.credit - row.debit), row.account.currency)
+            owed.setdefault(row.account.code.removeprefix("royalty_payable:"), []).append(balance)
+    rows = [
+        {"payee": payee, "owed": owed.get(payee.organisation.party_ref, [])}
+        for payee in PayeeProfile.objects.select_related("organisation").order_by("organisation__name")
+    ]
     return render(request, "payouts/payees.html", {"rows": rows})
 
 

@@ -10,7 +10,6 @@ and nothing is dropped.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import hashlib
 from collections import defaultdict
@@ -29,6 +28,7 @@ from marketplace.finance import postings
 from marketplace.invoicing import services as invoicing
 from marketplace.licensing.models import Licence
 from marketplace.licensing.owners import co_owner_parties, licence_owner_weights
+from marketplace.periods import month_end
 from marketplace.pricing import PricePlan, incremental_charge, tier_breakdown
 from marketplace.rating.claim import UNIQUE_ASSETS, Aggregate, claim_and_aggregate
 from marketplace.rating.models import ChargeKind, LicenceMeter, RatingCharge, RatingLine, RatingRun
@@ -91,19 +91,15 @@ class _Plan:
     meter: LicenceMeter
 
 
-def _month_end(day: dt.date) -> dt.date:
-    return day.replace(day=calendar.monthrange(day.year, day.month)[1])
-
-
 def _booking_date(
     usage_period: dt.date, today: dt.date, closed: dt.date | None, invoiced: dt.date | None = None
 ) -> tuple[dt.date, bool]:
     """When usage of a month is booked: at the month's end (or today, for the current month). Usage of a month
     that is closed in the ledger, or already invoiced to the licensee, is late: it is booked today, in the open
     period, with a reference to the month it belongs to."""
-    if (closed is not None and _month_end(usage_period) <= closed) or (invoiced and usage_period <= invoiced):
+    if (closed is not None and month_end(usage_period) <= closed) or (invoiced and usage_period <= invoiced):
         return today, True
-    booked = min(today, _month_end(usage_period))
+    booked = min(today, month_end(usage_period))
     if closed is not None and booked <= closed:
         booked = closed + dt.timedelta(days=1)
     return booked, False
@@ -160,6 +156,7 @@ class _Pending:
     charge: RatingCharge
     lines: list[RatingLine]
     entry: object | None
+    cap_reached_now: bool = False  # this charge took the licence past its cap: warn the licensee once
 
 
 def rating_rate_licences(
@@ -234,7 +231,7 @@ def rating_rate_licences(
             [plans[pk].meter for pk in locked],
             ["quantity", "charged", "prepaid_drawn", "flagged_events", "cap_reached_at", "settled_at"],
         )
-        _announce(pending, now)
+        _announce(pending)
         run.licence_count = len({p.charge.licence_id for p in pending})
         run.event_count = sum(a.event_count for a in aggregates if a.metric != UNIQUE_ASSETS)
         run.entry_count = len(posted)
@@ -286,7 +283,8 @@ def _rate_licence(run, item: _Plan, aggregates, advances, today, closed, invoice
         meter.charged += amount
         meter.prepaid_drawn += drawn
         meter.flagged_events += sum(agg.event_count for agg in group if agg.flag and agg.metric != UNIQUE_ASSETS)
-        if cap_exceeded and meter.cap_reached_at is None:
+        cap_reached_now = cap_exceeded and meter.cap_reached_at is None
+        if cap_reached_now:
             meter.cap_reached_at = now
         late_periods = sorted({agg.usage_period.isoformat() for agg, late in booked[date] if late})
         key = f"rating:{licence.public_id}:{date:%Y-%m}:{_digest(licence, group)[:40]}"
@@ -350,7 +348,7 @@ def _rate_licence(run, item: _Plan, aggregates, advances, today, closed, invoice
                     "late_periods": late_periods,
                 },
             )
-        result.append(_Pending(charge, lines, entry))
+        result.append(_Pending(charge, lines, entry, cap_reached_now))
     return result
 
 
@@ -407,7 +405,7 @@ def _settle_licence(run, item: _Plan, advances, today, closed, now) -> _Pending 
     return _Pending(charge, [], entry)
 
 
-def _announce(pending: list[_Pending], now: dt.datetime) -> None:
+def _announce(pending: list[_Pending]) -> None:
     """usage.rated to each licensee (and usage.cap_reached once), through the webhook outbox."""
     events = []
     for item in pending:
@@ -432,8 +430,7 @@ def _announce(pending: list[_Pending], now: dt.datetime) -> None:
                 payload=payload,
             )
         )
-        meter = charge.licence.meter
-        if charge.cap_exceeded and meter.cap_reached_at == now:
+        if item.cap_reached_now:
             events.append(
                 DomainEvent(
                     type="usage.cap_reached",

@@ -35,6 +35,7 @@ from marketplace.invoicing.services import invoice_payment_record
 from marketplace.payments import gateway
 from marketplace.payouts import services as payouts
 from marketplace.payouts.models import Payout, PayoutStatus
+from marketplace.periods import month_end
 from marketplace.reconciliation.models import (
     ExternalLine,
     LineStatus,
@@ -43,7 +44,6 @@ from marketplace.reconciliation.models import (
     StatementImport,
     SyncCursor,
 )
-from marketplace.statements.services import month_end
 
 CASH = {Source.STRIPE: chart.CASH_STRIPE, Source.BANK: chart.CASH_BANK}
 CSV_COLUMNS = ["date", "amount", "currency", "reference", "description", "id"]
@@ -385,9 +385,6 @@ def report(*, date_from: dt.date, date_to: dt.date) -> list[SourceReport]:
     pairs = set(lines.values_list("source", "currency")) | {
         (s, a.currency) for s in Source.values for a in ledger.accounts_list(code_prefix=CASH[s]) if a.code == CASH[s]
     }
-    matched_entries = set(
-        ExternalLine.objects.exclude(matched_entry_id=None).values_list("matched_entry_id", flat=True)
-    )
     for source, currency in sorted(pairs):
         rep = SourceReport(source, currency)
         for line in lines.filter(source=source, currency=currency):
@@ -399,20 +396,14 @@ def report(*, date_from: dt.date, date_to: dt.date) -> list[SourceReport]:
                 rep.adjusted += 1
             else:
                 rep.unmatched_external.append(line)
-        cursor = None
-        while True:
-            try:
-                page = ledger.account_statement(CASH[source], currency, cursor=cursor, limit=1000,
-                                                date_from=date_from, date_to=date_to)  # fmt: skip
-            except ledger.UnknownAccount:
-                break
-            for posting in page.lines:
-                rep.ledger_total += posting.amount
-                if posting.entry_id not in matched_entries:
-                    rep.unmatched_ledger.append(posting)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
+        postings = list(ledger.account_statement_lines(CASH[source], currency, date_from=date_from, date_to=date_to))
+        explained = set(
+            ExternalLine.objects.filter(source=source, matched_entry_id__in={p.entry_id for p in postings}).values_list(
+                "matched_entry_id", flat=True
+            )
+        )
+        rep.ledger_total = sum(p.amount for p in postings)
+        rep.unmatched_ledger = [p for p in postings if p.entry_id not in explained]
         with contextlib.suppress(ledger.UnknownAccount):
             rep.suspense_balance = ledger.account_balance(chart.SUSPENSE, currency).balance
         reports.append(rep)

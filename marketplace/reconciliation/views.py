@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from ledger import services as ledger
 from marketplace.finance.views import _date_param, finance_role_required, staff_required
 from marketplace.payments.gateway import ConnectError
+from marketplace.periods import month_end, months_back
 from marketplace.reconciliation import services
 from marketplace.reconciliation.models import DailyReport, ExternalLine, PeriodSignoff, StatementImport
-from marketplace.statements.services import month_end
 from marketplace.web.csv_stream import csv_response
 from marketplace.web.xlsx import xlsx_response
 
@@ -117,14 +117,6 @@ def resolve(request: HttpRequest, line_id: int, how: str) -> HttpResponse:
     return redirect("reconciliation:overview")
 
 
-def _months(count: int = 6) -> list[dt.date]:
-    first = timezone.now().date().replace(day=1)
-    months = [first]
-    for _ in range(count - 1):
-        months.append((months[-1] - dt.timedelta(days=1)).replace(day=1))
-    return months
-
-
 @staff_required
 def close(request: HttpRequest) -> HttpResponse:
     closed = ledger.closed_through()
@@ -133,7 +125,7 @@ def close(request: HttpRequest) -> HttpResponse:
         {"period": m, "end": month_end(m), "closed": bool(closed and month_end(m) <= closed),
          "ended": month_end(m) < timezone.now().date(),
          "exceptions": services.month_exceptions(m), "signoff": signoffs.get(m)}
-        for m in _months()
+        for m in reversed(months_back(6, timezone.now().date()))
     ]  # fmt: skip
     return render(request, "reconciliation/close.html", {"months": months, "closed_through": closed})
 

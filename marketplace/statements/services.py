@@ -8,7 +8,6 @@ closing balance, and both must equal the ledger, or nothing is issued.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import logging
 from decimal import Decimal
@@ -23,6 +22,7 @@ from ledger.money import Money
 from marketplace.finance.audit import audit_record
 from marketplace.orgs.models import Membership, Organisation, Role
 from marketplace.payouts.models import PayeeProfile, Payout
+from marketplace.periods import month_end
 from marketplace.pricing import METRIC_PLURALS
 from marketplace.rating.models import ChargeKind, RatingCharge
 from marketplace.statements.models import LineKind, RoyaltyStatement, StatementLine
@@ -34,30 +34,11 @@ class StatementMismatch(Exception):
     """The lines do not explain the ledger's balance: nothing is issued."""
 
 
-def month_end(period: dt.date) -> dt.date:
-    return period.replace(day=calendar.monthrange(period.year, period.month)[1])
-
-
 def _balance(code: str, currency: str, day: dt.date) -> int:
     try:
         return ledger.account_balance(code, currency, as_of_date=day).balance
     except ledger.UnknownAccount:
         return 0
-
-
-def _postings(code: str, currency: str, period: dt.date) -> list:
-    lines, cursor = [], None
-    try:
-        while True:
-            page = ledger.account_statement(
-                code, currency, cursor=cursor, limit=1000, date_from=period, date_to=month_end(period)
-            )
-            lines += page.lines
-            if page.next_cursor is None:
-                return lines
-            cursor = page.next_cursor
-    except ledger.UnknownAccount:
-        return []
 
 
 def _charge_line(party: str, charge: RatingCharge) -> dict | None:
@@ -103,7 +84,11 @@ def statement_build(*, party: str, currency: str, period: dt.date) -> tuple[dict
         if line:
             lines.append(line)
             charge_entries.add(charge.entry_id)
-    postings = [p for p in _postings(code, currency, period) if p.entry_id not in charge_entries]
+    postings = [
+        p
+        for p in ledger.account_statement_lines(code, currency, date_from=period, date_to=month_end(period))
+        if p.entry_id not in charge_entries
+    ]
     sent = {p.sent_entry_id: p for p in Payout.objects.filter(sent_entry_id__in=[p.entry_id for p in postings])}
     returned = {
         p.reversal_entry_id: p for p in Payout.objects.filter(reversal_entry_id__in=[p.entry_id for p in postings])

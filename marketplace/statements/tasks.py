@@ -4,7 +4,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from marketplace.invoicing.services import previous_month
+from marketplace.periods import previous_month
 from marketplace.statements.services import statements_issue
 
 

@@ -13,12 +13,13 @@ from marketplace.api.models import ApiKey
 from marketplace.catalog.models import Asset, Corpus, Offer
 from marketplace.catalog.services import withdrawals
 from marketplace.finance import postings
-from marketplace.invoicing.services import invoices_issue, previous_month
+from marketplace.invoicing.services import invoices_issue
 from marketplace.licensing import services as licensing
 from marketplace.licensing.delivery import storage, storage_key
 from marketplace.licensing.models import Licence
 from marketplace.orgs.access import OrgAccess
 from marketplace.orgs.models import Membership, Organisation
+from marketplace.periods import previous_month
 from marketplace.rating.models import RatingRun
 from marketplace.rating.services import rating_rate_all
 from marketplace.usage.services import usage_ingest

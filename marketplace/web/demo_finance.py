@@ -7,11 +7,11 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from marketplace.invoicing.services import previous_month
 from marketplace.orgs.models import Organisation, Role
 from marketplace.orgs.services import membership_set
 from marketplace.payouts.models import PayeeProfile, Rail
 from marketplace.payouts.services import payout_run_propose
+from marketplace.periods import previous_month
 from marketplace.statements.services import statements_issue
 
 CONTROLLER = "controller@clearframe.example"

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from ledger import services as ledger
 from marketplace.payouts import services as payouts
 from marketplace.payouts.models import PayoutRun
-from marketplace.statements.services import month_end
+from marketplace.periods import month_end
 from tests.browser.test_catalogue_flow import sign_in
 from tests.fixtures.bankfiles import camt053
 from tests.marketplace.payouts.test_pages import staff

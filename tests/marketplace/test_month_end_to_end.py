@@ -22,9 +22,10 @@ from marketplace.payments.models import EventStatus, StripeEvent
 from marketplace.payments.services import stripe_event_process
 from marketplace.payouts import services as payouts
 from marketplace.payouts.models import PayeeProfile, PayoutStatus, Rail
+from marketplace.periods import month_end
 from marketplace.rating.services import rating_rate_all
 from marketplace.reconciliation import services as recon
-from marketplace.statements.services import month_end, statements_issue
+from marketplace.statements.services import statements_issue
 from tests.fixtures.bankfiles import camt053
 from tests.fixtures.celery import wait_until
 from tests.fixtures.market import add_member

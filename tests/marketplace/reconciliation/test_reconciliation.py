@@ -12,9 +12,9 @@ from marketplace.finance.models import AuditEntry
 from marketplace.invoicing.services import invoice_issue
 from marketplace.payouts import services as payouts
 from marketplace.payouts.models import PayeeProfile, PayoutStatus
+from marketplace.periods import month_end
 from marketplace.reconciliation import services as recon
 from marketplace.reconciliation.models import ExternalLine, LineStatus
-from marketplace.statements.services import month_end
 from tests.fixtures.bankfiles import camt053
 from tests.fixtures.market import add_member
 from tests.fixtures.rating import licence_on

@@ -14,11 +14,12 @@ from ledger import services as ledger
 from marketplace.finance import postings
 from marketplace.payouts import services as payouts
 from marketplace.payouts.models import PayeeProfile
+from marketplace.periods import month_end
 from marketplace.rating.explain import charge_recompute
 from marketplace.rating.services import rating_rate_all, split_earnings
 from marketplace.statements.documents import statement_csv
 from marketplace.statements.models import RoyaltyStatement
-from marketplace.statements.services import month_end, statement_issue, statements_issue
+from marketplace.statements.services import statement_issue, statements_issue
 from tests.fixtures.market import add_member
 from tests.fixtures.rating import licence_on, report
 

@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from ledger.management.progress import Progress
-from marketplace.invoicing.services import invoices_issue, previous_month
+from marketplace.invoicing.services import invoices_issue
+from marketplace.periods import previous_month
 
 
 class Command(BaseCommand):
