@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
+from marketplace.catalog.manifest import shares_text
 from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import METRICS
@@ -31,6 +32,13 @@ class CorpusForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="How you hold the rights: commissioned, acquired from whom, contributor agreements.",
     )
+    co_owners = forms.CharField(
+        required=False,
+        label="Royalty co-owners",
+        help_text="If others share the rights, their organisations and percentages, e.g. "
+        "northlight-studios:75; harbour-stock:25. They apply to every asset whose manifest row names no co-owners "
+        "of its own. Leave empty if all royalties are yours.",
+    )
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)
@@ -48,6 +56,7 @@ class CorpusForm(forms.Form):
             "content_rating": corpus.content_rating,
             "territory": " ".join(corpus.territory),
             "chain_of_title": corpus.chain_of_title,
+            "co_owners": shares_text(corpus.co_owners),
         }
 
 

@@ -196,7 +196,8 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
     return sorted(items, key=lambda x: Decimal(x["start"]))
 
 
-def _co_owners(value: Any, known_orgs: frozenset[str]) -> list[dict]:
+def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
+    """Parse co-owner shares ("org:60;other:40", or objects) into basis points that sum to 100%; empty: none."""
     shares = []
     for item in _list(value):
         if isinstance(item, str):
@@ -224,6 +225,11 @@ def _co_owners(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         if len({s["org"] for s in shares}) != len(shares):
             raise ValueError("a co-owner is listed twice")
     return sorted(shares, key=lambda s: s["org"])
+
+
+def shares_text(shares: list[dict]) -> str:
+    """Co-owner shares as a person types them: "harbour-stock:25; northlight-studios:75"."""
+    return "; ".join(f"{s['org']}:{Decimal(s['bp']) / 100:f}" for s in shares)
 
 
 def _list_text(items: list) -> str:
@@ -304,7 +310,7 @@ def validate_record(
     except ValueError as exc:
         errors.append(RowError(line, "clip_exclusions", f"clip_exclusions {exc}"))
     try:
-        values["co_owners"] = _co_owners(get("co_owners"), known_orgs)
+        values["co_owners"] = co_owner_shares(get("co_owners"), known_orgs)
     except ValueError as exc:
         errors.append(RowError(line, "co_owners", f"co_owners {exc}"))
     if errors:

@@ -25,6 +25,11 @@ class Corpus(models.Model):
     content_rating = models.CharField(max_length=10)
     territory = models.JSONField(default=list, help_text="ISO 3166-1 alpha-2 codes, or WW for worldwide")
     chain_of_title = models.TextField(help_text="How the licensor came to hold these rights.")
+    co_owners = models.JSONField(
+        default=list,
+        help_text='Royalty shares for assets that name no co-owners of their own: [{"org": "slug", "bp": 6000}]; '
+        "empty: the licensor",
+    )
     status = models.CharField(max_length=10, choices=CorpusStatus.choices, default=CorpusStatus.DRAFT)
     review_note = models.TextField(
         blank=True, default="", help_text="The operator's reason when a listing is rejected."

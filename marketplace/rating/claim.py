@@ -1,7 +1,8 @@
 """Claiming unrated usage for a run and aggregating it, in the database.
 
 On PostgreSQL one statement marks the events with the run, flags those that cannot be charged, records
-newly delivered unique assets and returns one row per licence, metric, usage month, owner group and flag:
+newly delivered unique assets and returns one row per licence, metric, usage month, owner group and flag
+(an asset's owner group is its own co-owners, else its corpus's, else the licensor alone):
 the events never travel to Python. The embedded SQLite default does the same in a few statements and
 sums in Python, which is exact and fine at demo scale.
 """
@@ -28,7 +29,7 @@ class Aggregate:
     metric: str  # an event metric, or UNIQUE_ASSETS
     usage_period: dt.date  # first day of the month
     flag: str
-    owners: list | None  # the assets' co-owners; None for usage without an asset
+    owners: list | None  # the assets' co-owners (their own, else their corpus's); None for usage without an asset
     quantity: Decimal
     event_count: int
     first_at: dt.datetime
@@ -61,15 +62,15 @@ WITH claimed AS (
  RETURNING licence_id, asset_id, first_delivered_at
 )
 SELECT f.licence_id, f.metric, date_trunc('month', f.occurred_at AT TIME ZONE 'UTC')::date, f.flag,
-       a.co_owners::text, sum(f.quantity), count(*), min(f.occurred_at), max(f.occurred_at),
-       md5(string_agg(f.id::text, ',' ORDER BY f.id))
-  FROM flagged f LEFT JOIN catalog_asset a ON a.id = f.asset_id
+       COALESCE(NULLIF(a.co_owners, '[]'::jsonb), k.co_owners)::text, sum(f.quantity), count(*),
+       min(f.occurred_at), max(f.occurred_at), md5(string_agg(f.id::text, ',' ORDER BY f.id))
+  FROM flagged f LEFT JOIN catalog_asset a ON a.id = f.asset_id LEFT JOIN catalog_corpus k ON k.id = a.corpus_id
  GROUP BY 1, 2, 3, 4, 5
 UNION ALL
 SELECT n.licence_id, 'unique_assets', date_trunc('month', n.first_delivered_at AT TIME ZONE 'UTC')::date, '',
-       a.co_owners::text, count(*), count(*), min(n.first_delivered_at), max(n.first_delivered_at),
-       md5(string_agg(n.asset_id::text, ',' ORDER BY n.asset_id))
-  FROM new_assets n JOIN catalog_asset a ON a.id = n.asset_id
+       COALESCE(NULLIF(a.co_owners, '[]'::jsonb), k.co_owners)::text, count(*), count(*),
+       min(n.first_delivered_at), max(n.first_delivered_at), md5(string_agg(n.asset_id::text, ',' ORDER BY n.asset_id))
+  FROM new_assets n JOIN catalog_asset a ON a.id = n.asset_id JOIN catalog_corpus k ON k.id = a.corpus_id
  GROUP BY 1, 2, 3, 4, 5
 """
 
@@ -135,7 +136,12 @@ def _claim_portable(run_id: int, licence_ids: list[int], asset_plans: set[int]) 
     owners_of: dict[int, str] = {}
     rows = list(events.order_by("id"))
     asset_ids = {row[2] for row in rows if row[2] is not None}
-    owners_of = {pk: json.dumps(co) for pk, co in Asset.objects.filter(pk__in=asset_ids).values_list("id", "co_owners")}
+    owners_of = {
+        pk: json.dumps(own or corpus_shares)
+        for pk, own, corpus_shares in Asset.objects.filter(pk__in=asset_ids).values_list(
+            "id", "co_owners", "corpus__co_owners"
+        )
+    }
     for pk, licence_id, asset_id, metric, quantity, occurred in rows:
         flag = _flag(occurred, licences[licence_id])
         key = (licence_id, metric, occurred.date().replace(day=1), flag, owners_of.get(asset_id))

@@ -56,7 +56,9 @@ CORPORA = [
         "territory": ["FR", "BE", "CH", "GB", "US", "CA"], "themes": ["kneading dough", "chopping onions",
                                                                      "pasta", "baking bread", "plating"],
         "chain_of_title": "Commissioned from 14 independent creators under work-for-hire agreements assigning "
-        "copyright to Northlight Studios; model releases for every presenter.",
+        "copyright to Northlight Studios; model releases for every presenter. Co-produced with Harbour Stock, "
+        "which holds a quarter of the royalties.",
+        "co_owners": "northlight-studios:75;harbour-stock:25",
     },
     {
         "org": "harbour-stock", "rows": 12_000, "prefix": "hs-air", "publish": True,
@@ -171,7 +173,7 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
         access = OrgAccess(org, Membership.objects.get(user=owner, organisation=org))
         corpus = Corpus.objects.filter(organisation=org, title=spec["title"]).first()
         if corpus is None:
-            corpus = corpora.corpus_create(access=access, data={k: spec[k] for k in corpora.EDITABLE})
+            corpus = corpora.corpus_create(access=access, data={k: spec.get(k, "") for k in corpora.EDITABLE})
             created += 1
         if not corpus.imports.filter(status=ImportStatus.DONE).exists():
             path = manifests / f"{spec['prefix']}.csv"

@@ -8,12 +8,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from marketplace.catalog.manifest import co_owner_shares
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
+from marketplace.catalog.services.imports import licensor_slugs
 from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, territory_codes, territory_problem
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
 
-EDITABLE = ("title", "description", "languages", "genres", "content_rating", "territory", "chain_of_title")
+EDITABLE = (
+    "title",
+    "description",
+    "languages",
+    "genres",
+    "content_rating",
+    "territory",
+    "chain_of_title",
+    "co_owners",
+)
 
 
 def review_required() -> bool:
@@ -43,6 +54,11 @@ def _validate(data: dict) -> dict:
     )
     if problem:
         errors["territory"] = problem
+    co_owners = []
+    try:
+        co_owners = co_owner_shares(data.get("co_owners"), licensor_slugs())
+    except ValueError as exc:
+        errors["co_owners"] = f"Co-owners: {exc}."
     if errors:
         raise ValidationError(errors)
     return {
@@ -53,6 +69,7 @@ def _validate(data: dict) -> dict:
         "content_rating": data["content_rating"],
         "territory": territory,
         "chain_of_title": data["chain_of_title"].strip(),
+        "co_owners": co_owners,
     }
 
 
@@ -81,9 +98,18 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("A withdrawn corpus cannot be edited.")
     clean = _validate(data)
+    shares_before = corpus.co_owners
     for name, value in clean.items():
         setattr(corpus, name, value)
     corpus.save()
+    if clean["co_owners"] != shares_before:
+        # Royalties already booked keep the shares they were split by; the record says from when the new ones apply.
+        event_record(
+            type="corpus.co_owners_changed",
+            organisation=access.organisation,
+            subject=f"corpus:{corpus.pk}",
+            payload={"corpus": corpus.pk, "before": shares_before, "after": clean["co_owners"], "by": access.user.pk},
+        )
     return corpus
 
 

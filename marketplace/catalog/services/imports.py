@@ -114,7 +114,7 @@ def _enqueue(import_id: int) -> None:
         log.exception("could not enqueue manifest import %s; the sweeper will retry", import_id)
 
 
-def _licensor_slugs() -> frozenset[str]:
+def licensor_slugs() -> frozenset[str]:
     return frozenset(Organisation.objects.filter(kind=OrgKind.LICENSOR).values_list("slug", flat=True))
 
 
@@ -232,7 +232,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
 
 def _validate_and_stage(mi: ManifestImport, progress) -> int | None:
     """Stream the file: stage valid rows, store row errors. Returns the error count, or None on a file error."""
-    known = _licensor_slugs()
+    known = licensor_slugs()
     staged: list[AssetRow] = []
     errors: list[RowError] = []
     error_count = rows = 0

@@ -1,5 +1,7 @@
 """Template filters for money held as integer minor units."""
 
+from decimal import Decimal
+
 from django import template
 
 from ledger.money import CURRENCY_EXPONENTS, Money
@@ -26,3 +28,9 @@ def neg(amount: int | None) -> int | None:
 def get_item(mapping: dict, key):
     """``{{ labels|get_item:code }}``: look a label up by key."""
     return mapping.get(key, key) if hasattr(mapping, "get") else key
+
+
+@register.filter
+def bp_percent(basis_points: int | None) -> str:
+    """``{{ 3333|bp_percent }}`` renders ``33.33``: shares are held in basis points."""
+    return "" if basis_points is None else f"{Decimal(int(basis_points)) / 100:f}"

@@ -57,6 +57,44 @@ def test_service_errors_land_on_their_field(owner_client, licensor):
     assert "Unknown territory code(s): ZZ" in errors["territory"][0]
 
 
+def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_client, licensor, corpus):
+    from marketplace.events.models import DomainEvent
+    from marketplace.orgs.models import Organisation, OrgKind
+
+    Organisation.objects.create(name="Partner Films", slug="partner-films", kind=OrgKind.LICENSOR)
+    data = {
+        "title": corpus.title, "description": corpus.description, "languages": "zxx", "genres": ["nature"],
+        "content_rating": "all_ages", "territory": "WW", "chain_of_title": "Co-produced with Partner Films.",
+    }  # fmt: skip
+    edit = url("corpus_edit", licensor, corpus_id=corpus.pk)
+    for shares, message in [
+        ("northlight:60;partner-films:30", "Co-owners: co-owner shares sum to 90%; they must sum to 100%."),
+        ("northlight:60;nobody:40", "Co-owners: co-owner 'nobody' is not a licensor on ClearFrame."),
+        ("northlight:66.666;partner-films:33.334", "Co-owners: share 66.666% of northlight must be above 0 "
+         "with at most two decimals."),
+    ]:  # fmt: skip
+        response = owner_client.post(edit, {**data, "co_owners": shares})
+        assert response.status_code == 200
+        assert response.context["form"].errors["co_owners"] == [message]
+    corpus.refresh_from_db()
+    assert corpus.co_owners == []
+    assert not DomainEvent.objects.filter(type="corpus.co_owners_changed").exists()
+
+    response = owner_client.post(edit, {**data, "co_owners": "partner-films:33.33; northlight:66.67"})
+    assert response.status_code == 302
+    corpus.refresh_from_db()
+    assert corpus.co_owners == [{"org": "northlight", "bp": 6667}, {"org": "partner-films", "bp": 3333}]
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert 'partner-films</td><td class="num">33.33%' in page
+    form = owner_client.get(edit).context["form"]
+    assert form.initial["co_owners"] == "northlight:66.67; partner-films:33.33"
+    changed = DomainEvent.objects.get(type="corpus.co_owners_changed")
+    assert (changed.payload["before"], changed.payload["after"]) == ([], corpus.co_owners)
+
+    owner_client.post(edit, {**data, "co_owners": "northlight:66.67; partner-films:33.33"})  # unchanged: no record
+    assert DomainEvent.objects.filter(type="corpus.co_owners_changed").count() == 1
+
+
 def test_upload_with_errors_then_fixed_file(owner_client, licensor, corpus):
     bad = manifest_csv([manifest_row("a1"), manifest_row("a2", sha256="nope"), manifest_row("a1")])
     response = owner_client.post(url("import_create", licensor, corpus_id=corpus.pk), {"file": upload("m.csv", bad)})

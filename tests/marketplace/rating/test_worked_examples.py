@@ -10,13 +10,16 @@ import pytest
 from django.utils import timezone
 
 from ledger import services as ledger
+from marketplace.catalog.services import corpora
 from marketplace.events.models import DomainEvent
 from marketplace.finance import postings
 from marketplace.licensing.models import Licence, LicenceStatus
+from marketplace.licensing.owners import licence_owner_weights
 from marketplace.rating.models import RatingCharge, RatingLine, RatingRun
 from marketplace.rating.services import rating_rate_all, rating_rate_licences
 from marketplace.usage.models import UsageEvent
 from tests.fixtures.ledger import balances
+from tests.fixtures.market import CORPUS_DATA
 from tests.fixtures.rating import licence_on, report
 
 pytestmark = pytest.mark.django_db
@@ -64,6 +67,40 @@ def test_co_owned_asset_splits_its_royalty(buy):
         f"royalty_payable:{NL}": 800,
         f"royalty_payable:{CO}": 400,
     }
+
+
+def test_corpus_shares_split_assets_without_their_own_and_apply_from_the_change_on(buy, licensor, market):
+    corpus = market["corpus"]
+    licence = buy(HOURLY)
+    report(licence, [("seconds_delivered", 36, "m1")] * 5)
+    rating_rate_all()  # 5.00 before the corpus names co-owners: 1.00 commission, 4.00 to Northlight alone
+    corpora.corpus_update(
+        access=licensor, corpus=corpus, data={**CORPUS_DATA, "co_owners": "northlight:70;co-owner:30"}
+    )
+    report(licence, [("seconds_delivered", 36, "m1")] * 10 + [("seconds_delivered", 36, "m4")] * 5)
+    rating_rate_all()
+    # 15.00: 3.00 commission; 12.00 over weights m1: 360 s at 70/30 (the corpus's), m4: 180 s at 50/50 (its own):
+    # Northlight 252 + 90 = 342, Co Owner 108 + 90 = 198 of 540, so 7.60 and 4.40.
+    assert books() == {
+        f"receivable:{LUMEN}": 2_000,
+        "revenue:commission": 400,
+        f"royalty_payable:{NL}": 400 + 760,
+        f"royalty_payable:{CO}": 440,
+    }
+    first, second = RatingCharge.objects.filter(licence=licence).order_by("id")
+    assert [(r["party"], r["amount"]) for r in first.royalties] == [(NL, 400)]
+    assert sorted((r["party"], r["amount"]) for r in second.royalties) == [(CO, 440), (NL, 760)]
+    owners = {(line.quantity, str(line.owners)) for line in second.lines.all()}
+    assert len(owners) == 2 and all("co-owner" in o for _, o in owners)
+
+
+def test_licence_weights_use_the_corpus_shares_for_assets_without_their_own(buy, licensor, market):
+    corpora.corpus_update(
+        access=licensor, corpus=market["corpus"], data={**CORPUS_DATA, "co_owners": "northlight:70;co-owner:30"}
+    )
+    licence = buy({"metric": None, "flat_fee": 10_000})
+    # m0-m3: 4 x 36 s at 70/30; m4: 36 s at 50/50 (its own): Northlight 100.8 + 18 s, Co Owner 43.2 + 18 s.
+    assert licence_owner_weights([licence.pk]) == {licence.pk: [(CO, 61_200), (NL, 118_800)]}
 
 
 def test_rounding_remainder_goes_to_the_largest_remainder_then_the_first_party(buy):
