@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from ledger import services as ledger
 from ledger.money import Money
 from ledger.types import NewEntry, credit, debit
 from marketplace.finance import chart
+
+
+def booking_date(day: dt.date | None, *, not_before: dt.date | None = None) -> dt.date | None:
+    """The effective date for money that moved outside: the day the bank or Stripe booked it (never in the future,
+    never before ``not_before``), or None, meaning today, when that day's month is already closed."""
+    if day is None:
+        return None
+    day = min(day, dt.datetime.now(dt.UTC).date())
+    if not_before is not None:
+        day = max(day, not_before)
+    closed = ledger.closed_through()
+    return day if closed is None or day > closed else None
 
 
 def royalty_split(amount: int, commission_bp: int, owners: list[tuple[str, int]]) -> tuple[int, list[tuple[str, int]]]:
@@ -138,12 +151,17 @@ def payout_sent(*, key: str, currency: str, party: str, amount: int, description
     return ledger.entry_post(NewEntry(legs=legs, description=description, idempotency_key=key, metadata=metadata)).id
 
 
-def payout_settled(*, key: str, currency: str, party: str, amount: int, cash: str, metadata: dict) -> int:
+def payout_settled(
+    *, key: str, currency: str, party: str, amount: int, cash: str, metadata: dict, effective_date=None
+) -> int:
     """The payout arrived: Dr payouts_in_transit, Cr the cash account it left from."""
     legs = [
         debit(chart.account("payouts_in_transit", currency, party=party), Money(amount, currency)),
         credit(chart.account(cash, currency), Money(amount, currency)),
     ]
     return ledger.entry_post(
-        NewEntry(legs=legs, description=f"Payout paid to {party}", idempotency_key=key, metadata=metadata)
-    ).id
+        NewEntry(
+            legs=legs, description=f"Payout paid to {party}", idempotency_key=key, metadata=metadata,
+            effective_date=effective_date,
+        )
+    ).id  # fmt: skip

@@ -216,7 +216,7 @@ def invoices_issue(*, period: dt.date, now: dt.datetime | None = None, progress=
 
 
 def invoice_payment_record(
-    *, invoice: Invoice, amount: int, cash: str, key: str, source: str, fee: int = 0, actor=None
+    *, invoice: Invoice, amount: int, cash: str, key: str, source: str, fee: int = 0, actor=None, effective_date=None
 ) -> int:
     """Money received against an invoice: Dr cash (net of any processing fee), Dr fees, Cr the licensee's
     receivable; the invoice is paid when covered. Keyed by the external movement, so it is booked once."""
@@ -240,7 +240,7 @@ def invoice_payment_record(
         posted = ledger.entry_post(
             ledger.NewEntry(
                 legs=legs, description=f"Invoice {invoice.number} paid ({source})", idempotency_key=key,
-                metadata={"invoice": invoice.public_id, "source": source},
+                metadata={"invoice": invoice.public_id, "source": source}, effective_date=effective_date,
             )
         )  # fmt: skip
         if posted.created:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
@@ -105,7 +106,9 @@ def _payout_event(type_: str, obj: dict) -> None:
     if not payout_id:
         return
     if type_ == "payout.paid":
-        payouts.payout_paid(payout_id=payout_id)
+        arrival = obj.get("arrival_date")
+        when = dt.datetime.fromtimestamp(arrival, dt.UTC).date() if isinstance(arrival, int) else None
+        payouts.payout_paid(payout_id=payout_id, when=when)
     elif type_ == "payout.failed":
         reason = obj.get("failure_message") or obj.get("failure_code") or "the payout failed"
         payouts.payout_failed(payout_id=payout_id, reason=f"Stripe: {reason}")

@@ -321,11 +321,17 @@ def payout_send(pk: int) -> Payout:
     return Payout.objects.get(pk=pk)
 
 
-def _fail(payout: Payout, reason: str, actor=None) -> Payout:
+def _sent_on(payout: Payout) -> dt.date | None:
+    return ledger.entry_get(payout.sent_entry_id).effective_date if payout.sent_entry_id else None
+
+
+def _fail(payout: Payout, reason: str, actor=None, when: dt.date | None = None) -> Payout:
     """Reverse the sent entry (the money is owed again) and flag the payout for finance. Inside a transaction."""
     if payout.sent_entry_id and payout.reversal_entry_id is None:
         payout.reversal_entry_id = ledger.entry_reverse(
-            payout.sent_entry_id, description=f"Payout {payout.public_id} failed: {reason}"[:500]
+            payout.sent_entry_id,
+            description=f"Payout {payout.public_id} failed: {reason}"[:500],
+            effective_date=postings.booking_date(when, not_before=_sent_on(payout)),
         ).id
     payout.status, payout.failure_reason = PayoutStatus.FAILED, reason[:300]
     payout.save(update_fields=["status", "failure_reason", "reversal_entry_id", "updated_at"])
@@ -339,7 +345,8 @@ def _find(payout_id: str) -> Payout | None:
 
 
 def payout_paid(*, payout_id: str, actor=None, when: dt.date | None = None) -> Payout | None:
-    """Stripe (or the bank) confirms the payout arrived: settle the in-transit entry. Safe to repeat."""
+    """Stripe (or the bank) confirms the payout arrived: settle the in-transit entry, dated ``when`` it was booked
+    there (today if that month is closed). Safe to repeat."""
     with transaction.atomic():
         payout = _find(payout_id)
         if payout is None or payout.status == PayoutStatus.PAID:
@@ -353,6 +360,7 @@ def payout_paid(*, payout_id: str, actor=None, when: dt.date | None = None) -> P
             key=f"payout:{payout.public_id}:paid", currency=payout.currency, party=payout.licensor.party_ref,
             amount=payout.amount, cash=chart.CASH_STRIPE if payout.rail == Rail.STRIPE else chart.CASH_BANK,
             metadata={"payout": payout.public_id, "stripe_payout": payout.stripe_payout_id},
+            effective_date=postings.booking_date(when, not_before=_sent_on(payout)),
         )  # fmt: skip
         payout.status = PayoutStatus.PAID
         payout.save(update_fields=["settled_entry_id", "status", "updated_at"])
@@ -361,15 +369,16 @@ def payout_paid(*, payout_id: str, actor=None, when: dt.date | None = None) -> P
     return payout
 
 
-def payout_failed(*, payout_id: str, reason: str, actor=None) -> Payout | None:
-    """Stripe (or the bank) says the payout failed or was reversed: put the money back in the payable."""
+def payout_failed(*, payout_id: str, reason: str, actor=None, when: dt.date | None = None) -> Payout | None:
+    """Stripe (or the bank) says the payout failed or was reversed: put the money back in the payable, dated
+    ``when`` the return was booked."""
     with transaction.atomic():
         payout = _find(payout_id)
         if payout is None or payout.status == PayoutStatus.FAILED:
             return payout
         if payout.status == PayoutStatus.PAID:
             raise ValidationError({"status": f"Payout {payout_id} was already settled as paid; reconcile it by hand."})
-        return _fail(payout, reason, actor)
+        return _fail(payout, reason, actor, when)
 
 
 def payee_terms_set(*, payee: PayeeProfile, user, threshold: int, reserve_bp: int, on_hold: bool, reason: str):

@@ -28,7 +28,7 @@ from pycamt.parser import Camt053Parser
 
 from ledger import services as ledger
 from ledger.money import CURRENCY_EXPONENTS
-from marketplace.finance import chart
+from marketplace.finance import chart, postings
 from marketplace.finance.audit import audit_record
 from marketplace.invoicing.models import Invoice
 from marketplace.invoicing.services import invoice_payment_record
@@ -223,11 +223,11 @@ def _match_bank(line: ExternalLine) -> bool:
     payout = Payout.objects.filter(public_id=line.reference, currency=line.currency).first()
     if payout is not None:
         if line.amount == -payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.PAID):
-            payout = payouts.payout_paid(payout_id=payout.public_id, actor="bank statement")
+            payout = payouts.payout_paid(payout_id=payout.public_id, actor="bank statement", when=line.booked_on)
             return _mark(line, payout.settled_entry_id, "auto: payout end-to-end id and amount")
         if line.amount == payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED):
             payout = payouts.payout_failed(payout_id=payout.public_id, reason="returned by the bank",
-                                           actor="bank statement")  # fmt: skip
+                                           actor="bank statement", when=line.booked_on)  # fmt: skip
             return _mark(line, payout.reversal_entry_id, "auto: payout returned")
         return False
     platform = line.reference if line.reference.startswith("po_") else None
@@ -242,7 +242,7 @@ def _match_bank(line: ExternalLine) -> bool:
     if invoice is not None:
         entry_id = invoice_payment_record(
             invoice=invoice, amount=line.amount, cash=chart.CASH_BANK, key=f"bank:{line.external_id}:invoice",
-            source="bank transfer",
+            source="bank transfer", effective_date=postings.booking_date(line.booked_on),
         )  # fmt: skip
         return _mark(line, entry_id, f"auto: invoice {invoice.number} payment reference")
     return False
@@ -258,7 +258,7 @@ def _match_stripe(line: ExternalLine) -> bool:
             ledger.NewEntry(
                 legs=legs, description=f"Stripe payout {line.reference} to our bank",
                 idempotency_key=f"stripe:{line.reference}:platform_payout", metadata={"stripe_payout": line.reference},
-                effective_date=line.booked_on if _open(line.booked_on) else None,
+                effective_date=postings.booking_date(line.booked_on),
             )
         )  # fmt: skip
         return _mark(line, entry.id, "auto: Stripe payout to our bank")
@@ -337,7 +337,7 @@ def adjust_to_suspense(*, line: ExternalLine, user, reason: str) -> ExternalLine
         entry = ledger.entry_post(
             ledger.NewEntry(legs=legs, description=f"Suspense: {line.source} line {line.external_id}: {reason}"[:500],
                             idempotency_key=f"suspense:{line.source}:{line.external_id}",
-                            effective_date=line.booked_on if _open(line.booked_on) else None,
+                            effective_date=postings.booking_date(line.booked_on),
                             metadata={"line": line.pk, "reason": reason})
         )  # fmt: skip
         line.status, line.matched_entry_id, line.matched_by = LineStatus.ADJUSTED, entry.id, getattr(user, "email", "")
@@ -346,11 +346,6 @@ def adjust_to_suspense(*, line: ExternalLine, user, reason: str) -> ExternalLine
         audit_record(actor=user, action="reconciliation.suspense", subject=f"line:{line.pk}",
                      details={"entry": entry.id, "reason": reason, "amount": line.amount})  # fmt: skip
     return line
-
-
-def _open(day: dt.date) -> bool:
-    closed = ledger.closed_through()
-    return closed is None or day > closed
 
 
 # -- reports and close -----------------------------------------------------------------------------------------
@@ -396,14 +391,15 @@ def report(*, date_from: dt.date, date_to: dt.date) -> list[SourceReport]:
                 rep.adjusted += 1
             else:
                 rep.unmatched_external.append(line)
-        postings = list(ledger.account_statement_lines(CASH[source], currency, date_from=date_from, date_to=date_to))
+        cash_lines = list(ledger.account_statement_lines(CASH[source], currency, date_from=date_from, date_to=date_to))
+        entry_ids = {p.entry_id for p in cash_lines}
         explained = set(
-            ExternalLine.objects.filter(source=source, matched_entry_id__in={p.entry_id for p in postings}).values_list(
+            ExternalLine.objects.filter(source=source, matched_entry_id__in=entry_ids).values_list(
                 "matched_entry_id", flat=True
             )
         )
-        rep.ledger_total = sum(p.amount for p in postings)
-        rep.unmatched_ledger = [p for p in postings if p.entry_id not in explained]
+        rep.ledger_total = sum(p.amount for p in cash_lines)
+        rep.unmatched_ledger = [p for p in cash_lines if p.entry_id not in explained]
         with contextlib.suppress(ledger.UnknownAccount):
             rep.suspense_balance = ledger.account_balance(chart.SUSPENSE, currency).balance
         reports.append(rep)

@@ -81,7 +81,11 @@ def test_a_month(live_server, licensor, buyer, other_buyer, market, operator, lo
     assert api.post(f"/api/v1/invoices/{lumen_invoice.public_id}/pay/", HTTP_IDEMPOTENCY_KEY="p1").status_code == 201
     lumen_invoice.refresh_from_db()
     assert gateway.payment_intent_confirm_with_test_card(lumen_invoice.stripe_payment_intent) == "succeeded"
-    wait_until(lambda: StripeEvent.objects.filter(type="payment_intent.succeeded").exists(), message="Stripe's event")
+    # localstripe delivers a second after the fact, so a previous test's event may arrive too: wait for ours.
+    ours = StripeEvent.objects.filter(
+        type="payment_intent.succeeded", payload__data__object__id=lumen_invoice.stripe_payment_intent
+    )
+    wait_until(ours.exists, message="Stripe's event")
     process_stripe_events()
     lumen_invoice.refresh_from_db()
     assert lumen_invoice.status == "paid"

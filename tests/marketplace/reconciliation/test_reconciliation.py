@@ -87,6 +87,39 @@ def test_a_camt053_statement_settles_payouts_and_invoices_and_leaves_exceptions(
     assert AuditEntry.objects.filter(action="reconciliation.suspense", actor_label="r@market.test").exists()
 
 
+def test_bank_lines_are_booked_on_the_bank_s_date_unless_it_is_closed_or_before_the_payment(
+    bank_payout, licensor, buyer, market, finance
+):
+    lumen = buyer[0].organisation
+    licence_on(licensor, lumen, market["corpus"], {"metric": None, "flat_fee": 50_000})
+    invoice = invoice_issue(licensee=lumen, currency="EUR", period=timezone.now().date())
+    today = dt.datetime.now(dt.UTC).date()
+    three_days_ago, last_month = today - dt.timedelta(days=3), today.replace(day=1) - dt.timedelta(days=1)
+    ledger.period_close(through=last_month - dt.timedelta(days=1))
+    recon.bank_statement_import(
+        data=camt053([
+            # The wire was booked three days ago: so is the receivable it settles, whatever day we import it.
+            {"amount": 20_000, "ref": None, "id": "W1", "info": invoice.payment_reference, "date": three_days_ago},
+            # The bank says it paid the payout before we sent it: booked on the day it was sent.
+            {"amount": -90_000, "ref": bank_payout.public_id, "id": "P1", "info": "royalties", "date": last_month},
+        ]),
+        name="stmt.xml", actor=finance[0],
+    )  # fmt: skip
+    wire, payout = ExternalLine.objects.get(external_id="W1"), ExternalLine.objects.get(external_id="P1")
+    assert ledger.entry_get(wire.matched_entry_id).effective_date == three_days_ago
+    assert ledger.entry_get(payout.matched_entry_id).effective_date == today
+    # A line booked in a closed month lands today, in the open period.
+    recon.bank_statement_import(
+        data=camt053([{"amount": invoice.total - 20_000, "ref": None, "id": "W2", "info": invoice.payment_reference,
+                       "date": last_month - dt.timedelta(days=2)}]),
+        name="late.xml", actor=finance[0],
+    )  # fmt: skip
+    late = ExternalLine.objects.get(external_id="W2")
+    assert ledger.entry_get(late.matched_entry_id).effective_date == today
+    invoice.refresh_from_db()
+    assert (invoice.amount_paid, invoice.status) == (invoice.total, "paid")
+
+
 def test_a_returned_bank_payout_is_reversed(bank_payout, finance):
     recon.bank_statement_import(
         data=camt053([{"amount": 90_000, "ref": bank_payout.public_id, "id": "R1", "info": "RETURN AC04"}]),
