@@ -59,3 +59,7 @@ def new_payout_id() -> str:
 
 def new_statement_id() -> str:
     return new_id("stmt")
+
+
+def new_advance_id() -> str:
+    return new_id("adv")

@@ -126,7 +126,9 @@ def usage_charge_entry(
     )
 
 
-def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: str, effective_date=None) -> int:
+def advance_pay(
+    *, key: str, currency: str, licensor: str, amount: int, note: str, effective_date=None, metadata=None
+) -> int:
     """An advance paid to a rights holder by bank transfer: Dr advance, Cr cash at bank. Recouped from royalties."""
     legs = [
         debit(chart.account("advance", currency, party=licensor), Money(amount, currency)),
@@ -138,6 +140,7 @@ def advance_pay(*, key: str, currency: str, licensor: str, amount: int, note: st
             description=f"Advance paid to {licensor}: {note}",
             idempotency_key=key,
             effective_date=effective_date,
+            metadata=metadata or {},
         )
     ).id
 

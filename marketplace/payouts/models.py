@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from marketplace.ids import new_payout_id, new_payout_run_id
+from marketplace.ids import new_advance_id, new_payout_id, new_payout_run_id
 
 
 class Rail(models.TextChoices):
@@ -129,6 +129,45 @@ class Payout(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "licensor"], name="payouts_one_per_licensor_per_run"),
             models.CheckConstraint(condition=Q(amount__gt=0), name="payouts_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.public_id
+
+
+class AdvanceStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Advance(models.Model):
+    """Money paid to a rights holder ahead of its royalties, recouped from them before anything becomes payable.
+
+    One finance user requests it and a different one approves it; approval books Dr ``advance``, Cr cash at bank,
+    and the wire quotes ``public_id`` so that the bank statement matches it.
+    """
+
+    public_id = models.CharField(max_length=24, unique=True, default=new_advance_id, editable=False)
+    licensor = models.ForeignKey("orgs.Organisation", on_delete=models.PROTECT, related_name="advances")
+    currency = models.CharField(max_length=3)
+    amount = models.BigIntegerField(help_text="Minor units.")
+    note = models.CharField(max_length=300, help_text="What the advance is for: the agreement it comes from.")
+    status = models.CharField(max_length=10, choices=AdvanceStatus.choices, default=AdvanceStatus.REQUESTED)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    approved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+    approved_at = models.DateTimeField(null=True, blank=True)
+    entry_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payouts_advance_positive"),
+            models.CheckConstraint(
+                condition=Q(approved_by__isnull=True) | ~Q(approved_by=models.F("requested_by")),
+                name="payouts_advance_four_eyes",
+            ),
         ]
 
     def __str__(self) -> str:

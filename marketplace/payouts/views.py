@@ -6,7 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -17,16 +17,17 @@ from marketplace.finance.models import AuditEntry
 from marketplace.finance.views import finance_role_required, staff_required
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
+from marketplace.orgs.views import form_errors
 from marketplace.payments.gateway import ConnectError
+from marketplace.payouts import advances as advance_services
 from marketplace.payouts import services
-from marketplace.payouts.models import PayeeProfile, Payout, PayoutRun, Rail, RunStatus
+from marketplace.payouts.forms import AdvanceForm
+from marketplace.payouts.models import Advance, AdvanceStatus, PayeeProfile, Payout, PayoutRun, Rail, RunStatus
 from marketplace.web.csv_stream import csv_response
 
 
 def _licensor_only(request: HttpRequest) -> None:
     if request.access.organisation.kind != OrgKind.LICENSOR:
-        from django.http import Http404
-
         raise Http404("Only rights holders are paid out")
 
 
@@ -188,8 +189,6 @@ def bank_payout_confirm(request: HttpRequest, payout_id: str, outcome: str) -> H
 def bank_file(request: HttpRequest, run_id: str) -> HttpResponse:
     run = get_object_or_404(PayoutRun, public_id=run_id)
     if not run.bank_file:
-        from django.http import Http404
-
         raise Http404("This run has no bank payouts")
     with transaction.atomic():
         audit_record(
@@ -206,6 +205,53 @@ def manual_transfers_csv(request: HttpRequest, run_id: str) -> HttpResponse:
     columns = ["payout", "rights_holder", "account_holder", "bank_code", "account_number", "amount_minor", "currency",
                "status"]  # fmt: skip
     return csv_response(services.manual_transfers(run), columns, f"{run.public_id}-manual-transfers.csv")
+
+
+@finance_role_required
+def advances(request: HttpRequest) -> HttpResponse:
+    """Advances to rights holders: request one, approve another's, and see what royalties have recouped."""
+    form = AdvanceForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            advance = advance_services.advance_request(
+                licensor=data["licensor"], currency=data["currency"], amount=data["amount"], note=data["note"],
+                user=request.user,
+            )  # fmt: skip
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            messages.success(request, f"Advance {advance.public_id} requested. Another finance user must approve it.")
+            return redirect("payouts:advances")
+    page = Paginator(Advance.objects.select_related("licensor", "requested_by", "approved_by"), 50)
+    return render(
+        request,
+        "payouts/advances.html",
+        {
+            "form": form,
+            "page": page.get_page(request.GET.get("page")),
+            "positions": advance_services.advance_positions(),
+            "requested": AdvanceStatus.REQUESTED,
+        },
+    )
+
+
+@finance_role_required
+@require_POST
+def advance_action(request: HttpRequest, advance_id: str, action: str) -> HttpResponse:
+    advance = get_object_or_404(Advance, public_id=advance_id)
+    try:
+        if action == "approve":
+            advance_services.advance_approve(advance=advance, user=request.user)
+            messages.success(request, f"Advance {advance.public_id} approved and booked; wire it quoting its id.")
+        elif action == "cancel":
+            advance_services.advance_cancel(advance=advance, user=request.user, reason=request.POST.get("reason", ""))
+            messages.success(request, f"Advance {advance.public_id} cancelled.")
+        else:
+            raise Http404("No such action")
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    return redirect("payouts:advances")
 
 
 @staff_required

@@ -34,7 +34,7 @@ from marketplace.invoicing.models import Invoice
 from marketplace.invoicing.services import invoice_payment_record
 from marketplace.payments import gateway
 from marketplace.payouts import services as payouts
-from marketplace.payouts.models import Payout, PayoutStatus
+from marketplace.payouts.models import Advance, Payout, PayoutStatus
 from marketplace.periods import month_end
 from marketplace.reconciliation.models import (
     ExternalLine,
@@ -229,6 +229,11 @@ def _match_bank(line: ExternalLine) -> bool:
             payout = payouts.payout_failed(payout_id=payout.public_id, reason="returned by the bank",
                                            actor="bank statement", when=line.booked_on)  # fmt: skip
             return _mark(line, payout.reversal_entry_id, "auto: payout returned")
+        return False
+    advance = Advance.objects.filter(public_id=line.reference, currency=line.currency, entry_id__isnull=False).first()
+    if advance is not None:
+        if line.amount == -advance.amount:
+            return _mark(line, advance.entry_id, "auto: advance id and amount")
         return False
     platform = line.reference if line.reference.startswith("po_") else None
     if platform and line.amount > 0:

@@ -149,10 +149,11 @@ def load_demo_data(*, today: dt.date | None = None) -> dict[str, int]:
     from marketplace.web.demo_catalog import load_demo_catalog
 
     catalog = load_demo_catalog()
+    from marketplace.web.demo_finance import load_demo_finance, load_demo_finance_people
+
+    load_demo_finance_people(password=DEMO_PASSWORD)
     from marketplace.web.demo_buying import load_demo_buying
 
     buying = load_demo_buying()
-    from marketplace.web.demo_finance import load_demo_finance
-
-    finance = load_demo_finance(password=DEMO_PASSWORD)
+    finance = load_demo_finance()
     return {"entries": created, "sealed": sealed, **catalog, **buying, **finance}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
@@ -12,17 +13,19 @@ from marketplace.api.keys import hash_secret
 from marketplace.api.models import ApiKey
 from marketplace.catalog.models import Asset, Corpus, Offer
 from marketplace.catalog.services import withdrawals
-from marketplace.finance import postings
 from marketplace.invoicing.services import invoices_issue
 from marketplace.licensing import services as licensing
 from marketplace.licensing.delivery import storage, storage_key
 from marketplace.licensing.models import Licence
 from marketplace.orgs.access import OrgAccess
 from marketplace.orgs.models import Membership, Organisation
+from marketplace.payouts.advances import advance_approve, advance_request
+from marketplace.payouts.models import Advance
 from marketplace.periods import previous_month
 from marketplace.rating.models import RatingRun
 from marketplace.rating.services import rating_rate_all
 from marketplace.usage.services import usage_ingest
+from marketplace.web.demo_finance import CONTROLLER, FINANCE_USER
 from marketplace.webhooks.services import events_dispatch
 
 # A published demo key, so the API quick start works against `make run` as printed. Local demo data only.
@@ -109,12 +112,21 @@ def _deliveries(lumen: Organisation, licence: Licence) -> int:
 
 
 def _advance(corpus: Corpus) -> None:
-    """Northlight took a signing advance, recouped from its royalties before they become payable."""
-    postings.advance_pay(
-        key="demo:advance:northlight", currency="EUR", licensor=corpus.organisation.party_ref, amount=150_000,
-        note="signing advance for the kitchen catalogue",
-        effective_date=timezone.now().date() - dt.timedelta(days=METERED_DAYS),
+    """Northlight took a signing advance, recouped from its royalties before they become payable; finance
+    requested and approved it (four eyes) before the usage began."""
+    note = "Signing advance for the kitchen catalogue"
+    if Advance.objects.filter(licensor=corpus.organisation, note=note).exists():
+        return
+    users = get_user_model().objects
+    advance = advance_request(
+        licensor=corpus.organisation, currency="EUR", amount=150_000, note=note,
+        user=users.get(username=FINANCE_USER),
     )  # fmt: skip
+    advance_approve(
+        advance=advance,
+        user=users.get(username=CONTROLLER),
+        paid_on=timezone.now().date() - dt.timedelta(days=METERED_DAYS),
+    )
 
 
 def _takedown(corpus: Corpus) -> None:

@@ -22,7 +22,8 @@ BANK_DETAILS = {
 }
 
 
-def load_demo_finance(*, password: str) -> dict[str, int]:
+def load_demo_finance_people(*, password: str) -> None:
+    """Two finance users in the operator organisation, so that one can approve what the other proposed."""
     users = get_user_model()
     if not users.objects.filter(username=CONTROLLER).exists():
         users.objects.create_user(CONTROLLER, email=CONTROLLER, password=password, is_staff=True, first_name="Cam")
@@ -30,6 +31,9 @@ def load_demo_finance(*, password: str) -> dict[str, int]:
     for email in (FINANCE_USER, CONTROLLER):  # moving money needs the finance role in the operator organisation
         if not operator.memberships.filter(user__username=email).exists():
             membership_set(organisation=operator, user=users.objects.get(username=email), role=Role.FINANCE)
+
+
+def load_demo_finance() -> dict[str, int]:
     for slug, (holder, iban, bic) in BANK_DETAILS.items():
         org = Organisation.objects.get(slug=slug)
         PayeeProfile.objects.get_or_create(

@@ -1,0 +1,31 @@
+"""Forms for the operator's payout pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import forms
+
+from ledger.money import minor_units
+from marketplace.catalog.forms import CURRENCIES
+from marketplace.orgs.models import Organisation, OrgKind
+
+
+class AdvanceForm(forms.Form):
+    licensor = forms.ModelChoiceField(
+        queryset=Organisation.objects.filter(kind=OrgKind.LICENSOR).order_by("name"), label="Rights holder"
+    )
+    currency = forms.ChoiceField(choices=[(c, c) for c in CURRENCIES])
+    amount = forms.CharField(help_text="In the currency's units, e.g. 1500.00.")
+    note = forms.CharField(max_length=300, help_text="The agreement it comes from; the rights holder sees it.")
+
+    def clean(self):
+        data = super().clean()
+        amount, currency = data.get("amount"), data.get("currency")
+        if amount is not None and currency:
+            try:
+                data["amount"] = minor_units(Decimal(amount.strip().replace(",", "")), currency)
+            except (InvalidOperation, ValueError) as exc:
+                message = str(exc) if "decimal places" in str(exc) else f"{amount!r} is not an amount."
+                self.add_error("amount", message)
+        return data
