@@ -63,6 +63,7 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         "payouts/settings.html",
         {
             "access": request.access, "payee": payee, "form": form, "errors": errors, "balances": balances,
+            "advances": Advance.objects.filter(licensor=org, status=AdvanceStatus.PAID),
             "page": Paginator(Payout.objects.filter(licensor=org).select_related("run"), 25).get_page(
                 request.GET.get("page")
             ),

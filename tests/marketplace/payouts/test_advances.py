@@ -135,3 +135,5 @@ def test_the_advances_page_requests_and_approves_with_two_people(client, licenso
 
     client.force_login(licensor.user)
     assert client.get("/finance/advances/").status_code == 403
+    own = client.get("/o/northlight/payouts/").content.decode()  # the rights holder sees its advance
+    assert advance.public_id in own and "Signing advance" in own and "1,500.00 EUR" in own
