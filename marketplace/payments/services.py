@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 
 from django.db import IntegrityError, transaction
@@ -106,9 +105,8 @@ def _payout_event(type_: str, obj: dict) -> None:
     if not payout_id:
         return
     if type_ == "payout.paid":
-        arrival = obj.get("arrival_date")
-        when = dt.datetime.fromtimestamp(arrival, dt.UTC).date() if isinstance(arrival, int) else None
-        payouts.payout_paid(payout_id=payout_id, when=when)
+        # Settled today: our Stripe balance moved with the transfer, not on the day the holder's bank is credited.
+        payouts.payout_paid(payout_id=payout_id)
     elif type_ == "payout.failed":
         reason = obj.get("failure_message") or obj.get("failure_code") or "the payout failed"
         payouts.payout_failed(payout_id=payout_id, reason=f"Stripe: {reason}")

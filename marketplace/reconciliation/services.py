@@ -219,20 +219,29 @@ def auto_match(line_id: int) -> bool:
         return _match_stripe(line)
 
 
+def _bank_matched(entry_id: int | None) -> bool:
+    """Whether a bank line already explains this entry: the same payment on a second line is an exception."""
+    return entry_id is not None and ExternalLine.objects.filter(source=Source.BANK, matched_entry_id=entry_id).exists()
+
+
 def _match_bank(line: ExternalLine) -> bool:
     payout = Payout.objects.filter(public_id=line.reference, currency=line.currency).first()
     if payout is not None:
         if line.amount == -payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.PAID):
+            if _bank_matched(payout.settled_entry_id):
+                return False
             payout = payouts.payout_paid(payout_id=payout.public_id, actor="bank statement", when=line.booked_on)
             return _mark(line, payout.settled_entry_id, "auto: payout end-to-end id and amount")
         if line.amount == payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED):
+            if _bank_matched(payout.reversal_entry_id):
+                return False
             payout = payouts.payout_failed(payout_id=payout.public_id, reason="returned by the bank",
                                            actor="bank statement", when=line.booked_on)  # fmt: skip
             return _mark(line, payout.reversal_entry_id, "auto: payout returned")
         return False
     advance = Advance.objects.filter(public_id=line.reference, currency=line.currency, entry_id__isnull=False).first()
     if advance is not None:
-        if line.amount == -advance.amount:
+        if line.amount == -advance.amount and not _bank_matched(advance.entry_id):
             return _mark(line, advance.entry_id, "auto: advance id and amount")
         return False
     platform = line.reference if line.reference.startswith("po_") else None

@@ -94,11 +94,12 @@ def test_rating_recoups_it_and_the_bank_statement_matches_the_wire(licensor, buy
     statement = camt053([
         {"amount": -400, "ref": advance.public_id, "id": "A0", "info": "wrong amount"},
         {"amount": -500, "ref": advance.public_id, "id": "A1", "info": "Advance to Northlight"},
+        {"amount": -500, "ref": advance.public_id, "id": "A2", "info": "Advance to Northlight"},  # wired twice
     ])  # fmt: skip
     recon.bank_statement_import(data=statement, name="advance.xml", actor=requester)
-    wire, wrong = ExternalLine.objects.get(external_id="A1"), ExternalLine.objects.get(external_id="A0")
+    wire, wrong, twice = (ExternalLine.objects.get(external_id=i) for i in ("A1", "A0", "A2"))
     assert (wire.status, wire.matched_entry_id) == (LineStatus.MATCHED, advance.entry_id)
-    assert wrong.status == LineStatus.UNMATCHED
+    assert wrong.status == twice.status == LineStatus.UNMATCHED  # exceptions for finance, not silently matched
 
 
 def test_the_advances_page_requests_and_approves_with_two_people(client, licensor):

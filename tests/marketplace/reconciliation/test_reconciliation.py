@@ -95,7 +95,8 @@ def test_bank_lines_are_booked_on_the_bank_s_date_unless_it_is_closed_or_before_
     invoice = invoice_issue(licensee=lumen, currency="EUR", period=timezone.now().date())
     today = dt.datetime.now(dt.UTC).date()
     three_days_ago, last_month = today - dt.timedelta(days=3), today.replace(day=1) - dt.timedelta(days=1)
-    ledger.period_close(through=last_month - dt.timedelta(days=1))
+    closed = min(three_days_ago, last_month) - dt.timedelta(days=1)  # whatever today's date, both lie after it
+    ledger.period_close(through=closed)
     recon.bank_statement_import(
         data=camt053([
             # The wire was booked three days ago: so is the receivable it settles, whatever day we import it.
@@ -111,13 +112,21 @@ def test_bank_lines_are_booked_on_the_bank_s_date_unless_it_is_closed_or_before_
     # A line booked in a closed month lands today, in the open period.
     recon.bank_statement_import(
         data=camt053([{"amount": invoice.total - 20_000, "ref": None, "id": "W2", "info": invoice.payment_reference,
-                       "date": last_month - dt.timedelta(days=2)}]),
+                       "date": closed}]),
         name="late.xml", actor=finance[0],
     )  # fmt: skip
     late = ExternalLine.objects.get(external_id="W2")
     assert ledger.entry_get(late.matched_entry_id).effective_date == today
     invoice.refresh_from_db()
     assert (invoice.amount_paid, invoice.status) == (invoice.total, "paid")
+
+
+def test_a_payout_on_two_bank_lines_matches_once(bank_payout, finance):
+    statement = camt053([{"amount": -90_000, "ref": bank_payout.public_id, "id": i, "info": "royalties"}
+                         for i in ("D1", "D2")])  # fmt: skip
+    assert recon.bank_statement_import(data=statement, name="d.xml", actor=finance[0]).matched_count == 1
+    assert ExternalLine.objects.get(external_id="D2").status == LineStatus.UNMATCHED
+    assert ledger.account_balance("cash:bank", "EUR").balance == -90_000
 
 
 def test_a_returned_bank_payout_is_reversed(bank_payout, finance):
