@@ -45,7 +45,7 @@ def advance_request(*, licensor: Organisation, currency: str, amount: int, note:
 
 
 def _locked(advance: Advance) -> Advance:
-    return Advance.objects.select_for_update().select_related("licensor").get(pk=advance.pk)
+    return Advance.objects.select_for_update(of=("self",)).select_related("licensor").get(pk=advance.pk)
 
 
 def advance_approve(*, advance: Advance, user, paid_on: dt.date | None = None) -> Advance:

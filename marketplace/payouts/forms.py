@@ -10,6 +10,8 @@ from ledger.money import minor_units
 from marketplace.catalog.forms import CURRENCIES
 from marketplace.orgs.models import Organisation, OrgKind
 
+MAX_ADVANCE = 10**11  # minor units: a bound well inside the ledger's integers, and any advance a market pays
+
 
 class AdvanceForm(forms.Form):
     licensor = forms.ModelChoiceField(
@@ -24,8 +26,11 @@ class AdvanceForm(forms.Form):
         amount, currency = data.get("amount"), data.get("currency")
         if amount is not None and currency:
             try:
-                data["amount"] = minor_units(Decimal(amount.strip().replace(",", "")), currency)
-            except (InvalidOperation, ValueError) as exc:
-                message = str(exc) if "decimal places" in str(exc) else f"{amount!r} is not an amount."
-                self.add_error("amount", message)
+                minor = minor_units(Decimal(amount.strip().replace(",", "")), currency)
+            except (InvalidOperation, ValueError, OverflowError) as exc:
+                self.add_error("amount", str(exc) if "decimal places" in str(exc) else f"{amount!r} is not an amount.")
+            else:
+                if not 0 < minor <= MAX_ADVANCE:
+                    self.add_error("amount", "An advance is more than zero and at most 1,000,000,000 in its currency.")
+                data["amount"] = minor
         return data

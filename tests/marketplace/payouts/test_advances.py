@@ -116,6 +116,9 @@ def test_the_advances_page_requests_and_approves_with_two_people(client, licenso
     response = client.post("/finance/advances/", form)
     assert response.status_code == 200
     assert response.context["form"].errors["amount"] == ["1500.005 has more decimal places than EUR allows (2)"]
+    for huge in ("Infinity", "1e30"):
+        response = client.post("/finance/advances/", {**form, "amount": huge})
+        assert response.status_code == 200 and response.context["form"].errors["amount"]
     assert client.post("/finance/advances/", {**form, "amount": "1,500.00"}).status_code == 302
     advance = Advance.objects.get()
     assert (advance.amount, advance.requested_by) == (150_000, first)
