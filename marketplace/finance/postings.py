@@ -16,9 +16,10 @@ def booking_date(day: dt.date | None, *, not_before: dt.date | None = None) -> d
     never before ``not_before``), or None, meaning today, when that day's month is already closed."""
     if day is None:
         return None
-    day = min(day, dt.datetime.now(dt.UTC).date())
+    today = dt.datetime.now(dt.UTC).date()
     if not_before is not None:
         day = max(day, not_before)
+    day = min(day, today)
     closed = ledger.closed_through()
     return day if closed is None or day > closed else None
 

@@ -29,6 +29,8 @@ from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.payments import gateway
 from marketplace.payouts.bankfile import pain001
 from marketplace.payouts.models import PayeeProfile, Payout, PayoutRun, PayoutStatus, Rail, RunStatus
+from marketplace.periods import month_end
+from marketplace.statements.models import RoyaltyStatement
 
 log = logging.getLogger(__name__)
 
@@ -321,8 +323,21 @@ def payout_send(pk: int) -> Payout:
     return Payout.objects.get(pk=pk)
 
 
-def _sent_on(payout: Payout) -> dt.date | None:
-    return ledger.entry_get(payout.sent_entry_id).effective_date if payout.sent_entry_id else None
+def _earliest_booking(payout: Payout) -> dt.date | None:
+    """A payout's later movements are never dated before it was sent, nor inside a month already stated to its
+    holder: the statement's closing balance must stay what the ledger says."""
+    days = []
+    if payout.sent_entry_id:
+        days.append(ledger.entry_get(payout.sent_entry_id).effective_date)
+    stated = (
+        RoyaltyStatement.objects.filter(party=payout.licensor.party_ref, currency=payout.currency)
+        .order_by("-period")
+        .values_list("period", flat=True)
+        .first()
+    )
+    if stated is not None:
+        days.append(month_end(stated) + dt.timedelta(days=1))
+    return max(days, default=None)
 
 
 def _fail(payout: Payout, reason: str, actor=None, when: dt.date | None = None) -> Payout:
@@ -331,7 +346,7 @@ def _fail(payout: Payout, reason: str, actor=None, when: dt.date | None = None) 
         payout.reversal_entry_id = ledger.entry_reverse(
             payout.sent_entry_id,
             description=f"Payout {payout.public_id} failed: {reason}"[:500],
-            effective_date=postings.booking_date(when, not_before=_sent_on(payout)),
+            effective_date=postings.booking_date(when, not_before=_earliest_booking(payout)),
         ).id
     payout.status, payout.failure_reason = PayoutStatus.FAILED, reason[:300]
     payout.save(update_fields=["status", "failure_reason", "reversal_entry_id", "updated_at"])
@@ -360,7 +375,7 @@ def payout_paid(*, payout_id: str, actor=None, when: dt.date | None = None) -> P
             key=f"payout:{payout.public_id}:paid", currency=payout.currency, party=payout.licensor.party_ref,
             amount=payout.amount, cash=chart.CASH_STRIPE if payout.rail == Rail.STRIPE else chart.CASH_BANK,
             metadata={"payout": payout.public_id, "stripe_payout": payout.stripe_payout_id},
-            effective_date=postings.booking_date(when, not_before=_sent_on(payout)),
+            effective_date=postings.booking_date(when, not_before=_earliest_booking(payout)),
         )  # fmt: skip
         payout.status = PayoutStatus.PAID
         payout.save(update_fields=["settled_entry_id", "status", "updated_at"])

@@ -15,6 +15,7 @@ from marketplace.payouts.models import PayeeProfile, PayoutStatus
 from marketplace.periods import month_end
 from marketplace.reconciliation import services as recon
 from marketplace.reconciliation.models import ExternalLine, LineStatus
+from marketplace.statements.services import statements_issue
 from tests.fixtures.bankfiles import camt053
 from tests.fixtures.market import add_member
 from tests.fixtures.rating import licence_on
@@ -127,6 +128,35 @@ def test_a_payout_on_two_bank_lines_matches_once(bank_payout, finance):
     assert recon.bank_statement_import(data=statement, name="d.xml", actor=finance[0]).matched_count == 1
     assert ExternalLine.objects.get(external_id="D2").status == LineStatus.UNMATCHED
     assert ledger.account_balance("cash:bank", "EUR").balance == -90_000
+
+
+def test_a_return_is_never_dated_inside_a_month_already_stated_to_the_holder(licensor, finance, monkeypatch):
+    payouts.payee_bank_details_save(
+        access=licensor, account_holder="Northlight", iban="FR7630006000011234567890189", bic=""
+    )
+    owe(NL, 90_000, "r1")
+    this_month = dt.datetime.now(dt.UTC).date().replace(day=1)
+    last_month = (this_month - dt.timedelta(days=1)).replace(day=1)
+    with monkeypatch.context() as past:  # the run was executed in the middle of last month
+        sent = dt.datetime.combine(last_month + dt.timedelta(days=14), dt.time(12), tzinfo=dt.UTC)
+        past.setattr(timezone, "now", lambda: sent)
+        payout = execute_run(finance).payouts.get()
+    assert ledger.entry_get(payout.sent_entry_id).effective_date == sent.date()
+    statement = statements_issue(period=last_month)[0]
+    assert (statement.party, statement.paid_out) == (NL, 90_000)
+    # The bank returns it on the 28th of last month; we import the statement now.
+    returned_on = last_month + dt.timedelta(days=27)
+    recon.bank_statement_import(
+        data=camt053([{"amount": 90_000, "ref": payout.public_id, "id": "R9", "info": "RETURN", "date": returned_on}]),
+        name="return.xml", actor=finance[0],
+    )  # fmt: skip
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.FAILED
+    # Dated on the 28th, it would change a closing balance the holder already has; it lands after the statement.
+    assert ledger.entry_get(payout.reversal_entry_id).effective_date == this_month
+    assert ledger.account_balance(f"royalty_payable:{NL}", "EUR", as_of_date=month_end(last_month)).balance == (
+        statement.closing
+    )
 
 
 def test_a_returned_bank_payout_is_reversed(bank_payout, finance):
