@@ -60,6 +60,18 @@ def account_balance(
     return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)
 
 
+def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
+    """The balance at the end of each day the account moved (by effective date), oldest first: for rules that
+    must hold on every past day, not only now. One row per day with movement, read from the day totals."""
+    account = _account(code, currency)
+    sign = AccountType(account.type).normal_sign
+    running, history = 0, []
+    for day, net in AccountDay.objects.filter(account_id=account.pk).order_by("day").values_list("day", "net"):
+        running += net
+        history.append((day, running * sign))
+    return history
+
+
 def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     """Every account with its debit or credit balance; debits equal credits per currency."""
     accounts = Account.objects.order_by("currency", "code")

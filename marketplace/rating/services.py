@@ -10,6 +10,7 @@ and nothing is dropped.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 from collections import defaultdict
@@ -63,24 +64,42 @@ def split_earnings(
 
 
 class _Advances:
-    """Outstanding advances per (party, currency), read once under a lock and drawn down as a run recoups."""
+    """Outstanding advances per (party, currency), read once under a lock and drawn down as a run recoups.
+
+    A recoupment dated ``on`` lowers the advance on that day and every day after, so it may take no more than
+    the lowest balance from ``on`` onwards: royalties booked at the end of October never recoup an advance paid
+    in November, and the advance account is never below zero on any day.
+    """
 
     def __init__(self, parties: set[tuple[str, str]]):
         existing = {(a.party_ref, a.currency) for a in ledger.accounts_list(code_prefix="advance:")}
-        self.remaining: dict[tuple[str, str], int] = {}
+        self.history: dict[tuple[str, str], list[tuple[dt.date, int]]] = {}
+        self.taken: dict[tuple[str, str], list[tuple[dt.date, int]]] = defaultdict(list)
         wanted = sorted(parties & existing)
         if wanted and connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 for party, _currency in wanted:  # sorted: every run takes them in the same order
                     cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"advance:{party}"])
         for party, currency in wanted:
-            self.remaining[(party, currency)] = ledger.account_balance(f"advance:{party}", currency).balance
+            self.history[(party, currency)] = ledger.account_history(f"advance:{party}", currency)
 
-    def recoup(self, party: str, currency: str, amount: int) -> int:
-        available = self.remaining.get((party, currency), 0)
-        taken = max(0, min(available, amount))  # an advance already over-recouped recoups nothing
+    def _available(self, key: tuple[str, str], on: dt.date) -> int:
+        history, taken = self.history[key], self.taken[key]
+        days = [day for day, _ in history]
+        checkpoints = sorted({on} | {d for d in days if d > on} | {d for d, _ in taken if d > on})
+        lowest = None
+        for day in checkpoints:
+            at = bisect.bisect_right(days, day)
+            balance = (history[at - 1][1] if at else 0) - sum(amount for d, amount in taken if d <= day)
+            lowest = balance if lowest is None else min(lowest, balance)
+        return lowest or 0
+
+    def recoup(self, party: str, currency: str, amount: int, on: dt.date) -> int:
+        if (party, currency) not in self.history:
+            return 0
+        taken = max(0, min(self._available((party, currency), on), amount))  # over-recouped: nothing
         if taken:
-            self.remaining[(party, currency)] = available - taken
+            self.taken[(party, currency)].append((on, taken))
         return taken
 
 
@@ -248,13 +267,14 @@ def _earners(item: _Plan, aggregates: list[Aggregate]) -> set[str]:
     return parties
 
 
-def _shares(item: _Plan, amount: int, weights: dict[str, Fraction], advances: _Advances):
-    """Commission and (party, amount, recouped) shares for ``amount`` of earnings, plus an explanation."""
+def _shares(item: _Plan, amount: int, weights: dict[str, Fraction], advances: _Advances, on: dt.date):
+    """Commission and (party, amount, recouped) shares for ``amount`` of earnings booked ``on``, plus an
+    explanation."""
     commission_bp = item.licence.offer_version.commission_bp
     commission, parts = split_earnings(amount, commission_bp, weights)
     shares, explained = [], []
     for party, weight, part in parts:
-        recouped = advances.recoup(party, item.plan.currency, part)
+        recouped = advances.recoup(party, item.plan.currency, part, on)
         shares.append((party, part, recouped))
         explained.append({"party": party, "weight": str(weight), "amount": part, "recouped": recouped})
     return commission_bp, commission, shares, explained
@@ -277,7 +297,7 @@ def _rate_licence(run, item: _Plan, aggregates, advances, today, closed, invoice
         amount = incremental_charge(plan, plan_quantity(plan, before), plan_quantity(plan, after)) if plan.metric else 0
         drawn = min(amount, meter.prepaid_total - meter.prepaid_drawn)
         weights = _party_weights(billable, meter, licence.licensor.party_ref)
-        commission_bp, commission, shares, explained = _shares(item, amount, weights, advances)
+        commission_bp, commission, shares, explained = _shares(item, amount, weights, advances, date)
         cap_exceeded = bool(plan.usage_cap is not None and plan_quantity(plan, after) > plan.usage_cap)
         meter.quantity = after
         meter.charged += amount
@@ -364,8 +384,8 @@ def _settle_licence(run, item: _Plan, advances, today, closed, now) -> _Pending 
     weights = {party: Fraction(weight) for party, weight in meter.owner_weights}
     if not weights:
         weights = {licence.licensor.party_ref: Fraction(1)}
-    commission_bp, commission, shares, explained = _shares(item, shortfall, weights, advances)
     date, _ = _booking_date(today.replace(day=1), today, closed)
+    commission_bp, commission, shares, explained = _shares(item, shortfall, weights, advances, date)
     key = f"rating:{licence.public_id}:settlement"
     label = "minimum guarantee shortfall" if plan.minimum_guarantee else "unused prepaid commitment"
     charge = RatingCharge(

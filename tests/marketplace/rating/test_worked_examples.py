@@ -237,6 +237,22 @@ def test_advance_is_recouped_before_royalties_become_payable(buy):
     assert charge.royalties == [{"party": NL, "weight": "360", "amount": 800, "recouped": 500}]
 
 
+def test_royalties_booked_before_an_advance_was_paid_do_not_recoup_it(buy):
+    today = dt.datetime.now(dt.UTC).date()
+    last_month_day = today.replace(day=1) - dt.timedelta(days=10)
+    postings.advance_pay(key="adv-1", currency="EUR", licensor=NL, amount=500, note="signing advance")  # today
+    licence = buy(HOURLY, starts_days_ago=60)
+    at = dt.datetime.combine(last_month_day, dt.time(12), tzinfo=dt.UTC)
+    report(licence, [("seconds_delivered", 360, "m0")], at=at)  # last month: 8.00 of royalties, booked at its end
+    report(licence, [("seconds_delivered", 180, "m0")])  # this month: 4.00
+    rating_rate_all()
+    by_month = {c.billing_period: c.royalties[0] for c in RatingCharge.objects.filter(licence=licence)}
+    assert by_month[last_month_day.replace(day=1)]["recouped"] == 0  # the advance did not exist yet
+    assert by_month[today.replace(day=1)]["recouped"] == 400
+    assert ledger.account_balance(f"advance:{NL}", "EUR").balance == 100
+    assert all(balance >= 0 for _, balance in ledger.account_history(f"advance:{NL}", "EUR"))
+
+
 def test_late_usage_in_a_closed_month_is_booked_in_the_open_period(buy):
     licence = buy(HOURLY, starts_days_ago=70)
     today = timezone.now().date()
