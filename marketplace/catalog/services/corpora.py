@@ -82,10 +82,20 @@ def _unique_slug(title: str) -> str:
     return slug
 
 
+def _check_shares_change(access: OrgAccess, before: list, after: list) -> None:
+    """Royalty shares decide who is paid: changing them takes someone who also holds the finance permission
+    (an owner or admin), not a catalogue manager alone."""
+    if before != after and not access.can(Perm.FINANCE):
+        raise ValidationError(
+            {"co_owners": "Changing royalty shares needs an owner or admin of the organisation; ask one to do it."}
+        )
+
+
 @transaction.atomic
 def corpus_create(*, access: OrgAccess, data: dict) -> Corpus:
     access.require(Perm.MANAGE_CATALOG)
     clean = _validate(data)
+    _check_shares_change(access, [], clean["co_owners"])
     return Corpus.objects.create(
         organisation=access.organisation, slug=_unique_slug(clean["title"]), created_by=access.user, **clean
     )
@@ -99,6 +109,7 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
         raise ValidationError("A withdrawn corpus cannot be edited.")
     clean = _validate(data)
     shares_before = corpus.co_owners
+    _check_shares_change(access, shares_before, clean["co_owners"])
     for name, value in clean.items():
         setattr(corpus, name, value)
     corpus.save()

@@ -94,6 +94,18 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     owner_client.post(edit, {**data, "co_owners": "northlight:66.67; partner-films:33.33"})  # unchanged: no record
     assert DomainEvent.objects.filter(type="corpus.co_owners_changed").count() == 1
 
+    # A catalogue manager edits the corpus but cannot redirect royalties.
+    manager = add_member(licensor.organisation, "cm@northlight.test", Role.CATALOG_MANAGER)
+    owner_client.force_login(manager)
+    response = owner_client.post(edit, {**data, "co_owners": "northlight:10; partner-films:90"})
+    assert response.context["form"].errors["co_owners"] == [
+        "Changing royalty shares needs an owner or admin of the organisation; ask one to do it."
+    ]
+    kept = {**data, "co_owners": "northlight:66.67; partner-films:33.33", "title": "Renamed by the manager"}
+    assert owner_client.post(edit, kept).status_code == 302
+    corpus.refresh_from_db()
+    assert (corpus.title, corpus.co_owners[0]["bp"]) == ("Renamed by the manager", 6667)
+
 
 def test_upload_with_errors_then_fixed_file(owner_client, licensor, corpus):
     bad = manifest_csv([manifest_row("a1"), manifest_row("a2", sha256="nope"), manifest_row("a1")])
