@@ -1,5 +1,6 @@
 """Finance closes a month in real headless Chromium: one user reviews the payout run, another approves and
-executes it (a real Celery worker sends the payouts), the bank statement is uploaded and matched, the month closes."""
+executes it (a real Celery worker sends the payouts), the bank statement is uploaded and matched, the month closes;
+an advance goes through the same four eyes."""
 
 import datetime as dt
 from pathlib import Path
@@ -66,3 +67,28 @@ def test_review_approve_execute_reconcile_close(page, live_server, celery_worker
     expect(page.get_by_text(closed, exact=True)).to_be_visible()
     assert ledger.closed_through() is not None
     assert ledger.account_balance(f"payouts_in_transit:{NL}", "EUR").balance == 0
+
+
+@pytest.mark.usefixtures("licensor")
+def test_an_advance_is_requested_by_one_finance_user_and_approved_by_another(page, live_server):
+    staff("alice@market.test")
+    staff("bob@market.test")
+    base = live_server.url
+
+    sign_in(page, base, "alice@market.test")
+    page.goto(f"{base}/finance/advances/")
+    page.get_by_label("Rights holder").select_option(label="Northlight")
+    page.get_by_label("Amount").fill("1,500.00")
+    page.get_by_label("Note").fill("Signing advance for the catalogue")
+    page.get_by_role("button", name="Request advance").click()
+    expect(page.get_by_text("Another finance user must approve it.")).to_be_visible()
+    expect(page.get_by_text("awaiting a second finance user")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, base, "bob@market.test")
+    page.goto(f"{base}/finance/advances/")
+    page.get_by_role("button", name="Approve adv_").click()
+    expect(page.get_by_text("approved and booked")).to_be_visible()
+    positions = page.get_by_role("table", name="Advance positions")
+    expect(positions).to_contain_text("1,500.00")
+    assert ledger.account_balance(f"advance:{NL}", "EUR").balance == 150_000
