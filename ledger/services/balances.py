@@ -60,6 +60,22 @@ def account_balance(
     return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)
 
 
+def account_balances(*, code_prefix: str | None = None, party_ref: str | None = None) -> list[AccountBalance]:
+    """Balances now of every account whose code starts with ``code_prefix`` (or of one party): one query, for
+    pages and runs that need many balances at once."""
+    queryset = Account.objects.all()
+    if code_prefix:
+        queryset = queryset.filter(code__startswith=code_prefix)
+    if party_ref is not None:
+        queryset = queryset.filter(party_ref=party_ref)
+    return [
+        AccountBalance(AccountRef(code, currency), AccountType(type_), net)
+        for code, currency, type_, net in queryset.order_by("code", "currency").values_list(
+            "code", "currency", "type", "net"
+        )
+    ]
+
+
 def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
     """The balance at the end of each day the account moved (by effective date), oldest first: for rules that
     must hold on every past day, not only now. One row per day with movement, read from the day totals."""

@@ -153,11 +153,12 @@ def payout_run_propose(*, currency: str, actor=None) -> PayoutRun | None:
         orgs = Organisation.objects.in_bulk(field_name="slug")
         payees = {p.organisation_id: p for p in PayeeProfile.objects.all()}
         payouts, blocked = [], []
-        for account in ledger.accounts_list(code_prefix="royalty_payable:"):
-            if account.currency != currency:
+        for owed in ledger.account_balances(code_prefix="royalty_payable:"):  # one query for every payee
+            if owed.account.currency != currency:
                 continue
-            org = orgs.get(account.party_ref.removeprefix("org:"))
-            balance = ledger.account_balance(account.code, currency).balance
+            party = owed.account.code.removeprefix("royalty_payable:")
+            org = orgs.get(party.removeprefix("org:"))
+            balance = owed.balance
             if org is None or balance <= 0:
                 continue
             payee = payees.get(org.pk)
@@ -168,7 +169,7 @@ def payout_run_propose(*, currency: str, actor=None) -> PayoutRun | None:
                 continue
             reason = payee.blocked_reason if payee else "no payout details (Stripe Connect or bank account)"
             if reason:
-                blocked.append({"party": account.party_ref, "name": org.name, "amount": amount, "reason": reason})
+                blocked.append({"party": party, "name": org.name, "amount": amount, "reason": reason})
                 continue
             payouts.append(
                 Payout(licensor=org, currency=currency, amount=amount, balance_at_proposal=balance, reserve=reserve,

@@ -55,8 +55,8 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             errors = {k: " ".join(v) for k, v in exc.message_dict.items()}
     balances = [
-        ledger.account_balance(a.code, a.currency) for a in ledger.accounts_list(party_ref=org.party_ref)
-        if a.code.startswith(("royalty_payable:", "payouts_in_transit:", "advance:"))
+        b for b in ledger.account_balances(party_ref=org.party_ref)
+        if b.account.code.startswith(("royalty_payable:", "payouts_in_transit:", "advance:"))
     ]  # fmt: skip
     return render(
         request,
@@ -265,10 +265,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 def payees(request: HttpRequest) -> HttpResponse:
     """Every rights holder's payout terms, what it is owed, and whether it can be paid."""
     owed: dict[str, list] = {}
-    for row in ledger.trial_balance().rows:  # one query for every payee's balance
-        if row.account.code.startswith("royalty_payable:"):
-            balance = ledger.Money((row.credit - row.debit), row.account.currency)
-            owed.setdefault(row.account.code.removeprefix("royalty_payable:"), []).append(balance)
+    for row in ledger.account_balances(code_prefix="royalty_payable:"):
+        owed.setdefault(row.account.code.removeprefix("royalty_payable:"), []).append(row.money)
     rows = [
         {"payee": payee, "owed": owed.get(payee.organisation.party_ref, [])}
         for payee in PayeeProfile.objects.select_related("organisation").order_by("organisation__name")

@@ -27,7 +27,7 @@ from lxml import etree
 from pycamt.parser import Camt053Parser
 
 from ledger import services as ledger
-from ledger.money import CURRENCY_EXPONENTS
+from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.finance import chart, postings
 from marketplace.finance.audit import audit_record
 from marketplace.invoicing.models import Invoice
@@ -51,16 +51,15 @@ PAYMENT_REFERENCE = re.compile(r"CF[0-9A-Z]{12}")  # printed on invoices; banks 
 
 
 def _minor(amount: str, currency: str, field_name: str) -> int:
-    try:
-        value = Decimal(amount.strip())
-    except (InvalidOperation, AttributeError):
-        raise ValueError(f"{field_name}: {amount!r} is not an amount") from None
+    """A statement's major-unit amount in minor units; the error names the field."""
     if currency not in CURRENCY_EXPONENTS:
         raise ValueError(f"currency: {currency!r} is not an ISO 4217 code")
-    minor = value.scaleb(CURRENCY_EXPONENTS[currency])
-    if minor != minor.to_integral_value():
-        raise ValueError(f"{field_name}: {amount} has more decimals than {currency} allows")
-    return int(minor)
+    try:
+        return minor_units(Decimal(amount.strip()), currency)
+    except (InvalidOperation, AttributeError):
+        raise ValueError(f"{field_name}: {amount!r} is not an amount") from None
+    except ValueError as exc:
+        raise ValueError(f"{field_name}: {exc}") from None
 
 
 @dataclass
@@ -110,7 +109,7 @@ def parse_camt053(data: bytes) -> list[ParsedLine]:
 
 
 def parse_csv(data: bytes) -> list[ParsedLine]:
-    """The simple bank CSV (docs/reconciliation.md): date, amount, currency, reference, description, id."""
+    """The simple bank CSV (docs/finance.md): date, amount, currency, reference, description, id."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -175,8 +174,9 @@ def _store(source: str, fmt: str, name: str, actor, parsed: list[ParsedLine]) ->
 
 
 def bank_statement_import(*, data: bytes, name: str, actor) -> StatementImport:
-    parsed = parse_camt053(data) if data.lstrip().startswith(b"<") else parse_csv(data)
-    return _store(Source.BANK, "camt.053" if data.lstrip().startswith(b"<") else "csv", name, actor, parsed)
+    if data.lstrip().startswith(b"<"):
+        return _store(Source.BANK, "camt.053", name, actor, parse_camt053(data))
+    return _store(Source.BANK, "csv", name, actor, parse_csv(data))
 
 
 def stripe_sync(*, actor="scheduled job") -> StatementImport | None:
@@ -201,11 +201,17 @@ def stripe_sync(*, actor="scheduled job") -> StatementImport | None:
 # -- matching ------------------------------------------------------------------------------------------------
 
 
-def _mark(line: ExternalLine, entry_id: int, by: str, note: str = "") -> bool:
-    line.status, line.matched_entry_id, line.matched_by = LineStatus.MATCHED, entry_id, by
+def _mark(line: ExternalLine, entry_id: int, by: str, note: str = "", status=LineStatus.MATCHED) -> bool:
+    line.status, line.matched_entry_id, line.matched_by = status, entry_id, by
     line.matched_at, line.note = timezone.now(), note[:300]
     line.save(update_fields=["status", "matched_entry_id", "matched_by", "matched_at", "note"])
     return True
+
+
+def _explained(entry_id: int | None, source: str) -> bool:
+    """Whether a line of this source already explains the entry: the same payment on a second line is an
+    exception, not a second match."""
+    return entry_id is not None and ExternalLine.objects.filter(source=source, matched_entry_id=entry_id).exists()
 
 
 def auto_match(line_id: int) -> bool:
@@ -219,21 +225,16 @@ def auto_match(line_id: int) -> bool:
         return _match_stripe(line)
 
 
-def _bank_matched(entry_id: int | None) -> bool:
-    """Whether a bank line already explains this entry: the same payment on a second line is an exception."""
-    return entry_id is not None and ExternalLine.objects.filter(source=Source.BANK, matched_entry_id=entry_id).exists()
-
-
 def _match_bank(line: ExternalLine) -> bool:
     payout = Payout.objects.filter(public_id=line.reference, currency=line.currency).first()
     if payout is not None:
         if line.amount == -payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.PAID):
-            if _bank_matched(payout.settled_entry_id):
+            if _explained(payout.settled_entry_id, Source.BANK):
                 return False
             payout = payouts.payout_paid(payout_id=payout.public_id, actor="bank statement", when=line.booked_on)
             return _mark(line, payout.settled_entry_id, "auto: payout end-to-end id and amount")
         if line.amount == payout.amount and payout.status in (PayoutStatus.IN_TRANSIT, PayoutStatus.FAILED):
-            if _bank_matched(payout.reversal_entry_id):
+            if _explained(payout.reversal_entry_id, Source.BANK):
                 return False
             payout = payouts.payout_failed(payout_id=payout.public_id, reason="returned by the bank",
                                            actor="bank statement", when=line.booked_on)  # fmt: skip
@@ -241,7 +242,7 @@ def _match_bank(line: ExternalLine) -> bool:
         return False
     advance = Advance.objects.filter(public_id=line.reference, currency=line.currency, entry_id__isnull=False).first()
     if advance is not None:
-        if line.amount == -advance.amount and not _bank_matched(advance.entry_id):
+        if line.amount == -advance.amount and not _explained(advance.entry_id, Source.BANK):
             return _mark(line, advance.entry_id, "auto: advance id and amount")
         return False
     platform = line.reference if line.reference.startswith("po_") else None
@@ -327,7 +328,7 @@ def manual_match(*, line: ExternalLine, entry_id: int, user, note: str) -> Exter
             raise ValidationError(
                 {"entry_id": f"Entry {entry_id} moves {moved} on {cash} ({line.currency}); the line is {line.amount}."}
             )
-        if ExternalLine.objects.filter(matched_entry_id=entry_id, source=line.source).exists():
+        if _explained(entry_id, line.source):
             raise ValidationError({"entry_id": f"Entry {entry_id} is already matched to another line."})
         _mark(line, entry_id, getattr(user, "email", str(user)), note)
         audit_record(actor=user, action="reconciliation.manual_match", subject=f"line:{line.pk}",
@@ -354,9 +355,7 @@ def adjust_to_suspense(*, line: ExternalLine, user, reason: str) -> ExternalLine
                             effective_date=postings.booking_date(line.booked_on),
                             metadata={"line": line.pk, "reason": reason})
         )  # fmt: skip
-        line.status, line.matched_entry_id, line.matched_by = LineStatus.ADJUSTED, entry.id, getattr(user, "email", "")
-        line.matched_at, line.note = timezone.now(), reason[:300]
-        line.save(update_fields=["status", "matched_entry_id", "matched_by", "matched_at", "note"])
+        _mark(line, entry.id, getattr(user, "email", ""), reason, status=LineStatus.ADJUSTED)
         audit_record(actor=user, action="reconciliation.suspense", subject=f"line:{line.pk}",
                      details={"entry": entry.id, "reason": reason, "amount": line.amount})  # fmt: skip
     return line

@@ -75,20 +75,19 @@ def statement_build(*, party: str, currency: str, period: dt.date) -> tuple[dict
     opening = _balance(code, currency, period - dt.timedelta(days=1))
     closing = _balance(code, currency, month_end(period))
     lines = []
-    charges = RatingCharge.objects.filter(currency=currency, billing_period=period).select_related(
-        "licence__corpus", "licensee"
-    )
+    payable = list(ledger.account_statement_lines(code, currency, date_from=period, date_to=month_end(period)))
+    # The party's charges are the entries that credited its payable or recouped its advance: no need to read
+    # every charge of the month for every rights holder.
+    advance = ledger.account_statement_lines(f"advance:{party}", currency, date_from=period, date_to=month_end(period))
+    touched = {p.entry_id for p in payable} | {p.entry_id for p in advance}
+    charges = RatingCharge.objects.filter(currency=currency, billing_period=period, entry_id__in=touched)
     charge_entries = set()
-    for charge in charges.order_by("effective_date", "id"):
+    for charge in charges.select_related("licence__corpus", "licensee").order_by("effective_date", "id"):
         line = _charge_line(party, charge)
         if line:
             lines.append(line)
             charge_entries.add(charge.entry_id)
-    postings = [
-        p
-        for p in ledger.account_statement_lines(code, currency, date_from=period, date_to=month_end(period))
-        if p.entry_id not in charge_entries
-    ]
+    postings = [p for p in payable if p.entry_id not in charge_entries]
     sent = {p.sent_entry_id: p for p in Payout.objects.filter(sent_entry_id__in=[p.entry_id for p in postings])}
     returned = {
         p.reversal_entry_id: p for p in Payout.objects.filter(reversal_entry_id__in=[p.entry_id for p in postings])

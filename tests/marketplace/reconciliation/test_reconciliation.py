@@ -174,7 +174,7 @@ def test_csv_statements_name_every_bad_row(finance):
     with pytest.raises(ValidationError) as error:
         recon.bank_statement_import(data=bad, name="bad.csv", actor=finance[0])
     messages = error.value.message_dict["file"]
-    assert "line 2: amount: 12.345 has more decimals than EUR allows" in messages
+    assert "line 2: amount: 12.345 has more decimal places than EUR allows (2)" in messages
     assert "line 3: date: 'not-a-date' is not YYYY-MM-DD" in messages
     assert not ExternalLine.objects.exists()
     with pytest.raises(ValidationError, match="Missing column"):
