@@ -378,6 +378,14 @@ class SourceReport:
     suspense_balance: int = 0
 
     @property
+    def unmatched_external_amount(self) -> int:
+        return sum(line.amount for line in self.unmatched_external)
+
+    @property
+    def unmatched_ledger_amount(self) -> int:
+        return sum(p.amount for p in self.unmatched_ledger)
+
+    @property
     def difference(self) -> int:
         return self.external_total - self.ledger_total
 
@@ -469,9 +477,8 @@ def daily_report_record(day: dt.date) -> list:
             defaults={
                 "matched": r.matched, "matched_amount": r.matched_amount, "adjusted": r.adjusted,
                 "unmatched_external": len(r.unmatched_external),
-                "unmatched_external_amount": sum(line.amount for line in r.unmatched_external),
-                "unmatched_ledger": len(r.unmatched_ledger),
-                "unmatched_ledger_amount": sum(p.amount for p in r.unmatched_ledger),
+                "unmatched_external_amount": r.unmatched_external_amount,
+                "unmatched_ledger": len(r.unmatched_ledger), "unmatched_ledger_amount": r.unmatched_ledger_amount,
                 "difference": r.difference, "suspense_balance": r.suspense_balance,
             },
         )  # fmt: skip

@@ -51,8 +51,8 @@ def report_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     date_from, date_to = _range(request)
     rows = [
         [r.source, r.currency, date_from, date_to, r.matched, r.matched_amount, r.adjusted, len(r.unmatched_external),
-         sum(line.amount for line in r.unmatched_external), len(r.unmatched_ledger),
-         sum(p.amount for p in r.unmatched_ledger), r.external_total, r.ledger_total, r.difference, r.suspense_balance]
+         r.unmatched_external_amount, len(r.unmatched_ledger), r.unmatched_ledger_amount, r.external_total,
+         r.ledger_total, r.difference, r.suspense_balance]
         for r in services.report(date_from=date_from, date_to=date_to)
     ]  # fmt: skip
     columns = ["source", "currency", "from", "to", "matched", "matched_minor", "adjusted", "unmatched_external",
