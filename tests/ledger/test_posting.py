@@ -216,6 +216,21 @@ def test_balance_now_as_of_date_and_as_of_entry(chart):
     assert ledger.account_balance("prepaid:lic_acme", "EUR").balance == 700
 
 
+def test_many_balances_at_once_and_an_account_s_daily_history(chart):
+    topup(100, effective_date=TODAY - dt.timedelta(days=10))
+    topup(200, effective_date=TODAY - dt.timedelta(days=5))
+    topup(400, effective_date=TODAY - dt.timedelta(days=10))  # the same day again: one history row
+    assert ledger.account_history("cash:stripe", "EUR") == [
+        (TODAY - dt.timedelta(days=10), 500), (TODAY - dt.timedelta(days=5), 700)
+    ]  # fmt: skip
+    assert ledger.account_history("prepaid:lic_acme", "EUR")[-1] == (TODAY - dt.timedelta(days=5), 700)
+    found = {b.account.code: b.balance for b in ledger.account_balances(code_prefix="cash:")}
+    assert found["cash:stripe"] == 700 and all(code.startswith("cash:") for code in found)
+    [prepaid] = ledger.account_balances(code_prefix="prepaid:")
+    assert (prepaid.account.code, prepaid.balance) == ("prepaid:lic_acme", 700)
+    assert ledger.account_balances(party_ref="nobody") == []
+
+
 def test_trial_balance_now_and_in_the_past(chart):
     topup(100, effective_date=TODAY - dt.timedelta(days=3))
     topup(50)
