@@ -3,6 +3,12 @@
 ``net`` is kept current inside every posting transaction under a row lock,
 so a balance read is one row. ``AccountDay`` keeps the net movement per
 account and effective day, so a past balance sums days, not postings.
+
+The newest day's movement is kept on the account row itself (``day``,
+``day_net``, ``day_postings``) and moved to ``AccountDay`` when a later day
+starts: a post dated on the account's current day then writes one row
+instead of two. A day's total is its ``AccountDay`` row plus the account's
+bucket when ``day`` is that day.
 """
 
 from django.db import models
@@ -25,6 +31,9 @@ class Account(models.Model):
     forbid_negative = models.BooleanField(default=False)
     net = models.BigIntegerField(default=0, help_text="Debits minus credits, in minor units.")
     posting_count = models.BigIntegerField(default=0)
+    day = models.DateField(null=True, blank=True, help_text="Effective day of the movement held in day_net.")
+    day_net = models.BigIntegerField(default=0)
+    day_postings = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -63,7 +72,8 @@ class Account(models.Model):
 
 
 class AccountDay(models.Model):
-    """Net movement of one account on one effective day (derived, upserted with each post)."""
+    """Net movement of one account on one effective day (derived; see the module docstring for the part
+    that still sits on the account row)."""
 
     # The unique (account, day) index serves lookups by account.
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="days", db_index=False)

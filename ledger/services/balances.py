@@ -55,6 +55,8 @@ def account_balance(
         net = last or 0
     elif as_of_date is not None:
         net = AccountDay.objects.filter(account_id=account.pk, day__lte=as_of_date).aggregate(s=Sum("net"))["s"] or 0
+        if account.day is not None and account.day <= as_of_date:
+            net += account.day_net
     else:
         net = account.net
     return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)
@@ -81,9 +83,12 @@ def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
     must hold on every past day, not only now. One row per day with movement, read from the day totals."""
     account = _account(code, currency)
     sign = AccountType(account.type).normal_sign
+    days = dict(AccountDay.objects.filter(account_id=account.pk).values_list("day", "net"))
+    if account.day is not None and account.day_postings:
+        days[account.day] = days.get(account.day, 0) + account.day_net
     running, history = 0, []
-    for day, net in AccountDay.objects.filter(account_id=account.pk).order_by("day").values_list("day", "net"):
-        running += net
+    for day in sorted(days):
+        running += days[day]
         history.append((day, running * sign))
     return history
 
@@ -100,6 +105,9 @@ def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
             .annotate(s=Sum("net"))
             .values_list("account_id", "s")
         )
+        for account in accounts:
+            if account.day is not None and account.day <= as_of_date:
+                nets[account.pk] = nets.get(account.pk, 0) + account.day_net
     rows = []
     for account in accounts:
         net = nets.get(account.pk, 0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -182,19 +182,26 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     return LedgerError(message)
 
 
+def _text_array(items: Iterable[str]) -> str:
+    """A PostgreSQL array literal, every element quoted."""
+    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
+
+
 def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:
+    # Every parameter goes as text that the statement casts: psycopg's adaptation
+    # of dates and lists costs more than the rest of the Python side of a post.
     return [
         p.key,
         p.request_hash,
         p.content_hash,
-        p.effective_date,
+        p.effective_date.isoformat(),
         p.description,
         p.metadata_json,
-        p.reverses,
-        posted_at,
-        [leg.account for leg in p.legs],
-        [leg.currency for leg in p.legs],
-        [leg.amount for leg in p.legs],
+        None if p.reverses is None else str(p.reverses),
+        posted_at.isoformat(),
+        _text_array([leg.account for leg in p.legs]),
+        _text_array([leg.currency for leg in p.legs]),
+        "{" + ",".join([str(leg.amount) for leg in p.legs]) + "}",
     ]
 
 

@@ -1,8 +1,11 @@
-"""Vendor SQL that backs the ledger's guarantees (triggers, the posting function).
+"""Vendor SQL that backs the ledger's guarantees (triggers) and, on PostgreSQL, the posting functions.
 
-Migrations install it with :func:`install`. On SQLite a migration that
-rebuilds a ledger table drops its triggers, so such a migration must call
-``install`` again; ``manage.py check`` warns when a trigger is missing.
+Migrations install the guarantees with :func:`install`. On SQLite a migration
+that rebuilds a ledger table drops its triggers, so ledger migrations add
+columns with plain ``ALTER TABLE`` instead; ``manage.py check`` warns when a
+trigger is missing. On PostgreSQL the posting functions are replaced in place
+by :func:`install_posting`, from the migration that last changed
+``postgresql_posting.sql``.
 """
 
 from pathlib import Path
@@ -32,6 +35,11 @@ def statements(vendor: str) -> list[str]:
     if vendor == "postgresql":
         return [text]
     return [part.strip() for part in text.split("\n--;;\n") if part.strip()]
+
+
+def install_posting(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute((_DIR / "postgresql_posting.sql").read_text(), params=None)
 
 
 def install(apps, schema_editor) -> None:

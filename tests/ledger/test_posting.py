@@ -71,6 +71,14 @@ def test_unknown_account_is_named(chart):
         )
 
 
+@pytest.mark.parametrize("code", ["a,b", 'q"x', "back\\slash", "{braces}", "NULL", " spaced ", "ünï:cødé"])
+def test_any_account_code_posts_to_its_own_account(chart, code):
+    ledger.account_open(code=code, currency="EUR", type=AccountType.ASSET)
+    ledger.entry_post(NewEntry(legs=[debit(code, eur(5)), credit("prepaid:lic_acme", eur(5))], description="Odd code"))
+    assert ledger.account_balance(code, "EUR").balance == 5
+    assert ledger.account_balance("prepaid:lic_acme", "EUR").balance == 5
+
+
 def test_account_open_is_idempotent_and_refuses_a_different_type(db):
     first = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
     again = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
@@ -229,6 +237,36 @@ def test_many_balances_at_once_and_an_account_s_daily_history(chart):
     [prepaid] = ledger.account_balances(code_prefix="prepaid:")
     assert (prepaid.account.code, prepaid.balance) == ("prepaid:lic_acme", 700)
     assert ledger.account_balances(party_ref="nobody") == []
+
+
+def test_day_totals_stay_right_whatever_path_and_order_posts_them(chart):
+    """Single posts keep the newest day on the account row; bulk posts and back-dated posts go to the day rows."""
+    day = [TODAY - dt.timedelta(days=n) for n in range(4)]  # day[0] is today, day[3] three days ago
+
+    def batch(*dated):
+        return ledger.entries_post(
+            [
+                NewEntry(legs=[debit("cash:stripe", eur(amount)), credit("prepaid:lic_acme", eur(amount))],
+                         description="Bulk top-up", effective_date=when)
+                for amount, when in dated
+            ]
+        )  # fmt: skip
+
+    topup(1, effective_date=day[2])
+    batch((2, day[2]), (4, day[1]))
+    topup(8, effective_date=day[2])
+    topup(16, effective_date=day[1])  # a later day starts
+    topup(32, effective_date=day[3])  # back-dated
+    batch((64, day[0]))
+    topup(128, effective_date=day[1])
+
+    expected = {day[3]: 32, day[2]: 32 + 11, day[1]: 32 + 11 + 148, day[0]: 32 + 11 + 148 + 64}
+    for when, balance in expected.items():
+        assert ledger.account_balance("cash:stripe", "EUR", as_of_date=when).balance == balance, when
+        assert ledger.account_balance("prepaid:lic_acme", "EUR", as_of_date=when).balance == balance, when
+    assert ledger.account_history("cash:stripe", "EUR") == sorted(expected.items())
+    assert ledger.trial_balance(as_of_date=day[2]).totals() == {"EUR": (43, 43)}
+    assert ledger.chain_verify().problems == []
 
 
 def test_trial_balance_now_and_in_the_past(chart):

@@ -185,11 +185,24 @@ class LedgerMachine(RuleBasedStateMachine):
         tb = ledger.trial_balance()
         assert tb.balanced, tb.totals()
         sums = dict(Posting.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
+        day_sums: dict[int, dict[dt.date, int]] = defaultdict(dict)
+        for account_id, day, amount in (
+            Posting.objects.values("account_id", "entry__effective_date")
+            .annotate(s=Sum("amount"))
+            .values_list("account_id", "entry__effective_date", "s")
+        ):
+            day_sums[account_id][day] = amount
         for account in Account.objects.all():
             assert account.net == sums.get(account.pk, 0), account
             assert account.net == self.balances.get((account.code, account.currency), 0), account
             if account.forbid_negative:
                 assert account.balance >= 0, account
+            # Past balances by effective date, whatever order the dates were posted in.
+            running = 0
+            for day in sorted(day_sums[account.pk]):
+                running += day_sums[account.pk][day]
+                as_of = ledger.account_balance(account.code, account.currency, as_of_date=day)
+                assert as_of.net == running, (account, day)
         keyed = dict(
             JournalEntry.objects.exclude(idempotency_key=None)
             .values("idempotency_key")
