@@ -111,11 +111,15 @@ class ManifestFields(models.Model):
 
 
 class Asset(ManifestFields):
-    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="assets")
+    # Every index costs each of a million imported rows: the unique (corpus, external_id) and the listing index
+    # serve lookups by corpus, only withdrawn assets need one by withdrawal, and none is looked up by import.
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="assets", db_index=False)
     status = models.CharField(max_length=10, choices=AssetStatus.choices, default=AssetStatus.ACTIVE)
-    withdrawal = models.ForeignKey("Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    withdrawal = models.ForeignKey(
+        "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     last_import = models.ForeignKey(
-        "ManifestImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ManifestImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -129,7 +133,12 @@ class Asset(ManifestFields):
             models.CheckConstraint(condition=Q(width__gt=0, height__gt=0, fps__gt=0), name="catalog_asset_format"),
             models.CheckConstraint(condition=Q(status__in=AssetStatus.values), name="catalog_asset_status_valid"),
         ]
-        indexes = [models.Index(fields=["corpus", "status", "id"], name="catalog_asset_listing_idx")]
+        indexes = [
+            models.Index(fields=["corpus", "status", "id"], name="catalog_asset_listing_idx"),
+            models.Index(
+                fields=["withdrawal"], condition=Q(withdrawal__isnull=False), name="catalog_asset_withdrawn_idx"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.title}"
