@@ -99,6 +99,7 @@ class AccountBalance:
     account: AccountRef
     type: AccountType
     net: int
+    party_ref: str = ""  # the account's opaque party, so callers need not parse codes
 
     @property
     def balance(self) -> int:

@@ -59,7 +59,9 @@ def account_balance(
             net += account.day_net
     else:
         net = account.net
-    return AccountBalance(AccountRef(account.code, account.currency), AccountType(account.type), net)
+    return AccountBalance(
+        AccountRef(account.code, account.currency), AccountType(account.type), net, party_ref=account.party_ref
+    )
 
 
 def account_balances(*, code_prefix: str | None = None, party_ref: str | None = None) -> list[AccountBalance]:
@@ -71,9 +73,9 @@ def account_balances(*, code_prefix: str | None = None, party_ref: str | None = 
     if party_ref is not None:
         queryset = queryset.filter(party_ref=party_ref)
     return [
-        AccountBalance(AccountRef(code, currency), AccountType(type_), net)
-        for code, currency, type_, net in queryset.order_by("code", "currency").values_list(
-            "code", "currency", "type", "net"
+        AccountBalance(AccountRef(code, currency), AccountType(type_), net, party_ref=party)
+        for code, currency, type_, net, party in queryset.order_by("code", "currency").values_list(
+            "code", "currency", "type", "net", "party_ref"
         )
     ]
 

@@ -107,9 +107,9 @@ def advance_positions() -> list[AdvancePosition]:
     licensors = Organisation.objects.in_bulk({licensor_id for licensor_id, _ in paid})
     by_party = {org.party_ref: org for org in licensors.values()}
     outstanding = {
-        (by_party[row.account.code.removeprefix("advance:")].pk, row.account.currency): row.balance
+        (by_party[row.party_ref].pk, row.account.currency): row.balance
         for row in ledger.account_balances(code_prefix="advance:")
-        if row.account.code.removeprefix("advance:") in by_party
+        if row.party_ref in by_party
     }
     return [
         AdvancePosition(licensors[licensor_id], currency, amount, outstanding.get((licensor_id, currency), 0))

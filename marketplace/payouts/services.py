@@ -156,8 +156,7 @@ def payout_run_propose(*, currency: str, actor=None) -> PayoutRun | None:
         for owed in ledger.account_balances(code_prefix="royalty_payable:"):  # one query for every payee
             if owed.account.currency != currency:
                 continue
-            party = owed.account.code.removeprefix("royalty_payable:")
-            org = orgs.get(party.removeprefix("org:"))
+            org = orgs.get(owed.party_ref.removeprefix("org:"))
             balance = owed.balance
             if org is None or balance <= 0:
                 continue
@@ -169,7 +168,7 @@ def payout_run_propose(*, currency: str, actor=None) -> PayoutRun | None:
                 continue
             reason = payee.blocked_reason if payee else "no payout details (Stripe Connect or bank account)"
             if reason:
-                blocked.append({"party": party, "name": org.name, "amount": amount, "reason": reason})
+                blocked.append({"party": owed.party_ref, "name": org.name, "amount": amount, "reason": reason})
                 continue
             payouts.append(
                 Payout(licensor=org, currency=currency, amount=amount, balance_at_proposal=balance, reserve=reserve,

@@ -266,7 +266,7 @@ def payees(request: HttpRequest) -> HttpResponse:
     """Every rights holder's payout terms, what it is owed, and whether it can be paid."""
     owed: dict[str, list] = {}
     for row in ledger.account_balances(code_prefix="royalty_payable:"):
-        owed.setdefault(row.account.code.removeprefix("royalty_payable:"), []).append(row.money)
+        owed.setdefault(row.party_ref, []).append(row.money)
     rows = [
         {"payee": payee, "owed": owed.get(payee.organisation.party_ref, [])}
         for payee in PayeeProfile.objects.select_related("organisation").order_by("organisation__name")

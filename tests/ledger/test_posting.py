@@ -237,6 +237,10 @@ def test_many_balances_at_once_and_an_account_s_daily_history(chart):
     [prepaid] = ledger.account_balances(code_prefix="prepaid:")
     assert (prepaid.account.code, prepaid.balance) == ("prepaid:lic_acme", 700)
     assert ledger.account_balances(party_ref="nobody") == []
+    ledger.account_open(code="payable:lic_acme", currency="EUR", type=AccountType.LIABILITY, party_ref="org:acme")
+    [payable] = ledger.account_balances(party_ref="org:acme")
+    assert (payable.account.code, payable.party_ref, payable.balance) == ("payable:lic_acme", "org:acme", 0)
+    assert ledger.account_balance("payable:lic_acme", "EUR").party_ref == "org:acme"
 
 
 def test_day_totals_stay_right_whatever_path_and_order_posts_them(chart):
