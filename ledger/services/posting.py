@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg
@@ -44,7 +45,8 @@ from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
 MAX_LEGS = 10_000
-BULK_CHUNK = 5_000
+BULK_CHUNK = 5_000  # entries per round trip, at most
+PIPELINE_MIN = 1_000  # smaller batches go in one round trip, without a preparing thread
 
 
 @dataclass(slots=True)
@@ -129,7 +131,11 @@ def _engine() -> str:
 
 # --- PostgreSQL engine ----------------------------------------------------------
 
-_PG_SQL = "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries_json(%s::json, %s::json, %s)"
+_PG_SQL = (
+    "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
+    "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], %s::smallint[], "
+    "%s::timestamptz, %s::int[], %s::smallint[], %s::text[], %s::text[], %s::bigint[])"
+)
 
 
 _PG_ONE_SQL = (
@@ -139,24 +145,54 @@ _PG_ONE_SQL = (
 )
 
 
+def _quoted(item: str) -> str:
+    """One element of a PostgreSQL array literal."""
+    return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _text_array(items: Iterable[str]) -> str:
+    """A PostgreSQL array literal, every element quoted."""
+    return "{" + ",".join(map(_quoted, items)) + "}"
+
+
+def _plain_array(items: Iterable[str]) -> str:
+    """An array literal of elements that need no quoting: numbers, hashes, dates, currency codes."""
+    return "{" + ",".join(items) + "}"
+
+
 def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
-    entries: list[list] = []
-    legs: list[list] = []
+    # Fourteen parallel arrays, each sent as one text literal that the statement
+    # casts: several times cheaper on both sides than a JSON document unpacked
+    # in SQL, or than letting psycopg adapt lists of Python values.
+    leg_entry: list[str] = []
+    leg_index: list[str] = []
+    leg_code: list[str] = []
+    leg_currency: list[str] = []
+    leg_amount: list[str] = []
     for ordinal, p in enumerate(batch, start=1):
-        entries.append(
-            [
-                p.key,
-                p.request_hash,
-                p.content_hash,
-                p.effective_date.isoformat(),
-                p.description,
-                p.metadata,
-                p.reverses,
-                len(p.legs),
-            ]
-        )
-        legs.extend([ordinal, index, leg.account, leg.currency, leg.amount] for index, leg in enumerate(p.legs))
-    return [json.dumps(entries, ensure_ascii=False), json.dumps(legs, ensure_ascii=False), posted_at]
+        ordinal_text = str(ordinal)
+        for index, leg in enumerate(p.legs):
+            leg_entry.append(ordinal_text)
+            leg_index.append(str(index))
+            leg_code.append(leg.account)
+            leg_currency.append(leg.currency)
+            leg_amount.append(str(leg.amount))
+    return [
+        _plain_array(["NULL" if p.key is None else _quoted(p.key) for p in batch]),
+        _plain_array([p.request_hash for p in batch]),
+        _plain_array([p.content_hash for p in batch]),
+        _plain_array([p.effective_date.isoformat() for p in batch]),
+        _text_array([p.description for p in batch]),
+        _text_array([p.metadata_json for p in batch]),
+        _plain_array(["NULL" if p.reverses is None else str(p.reverses) for p in batch]),
+        _plain_array([str(len(p.legs)) for p in batch]),
+        posted_at.isoformat(),
+        _plain_array(leg_entry),
+        _plain_array(leg_index),
+        _text_array(leg_code),
+        _plain_array(leg_currency),
+        _plain_array(leg_amount),
+    ]
 
 
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
@@ -180,11 +216,6 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
         sign = AccountType(detail["type"]).normal_sign
         return InsufficientBalance(detail["code"], detail["currency"], detail["net"] * sign, detail["attempted"] * sign)
     return LedgerError(message)
-
-
-def _text_array(items: Iterable[str]) -> str:
-    """A PostgreSQL array literal, every element quoted."""
-    return "{" + ",".join('"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"' for item in items) + "}"
 
 
 def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:
@@ -218,11 +249,13 @@ def _execute_pg(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None = None) -> list[PostedEntry]:
+    """Post through the database function; ``params`` may come encoded already (see _Batcher)."""
     single = len(batch) == 1
-    sql, params = (
-        (_PG_ONE_SQL, _pg_one_params(batch[0], posted_at)) if single else (_PG_SQL, _pg_params(batch, posted_at))
-    )
+    if single:
+        sql, params = _PG_ONE_SQL, _pg_one_params(batch[0], posted_at)
+    else:
+        sql, params = _PG_SQL, params or _pg_params(batch, posted_at)
     # Outside a transaction the single statement is its own transaction (one
     # round trip). Inside one, a savepoint keeps the caller's transaction usable
     # after a refusal.
@@ -260,7 +293,7 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedE
 # --- ORM engine -----------------------------------------------------------------
 
 
-def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None = None) -> list[PostedEntry]:
     with transaction.atomic():
         refs = {(leg.account, leg.currency) for p in batch for leg in p.legs}
         codes = {code for code, _ in refs}
@@ -390,31 +423,78 @@ def _apply_day_deltas(day_deltas: dict[tuple[int, dt.date], list[int]]) -> None:
 # --- public ---------------------------------------------------------------------
 
 
-def _post(batch: list[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
-    # Repeated keys inside one batch: post the first, replay or refuse the rest.
-    first_by_key: dict[str, int] = {}
-    unique: list[_Prepared] = []
-    mirror: list[int] = []
-    for p in batch:
-        if p.key is not None and p.key in first_by_key:
-            first = unique[first_by_key[p.key]]
-            if first.request_hash != p.request_hash:
-                raise InvalidEntry(f"idempotency key {p.key!r} appears twice in one batch with different payloads")
-            mirror.append(first_by_key[p.key])
-            continue
-        if p.key is not None:
-            first_by_key[p.key] = len(unique)
-        mirror.append(len(unique))
-        unique.append(p)
+@dataclass(slots=True)
+class _Chunk:
+    unique: list[_Prepared]  # entries to send, repeated keys removed
+    mirror: list[int]  # per request: the index of its entry among all unique entries so far
+    params: list | None  # the unique entries encoded for the PostgreSQL engine
 
+
+class _Batcher:
+    """Turns requests into chunks ready to send: validated, hashed, de-duplicated by key, encoded.
+
+    Chunks are made in order by one thread, which owns the key index, so that a
+    large batch can prepare its next chunk while the database writes this one.
+    """
+
+    def __init__(self, posted_at: dt.datetime, encode: bool) -> None:
+        self.posted_at = posted_at
+        self.posted_iso = _hashing.utc_iso(posted_at)
+        self.encode = encode
+        self.first_by_key: dict[str, tuple[int, str]] = {}  # key -> (unique index, request hash)
+        self.unique_count = 0
+
+    def chunk(self, entries: Sequence[NewEntry]) -> _Chunk:
+        unique: list[_Prepared] = []
+        mirror: list[int] = []
+        for entry in entries:
+            p = _prepare(entry, posted_at=self.posted_at, posted_iso=self.posted_iso)
+            if p.key is not None:
+                first = self.first_by_key.get(p.key)
+                if first is not None:
+                    # Repeated key inside one batch: post the first, replay or refuse the rest.
+                    if first[1] != p.request_hash:
+                        raise InvalidEntry(
+                            f"idempotency key {p.key!r} appears twice in one batch with different payloads"
+                        )
+                    mirror.append(first[0])
+                    continue
+                self.first_by_key[p.key] = (self.unique_count, p.request_hash)
+            mirror.append(self.unique_count)
+            self.unique_count += 1
+            unique.append(p)
+        params = _pg_params(unique, self.posted_at) if self.encode and len(unique) > 1 else None
+        return _Chunk(unique, mirror, params)
+
+
+def _chunk_size(count: int) -> int:
+    # Eight or more chunks for a large batch, so that preparing the next one hides
+    # behind the database's work on this one; one chunk for a small batch.
+    if count <= PIPELINE_MIN:
+        return count
+    return min(BULK_CHUNK, -(-count // 8))
+
+
+def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[PostedEntry]:
     post = _post_pg if _engine() == "postgresql" else _post_orm
+    batcher = _Batcher(posted_at, encode=post is _post_pg)
+    size = _chunk_size(len(entries))
+    parts = [entries[start : start + size] for start in range(0, len(entries), size)]
     results: list[PostedEntry] = []
-    if len(unique) <= BULK_CHUNK:
-        results = post(unique, posted_at)
+    mirror: list[int] = []
+    if len(parts) == 1:
+        chunk = batcher.chunk(parts[0])
+        results, mirror = post(chunk.unique, posted_at, chunk.params), chunk.mirror
     else:
-        with transaction.atomic():
-            for start in range(0, len(unique), BULK_CHUNK):
-                results.extend(post(unique[start : start + BULK_CHUNK], posted_at))
+        with transaction.atomic(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-prepare") as pool:
+            pending = pool.submit(batcher.chunk, parts[0])
+            for following in [*parts[1:], None]:
+                chunk = pending.result()
+                if following is not None:
+                    pending = pool.submit(batcher.chunk, following)
+                if chunk.unique:
+                    results.extend(post(chunk.unique, posted_at, chunk.params))
+                mirror.extend(chunk.mirror)
     out = []
     seen: set[int] = set()
     for index in mirror:
@@ -426,24 +506,26 @@ def _post(batch: list[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
     return out
 
 
+def _post_one(prepared: _Prepared, posted_at: dt.datetime) -> PostedEntry:
+    post = _post_pg if _engine() == "postgresql" else _post_orm
+    return post([prepared], posted_at)[0]
+
+
 def entry_post(entry: NewEntry) -> PostedEntry:
     """Post one balanced entry. Safe to repeat with the same ``idempotency_key``."""
     posted_at = timezone.now()
-    return _post([_prepare(entry, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at))], posted_at)[0]
+    return _post_one(_prepare(entry, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at)), posted_at)
 
 
 def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
     """Post many entries atomically: all of them, or none.
 
-    Much faster than one call per entry: accounts are locked once and rows are
-    written set-wise. Results come back in the order given.
+    Much faster than one call per entry: accounts are locked once per chunk and
+    rows are written set-wise. Results come back in the order given.
     """
     if not entries:
         return []
-    posted_at = timezone.now()
-    posted_iso = _hashing.utc_iso(posted_at)
-    prepared = [_prepare(entry, posted_at=posted_at, posted_iso=posted_iso) for entry in entries]
-    return _post(prepared, posted_at)
+    return _post_many(entries, timezone.now())
 
 
 def entry_reverse(
@@ -478,4 +560,4 @@ def entry_reverse(
     )
     posted_at = timezone.now()
     prepared = _prepare(request, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at), reverses=entry_id)
-    return _post([prepared], posted_at)[0]
+    return _post_one(prepared, posted_at)

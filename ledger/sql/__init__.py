@@ -3,9 +3,9 @@
 Migrations install the guarantees with :func:`install`. On SQLite a migration
 that rebuilds a ledger table drops its triggers, so ledger migrations add
 columns with plain ``ALTER TABLE`` instead; ``manage.py check`` warns when a
-trigger is missing. On PostgreSQL the posting functions are replaced in place
-by :func:`install_posting`, from the migration that last changed
-``postgresql_posting.sql``.
+trigger is missing. On PostgreSQL the functions (posting, and the balance
+and period checks) are replaced in place by :func:`install_posting`, from the
+migration that last changed ``postgresql_posting.sql``.
 """
 
 from pathlib import Path
@@ -33,7 +33,8 @@ EXPECTED_TRIGGERS = {
 def statements(vendor: str) -> list[str]:
     text = (_DIR / f"{vendor}.sql").read_text()
     if vendor == "postgresql":
-        return [text]
+        # The functions first: the triggers of postgresql.sql call some of them.
+        return [(_DIR / "postgresql_posting.sql").read_text(), text]
     return [part.strip() for part in text.split("\n--;;\n") if part.strip()]
 
 

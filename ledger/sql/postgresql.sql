@@ -84,52 +84,10 @@ END $$;
 CREATE TRIGGER ledger_account_fixed BEFORE UPDATE ON ledger_account
     FOR EACH ROW EXECUTE FUNCTION ledger_account_fixed();
 
--- Balance: checked once per entry, at COMMIT --------------------------------
-CREATE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_legs bigint;
-    v_sum numeric;
-    v_one_currency boolean;
-    v_off text;
-BEGIN
-    -- Fast path: most entries use one currency, where a plain sum decides.
-    SELECT count(*), sum(amount), min(currency) = max(currency)
-      INTO v_legs, v_sum, v_one_currency
-      FROM ledger_posting WHERE entry_id = NEW.id;
-    IF v_legs <> NEW.leg_count THEN
-        RAISE EXCEPTION 'ledger: entry % has % postings but declares %', NEW.id, v_legs, NEW.leg_count
-            USING ERRCODE = 'check_violation';
-    END IF;
-    IF v_one_currency AND v_sum = 0 THEN
-        RETURN NULL;
-    END IF;
-    SELECT string_agg(currency || ' ' || s, ', ') INTO v_off
-      FROM (SELECT currency, sum(amount) AS s FROM ledger_posting WHERE entry_id = NEW.id
-             GROUP BY currency HAVING sum(amount) <> 0) t;
-    IF v_off IS NOT NULL THEN
-        RAISE EXCEPTION 'ledger: entry % does not balance (%)', NEW.id, v_off
-            USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END $$;
+-- Balance: checked at COMMIT; closed periods: checked per INSERT statement.
+-- The functions live in postgresql_posting.sql, which is replaced in place.
 CREATE CONSTRAINT TRIGGER ledger_entry_balanced AFTER INSERT ON ledger_entry
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_check_balanced();
 
--- Closed periods: one set-based check per INSERT statement ------------------
-CREATE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_closed date;
-    v_bad record;
-BEGIN
-    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
-    IF v_closed IS NOT NULL THEN
-        SELECT id, effective_date INTO v_bad FROM new_entries WHERE effective_date <= v_closed LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'ledger: entry % is dated %, inside a closed period (closed through %)',
-                v_bad.id, v_bad.effective_date, v_closed USING ERRCODE = 'check_violation';
-        END IF;
-    END IF;
-    RETURN NULL;
-END $$;
 CREATE TRIGGER ledger_entry_open_period AFTER INSERT ON ledger_entry
     REFERENCING NEW TABLE AS new_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_check_period();

@@ -1,6 +1,8 @@
--- ClearFrame ledger: the posting functions (PostgreSQL). Installed with CREATE OR
--- REPLACE by the migration that last changed them, so editing this file needs a
--- new migration that calls ledger.sql.install_posting.
+-- ClearFrame ledger: the posting functions and the functions behind the balance
+-- and closed-period triggers (PostgreSQL). Installed with CREATE OR REPLACE
+-- before the triggers of postgresql.sql, and again by the migration that last
+-- changed them: editing this file needs a new migration that calls
+-- ledger.sql.install_posting.
 --
 -- Day totals: a day's movement on an account is its ledger_account_day row plus,
 -- for the account's newest day, the bucket on the account row (day, day_net,
@@ -310,29 +312,114 @@ BEGIN
 END $$;
 
 
--- Bulk posting from two JSON documents: serialising one JSON text is several
--- times cheaper for the client than binding fourteen arrays. Entries are
--- [key, request_hash, content_hash, effective_date, description, metadata,
--- reverses, leg_count]; legs are [entry ordinal (1-based), leg_index, code,
--- currency, amount].
-CREATE OR REPLACE FUNCTION ledger_post_entries_json(p_entries json, p_legs json, p_posted_at timestamptz)
-RETURNS TABLE (ord int, entry_id bigint, created boolean, effective_date date)
-LANGUAGE plpgsql AS $$
+-- Balance at COMMIT, in one pass per batch ----------------------------------
+-- Every INSERT statement on ledger_entry adds its entry ids to the range of
+-- this transaction's entries not yet checked for balance (the setting
+-- ledger.unchecked = 'xid:low:high', local to the transaction). The deferred
+-- per-entry trigger then checks that whole range set-wise the first time it
+-- fires, and marks the transaction checked ('xid'); the entry's other triggers
+-- find the mark and return. A checked entry cannot change: postings are
+-- immutable and unique per (entry, leg) below leg_count. Any later insert
+-- makes a new range, and a rolled-back savepoint restores the setting along
+-- with the rows. An entry written under another transaction id, or outside
+-- any recorded range, is checked on its own.
+
+-- One entry's postings: exactly leg_count of them, balanced in each currency.
+CREATE OR REPLACE FUNCTION ledger_entry_assert_balanced(p_entry bigint, p_leg_count smallint)
+RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    e_keys text[]; e_rh text[]; e_ch text[]; e_dates date[]; e_descr text[]; e_meta jsonb[];
-    e_rev bigint[]; e_legs smallint[];
-    l_entry int[]; l_index smallint[]; l_code text[]; l_cur text[]; l_amount bigint[];
+    v_legs bigint;
+    v_sum numeric;
+    v_one_currency boolean;
+    v_off text;
 BEGIN
-    SELECT array_agg(v->>0 ORDER BY i), array_agg(v->>1 ORDER BY i), array_agg(v->>2 ORDER BY i),
-           array_agg((v->>3)::date ORDER BY i), array_agg(v->>4 ORDER BY i), array_agg((v->5)::jsonb ORDER BY i),
-           array_agg((v->>6)::bigint ORDER BY i), array_agg((v->>7)::smallint ORDER BY i)
-      INTO e_keys, e_rh, e_ch, e_dates, e_descr, e_meta, e_rev, e_legs
-      FROM json_array_elements(p_entries) WITH ORDINALITY AS e(v, i);
-    SELECT array_agg((v->>0)::int ORDER BY i), array_agg((v->>1)::smallint ORDER BY i), array_agg(v->>2 ORDER BY i),
-           array_agg(v->>3 ORDER BY i), array_agg((v->>4)::bigint ORDER BY i)
-      INTO l_entry, l_index, l_code, l_cur, l_amount
-      FROM json_array_elements(p_legs) WITH ORDINALITY AS l(v, i);
-    RETURN QUERY SELECT * FROM ledger_post_entries(
-        e_keys, e_rh, e_ch, e_dates, e_descr, e_meta, e_rev, e_legs, p_posted_at,
-        l_entry, l_index, l_code, l_cur, l_amount);
+    -- Fast path: most entries use one currency, where a plain sum decides.
+    SELECT count(*), sum(amount), min(currency) = max(currency)
+      INTO v_legs, v_sum, v_one_currency
+      FROM ledger_posting WHERE entry_id = p_entry;
+    IF v_legs <> p_leg_count THEN
+        RAISE EXCEPTION 'ledger: entry % has % postings but declares %', p_entry, v_legs, p_leg_count
+            USING ERRCODE = 'check_violation';
+    END IF;
+    IF v_one_currency AND v_sum = 0 THEN
+        RETURN;
+    END IF;
+    SELECT string_agg(currency || ' ' || s, ', ') INTO v_off
+      FROM (SELECT currency, sum(amount) AS s FROM ledger_posting WHERE entry_id = p_entry
+             GROUP BY currency HAVING sum(amount) <> 0) t;
+    IF v_off IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger: entry % does not balance (%)', p_entry, v_off
+            USING ERRCODE = 'check_violation';
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_tx text := pg_current_xact_id()::text;
+    v_state text[];
+    v_lo bigint;
+    v_hi bigint;
+    v_bad record;
+BEGIN
+    IF NEW.tx::text = v_tx THEN
+        v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
+        IF v_state[1] = v_tx AND cardinality(v_state) = 1 THEN
+            RETURN NULL;  -- checked with its batch
+        END IF;
+        IF v_state[1] = v_tx AND cardinality(v_state) = 3 THEN
+            v_lo := v_state[2]::bigint;
+            v_hi := v_state[3]::bigint;
+        END IF;
+        IF v_lo < v_hi AND NEW.id BETWEEN v_lo AND v_hi THEN
+            -- Entries that fail the one-currency fast path get the full check,
+            -- which raises for any that really are off.
+            FOR v_bad IN
+                SELECT e.id, e.leg_count
+                  FROM ledger_entry e
+                  CROSS JOIN LATERAL (
+                      SELECT count(*) AS legs, sum(p.amount) AS net, min(p.currency) = max(p.currency) AS one
+                        FROM ledger_posting p WHERE p.entry_id = e.id) x
+                 WHERE e.id BETWEEN v_lo AND v_hi AND e.tx = NEW.tx
+                   AND (x.legs <> e.leg_count OR x.net <> 0 OR NOT x.one)
+            LOOP
+                PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
+            END LOOP;
+            PERFORM set_config('ledger.unchecked', v_tx, true);
+            RETURN NULL;
+        END IF;
+    END IF;
+    PERFORM ledger_entry_assert_balanced(NEW.id, NEW.leg_count);
+    RETURN NULL;
+END $$;
+
+-- Closed periods, one set-based check per INSERT statement; the statement's
+-- entries also join the unchecked range (above).
+CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_closed date;
+    v_bad record;
+    v_lo bigint;
+    v_hi bigint;
+    v_tx text;
+    v_state text[];
+BEGIN
+    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
+    IF v_closed IS NOT NULL THEN
+        SELECT id, effective_date INTO v_bad FROM new_entries WHERE effective_date <= v_closed LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'ledger: entry % is dated %, inside a closed period (closed through %)',
+                v_bad.id, v_bad.effective_date, v_closed USING ERRCODE = 'check_violation';
+        END IF;
+    END IF;
+    SELECT min(id), max(id) INTO v_lo, v_hi FROM new_entries;
+    IF v_lo IS NOT NULL THEN
+        v_tx := pg_current_xact_id()::text;
+        v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
+        IF v_state[1] = v_tx AND cardinality(v_state) = 3 THEN
+            v_lo := least(v_lo, v_state[2]::bigint);
+            v_hi := greatest(v_hi, v_state[3]::bigint);
+        END IF;
+        PERFORM set_config('ledger.unchecked', v_tx || ':' || v_lo || ':' || v_hi, true);
+    END IF;
+    RETURN NULL;
 END $$;

@@ -122,3 +122,92 @@ def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):
     with pytest.raises(REFUSED, match="ledger_account_no_overdraft"), transaction.atomic():
         raw("UPDATE ledger_account SET net = 1 WHERE code = 'prepaid:lic_acme'")
     assert Account.objects.get(code="prepaid:lic_acme").net == -500
+
+
+# Balance is checked once per batch at COMMIT (postgresql_posting.sql): a batch
+# must not vouch for entries it never saw.
+
+
+def insert_entries(count: int) -> list[int]:
+    """Entries with one statement, as bulk posting writes them; their legs still to add."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
+            " leg_count) SELECT %s, %s, 'raw', '{}', 'x', 'x', 2 FROM generate_series(1, %s) RETURNING id",
+            [dt.date.today(), dt.datetime.now(dt.UTC), count],
+        )
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def balance(entries: list[int], off_by: dict[int, int] | None = None) -> None:
+    for entry in entries:
+        insert_posting(entry, 0, "cash:stripe", 100)
+        insert_posting(entry, 1, "prepaid:lic_acme", -100 + (off_by or {}).get(entry, 0))
+
+
+@pytest.mark.postgres
+def test_one_bad_entry_in_a_batch_is_found(books):
+    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
+        entries = insert_entries(50)
+        balance(entries, off_by={entries[37]: 1})
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_an_entry_written_after_its_batch_was_checked_is_checked_too(books):
+    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
+        balance(insert_entries(20))
+        raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")  # the batch is checked now
+        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
+        late = insert_entry()
+        insert_posting(late, 0, "cash:stripe", 100)
+        insert_posting(late, 1, "prepaid:lic_acme", -1)
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_later_batch_is_checked_after_an_earlier_one(books):
+    with pytest.raises(REFUSED, match="has 1 postings but declares 2"), transaction.atomic():
+        balance(insert_entries(20))
+        raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")
+        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
+        second = insert_entries(20)
+        balance(second[:-1])
+        insert_posting(second[-1], 0, "cash:stripe", 100)
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_check_inside_a_rolled_back_savepoint_vouches_for_nothing(books):
+    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
+        entries = insert_entries(20)
+        balance(entries[:10])
+        with pytest.raises(REFUSED), transaction.atomic():  # savepoint: the check fails on the missing legs
+            raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")
+        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
+        balance(entries[10:], off_by={entries[15]: 3})
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_an_entry_under_a_forged_transaction_id_is_checked_on_its_own(books):
+    with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
+        balance(insert_entries(10))
+        raw(
+            "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
+            " leg_count, tx) VALUES (%s, %s, 'raw', '{}', 'x', 'x', 2, 1)",
+            [dt.date.today(), dt.datetime.now(dt.UTC)],
+        )
+    assert JournalEntry.objects.count() == 1
+
+
+def test_a_large_balanced_batch_commits(books):
+    posted = ledger.entries_post(
+        [
+            NewEntry(legs=[debit("cash:stripe", eur(i + 1)), credit("prepaid:lic_acme", eur(i + 1))], description="b")
+            for i in range(2_500)
+        ]
+    )
+    assert len({p.id for p in posted}) == 2_500
+    assert Posting.objects.count() == 2 + 5_000
+    assert ledger.account_balance("cash:stripe", "EUR").balance == 500 + sum(range(1, 2_501))
