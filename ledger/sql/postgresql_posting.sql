@@ -313,36 +313,69 @@ END $$;
 
 
 -- Balance at COMMIT, in one pass per batch ----------------------------------
--- Every INSERT statement on ledger_entry adds its entry ids to the range of
--- this transaction's entries not yet checked for balance (the setting
--- ledger.unchecked = 'xid:low:high', local to the transaction). The deferred
--- per-entry trigger then checks that whole range set-wise the first time it
--- fires, and marks the transaction checked ('xid'); the entry's other triggers
--- find the mark and return. A checked entry cannot change: postings are
--- immutable and unique per (entry, leg) below leg_count. Any later insert
--- makes a new range, and a rolled-back savepoint restores the setting along
--- with the rows. An entry written under another transaction id, or outside
--- any recorded range, is checked on its own.
-
--- One entry's postings: exactly leg_count of them, balanced in each currency.
-CREATE OR REPLACE FUNCTION ledger_entry_assert_balanced(p_entry bigint, p_leg_count smallint)
-RETURNS void LANGUAGE plpgsql AS $$
+-- A deferred constraint trigger fires once per entry; a query per entry was a
+-- fifth of a bulk post. So entries written by multi-row INSERTs are checked
+-- together. The transaction-local setting ledger.unchecked holds
+-- 'xid:low:high' (entries of this transaction in that id range are still to
+-- check) or 'xid:low:high:ok' (all of them were checked, and nothing was
+-- inserted since). A multi-row INSERT, or any INSERT once the setting exists,
+-- widens the range and marks it unchecked. The first entry trigger to fire
+-- inside an unchecked range checks the whole range in one query and marks it
+-- ok; the entry triggers that find their id in an ok range return at once. A
+-- checked entry cannot change: postings are immutable and unique per (entry,
+-- leg) below leg_count. A rolled-back savepoint restores the setting along
+-- with the rows. Any other entry (a one-row INSERT before any batch, another
+-- transaction id, an id outside the range) is checked on its own.
+CREATE OR REPLACE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+    v_state text[] := string_to_array(current_setting('ledger.unchecked', true), ':');
+    v_bad record;
     v_legs bigint;
     v_sum numeric;
     v_one_currency boolean;
     v_off text;
 BEGIN
-    -- Fast path: most entries use one currency, where a plain sum decides.
+    IF v_state IS NOT NULL AND NEW.tx::text = v_state[1] AND v_state[1] = pg_current_xact_id()::text
+       AND NEW.id BETWEEN v_state[2]::bigint AND v_state[3]::bigint THEN
+        IF cardinality(v_state) = 4 THEN
+            RETURN NULL;  -- checked with its batch
+        END IF;
+        -- Entries failing the one-currency fast path get the full check below.
+        FOR v_bad IN
+            SELECT e.id, e.leg_count
+              FROM ledger_entry e
+              CROSS JOIN LATERAL (
+                  SELECT count(*) AS legs, sum(p.amount) AS net, min(p.currency) = max(p.currency) AS one
+                    FROM ledger_posting p WHERE p.entry_id = e.id) x
+             WHERE e.id BETWEEN v_state[2]::bigint AND v_state[3]::bigint AND e.tx = NEW.tx
+               AND (x.legs <> e.leg_count OR x.net <> 0 OR NOT x.one)
+        LOOP
+            PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
+        END LOOP;
+        PERFORM set_config('ledger.unchecked', array_to_string(v_state, ':') || ':ok', true);
+        RETURN NULL;
+    END IF;
+    -- One entry. Fast path: most entries use one currency, where a plain sum decides.
     SELECT count(*), sum(amount), min(currency) = max(currency)
       INTO v_legs, v_sum, v_one_currency
-      FROM ledger_posting WHERE entry_id = p_entry;
+      FROM ledger_posting WHERE entry_id = NEW.id;
+    IF v_legs <> NEW.leg_count OR NOT v_one_currency OR v_sum <> 0 THEN
+        PERFORM ledger_entry_assert_balanced(NEW.id, NEW.leg_count);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- The full check of one entry, raising with the detail.
+CREATE OR REPLACE FUNCTION ledger_entry_assert_balanced(p_entry bigint, p_leg_count smallint)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_legs bigint;
+    v_off text;
+BEGIN
+    SELECT count(*) INTO v_legs FROM ledger_posting WHERE entry_id = p_entry;
     IF v_legs <> p_leg_count THEN
         RAISE EXCEPTION 'ledger: entry % has % postings but declares %', p_entry, v_legs, p_leg_count
             USING ERRCODE = 'check_violation';
-    END IF;
-    IF v_one_currency AND v_sum = 0 THEN
-        RETURN;
     END IF;
     SELECT string_agg(currency || ' ' || s, ', ') INTO v_off
       FROM (SELECT currency, sum(amount) AS s FROM ledger_posting WHERE entry_id = p_entry
@@ -353,53 +386,13 @@ BEGIN
     END IF;
 END $$;
 
-CREATE OR REPLACE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_tx text := pg_current_xact_id()::text;
-    v_state text[];
-    v_lo bigint;
-    v_hi bigint;
-    v_bad record;
-BEGIN
-    IF NEW.tx::text = v_tx THEN
-        v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
-        IF v_state[1] = v_tx AND cardinality(v_state) = 1 THEN
-            RETURN NULL;  -- checked with its batch
-        END IF;
-        IF v_state[1] = v_tx AND cardinality(v_state) = 3 THEN
-            v_lo := v_state[2]::bigint;
-            v_hi := v_state[3]::bigint;
-        END IF;
-        IF v_lo < v_hi AND NEW.id BETWEEN v_lo AND v_hi THEN
-            -- Entries that fail the one-currency fast path get the full check,
-            -- which raises for any that really are off.
-            FOR v_bad IN
-                SELECT e.id, e.leg_count
-                  FROM ledger_entry e
-                  CROSS JOIN LATERAL (
-                      SELECT count(*) AS legs, sum(p.amount) AS net, min(p.currency) = max(p.currency) AS one
-                        FROM ledger_posting p WHERE p.entry_id = e.id) x
-                 WHERE e.id BETWEEN v_lo AND v_hi AND e.tx = NEW.tx
-                   AND (x.legs <> e.leg_count OR x.net <> 0 OR NOT x.one)
-            LOOP
-                PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
-            END LOOP;
-            PERFORM set_config('ledger.unchecked', v_tx, true);
-            RETURN NULL;
-        END IF;
-    END IF;
-    PERFORM ledger_entry_assert_balanced(NEW.id, NEW.leg_count);
-    RETURN NULL;
-END $$;
-
 -- Closed periods, one set-based check per INSERT statement; the statement's
 -- entries also join the unchecked range (above).
 CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_closed date;
     v_bad record;
-    v_lo bigint;
-    v_hi bigint;
+    v_range record;
     v_tx text;
     v_state text[];
 BEGIN
@@ -411,15 +404,15 @@ BEGIN
                 v_bad.id, v_bad.effective_date, v_closed USING ERRCODE = 'check_violation';
         END IF;
     END IF;
-    SELECT min(id), max(id) INTO v_lo, v_hi FROM new_entries;
-    IF v_lo IS NOT NULL THEN
-        v_tx := pg_current_xact_id()::text;
-        v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
-        IF v_state[1] = v_tx AND cardinality(v_state) = 3 THEN
-            v_lo := least(v_lo, v_state[2]::bigint);
-            v_hi := greatest(v_hi, v_state[3]::bigint);
-        END IF;
-        PERFORM set_config('ledger.unchecked', v_tx || ':' || v_lo || ':' || v_hi, true);
+    v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
+    v_tx := pg_current_xact_id()::text;
+    IF v_state[1] IS DISTINCT FROM v_tx THEN
+        v_state := NULL;
+    END IF;
+    SELECT min(id) AS lo, max(id) AS hi, count(*) AS n INTO v_range FROM new_entries;
+    IF v_range.n > 1 OR (v_range.n = 1 AND v_state IS NOT NULL) THEN
+        PERFORM set_config('ledger.unchecked', concat_ws(':', v_tx,
+            least(v_range.lo, v_state[2]::bigint), greatest(v_range.hi, v_state[3]::bigint)), true);
     END IF;
     RETURN NULL;
 END $$;
