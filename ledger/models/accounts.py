@@ -41,7 +41,7 @@ class Account(models.Model):
         ordering = ["code", "currency"]
         constraints = [
             models.UniqueConstraint(fields=["code", "currency"], name="ledger_account_code_currency_uniq"),
-            # Target of the postings' composite foreign key (account_id, currency).
+            # What a posting's (account_id, currency) must match (ledger_posting_refs).
             models.UniqueConstraint(fields=["id", "currency"], name="ledger_account_id_currency_uniq"),
             models.CheckConstraint(
                 condition=Exact(Length("currency"), 3) & Q(currency=Upper("currency")),

@@ -2,8 +2,9 @@
 
 An entry declares how many legs it has (``leg_count``); its postings are
 exactly legs ``0 .. leg_count-1``. With the unique (entry, leg) index and the
-composite foreign key (entry_id, leg_count) no posting can be added to an
-entry after the fact, so checking balance once per entry at commit is enough.
+reference check (postings carry their entry's leg count and are written in
+its transaction; ADR 0005) no posting can be added to an entry after the
+fact, so checking balance once at commit is enough.
 """
 
 from django.db import models
@@ -48,7 +49,6 @@ class JournalEntry(models.Model):
                 condition=Q(idempotency_key__isnull=False),
                 name="ledger_entry_idempotency_key_uniq",
             ),
-            models.UniqueConstraint(fields=["id", "leg_count"], name="ledger_entry_id_leg_count_uniq"),
             models.UniqueConstraint(
                 fields=["reverses"], condition=Q(reverses__isnull=False), name="ledger_entry_reverses_uniq"
             ),
@@ -61,12 +61,9 @@ class JournalEntry(models.Model):
 
 
 class Posting(models.Model):
-    # The real foreign keys are composite, (entry_id, leg_count) and
-    # (account_id, currency); see ledger/sql/. No single-column indexes: the
-    # unique (entry, leg) and the (account, entry, leg) indexes serve every read.
-    # The real foreign keys are composite, (entry_id, leg_count) and
-    # (account_id, currency); see ledger/sql/. No single-column indexes: the
-    # unique (entry, leg) and the (account, entry, leg) indexes serve every read.
+    # References are checked per statement by ledger_posting_refs (ADR 0005),
+    # not by foreign keys. No single-column indexes: the unique (entry, leg)
+    # and the (account, entry, leg) indexes serve every read.
     entry = models.ForeignKey(
         JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False, db_index=False
     )

@@ -8,35 +8,10 @@
 -- with SET clauses or set_config() was measured at ~0.35 ms per call, more than
 -- the posting itself, so we rely on statistics instead (docs/performance.md).
 
--- Postings must belong to an entry written by the same transaction (so that
--- the entry's deferred balance check runs over them), declare that entry's leg
--- count, and use their account's currency. One set-based check per INSERT
--- statement: row-by-row foreign keys cost several index probes per posting.
-CREATE FUNCTION ledger_posting_check_refs() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    v_bad record;
-BEGIN
-    SELECT n.entry_id, n.leg_index,
-           e.id IS NULL AS no_entry, e.leg_count <> n.leg_count AS wrong_legs,
-           e.tx IS DISTINCT FROM pg_current_xact_id()::text::bigint AS old_entry,
-           a.id IS NULL AS bad_account
-      INTO v_bad
-      FROM new_postings n
-      LEFT JOIN ledger_entry e ON e.id = n.entry_id
-      LEFT JOIN ledger_account a ON a.id = n.account_id AND a.currency = n.currency
-     WHERE e.id IS NULL OR e.leg_count <> n.leg_count
-        OR e.tx IS DISTINCT FROM pg_current_xact_id()::text::bigint OR a.id IS NULL
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger: posting % of entry % is invalid: %', v_bad.leg_index, v_bad.entry_id,
-            CASE WHEN v_bad.no_entry THEN 'no such entry'
-                 WHEN v_bad.wrong_legs THEN 'its leg count differs from the entry''s'
-                 WHEN v_bad.old_entry THEN 'postings can only be written with their entry, in the same transaction'
-                 ELSE 'its account does not exist or has another currency' END
-            USING ERRCODE = 'foreign_key_violation';
-    END IF;
-    RETURN NULL;
-END $$;
+-- Postings must belong to an entry written by the same transaction, declare
+-- that entry's leg count, and use their account's currency: one set-based
+-- check per INSERT statement (ADR 0005), ledger_posting_check_refs in
+-- postgresql_posting.sql.
 CREATE TRIGGER ledger_posting_refs AFTER INSERT ON ledger_posting
     REFERENCING NEW TABLE AS new_postings FOR EACH STATEMENT EXECUTE FUNCTION ledger_posting_check_refs();
 
@@ -81,7 +56,8 @@ BEGIN
     END IF;
     RETURN NEW;
 END $$;
-CREATE TRIGGER ledger_account_fixed BEFORE UPDATE ON ledger_account
+-- Only when one of those columns is assigned: balance updates skip the call.
+CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF code, currency, type, id ON ledger_account
     FOR EACH ROW EXECUTE FUNCTION ledger_account_fixed();
 
 -- Balance: checked at COMMIT; closed periods: checked per INSERT statement.
