@@ -468,11 +468,13 @@ class _Batcher:
 
 
 def _chunk_size(count: int) -> int:
-    # Eight or more chunks for a large batch, so that preparing the next one hides
-    # behind the database's work on this one; one chunk for a small batch.
+    # Four chunks or more for a large batch, so that preparing the next one hides
+    # behind the database's work on this one; one chunk for a small batch. More,
+    # smaller chunks hid little more and rewrote each touched day-total row once
+    # per chunk, bloating that table for as-of-date reads.
     if count <= PIPELINE_MIN:
         return count
-    return min(BULK_CHUNK, -(-count // 8))
+    return min(BULK_CHUNK, -(-count // 4))
 
 
 def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[PostedEntry]:
