@@ -138,6 +138,66 @@ def test_bulk_posts_all_or_nothing_in_order(chart):
     assert JournalEntry.objects.count() == count
 
 
+ODD_TEXT = ["a,b", 'q"x', "back\\slash", "{braces}", "NULL", " spaced ", "ünï:cødé", "line\nbreak"]
+
+
+def test_bulk_keeps_any_text_exactly(chart):
+    """Batches travel as PostgreSQL array literals: quoting must not change a byte."""
+    for code in ODD_TEXT:
+        ledger.account_open(code=code, currency="EUR", type=AccountType.ASSET)
+    entries = [
+        NewEntry(
+            legs=[debit(code, eur(i + 1)), credit("revenue:commission", eur(i + 1))],
+            description=f"desc {code}",
+            idempotency_key=code,
+            metadata={"note": code, code: [code, None, 1]},
+        )
+        for i, code in enumerate(ODD_TEXT)
+    ]
+    posted = ledger.entries_post(entries)
+    for entry, result in zip(entries, posted, strict=True):
+        stored = JournalEntry.objects.get(pk=result.id)
+        assert (stored.description, stored.idempotency_key, stored.metadata) == (
+            entry.description,
+            entry.idempotency_key,
+            entry.metadata,
+        )
+        assert ledger.account_balance(entry.legs[0].account, "EUR").balance == entry.legs[0].amount
+    report = ledger.chain_verify()
+    assert report.ok, report.problems
+
+
+def test_large_batch_across_chunks_is_one_transaction(chart):
+    """Past PIPELINE_MIN a batch goes in chunks; keys repeat across them and a late error undoes all."""
+    from ledger.services.posting import PIPELINE_MIN
+
+    count = PIPELINE_MIN * 3
+
+    def entry(i: int, amount: int = 1) -> NewEntry:
+        return NewEntry(
+            legs=[debit("cash:stripe", eur(amount)), credit("revenue:commission", eur(amount))],
+            description="chunked",
+            idempotency_key=f"chunk-{i}",
+        )
+
+    batch = [entry(i) for i in range(count)] + [entry(0), entry(count - 1)]
+    posted = ledger.entries_post(batch)
+    assert len(posted) == count + 2
+    assert posted[-2].id == posted[0].id and not posted[-2].created
+    assert posted[-1].id == posted[count - 1].id and not posted[-1].created
+    assert JournalEntry.objects.count() == count
+    assert balances()["cash:stripe"] == count
+
+    fresh = [entry(count + i) for i in range(count)]
+    with pytest.raises(ledger.InvalidEntry, match="appears twice in one batch"):
+        ledger.entries_post([*fresh, entry(count, amount=2)])  # same key as fresh[0], another payload
+    late_bad = [*fresh[:-1], NewEntry(legs=[debit("cash:stripe", eur(1))], description="one leg")]
+    with pytest.raises(ledger.InvalidEntry, match="at least two legs"):
+        ledger.entries_post(late_bad)
+    assert JournalEntry.objects.count() == count
+    assert balances()["cash:stripe"] == count
+
+
 def test_repeated_key_inside_one_batch(chart):
     entry = NewEntry(
         legs=[debit("cash:stripe", eur(5)), credit("revenue:commission", eur(5))],
