@@ -211,3 +211,67 @@ def test_a_large_balanced_batch_commits(books):
     assert len({p.id for p in posted}) == 2_500
     assert Posting.objects.count() == 2 + 5_000
     assert ledger.account_balance("cash:stripe", "EUR").balance == 500 + sum(range(1, 2_501))
+
+
+# Posting references: checked per statement, over the statement's range of entry
+# ids when it is compact, by probing when it is sparse.
+
+
+def insert_postings(rows: list[tuple[int, int, int, str, int]]) -> None:
+    """(entry, leg, leg_count, code, amount) rows in one statement."""
+    values = ", ".join(["(%s, %s, %s, %s, 'EUR', %s, 0)"] * len(rows))
+    params = [v for entry, leg, legs, code, amount in rows for v in (entry, leg, legs, account_id(code), amount)]
+    raw(
+        "INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)"
+        f" VALUES {values}",
+        params,
+    )
+
+
+def far_entry(distance: int = 1_000_000) -> int:
+    """An entry whose id lies far beyond the others, so that a statement's ids are sparse."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, request_hash,"
+            " content_hash, leg_count) SELECT max(id) + %s, %s, %s, 'far', '{}', 'x', 'x', 2 FROM ledger_entry"
+            " RETURNING id",
+            [distance, dt.date.today(), dt.datetime.now(dt.UTC)],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_posting_without_its_entry_is_refused(books):
+    with pytest.raises(REFUSED), transaction.atomic():
+        insert_postings([(books + 10, 0, 2, "cash:stripe", 1), (books + 10, 1, 2, "prepaid:lic_acme", -1)])
+    assert Posting.objects.count() == 2
+
+
+def test_posting_with_another_leg_count_than_its_entry_is_refused(books):
+    with pytest.raises(REFUSED, match=r"leg count differs|declares another number of legs"), transaction.atomic():
+        entry = insert_entry()
+        insert_postings([(entry, 0, 3, "cash:stripe", 1), (entry, 1, 3, "prepaid:lic_acme", -1)])
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("sparse", [False, True], ids=["compact ids, read as a range", "sparse ids, probed"])
+def test_references_are_checked_for_compact_and_sparse_entry_ids(books, sparse):
+    def entries(distance: int) -> list[int]:
+        return [*insert_entries(39), far_entry(distance) if sparse else insert_entries(1)[0]]
+
+    def legs(ids: list[int], leg_count: int = 2) -> list[tuple[int, int, int, str, int]]:
+        # 80 postings in one statement: past the size at which a compact run is read as a range.
+        return [
+            row for i in ids for row in ((i, 0, leg_count, "cash:stripe", 7), (i, 1, leg_count, "prepaid:lic_acme", -7))
+        ]
+
+    with transaction.atomic():
+        insert_postings(legs(entries(1_000_000)))
+    assert JournalEntry.objects.count() == 41
+    with pytest.raises(REFUSED, match="leg count differs"), transaction.atomic():
+        ids = entries(2_000_000)
+        insert_postings(legs(ids[:-1]) + legs(ids[-1:], leg_count=3))
+    with pytest.raises(REFUSED, match="no such entry"), transaction.atomic():
+        ids = entries(3_000_000)
+        insert_postings(legs([*ids[:-1], ids[-1] + 1]))
+    assert JournalEntry.objects.count() == 41
