@@ -424,8 +424,9 @@ END $$;
 -- bulk chunk), so those entries are read as one id range and hash-joined: a
 -- probe per posting cost a bulk post about a tenth of its time. That query is
 -- planned with the actual range (EXECUTE); a generic plan guessed a few dozen
--- rows and chose a nested loop. A small or sparse statement probes, and so
--- does a range that finds a problem, to name the posting.
+-- rows and chose a nested loop. A small or sparse statement (a single post)
+-- runs one probing query for entries and accounts together, as does a range
+-- that finds a problem, to name the posting.
 CREATE OR REPLACE FUNCTION ledger_posting_check_refs() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_bad record;
@@ -433,12 +434,10 @@ DECLARE
     v_hi bigint;
     v_rows bigint;
     v_tx bigint := pg_current_xact_id()::text::bigint;
-    v_by_range boolean;
     v_first_bad bigint;
 BEGIN
     SELECT min(entry_id), max(entry_id), count(*) INTO v_lo, v_hi, v_rows FROM new_postings;
-    v_by_range := v_rows > 64 AND v_hi - v_lo <= 4 * v_rows;
-    IF v_by_range THEN
+    IF v_rows > 64 AND v_hi - v_lo <= 4 * v_rows THEN
         EXECUTE format($q$
             SELECT min(l.entry_id) FILTER (WHERE e.id IS NULL OR e.leg_count <> l.leg_count
                                               OR l.leg_count <> l.max_leg_count OR e.tx IS DISTINCT FROM %s)
@@ -446,29 +445,30 @@ BEGIN
                       FROM new_postings GROUP BY entry_id) l
               LEFT JOIN (SELECT id, leg_count, tx FROM ledger_entry WHERE id BETWEEN %s AND %s) e
                 ON e.id = l.entry_id$q$, v_tx, v_lo, v_hi) INTO v_first_bad;
-    END IF;
-    IF NOT v_by_range OR v_first_bad IS NOT NULL THEN
-        SELECT n.entry_id, n.leg_index, e.id IS NULL AS no_entry, e.leg_count <> n.leg_count AS wrong_legs
-          INTO v_bad
-          FROM new_postings n LEFT JOIN ledger_entry e ON e.id = n.entry_id
-         WHERE e.id IS NULL OR e.leg_count <> n.leg_count OR e.tx IS DISTINCT FROM v_tx
-         LIMIT 1;
-        IF FOUND THEN
-            RAISE EXCEPTION 'ledger: posting % of entry % is invalid: %', v_bad.leg_index, v_bad.entry_id,
-                CASE WHEN v_bad.no_entry THEN 'no such entry'
-                     WHEN v_bad.wrong_legs THEN 'its leg count differs from the entry''s'
-                     ELSE 'postings can only be written with their entry, in the same transaction' END
-                USING ERRCODE = 'foreign_key_violation';
+        IF v_first_bad IS NULL AND NOT EXISTS (
+            SELECT 1 FROM (SELECT DISTINCT account_id, currency FROM new_postings) n
+             WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.id = n.account_id AND a.currency = n.currency)
+        ) THEN
+            RETURN NULL;
         END IF;
     END IF;
-    SELECT n.account_id, n.currency INTO v_bad
-      FROM (SELECT DISTINCT account_id, currency FROM new_postings) n
+    -- Probe per posting; also names the bad posting when the range found one.
+    SELECT n.entry_id, n.leg_index,
+           e.id IS NULL AS no_entry, e.leg_count <> n.leg_count AS wrong_legs,
+           e.tx IS DISTINCT FROM v_tx AS old_entry
+      INTO v_bad
+      FROM new_postings n
+      LEFT JOIN ledger_entry e ON e.id = n.entry_id
       LEFT JOIN ledger_account a ON a.id = n.account_id AND a.currency = n.currency
-     WHERE a.id IS NULL
+     WHERE e.id IS NULL OR e.leg_count <> n.leg_count OR e.tx IS DISTINCT FROM v_tx OR a.id IS NULL
      LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'ledger: a posting in % names account %, which does not exist or has another currency',
-            v_bad.currency, v_bad.account_id USING ERRCODE = 'foreign_key_violation';
+        RAISE EXCEPTION 'ledger: posting % of entry % is invalid: %', v_bad.leg_index, v_bad.entry_id,
+            CASE WHEN v_bad.no_entry THEN 'no such entry'
+                 WHEN v_bad.wrong_legs THEN 'its leg count differs from the entry''s'
+                 WHEN v_bad.old_entry THEN 'postings can only be written with their entry, in the same transaction'
+                 ELSE 'its account does not exist or has another currency' END
+            USING ERRCODE = 'foreign_key_violation';
     END IF;
     RETURN NULL;
 END $$;

@@ -217,10 +217,11 @@ def test_a_large_balanced_batch_commits(books):
 # ids when it is compact, by probing when it is sparse.
 
 
-def insert_postings(rows: list[tuple[int, int, int, str, int]]) -> None:
-    """(entry, leg, leg_count, code, amount) rows in one statement."""
-    values = ", ".join(["(%s, %s, %s, %s, 'EUR', %s, 0)"] * len(rows))
+def insert_postings(rows: list[tuple[int, int, int, str, int]], last_currency: str = "EUR") -> None:
+    """(entry, leg, leg_count, code, amount) rows in one statement, all in EUR but perhaps the last."""
+    values = ", ".join(["(%s, %s, %s, %s, 'EUR', %s, 0)"] * (len(rows) - 1) + ["(%s, %s, %s, %s, %s, %s, 0)"])
     params = [v for entry, leg, legs, code, amount in rows for v in (entry, leg, legs, account_id(code), amount)]
+    params.insert(len(params) - 1, last_currency)
     raw(
         "INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)"
         f" VALUES {values}",
@@ -274,4 +275,6 @@ def test_references_are_checked_for_compact_and_sparse_entry_ids(books, sparse):
     with pytest.raises(REFUSED, match="no such entry"), transaction.atomic():
         ids = entries(3_000_000)
         insert_postings(legs([*ids[:-1], ids[-1] + 1]))
+    with pytest.raises(REFUSED, match="another currency"), transaction.atomic():
+        insert_postings(legs(entries(4_000_000)), last_currency="USD")
     assert JournalEntry.objects.count() == 41
