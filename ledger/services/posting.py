@@ -293,7 +293,7 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
 # --- ORM engine -----------------------------------------------------------------
 
 
-def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None = None) -> list[PostedEntry]:
+def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
     with transaction.atomic():
         refs = {(leg.account, leg.currency) for p in batch for leg in p.legs}
         codes = {code for code, _ in refs}
@@ -478,15 +478,21 @@ def _chunk_size(count: int) -> int:
 
 
 def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[PostedEntry]:
-    post = _post_pg if _engine() == "postgresql" else _post_orm
-    batcher = _Batcher(posted_at, encode=post is _post_pg)
+    on_postgresql = _engine() == "postgresql"
+    batcher = _Batcher(posted_at, encode=on_postgresql)
+
+    def send(chunk: _Chunk) -> list[PostedEntry]:
+        if on_postgresql:
+            return _post_pg(chunk.unique, posted_at, chunk.params)
+        return _post_orm(chunk.unique, posted_at)
+
     size = _chunk_size(len(entries))
     parts = [entries[start : start + size] for start in range(0, len(entries), size)]
     results: list[PostedEntry] = []
     mirror: list[int] = []
     if len(parts) == 1:
         chunk = batcher.chunk(parts[0])
-        results, mirror = post(chunk.unique, posted_at, chunk.params), chunk.mirror
+        results, mirror = send(chunk), chunk.mirror
     else:
         with transaction.atomic(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-prepare") as pool:
             pending = pool.submit(batcher.chunk, parts[0])
@@ -495,7 +501,7 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
                 if following is not None:
                     pending = pool.submit(batcher.chunk, following)
                 if chunk.unique:
-                    results.extend(post(chunk.unique, posted_at, chunk.params))
+                    results.extend(send(chunk))
                 mirror.extend(chunk.mirror)
     out = []
     seen: set[int] = set()

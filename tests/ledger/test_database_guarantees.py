@@ -41,14 +41,20 @@ def raw(sql: str, params=()) -> None:
         cursor.execute(sql, params)
 
 
-def insert_entry(leg_count: int = 2, effective_date: dt.date | None = None) -> int:
+def insert_entries(count: int, *, leg_count: int = 2, effective_date: dt.date | None = None) -> list[int]:
+    """Entries with one statement, as bulk posting writes them; their legs still to add."""
+    row = [effective_date or dt.date.today(), dt.datetime.now(dt.UTC), leg_count]
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
-            " leg_count) VALUES (%s, %s, 'raw', '{}', 'x', 'x', %s) RETURNING id",
-            [effective_date or dt.date.today(), dt.datetime.now(dt.UTC), leg_count],
+            " leg_count) VALUES " + ", ".join(["(%s, %s, 'raw', '{}', 'x', 'x', %s)"] * count) + " RETURNING id",
+            row * count,
         )
-        return cursor.fetchone()[0]
+        return sorted(r[0] for r in cursor.fetchall())
+
+
+def insert_entry(leg_count: int = 2, effective_date: dt.date | None = None) -> int:
+    return insert_entries(1, leg_count=leg_count, effective_date=effective_date)[0]
 
 
 def insert_posting(entry_id: int, leg: int, code: str, amount: int, leg_count: int = 2, currency="EUR") -> None:
@@ -126,17 +132,6 @@ def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):
 
 # Balance is checked once per batch at COMMIT (postgresql_posting.sql): a batch
 # must not vouch for entries it never saw.
-
-
-def insert_entries(count: int) -> list[int]:
-    """Entries with one statement, as bulk posting writes them; their legs still to add."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
-            " leg_count) SELECT %s, %s, 'raw', '{}', 'x', 'x', 2 FROM generate_series(1, %s) RETURNING id",
-            [dt.date.today(), dt.datetime.now(dt.UTC), count],
-        )
-        return sorted(row[0] for row in cursor.fetchall())
 
 
 def balance(entries: list[int], off_by: dict[int, int] | None = None) -> None:
