@@ -21,6 +21,9 @@ from ledger.money import CURRENCY_EXPONENTS, Money, round_minor
 
 METRICS = {"hours": "hour of video", "assets": "asset", "gb": "GB"}
 METRIC_PLURALS = {"hours": "hours of video", "assets": "assets", "gb": "GB"}
+# Far above any real price, far below what a 64-bit ledger amount holds once multiplied by usage.
+MAX_PRICE_MINOR = 10**13
+MAX_QUANTITY = 10**12
 
 
 class PlanError(ValueError):
@@ -147,21 +150,28 @@ def _fraction_str(value: Fraction) -> str:
 
 def _quantity(value: Any) -> Fraction:
     try:
-        result = Fraction(Decimal(str(value)))
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise ValueError(f"{value!r} is not a number") from None
-    if result < 0:
+    if not number.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    if number < 0:
         raise ValueError("Quantities cannot be negative.")
-    return result
+    if number > MAX_QUANTITY:
+        raise ValueError(f"{value} is larger than the largest quantity a plan takes ({MAX_QUANTITY:,})")
+    return Fraction(number)
 
 
 def _minor(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise TypeError("Prices are integer minor units.")
     try:
-        return int(value)
+        amount = int(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a whole number of minor units") from None
+    if abs(amount) > MAX_PRICE_MINOR:
+        raise ValueError(f"{amount:,} minor units is larger than the largest price a plan takes ({MAX_PRICE_MINOR:,})")
+    return amount
 
 
 # -- pricing -----------------------------------------------------------------------

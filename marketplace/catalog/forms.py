@@ -10,7 +10,7 @@ from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.manifest import shares_text
 from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.orgs.models import Organisation, OrgKind
-from marketplace.pricing import METRICS
+from marketplace.pricing import MAX_PRICE_MINOR, METRICS
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD"]
 
@@ -84,10 +84,21 @@ def _major(value, currency: str, field: str, errors: dict) -> int | None:
     if value in (None, ""):
         return None
     try:
-        return minor_units(Decimal(str(value).strip()), currency)
-    except (InvalidOperation, ValueError) as exc:
-        errors[field] = str(exc) if "decimal places" in str(exc) else f"{value!r} is not an amount."
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite():
+        errors[field] = f"{value!r} is not an amount."
         return None
+    try:
+        minor = minor_units(amount, currency)
+    except ValueError as exc:
+        errors[field] = str(exc)
+        return None
+    if abs(minor) > MAX_PRICE_MINOR:
+        errors[field] = f"{value} {currency} is larger than the largest price an offer takes."
+        return None
+    return minor
 
 
 class OfferForm(forms.Form):

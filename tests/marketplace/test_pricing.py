@@ -104,6 +104,11 @@ ONE = [{"unit_price": 1}]
         ({**H, "tiers": ONE, "overage_unit_price": 1}, "overage_unit_price"),
         ({**H, "tiers": ONE, "minimum_guarantee": 1, "prepaid_commitment": 1}, "prepaid_commitment"),
         ({**H, "tiers": ONE, "usage_cap": "0"}, "usage_cap"),
+        ({**H, "tiers": ONE, "usage_cap": "NaN"}, "usage_cap"),
+        ({**H, "tiers": [{"up_to": "Infinity", "unit_price": 2}, *ONE]}, "tiers.0"),
+        ({**H, "tiers": [{"up_to": "1e13", "unit_price": 2}, *ONE]}, "tiers.0"),
+        ({**H, "tiers": [{"unit_price": str(10**13 + 1)}]}, "tiers.0"),
+        ({"currency": "EUR", "flat_fee": 10**19}, "flat_fee"),
     ],
 )
 def test_invalid_plans_name_the_field(data, field):

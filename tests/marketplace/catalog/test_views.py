@@ -175,6 +175,13 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})
     assert bad.status_code == 400
     assert "more decimal places" in str(bad.json()["errors"])
+    for amount, message in (("Infinity", "is not an amount"), ("NaN", "is not an amount"), ("1e12", "largest price")):
+        bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": amount})
+        assert bad.status_code == 400
+        assert message in str(bad.json()["errors"]["tier_4_price"])
+    bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_1_up_to": "Infinity"})
+    assert bad.status_code == 400
+    assert "not a finite number" in str(bad.json()["errors"])
 
     response = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), form)
     assert response.status_code == 302
