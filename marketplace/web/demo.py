@@ -5,6 +5,7 @@ Everything is keyed, so loading twice changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from decimal import Decimal
 
@@ -117,21 +118,29 @@ def _books(today: dt.date) -> int:
                         effective_date=min(start + dt.timedelta(days=28), today),
                     )
                 )
-    posted = ledger.entries_post(entries)
     # A payout that bounced this month, reversed rather than edited.
-    last = month_starts[-1]
-    failed = ledger.entry_post(
+    failed_key = f"demo:{month_starts[-1]:%Y-%m}:EUR:payout-failed"
+    entries.append(
         NewEntry(
             legs=[
                 debit(f"royalty_payable:{LICENSORS[1]}", ledger.Money(50_000, "EUR")),
                 credit(f"payouts_in_transit:{LICENSORS[1]}", ledger.Money(50_000, "EUR")),
             ],
             description=f"Payout sent to {LICENSORS[1]}",
-            idempotency_key=f"demo:{last:%Y-%m}:EUR:payout-failed",
+            idempotency_key=failed_key,
             effective_date=today,
         )
     )
-    ledger.entry_reverse(failed.id, description="Payout failed: bank account closed", effective_date=today)
+    # Dates in the current month follow `today`, so a later reload would send another payload under the same
+    # key: post only what is not there yet.
+    entries = [entry for entry in entries if ledger.entry_find(entry.idempotency_key) is None]
+    posted = ledger.entries_post(entries) if entries else []
+    failed_id = ledger.entry_find(failed_key)
+    if failed_id is not None and ledger.entry_find(f"{failed_key}:reversal") is None:
+        with contextlib.suppress(ledger.AlreadyReversed):  # reversed by an earlier version of this loader
+            ledger.entry_reverse(
+                failed_id, description="Payout failed: bank account closed", idempotency_key=f"{failed_key}:reversal"
+            )
     return sum(1 for p in posted if p.created)
 
 
