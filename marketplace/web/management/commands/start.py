@@ -1,4 +1,4 @@
-"""Run the web server, a Celery worker and Celery beat together; Ctrl-C stops all three."""
+"""Run the web server, a Celery worker and Celery beat together; Ctrl-C (or SIGTERM) stops all three."""
 
 import os
 import signal
@@ -12,6 +12,10 @@ from django.core.management.base import BaseCommand
 from marketplace.web.demo import ADMIN_USER, DEMO_PASSWORD, FINANCE_USER
 from marketplace.web.demo_buying import DEMO_API_KEY
 from marketplace.web.demo_finance import CONTROLLER
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Command(BaseCommand):
@@ -33,6 +37,10 @@ class Command(BaseCommand):
             ],
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
         }  # fmt: skip
+        # A supervisor's SIGTERM (or a closed terminal's SIGHUP) stops the children too, as Ctrl-C does:
+        # they run in their own sessions and would otherwise outlive this process.
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupt)
         processes: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
             log = open(log_dir / f"{name}.log", "a")  # noqa: SIM115 - kept open for the child's lifetime
