@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import difflib
-import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -65,7 +64,6 @@ class AssetRow:
     territories: list[str]
     clip_exclusions: list[dict]
     co_owners: list[dict]
-    fingerprint: str = ""
 
 
 @dataclass(slots=True)
@@ -232,21 +230,6 @@ def shares_text(shares: list[dict]) -> str:
     return "; ".join(f"{s['org']}:{Decimal(s['bp']) / 100:f}" for s in shares)
 
 
-def _list_text(items: list) -> str:
-    return json.dumps(items, sort_keys=True, separators=(",", ":")) if items else "[]"
-
-
-def fingerprint(row: AssetRow) -> str:
-    """A digest of every manifest field: equal for an unchanged row, different for any change."""
-    parts = (
-        row.external_id, row.title, str(row.duration_seconds.normalize()), str(row.width), str(row.height),
-        str(row.fps.normalize()), row.codec, str(row.size_bytes), row.sha256, row.storage_uri, row.language,
-        row.rights_expiry.isoformat() if row.rights_expiry else "", ";".join(row.territories),
-        _list_text(row.clip_exclusions), _list_text(row.co_owners),
-    )  # fmt: skip
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
-
-
 def _sha(value: Any) -> str:
     text = _text(value, 64 + 10)
     if not _SHA256.match(text):
@@ -315,9 +298,7 @@ def validate_record(
         errors.append(RowError(line, "co_owners", f"co_owners {exc}"))
     if errors:
         return None, errors
-    row = AssetRow(line=line, **values)
-    row.fingerprint = fingerprint(row)
-    return row, []
+    return AssetRow(line=line, **values), []
 
 
 def _suggest(name: str) -> str:

@@ -104,7 +104,6 @@ class ManifestFields(models.Model):
     co_owners = models.JSONField(
         default=list, help_text='Royalty shares in basis points: [{"org": "slug", "bp": 6000}]; empty: the licensor'
     )
-    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the manifest fields; detects changes.")
 
     class Meta:
         abstract = True
@@ -118,8 +117,15 @@ class Asset(ManifestFields):
     withdrawal = models.ForeignKey(
         "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
+    # A bookkeeping pointer without a database constraint: its check ran once per imported row.
     last_import = models.ForeignKey(
-        "ManifestImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+        "ManifestImport",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -220,7 +226,8 @@ class ManifestRowError(models.Model):
 class ManifestRow(ManifestFields):
     """A validated manifest row, staged before it is applied; kept as the manifest's content."""
 
-    manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="+")
+    # Staging rows: the cascade is Django's, and no per-row constraint check slows the import.
+    manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     line = models.BigIntegerField()
 
     class Meta:

@@ -35,6 +35,7 @@ from marketplace.catalog.models import (
     ManifestRow,
     ManifestRowError,
 )
+from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
 from marketplace.orgs.access import OrgAccess, Perm
@@ -48,7 +49,7 @@ MAX_ATTEMPTS = 3
 STAGE_COLUMNS = (
     "manifest_import_id", "line", "external_id", "title", "duration_seconds", "width", "height", "fps", "codec",
     "size_bytes", "sha256", "storage_uri", "language", "rights_expiry", "territories", "clip_exclusions",
-    "co_owners", "fingerprint",
+    "co_owners",
 )  # fmt: skip
 
 
@@ -138,7 +139,6 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
                         import_id, r.line, r.external_id, r.title, r.duration_seconds, r.width, r.height, r.fps,
                         r.codec, r.size_bytes, r.sha256, r.storage_uri, r.language, r.rights_expiry,
                         _json(r.territories), _json(r.clip_exclusions), _json(r.co_owners),
-                        r.fingerprint,
                     )
                 )  # fmt: skip
     else:
@@ -162,7 +162,6 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
                     territories=r.territories,
                     clip_exclusions=r.clip_exclusions,
                     co_owners=r.co_owners,
-                    fingerprint=r.fingerprint,
                 )
                 for r in rows
             ],
@@ -231,7 +230,49 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
 
 
 def _validate_and_stage(mi: ManifestImport, progress) -> int | None:
-    """Stream the file: stage valid rows, store row errors. Returns the error count, or None on a file error."""
+    """Stage valid rows, store row errors. Returns the error count, or None on a file error."""
+    if connection.vendor == "postgresql" and mi.format == "csv":
+        try:
+            return _copy_and_check(mi, progress)
+        except csv_copy.NeedsRowReader:
+            log.info("manifest import %s: read row by row (the file does not suit COPY)", mi.pk)
+    return _read_and_stage(mi, progress)
+
+
+def _copy_and_check(mi: ManifestImport, progress) -> int:
+    """PostgreSQL, CSV: parse with COPY, stage the plain rows in SQL, validate the rest in Python (csv_copy)."""
+
+    def on_block(bytes_done: int, rows: int) -> None:
+        _progress(mi.pk, bytes_done=bytes_done, rows_seen=rows)
+        if progress:
+            progress(bytes_done, mi.size_bytes)
+
+    with mi.file.open("rb") as stream:
+        header, rows = csv_copy.copy_file(stream, on_block)
+    try:
+        plain = csv_copy.stage_plain_rows(mi.pk, header)
+        staged: list[AssetRow] = []
+        errors: list[RowError] = []
+        error_count = 0
+        others = csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ()
+        for row, row_errors in others:
+            if row is not None:
+                staged.append(row)
+            errors.extend(row_errors)
+            if len(staged) >= STAGE_CHUNK or len(errors) >= ERROR_CHUNK:
+                _stage(mi.pk, staged)
+                error_count += _store_errors(mi.pk, errors)
+                staged, errors = [], []
+        _stage(mi.pk, staged)
+        error_count += _store_errors(mi.pk, errors)
+    finally:
+        csv_copy.drop_raw()
+    _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    return error_count
+
+
+def _read_and_stage(mi: ManifestImport, progress) -> int | None:
+    """Stream the file through the row reader. Returns the error count, or None on a file error."""
     known = licensor_slugs()
     staged: list[AssetRow] = []
     errors: list[RowError] = []
@@ -297,8 +338,14 @@ def _finish(mi: ManifestImport, status: str, **fields) -> None:
 
 _ASSET_FIELDS = (
     "title", "duration_seconds", "width", "height", "fps", "codec", "size_bytes", "sha256", "storage_uri",
-    "language", "rights_expiry", "territories", "clip_exclusions", "co_owners", "fingerprint",
+    "language", "rights_expiry", "territories", "clip_exclusions", "co_owners",
 )  # fmt: skip
+
+
+def _unchanged(asset: str, row: str) -> str:
+    """SQL: the asset holds exactly what the staged row says (only rights_expiry may be NULL)."""
+    same_date = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
+    return " AND ".join(f"{asset}.{f} {same_date if f == 'rights_expiry' else '='} {row}.{f}" for f in _ASSET_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -312,13 +359,14 @@ class ImportDiff:
 
 def _diff(mi: ManifestImport) -> ImportDiff:
     """Compare the staged rows with the corpus' assets, in SQL."""
+    same = _unchanged("a", "r")
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT
               count(*) FILTER (WHERE a.id IS NULL),
-              count(*) FILTER (WHERE a.status = 'active' AND a.fingerprint <> r.fingerprint),
-              count(*) FILTER (WHERE a.status = 'active' AND a.fingerprint = r.fingerprint),
+              count(*) FILTER (WHERE a.status = 'active' AND NOT ({same})),
+              count(*) FILTER (WHERE a.status = 'active' AND {same}),
               count(*) FILTER (WHERE a.status = 'withdrawn')
             FROM catalog_manifestrow r
             LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
@@ -367,7 +415,7 @@ def _apply(mi: ManifestImport) -> None:
                   FROM catalog_manifestrow r
                  WHERE r.manifest_import_id = %s
                    AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
-                   AND catalog_asset.fingerprint <> r.fingerprint
+                   AND NOT ({_unchanged("catalog_asset", "r")})
                 """,
                 [mi.pk, adapt(now), mi.pk, mi.corpus_id],
             )

@@ -13,6 +13,7 @@ from marketplace.catalog.models import (
     CorpusStatus,
     ImportStatus,
     ManifestImport,
+    ManifestRow,
     Withdrawal,
     WithdrawalScope,
 )
@@ -101,6 +102,15 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
     latest = ManifestImport.objects.filter(corpus_id=mi.corpus_id, status=ImportStatus.DONE).order_by("-pk").first()
     if latest is None or latest.pk != mi.pk:
         raise ValidationError("A newer manifest has been imported since; withdraw from that import instead.")
+    # Staged rows live in an unlogged table on PostgreSQL: a crash empties it, and an empty listing would
+    # make every asset "missing". Withdraw only against the listing the import counted.
+    if ManifestRow.objects.filter(manifest_import_id=mi.pk).count() != (
+        mi.added + mi.changed + mi.unchanged + mi.still_withdrawn
+    ):
+        raise ValidationError(
+            "This import's copy of the manifest was lost when the database restarted; "
+            "upload the manifest again to see what is missing."
+        )
     corpus = Corpus.objects.select_for_update().get(pk=mi.corpus_id)
     withdrawal = _withdraw(
         access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,

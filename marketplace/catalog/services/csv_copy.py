@@ -1,0 +1,284 @@
+"""The PostgreSQL path for CSV manifests: parse with ``COPY``, check in SQL, fall back to Python per row.
+
+Most rows of a large manifest are plain: ASCII identifiers, numbers, a hash, a
+URI. PostgreSQL's CSV parser and a set-based check handle those far faster than
+Python can, so this path
+
+1. streams the file into a temporary table of text columns with ``COPY`` (in
+   blocks cut at line ends, with progress between them);
+2. stages, in one ``INSERT … SELECT``, every row that a conservative SQL
+   predicate proves valid, converted exactly as
+   :func:`marketplace.catalog.manifest.validate_record` would;
+3. reads back every other row and runs the Python validator on it, which
+   reports its problems (or stages it, when it is valid but unusual: non-ASCII
+   edges, exclusions, co-owners, …) with the same messages as the row reader.
+
+A file that does not suit ``COPY`` (bad UTF-8, a quoted field spanning lines,
+blank lines, a wrong field count, odd quoting) raises :class:`NeedsRowReader`
+before anything is staged; the caller then reads it row by row, which reports
+every such problem with its line number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import IO
+
+import psycopg
+from django.db import DatabaseError, connection, transaction
+
+from marketplace.catalog.manifest import (
+    COLUMNS,
+    MAX_DURATION,
+    AssetRow,
+    ManifestFileError,
+    RowError,
+    check_columns,
+    validate_record,
+)
+from marketplace.catalog.vocab import COUNTRIES, WORLDWIDE
+
+BLOCK_BYTES = 4 << 20
+FETCH_ROWS = 2_000
+RAW_TABLE = "pg_temp.catalog_manifest_raw"
+
+# A field in quotes, doubled quotes inside: the only quoting both parsers read the same way.
+_QUOTED_FIELD = re.compile(rb'(?:^|(?<=,))"(?:[^"]|"")*"(?=,|\r?$)', re.MULTILINE)
+
+
+class NeedsRowReader(Exception):
+    """The file needs the row-by-row reader; nothing was staged."""
+
+
+def _header(stream: IO[bytes]) -> list[str]:
+    raw = stream.readline()
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if b'"' in raw or not raw.endswith(b"\n"):
+        raise NeedsRowReader
+    try:
+        header = [name.strip() for name in raw.decode("utf-8").rstrip("\r\n").split(",")]
+        check_columns(header)
+    except (UnicodeDecodeError, ManifestFileError):
+        raise NeedsRowReader from None
+    return header
+
+
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Blocks of whole records: cut at a line end outside quotes; the last one without trailing blank lines."""
+    pending = b""
+    while True:
+        block = stream.read(BLOCK_BYTES)
+        if block:
+            block += stream.readline()
+            while block.count(b'"') % 2:
+                more = stream.readline()
+                if not more:
+                    break
+                block += more
+        if not block:
+            newline = b"\r\n" if pending.endswith(b"\r\n") else b"\n"
+            pending = pending.rstrip(b"\r\n")
+            if pending:
+                yield pending + newline
+            return
+        if pending:
+            yield pending
+        pending = block
+
+
+def _check_block(block: bytes) -> int:
+    """The records in a block as the row reader would see them; NeedsRowReader where COPY could differ."""
+    try:
+        block.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NeedsRowReader from None
+    if b'"' in block and b'"' in _QUOTED_FIELD.sub(b"", block):
+        raise NeedsRowReader
+    return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+
+
+def _copy_file(stream: IO[bytes], header: list[str], on_block: Callable[[int, int], None]) -> int:
+    columns = ", ".join(header)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE catalog_manifest_raw (seq bigint GENERATED ALWAYS AS IDENTITY, "
+            f"{', '.join(f'{name} text' for name in header)})"
+        )
+        copy_sql = f"COPY {RAW_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
+        rows = 0
+        for block in _blocks(stream):
+            expected = _check_block(block)
+            try:
+                # A savepoint when the caller holds a transaction: a refused block must not abort it.
+                with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
+                    copy.write(block)
+            except (psycopg.Error, DatabaseError):
+                raise NeedsRowReader from None
+            # Fewer rows than lines: a quoted line break, or a "\." line that COPY reads as the end.
+            if cursor.cursor.rowcount != expected:
+                raise NeedsRowReader
+            rows += expected
+            on_block(stream.tell(), rows)
+    if not rows:
+        raise NeedsRowReader
+    return rows
+
+
+# --- the SQL twin of validate_record, for the rows it can prove valid -------------------------------------
+# Negated character classes (`!~ '[^0-9]'`) cost a fraction of anchored, counted patterns in PostgreSQL's
+# regex engine; the counted ones run only where the structure matters, and casts only behind a CASE.
+
+
+def _ascii_edges(col: str, limit: int) -> str:
+    # Python strips Unicode whitespace; a value starting and ending with a printable ASCII character has none.
+    edges = f"ascii({col}) BETWEEN 33 AND 126 AND ascii(right({col}, 1)) BETWEEN 33 AND 126"
+    return f"(length({col}) <= {limit} AND {edges})"
+
+
+def _whole(col: str, digits: int, maximum: int) -> str:
+    return (
+        f"(CASE WHEN length({col}) BETWEEN 1 AND {digits} AND {col} !~ '[^0-9]'"
+        f" THEN {col}::bigint BETWEEN 1 AND {maximum} ELSE false END)"
+    )
+
+
+def _decimal(col: str, digits: int, maximum: int) -> str:
+    whole, fraction = f"split_part({col}, '.', 1)", f"split_part({col}, '.', 2)"
+    return (
+        f"(CASE WHEN {col} ~ '[^0-9.]' OR length({whole}) NOT BETWEEN 1 AND {digits} OR length({fraction}) > 3"
+        f" OR split_part({col}, '.', 3) <> '' THEN false"
+        f" ELSE {col}::numeric BETWEEN 0.001 AND {maximum} END)"
+    )
+
+
+def _language(col: str) -> str:
+    return (
+        f"(CASE WHEN length({col}) = 2 THEN {col} !~ '[^A-Za-z]'"
+        f" ELSE length({col}) <= 35 AND {col} ~ '^[A-Za-z]{{2,3}}(-[A-Za-z0-9]{{1,8}})*$' END)"
+    )
+
+
+def _optional(col: str, test: str) -> str:
+    return f"({col} IS NULL OR {col} = '' OR {test})"
+
+
+def _empty(col: str) -> str:
+    return f"({col} IS NULL OR {col} = '')"
+
+
+def _iso_date(col: str) -> str:
+    last_day = (
+        f"extract(day FROM make_date(substr({col}, 1, 4)::int, substr({col}, 6, 2)::int, 1)"
+        " + interval '1 month - 1 day')"
+    )
+    return (
+        f"(CASE WHEN {col} !~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$' THEN false"
+        f" WHEN substr({col}, 1, 4)::int < 1 OR substr({col}, 6, 2)::int NOT BETWEEN 1 AND 12 THEN false"
+        f" ELSE substr({col}, 9, 2)::int BETWEEN 1 AND {last_day} END)"
+    )
+
+
+def _territories(col: str) -> str:
+    codes = f"string_to_array(upper({col}), ';')"
+    return (
+        f"(CASE WHEN {col} !~ '^[A-Za-z]{{2}}(;[A-Za-z]{{2}})*$' THEN false"
+        f" ELSE %(codes)s::jsonb ?& {codes} AND NOT ({col} LIKE '%%;%%' AND '{WORLDWIDE}' = ANY({codes})) END)"
+    )
+
+
+def _predicate(c: dict[str, str]) -> str:
+    uri_scheme = f"split_part({c['storage_uri']}, '://', 1)"
+    checks = [
+        _ascii_edges(c["external_id"], 200),
+        _ascii_edges(c["title"], 500),
+        _decimal(c["duration_seconds"], 9, int(MAX_DURATION)),
+        _whole(c["width"], 6, 100_000),
+        _whole(c["height"], 6, 100_000),
+        _decimal(c["fps"], 4, 1000),
+        f"(length({c['codec']}) BETWEEN 1 AND 50 AND {c['codec']} !~ '[^!-~]')",
+        _whole(c["size_bytes"], 16, 10**15),
+        f"(length({c['sha256']}) = 64 AND {c['sha256']} !~ '[^0-9a-fA-F]')",
+        f"({uri_scheme} IN ('s3', 'gs', 'az', 'http', 'https', 'file')"
+        f" AND length({c['storage_uri']}) BETWEEN length({uri_scheme}) + 4 AND 1000"
+        f" AND {c['storage_uri']} !~ '[^!-~]')",
+        _optional(c["language"], _language(c["language"])),
+        _optional(c["rights_expiry"], _iso_date(c["rights_expiry"])),
+        _optional(c["territories"], _territories(c["territories"])),
+        _empty(c["clip_exclusions"]),
+        _empty(c["co_owners"]),
+    ]
+    return " AND ".join(checks)
+
+
+def _territory_list(col: str) -> str:
+    """Sorted, distinct, upper-case codes as JSON; the common one- and two-code cases without a sort."""
+    first, second = f"upper(split_part({col}, ';', 1))", f"upper(split_part({col}, ';', 2))"
+    return (
+        f"CASE WHEN coalesce({col}, '') = '' THEN '[]'::jsonb"
+        f" WHEN length({col}) = 2 THEN jsonb_build_array(upper({col}))"
+        f" WHEN length({col}) = 5 THEN CASE WHEN {first} < {second} THEN jsonb_build_array({first}, {second})"
+        f" WHEN {first} > {second} THEN jsonb_build_array({second}, {first}) ELSE jsonb_build_array({first}) END"
+        f" ELSE to_jsonb(ARRAY(SELECT code FROM unnest(string_to_array(upper({col}), ';')) code"
+        f' GROUP BY code ORDER BY code COLLATE "C")) END'
+    )
+
+
+def _stage_sql(c: dict[str, str]) -> str:
+    return f"""
+        INSERT INTO catalog_manifestrow (manifest_import_id, line, external_id, title, duration_seconds, width,
+            height, fps, codec, size_bytes, sha256, storage_uri, language, rights_expiry, territories,
+            clip_exclusions, co_owners)
+        SELECT %(import_id)s, r.seq + 1, {c["external_id"]}, {c["title"]}, {c["duration_seconds"]}::numeric(12, 3),
+               {c["width"]}::int, {c["height"]}::int, {c["fps"]}::numeric(7, 3), lower({c["codec"]}),
+               {c["size_bytes"]}::bigint, lower({c["sha256"]}), {c["storage_uri"]}, coalesce({c["language"]}, ''),
+               nullif({c["rights_expiry"]}, '')::date, {_territory_list(c["territories"])}, '[]', '[]'
+          FROM {RAW_TABLE} r
+         WHERE {_predicate(c)}
+    """
+
+
+def _columns(header: list[str]) -> dict[str, str]:
+    return {name: f"r.{name}" if name in header else "NULL::text" for name in COLUMNS}
+
+
+_CODES = json.dumps(dict.fromkeys(sorted(COUNTRIES | {WORLDWIDE}), True))
+
+
+def stage_plain_rows(import_id: int, header: list[str]) -> int:
+    """Stage every row the SQL predicate proves valid, in one statement; returns how many."""
+    with connection.cursor() as cursor:
+        cursor.execute(_stage_sql(_columns(header)), {"import_id": import_id, "codes": _CODES})
+        return cursor.rowcount
+
+
+def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
+    """Every row the SQL predicate did not take, through the Python validator, in file order."""
+    c = _columns(header)
+    names = ", ".join(c[name] for name in COLUMNS)
+    sql = f"SELECT r.seq, {names} FROM {RAW_TABLE} r WHERE ({_predicate(c)}) IS NOT TRUE ORDER BY r.seq"
+    with transaction.atomic(), connection.connection.cursor(name="catalog_manifest_other") as cursor:
+        cursor.itersize = FETCH_ROWS
+        cursor.execute(sql, {"codes": _CODES})
+        for seq, *values in cursor:
+            # COPY reads an unquoted empty field as NULL; the row reader sees "".
+            record = {name: "" if value is None else value for name, value in zip(COLUMNS, values, strict=True)}
+            yield validate_record(record, seq + 1, known_orgs)
+
+
+def drop_raw() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+
+
+def copy_file(stream: IO[bytes], on_block: Callable[[int, int], None]) -> tuple[list[str], int]:
+    """Load the file into the temporary table; returns its header and record count."""
+    header = _header(stream)
+    try:
+        return header, _copy_file(stream, header, on_block)
+    except NeedsRowReader:
+        drop_raw()
+        raise

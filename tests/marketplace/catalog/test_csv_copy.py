@@ -1,0 +1,175 @@
+"""The PostgreSQL CSV path (COPY, SQL checks, Python for the rest) gives exactly what the row reader gives.
+
+Every file is imported twice, once by each path, and the outcomes must match: the
+same row errors (line, field, message) or the same assets, field by field.
+"""
+
+import logging
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from marketplace.catalog.manifest import COLUMNS
+from marketplace.catalog.models import Asset, ManifestRowError
+from marketplace.catalog.services import corpora, csv_copy, imports
+from tests.fixtures.market import CORPUS_DATA, manifest_csv, manifest_row, sha, upload
+
+pytestmark = pytest.mark.postgres
+
+SHA = sha("x")
+POOLS = {
+    "external_id": ["a", " padded ", "Café", "x" * 201, "", "x" * 200],
+    "title": ["Clip", "Title, with a comma", 'He said "hi"', "Ünïcode", " padded ", "", "t" * 501, "tab\tinside"],
+    "duration_seconds": [
+        "30", "10.5", "0", "-1", "1e3", "10.1234", "abc", "100000001", "5.", ".5", "1_000", " 30 ", "NaN",
+        "Infinity", "0030", "30.000", "100000000", "0.001", "1.2.3",
+    ],
+    "width": ["1920", "0", "+1920", "1920.0", "100001", "0001920", "\u0661\u0669\u0662\u0660", "", "100000"],
+    "height": ["1080", "-1080", "1 080"],
+    "fps": ["25", "29.97", "1000", "1000.001", "0.001", "24.0000", "0"],
+    "codec": ["H264", "h 264", "", "x" * 51, "ÄV1", "vp9"],
+    "size_bytes": ["45000000", "0", "1000000000000001", "1000000000000000", "12.5", "", "00045"],
+    "sha256": [SHA, SHA.upper(), SHA[:63], "g" * 64, f" {SHA} "],
+    "storage_uri": [
+        "s3://b/k.mp4", "ftp://x/y", "s3://", "https://x y", "S3://b/k", "file:///tmp/ä.mp4", "gs://b/k", "az://c",
+    ],
+    "language": ["", "en", "pt-BR", "english", "e", "zh-Hant-TW", "EN", "en-", "x" * 36],
+    "rights_expiry": ["", "2027-12-31", "2027-02-29", "2028-02-29", "0000-01-01", "2027-13-01", "20271231", "2027-1-1"],
+    "territories": [
+        "", "FR", "fr;de", "DE;FR", "fr;FR", "FR;DE;FR", "WW", "WW;FR", "WW;WW", "XX", "FR; DE", "FR;;DE", "USA",
+    ],
+    "clip_exclusions": ["", "5-10:music", "bad"],
+    "co_owners": ["", "harbour:40;northlight:60", "nobody:100"],
+}  # fmt: skip
+
+
+def rows_strategy(valid_only: bool):
+    def row(n: int):
+        fields = {}
+        for name, pool in POOLS.items():
+            # Mostly the plain value, so that files mix plain rows (SQL) and unusual ones (Python).
+            fields[name] = st.one_of(st.just(pool[0]), st.sampled_from(pool)) if not valid_only else st.just(pool[0])
+        return st.fixed_dictionaries(fields).map(lambda r: {**r, "external_id": f"{r['external_id']}-{n}"})
+
+    return st.integers(1, 6).flatmap(lambda n: st.tuples(*[row(i) for i in range(n)]))
+
+
+def _import(access, content: bytes, *, row_reader: bool, monkeypatch):
+    corpus = corpora.corpus_create(access=access, data=CORPUS_DATA)
+    with monkeypatch.context() as patch:
+        if row_reader:
+            patch.setattr(csv_copy, "copy_file", _refuse)
+        mi = imports.manifest_upload(access=access, corpus=corpus, upload=upload("m.csv", content))
+        mi = imports.manifest_import_run(mi.pk)
+    errors = list(
+        ManifestRowError.objects.filter(manifest_import=mi)
+        .order_by("line", "field")
+        .values_list("line", "field", "message")
+    )
+    fields = ["external_id", *imports._ASSET_FIELDS]
+    assets = sorted(Asset.objects.filter(corpus=corpus).values_list(*fields))
+    return mi.status, mi.file_error, errors, assets
+
+
+def _refuse(*args, **kwargs):
+    raise csv_copy.NeedsRowReader
+
+
+def _both(access, content: bytes, monkeypatch, caplog):
+    with caplog.at_level(logging.INFO, logger="marketplace.catalog.services.imports"):
+        caplog.clear()
+        fast = _import(access, content, row_reader=False, monkeypatch=monkeypatch)
+        used_copy = "read row by row" not in caplog.text
+    slow = _import(access, content, row_reader=True, monkeypatch=monkeypatch)
+    assert fast == slow
+    return fast, used_copy
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=rows_strategy(valid_only=False))
+def test_copy_path_reports_and_stores_exactly_what_the_row_reader_does(
+    licensor, other_licensor, monkeypatch, caplog, rows
+):
+    (status, _, errors, assets), used_copy = _both(licensor, manifest_csv(list(rows)), monkeypatch, caplog)
+    assert used_copy
+    assert (status, bool(errors), len(assets)) in (("done", False, len(rows)), ("invalid", True, 0))
+
+
+def test_every_unusual_value_is_seen_alike_by_both_paths(licensor, other_licensor, monkeypatch, caplog):
+    """Each pool value alone in an otherwise plain row (the generated files mix them)."""
+    rows = [
+        {**manifest_row(f"r-{name}-{j}"), name: value} for name, pool in POOLS.items() for j, value in enumerate(pool)
+    ]
+    (status, _, errors, _), used_copy = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
+    assert used_copy
+    assert status == "invalid"
+    assert len(errors) > 40
+
+
+def test_valid_unusual_rows_are_stored_as_the_row_reader_stores_them(licensor, other_licensor, monkeypatch, caplog):
+    rows = [
+        manifest_row("plain"),
+        manifest_row("numbers", duration_seconds="1e3", width="+1920", fps="24.000", size_bytes="00045"),
+        manifest_row("text", title=" Ünïcode, quoted ", codec="ÄV1", language="zh-Hant-TW"),
+        manifest_row(
+            "rights", rights_expiry="2028-02-29", territories="fr;de;FR", co_owners="harbour:40;northlight:60"
+        ),
+        manifest_row("cuts", clip_exclusions="5-10:music", storage_uri="file:///tmp/ä.mp4", sha256=SHA.upper()),
+        manifest_row("one", territories="fr;FR", language="EN", rights_expiry="2027-12-31", fps="29.97"),
+        manifest_row("two", territories="DE;FR", width="0001920", duration_seconds="100000000"),
+    ]
+    (status, _, errors, assets), used_copy = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
+    assert used_copy
+    assert (status, errors) == ("done", [])
+    assert len(assets) == 7
+
+
+BASE = manifest_csv([manifest_row("a"), manifest_row("b")]).decode()
+HEADER, FIRST, SECOND = BASE.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "assets"),
+    [
+        ((BASE + "\n" + SECOND.replace("b,", "c,", 1) + "\n").encode(), "done", 3),  # a blank line inside
+        ((HEADER + "\n" + FIRST + "\n" + "\\.\n" + SECOND + "\n").encode(), "invalid", 0),  # COPY's end marker
+        ((HEADER + "\n" + FIRST.replace("Clip a", '"Clip\na"') + "\n" + SECOND + "\n").encode(), "done", 2),
+        ((HEADER + "\n" + FIRST.replace("Clip a", 'Clip "a"') + "\n" + SECOND + "\n").encode(), "done", 2),
+        ((HEADER + "\n" + FIRST + ",extra\n" + SECOND + "\n").encode(), "invalid", 0),  # a field too many
+        (BASE.encode().replace(b"Clip a", b"Clip \xff"), "invalid", 0),  # not UTF-8
+        ((HEADER + "\n" + FIRST + "\n" + SECOND[:40]).encode(), "invalid", 0),  # truncated
+        ((HEADER + "\n").encode(), "invalid", 0),  # no rows
+        (('"external_id",' + HEADER.split(",", 1)[1] + "\n" + FIRST + "\n").encode(), "done", 1),  # quoted header
+    ],
+    ids=["blank-line", "end-marker", "quoted-newline", "stray-quotes", "extra-field", "latin-1", "truncated",
+         "header-only", "quoted-header"],
+)  # fmt: skip
+def test_files_copy_could_misread_go_to_the_row_reader(licensor, monkeypatch, caplog, content, status, assets):
+    outcome, used_copy = _both(licensor, content, monkeypatch, caplog)
+    assert not used_copy
+    assert (outcome[0], len(outcome[3])) == (status, assets)
+    assert status == "done" or outcome[1] or outcome[2]  # a file error or row errors say why
+
+
+def test_trailing_blank_lines_and_crlf_stay_on_the_copy_path(licensor, monkeypatch, caplog):
+    content = BASE.replace("\n", "\r\n").encode() + b"\r\n\r\n"
+    (status, _, errors, assets), used_copy = _both(licensor, content, monkeypatch, caplog)
+    assert used_copy
+    assert (status, errors, [a[0] for a in assets]) == ("done", [], ["a", "b"])
+
+
+def test_blocks_end_at_a_record_boundary(licensor, monkeypatch, caplog):
+    monkeypatch.setattr(csv_copy, "BLOCK_BYTES", 300)
+    rows = [manifest_row(f"a{i}", title=f'Clip, "{i}"\u00e9') for i in range(40)]
+    (status, _, errors, assets), used_copy = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
+    assert used_copy
+    assert (status, errors, len(assets)) == ("done", [], 40)
+
+
+def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(licensor, monkeypatch, caplog):
+    columns = list(reversed([c for c in COLUMNS if c not in ("language", "co_owners")]))
+    content = manifest_csv([manifest_row("a"), manifest_row("b", territories="fr")], columns=columns)
+    (status, _, errors, assets), used_copy = _both(licensor, content, monkeypatch, caplog)
+    assert used_copy
+    assert (status, errors, len(assets)) == ("done", [], 2)
