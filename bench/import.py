@@ -3,8 +3,8 @@
     python -m bench.import [--rows 1000000]
 
 Generates a CSV manifest, imports it with the same service the Celery job runs
-(parse, validate every row, stage with COPY, check duplicates, apply in one
-transaction), then loads the same file with a bare ``COPY … CSV`` into a table
+(COPY into a temporary table, check every row in SQL or Python, stage it,
+check duplicates, apply in one transaction), then loads the same file with a bare ``COPY … CSV`` into a table
 of the same columns. Peak memory is the import process' maximum resident set.
 Ends with one JSON line.
 """
