@@ -77,6 +77,8 @@ def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
                 more = stream.readline()
                 if not more:
                     break
+                if len(block) > 4 * BLOCK_BYTES:  # an unbalanced quote: memory stays bounded
+                    raise NeedsRowReader
                 block += more
         if not block:
             newline = b"\r\n" if pending.endswith(b"\r\n") else b"\n"

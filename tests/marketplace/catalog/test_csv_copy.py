@@ -4,6 +4,7 @@ Every file is imported twice, once by each path, and the outcomes must match: th
 same row errors (line, field, message) or the same assets, field by field.
 """
 
+import io
 import logging
 
 import pytest
@@ -165,6 +166,15 @@ def test_blocks_end_at_a_record_boundary(licensor, monkeypatch, caplog):
     (status, _, errors, assets), used_copy = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
     assert used_copy
     assert (status, errors, len(assets)) == ("done", [], 40)
+
+
+def test_an_unbalanced_quote_does_not_read_the_rest_of_the_file_into_one_block(monkeypatch):
+    monkeypatch.setattr(csv_copy, "BLOCK_BYTES", 200)
+    content = manifest_csv([manifest_row(f"a{i}") for i in range(200)]).replace(b"Clip a3,", b'"Clip a3,', 1)
+    stream = io.BytesIO(content)
+    with pytest.raises(csv_copy.NeedsRowReader):
+        list(csv_copy._blocks(stream))
+    assert stream.tell() < len(content) / 10
 
 
 def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(licensor, monkeypatch, caplog):
