@@ -177,6 +177,33 @@ def _store_errors(import_id: int, errors: Iterable[RowError]) -> int:
     return len(objs)
 
 
+class _Staging:
+    """One import's valid rows and row errors, written in chunks."""
+
+    def __init__(self, import_id: int) -> None:
+        self.import_id = import_id
+        self.rows: list[AssetRow] = []
+        self.errors: list[RowError] = []
+        self.error_count = 0
+
+    def add(self, row: AssetRow | None, errors: list[RowError]) -> bool:
+        """Keep one row's outcome; True when a chunk was written (a moment to report progress)."""
+        if row is not None:
+            self.rows.append(row)
+        self.errors.extend(errors)
+        if len(self.rows) < STAGE_CHUNK and len(self.errors) < ERROR_CHUNK:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> int:
+        """Write what is pending; returns the errors stored so far."""
+        _stage(self.import_id, self.rows)
+        self.error_count += _store_errors(self.import_id, self.errors)
+        self.rows, self.errors = [], []
+        return self.error_count
+
+
 def _claim(import_id: int) -> ManifestImport | None:
     with transaction.atomic():
         mi = ManifestImport.objects.select_for_update().filter(pk=import_id).first()
@@ -249,22 +276,12 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
 
     with mi.file.open("rb") as stream:
         header, rows = csv_copy.copy_file(stream, on_block)
+    staging = _Staging(mi.pk)
     try:
         plain = csv_copy.stage_plain_rows(mi.pk, header)
-        staged: list[AssetRow] = []
-        errors: list[RowError] = []
-        error_count = 0
-        others = csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ()
-        for row, row_errors in others:
-            if row is not None:
-                staged.append(row)
-            errors.extend(row_errors)
-            if len(staged) >= STAGE_CHUNK or len(errors) >= ERROR_CHUNK:
-                _stage(mi.pk, staged)
-                error_count += _store_errors(mi.pk, errors)
-                staged, errors = [], []
-        _stage(mi.pk, staged)
-        error_count += _store_errors(mi.pk, errors)
+        for row, errors in csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ():
+            staging.add(row, errors)
+        error_count = staging.flush()
     finally:
         csv_copy.drop_raw()
     _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
@@ -274,31 +291,20 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
 def _read_and_stage(mi: ManifestImport, progress) -> int | None:
     """Stream the file through the row reader. Returns the error count, or None on a file error."""
     known = licensor_slugs()
-    staged: list[AssetRow] = []
-    errors: list[RowError] = []
-    error_count = rows = 0
-    bytes_done = 0
+    staging = _Staging(mi.pk)
+    rows = 0
     try:
         with mi.file.open("rb") as stream:
             for result in read_manifest(stream, mi.format, known):
                 rows += 1
-                bytes_done = result.bytes_read
-                if result.row is not None:
-                    staged.append(result.row)
-                else:
-                    errors.extend(result.errors)
-                if len(staged) >= STAGE_CHUNK or len(errors) >= ERROR_CHUNK:
-                    _stage(mi.pk, staged)
-                    error_count += _store_errors(mi.pk, errors)
-                    staged, errors = [], []
-                    _progress(mi.pk, bytes_done=bytes_done, rows_seen=rows, error_count=error_count)
+                if staging.add(result.row, result.errors):
+                    _progress(mi.pk, bytes_done=result.bytes_read, rows_seen=rows, error_count=staging.error_count)
                     if progress:
-                        progress(bytes_done, mi.size_bytes)
+                        progress(result.bytes_read, mi.size_bytes)
     except ManifestFileError as exc:
-        _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=error_count)
+        _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
         return None
-    _stage(mi.pk, staged)
-    error_count += _store_errors(mi.pk, errors)
+    error_count = staging.flush()
     _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     if progress:
         progress(mi.size_bytes, mi.size_bytes)
