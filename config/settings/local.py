@@ -6,6 +6,6 @@ from config.settings.env import env_bool
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
-for _sub in ("broker/queue", "broker/processed", "mail", "media"):
+for _sub in ("broker/queue", "broker/processed", "broker/control", "mail", "media"):
     (VAR_DIR / _sub).mkdir(parents=True, exist_ok=True)
 WEBHOOKS_ALLOW_PRIVATE_URLS = True

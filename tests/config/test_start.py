@@ -57,6 +57,11 @@ def test_sigterm_stops_every_process_it_started(tmp_path):
             output += line
         children = _children(start.pid)
         assert len(children) == 3, output
+        # Once the worker is up it has bound its control queues: under the var directory, not the checkout.
+        deadline = time.monotonic() + 60
+        while not any((tmp_path / "broker" / "control").glob("*")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert any((tmp_path / "broker" / "control").glob("*"))
         start.send_signal(signal.SIGTERM)
         assert start.wait(timeout=30) == 0
         deadline = time.monotonic() + 10
@@ -64,6 +69,7 @@ def test_sigterm_stops_every_process_it_started(tmp_path):
             time.sleep(0.2)
         assert not [pid for pid in children if _alive(pid)]
         assert "stopped." in start.stdout.read()
+        assert not (ROOT / "control").exists()  # the broker keeps its files under the var directory
     finally:
         if start.poll() is None:
             start.kill()

@@ -1,4 +1,6 @@
-"""PostgreSQL triggers that check an asset's corpus once per statement (docs/adr/0011-asset-corpus-checked-per-statement.md).
+"""PostgreSQL triggers that check an asset's corpus once per statement.
+
+See docs/adr/0011-asset-corpus-checked-per-statement.md.
 
 SQLite keeps the foreign key: changing it there rebuilds the asset table.
 """
