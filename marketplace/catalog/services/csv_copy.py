@@ -52,8 +52,16 @@ class NeedsRowReader(Exception):
     """The file needs the row-by-row reader; nothing was staged."""
 
 
+def _line(stream: IO[bytes]) -> bytes:
+    """One line, or NeedsRowReader when none ends within a few blocks (say, a file with only CR line ends)."""
+    line = stream.readline(4 * BLOCK_BYTES)
+    if len(line) == 4 * BLOCK_BYTES and not line.endswith(b"\n"):
+        raise NeedsRowReader
+    return line
+
+
 def _header(stream: IO[bytes]) -> list[str]:
-    raw = stream.readline()
+    raw = _line(stream)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     if b'"' in raw or not raw.endswith(b"\n"):
@@ -72,9 +80,9 @@ def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
     while True:
         block = stream.read(BLOCK_BYTES)
         if block:
-            block += stream.readline()
+            block += _line(stream)
             while block.count(b'"') % 2:
-                more = stream.readline()
+                more = _line(stream)
                 if not more:
                     break
                 if len(block) > 4 * BLOCK_BYTES:  # an unbalanced quote: memory stays bounded

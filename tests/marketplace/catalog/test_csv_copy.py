@@ -177,6 +177,15 @@ def test_an_unbalanced_quote_does_not_read_the_rest_of_the_file_into_one_block(m
     assert stream.tell() < len(content) / 10
 
 
+def test_a_file_without_line_feeds_is_not_read_into_one_line(monkeypatch):
+    monkeypatch.setattr(csv_copy, "BLOCK_BYTES", 200)
+    content = manifest_csv([manifest_row(f"a{i}") for i in range(200)]).replace(b"\n", b"\r")
+    stream = io.BytesIO(content)
+    with pytest.raises(csv_copy.NeedsRowReader):
+        csv_copy.copy_file(stream, lambda *_: None)
+    assert stream.tell() <= 4 * 200
+
+
 def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(licensor, monkeypatch, caplog):
     columns = list(reversed([c for c in COLUMNS if c not in ("language", "co_owners")]))
     content = manifest_csv([manifest_row("a"), manifest_row("b", territories="fr")], columns=columns)
