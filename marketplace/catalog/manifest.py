@@ -407,23 +407,6 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
         raise ManifestFileError("The manifest has a header but no rows.")
 
 
-def jsonl_record(
-    text: str, line: int, known_orgs: frozenset[str], *, complete: bool = True
-) -> tuple[AssetRow | None, list[RowError]]:
-    """One non-blank JSON Lines record: parsed, checked for unknown fields, validated."""
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = "" if complete else " (the file may be truncated)"
-        return None, [RowError(line, "", f"line {line} is not valid JSON: {exc.msg}{hint}")]
-    if not isinstance(record, dict):
-        return None, [RowError(line, "", f"line {line} must be a JSON object")]
-    errors = [RowError(line, k, f"unknown field {k!r}{_suggest(k)}") for k in record if k not in COLUMNS]
-    row, field_errors = validate_record(record, line, known_orgs)
-    errors.extend(field_errors)
-    return (None if errors else row), errors
-
-
 def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
     consumed = 0
     saw_row = False
@@ -438,7 +421,21 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
         if not text.strip():
             continue
         saw_row = True
-        row, errors = jsonl_record(text, line, known_orgs, complete=raw.endswith(b"\n"))
-        yield RowResult(line, row, errors, consumed)
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
+            yield RowResult(
+                line, None, [RowError(line, "", f"line {line} is not valid JSON: {exc.msg}{hint}")], consumed
+            )
+            continue
+        if not isinstance(record, dict):
+            yield RowResult(line, None, [RowError(line, "", f"line {line} must be a JSON object")], consumed)
+            continue
+        unknown = [k for k in record if k not in COLUMNS]
+        errors = [RowError(line, k, f"unknown field {k!r}{_suggest(k)}") for k in unknown]
+        row, field_errors = validate_record(record, line, known_orgs)
+        errors.extend(field_errors)
+        yield RowResult(line, None if errors else row, errors, consumed)
     if not saw_row:
         raise ManifestFileError("The file is empty: a JSON Lines manifest needs at least one line.")

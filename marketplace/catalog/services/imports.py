@@ -35,7 +35,7 @@ from marketplace.catalog.models import (
     ManifestRow,
     ManifestRowError,
 )
-from marketplace.catalog.services import manifest_copy
+from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
 from marketplace.orgs.access import OrgAccess, Perm
@@ -258,16 +258,16 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
 
 def _validate_and_stage(mi: ManifestImport, progress) -> int | None:
     """Stage valid rows, store row errors. Returns the error count, or None on a file error."""
-    if connection.vendor == "postgresql":
+    if connection.vendor == "postgresql" and mi.format == "csv":
         try:
             return _copy_and_check(mi, progress)
-        except manifest_copy.NeedsRowReader:
+        except csv_copy.NeedsRowReader:
             log.info("manifest import %s: read row by row (the file does not suit COPY)", mi.pk)
     return _read_and_stage(mi, progress)
 
 
 def _copy_and_check(mi: ManifestImport, progress) -> int:
-    """PostgreSQL: parse with COPY, stage the plain rows in SQL, validate the rest in Python (manifest_copy)."""
+    """PostgreSQL, CSV: parse with COPY, stage the plain rows in SQL, validate the rest in Python (csv_copy)."""
 
     def on_block(bytes_done: int, rows: int) -> None:
         _progress(mi.pk, bytes_done=bytes_done, rows_seen=rows)
@@ -275,15 +275,15 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
             progress(bytes_done, mi.size_bytes)
 
     with mi.file.open("rb") as stream:
-        header, rows = manifest_copy.copy_file(stream, mi.format, on_block)
+        header, rows = csv_copy.copy_file(stream, on_block)
     staging = _Staging(mi.pk)
     try:
-        plain = manifest_copy.stage_plain_rows(mi.pk, header)
-        for row, errors in manifest_copy.other_rows(mi.pk, header, licensor_slugs()) if plain < rows else ():
+        plain = csv_copy.stage_plain_rows(mi.pk, header)
+        for row, errors in csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ():
             staging.add(row, errors)
         error_count = staging.flush()
     finally:
-        manifest_copy.drop_raw()
+        csv_copy.drop_raw()
     _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     return error_count
 

@@ -1,13 +1,11 @@
-"""The PostgreSQL path for manifests: parse with ``COPY``, check in SQL, fall back to Python per row.
+"""The PostgreSQL path for CSV manifests: parse with ``COPY``, check in SQL, fall back to Python per row.
 
 Most rows of a large manifest are plain: ASCII identifiers, numbers, a hash, a
-URI. PostgreSQL's parsers and a set-based check handle those far faster than
+URI. PostgreSQL's CSV parser and a set-based check handle those far faster than
 Python can, so this path
 
-1. streams the file into a temporary table with ``COPY`` (in blocks cut at line
-   ends, with progress between them): CSV into text columns; JSON Lines as one
-   text column per line, cast to ``jsonb`` and spread into the same text columns
-   where the record is plain JSON (strings, plain numbers, no unknown keys);
+1. streams the file into a temporary table of text columns with ``COPY`` (in
+   blocks cut at line ends, with progress between them);
 2. stages, in one ``INSERT … SELECT``, every row that a conservative SQL
    predicate proves valid, converted exactly as
    :func:`marketplace.catalog.manifest.validate_record` would;
@@ -16,9 +14,9 @@ Python can, so this path
    edges, exclusions, co-owners, …) with the same messages as the row reader.
 
 A file that does not suit ``COPY`` (bad UTF-8, a quoted field spanning lines,
-blank CSV lines, a wrong field count, odd quoting, a line PostgreSQL cannot read
-as JSON) raises :class:`NeedsRowReader` before anything is staged; the caller
-then reads it row by row, which reports every such problem with its line number.
+blank lines, a wrong field count, odd quoting) raises :class:`NeedsRowReader`
+before anything is staged; the caller then reads it row by row, which reports
+every such problem with its line number.
 """
 
 from __future__ import annotations
@@ -38,18 +36,13 @@ from marketplace.catalog.manifest import (
     ManifestFileError,
     RowError,
     check_columns,
-    jsonl_record,
     validate_record,
 )
 from marketplace.catalog.vocab import COUNTRIES, WORLDWIDE
 
 BLOCK_BYTES = 4 << 20
 FETCH_ROWS = 2_000
-RAW_TABLE = "pg_temp.catalog_manifest_raw"  # the file: text columns (CSV), or one line per row (JSON Lines)
-FIELDS_TABLE = "pg_temp.catalog_manifest_fields"  # JSON Lines: the plain records' fields as text columns
-# JSON Lines lines are copied verbatim: CSV mode with a delimiter and a quote that a file must not contain.
-_JSONL_COPY = "COPY pg_temp.catalog_manifest_raw (line) FROM STDIN (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
-_BLANK = "(r.line IS NULL OR btrim(r.line, E' \\t\\r\\n\\f\\x0b') = '')"
+RAW_TABLE = "pg_temp.catalog_manifest_raw"
 
 # A field in quotes, doubled quotes inside: the only quoting both parsers read the same way.
 _QUOTED_FIELD = re.compile(rb'(?:^|(?<=,))"(?:[^"]|"")*"(?=,|\r?$)', re.MULTILINE)
@@ -81,14 +74,14 @@ def _header(stream: IO[bytes]) -> list[str]:
     return header
 
 
-def _blocks(stream: IO[bytes], quoted: bool) -> Iterator[bytes]:
-    """Blocks of whole records: cut at a line end (outside CSV quotes); the last without trailing blank lines."""
+def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
+    """Blocks of whole records: cut at a line end outside quotes; the last one without trailing blank lines."""
     pending = b""
     while True:
         block = stream.read(BLOCK_BYTES)
         if block:
             block += _line(stream)
-            while quoted and block.count(b'"') % 2:
+            while block.count(b'"') % 2:
                 more = _line(stream)
                 if not more:
                     break
@@ -106,40 +99,29 @@ def _blocks(stream: IO[bytes], quoted: bool) -> Iterator[bytes]:
         pending = block
 
 
-def _check_block(block: bytes, csv: bool) -> int:
+def _check_block(block: bytes) -> int:
     """The records in a block as the row reader would see them; NeedsRowReader where COPY could differ."""
     try:
         block.decode("utf-8")
     except UnicodeDecodeError:
         raise NeedsRowReader from None
-    if csv and b'"' in block and b'"' in _QUOTED_FIELD.sub(b"", block):
-        raise NeedsRowReader
-    if not csv and (b"\x01" in block or b"\x02" in block):
+    if b'"' in block and b'"' in _QUOTED_FIELD.sub(b"", block):
         raise NeedsRowReader
     return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
 
-def _copy_file(stream: IO[bytes], header: list[str] | None, on_block: Callable[[int, int], None]) -> int:
-    csv = header is not None
+def _copy_file(stream: IO[bytes], header: list[str], on_block: Callable[[int, int], None]) -> int:
+    columns = ", ".join(header)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}, {FIELDS_TABLE}")
-        if csv:
-            columns = ", ".join(header)
-            cursor.execute(
-                f"CREATE TEMP TABLE catalog_manifest_raw (seq bigint GENERATED ALWAYS AS IDENTITY, "
-                f"{', '.join(f'{name} text' for name in header)})"
-            )
-            copy_sql = f"COPY {RAW_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
-        else:
-            cursor.execute(
-                "CREATE TEMP TABLE catalog_manifest_raw (seq bigint GENERATED ALWAYS AS IDENTITY, line text)"
-            )
-            copy_sql = _JSONL_COPY
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        cursor.execute(
+            f"CREATE TEMP TABLE catalog_manifest_raw (seq bigint GENERATED ALWAYS AS IDENTITY, "
+            f"{', '.join(f'{name} text' for name in header)})"
+        )
+        copy_sql = f"COPY {RAW_TABLE} ({columns}) FROM STDIN (FORMAT csv)"
         rows = 0
-        for block in _blocks(stream, quoted=csv):
-            if not csv and not rows and block.startswith(b"\xef\xbb\xbf"):
-                block = block[3:]
-            expected = _check_block(block, csv)
+        for block in _blocks(stream):
+            expected = _check_block(block)
             try:
                 # A savepoint when the caller holds a transaction: a refused block must not abort it.
                 with transaction.atomic(), cursor.cursor.copy(copy_sql) as copy:
@@ -151,47 +133,9 @@ def _copy_file(stream: IO[bytes], header: list[str] | None, on_block: Callable[[
                 raise NeedsRowReader
             rows += expected
             on_block(stream.tell(), rows)
-    if not rows or (not csv and not _spread_json()):
+    if not rows:
         raise NeedsRowReader
     return rows
-
-
-def _spread_json() -> int:
-    """JSON Lines: the plain records' fields into text columns, as a CSV would give them; returns the records.
-
-    Plain: an object of known keys whose text fields are strings, whose numbers are written without an exponent
-    (``1e3`` is a float to Python, which a whole-number field refuses), and whose exclusions and co-owners are
-    empty. Any other record stays for the Python reader. A line PostgreSQL cannot parse sends the whole file there.
-    """
-    text_fields = [n for n in COLUMNS if n not in _NUMERIC_FIELDS and n not in _LIST_FIELDS]
-    plain = [
-        "jsonb_typeof(j) = 'object'",
-        "j - %(columns)s::text[] = '{}'::jsonb",
-        "r_line !~ '[:,\\[][[:space:]]*-?[0-9.]+[eE]'",
-        *(f"coalesce(jsonb_typeof(j -> '{n}'), 'null') IN ('string', 'null')" for n in text_fields),
-        *(f"coalesce(jsonb_typeof(j -> '{n}'), 'null') IN ('string', 'number', 'null')" for n in _NUMERIC_FIELDS),
-        *(f"coalesce(j -> '{n}', 'null') IN ('null', '\"\"', '[]')" for n in _LIST_FIELDS),
-    ]
-    fields = ", ".join(f"j ->> '{n}' AS {n}" for n in COLUMNS if n not in _LIST_FIELDS)
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                CREATE TEMP TABLE catalog_manifest_fields AS
-                SELECT seq, {fields}, NULL::text AS clip_exclusions, NULL::text AS co_owners
-                  FROM (SELECT r.seq, r.line AS r_line, r.line::jsonb AS j FROM {RAW_TABLE} r WHERE NOT {_BLANK}) p
-                 WHERE {" AND ".join(plain)}
-                """,
-                {"columns": list(COLUMNS)},
-            )
-            cursor.execute(f"SELECT count(*) FROM {RAW_TABLE} r WHERE NOT {_BLANK}")
-            return cursor.fetchone()[0]
-    except DatabaseError:  # a line that is not JSON to PostgreSQL: the row reader names it
-        raise NeedsRowReader from None
-
-
-_NUMERIC_FIELDS = ("duration_seconds", "width", "height", "fps", "size_bytes")
-_LIST_FIELDS = ("clip_exclusions", "co_owners")
 
 
 # --- the SQL twin of validate_record, for the rows it can prove valid -------------------------------------
@@ -293,16 +237,16 @@ def _territory_list(col: str) -> str:
     )
 
 
-def _stage_sql(c: dict[str, str], source: str, line: str) -> str:
+def _stage_sql(c: dict[str, str]) -> str:
     return f"""
         INSERT INTO catalog_manifestrow (manifest_import_id, line, external_id, title, duration_seconds, width,
             height, fps, codec, size_bytes, sha256, storage_uri, language, rights_expiry, territories,
             clip_exclusions, co_owners)
-        SELECT %(import_id)s, {line}, {c["external_id"]}, {c["title"]}, {c["duration_seconds"]}::numeric(12, 3),
+        SELECT %(import_id)s, r.seq + 1, {c["external_id"]}, {c["title"]}, {c["duration_seconds"]}::numeric(12, 3),
                {c["width"]}::int, {c["height"]}::int, {c["fps"]}::numeric(7, 3), lower({c["codec"]}),
                {c["size_bytes"]}::bigint, lower({c["sha256"]}), {c["storage_uri"]}, coalesce({c["language"]}, ''),
                nullif({c["rights_expiry"]}, '')::date, {_territory_list(c["territories"])}, '[]', '[]'
-          FROM {source} r
+          FROM {RAW_TABLE} r
          WHERE {_predicate(c)}
     """
 
@@ -314,57 +258,35 @@ def _columns(header: list[str]) -> dict[str, str]:
 _CODES = json.dumps(dict.fromkeys(sorted(COUNTRIES | {WORLDWIDE}), True))
 
 
-def stage_plain_rows(import_id: int, header: list[str] | None) -> int:
-    """Stage every row the SQL predicate proves valid, in one statement; returns how many.
-
-    ``header``: the CSV's columns, or None for JSON Lines (whose line numbers need no header line).
-    """
-    if header is None:
-        sql = _stage_sql(_columns(list(COLUMNS)), FIELDS_TABLE, "r.seq")
-    else:
-        sql = _stage_sql(_columns(header), RAW_TABLE, "r.seq + 1")
+def stage_plain_rows(import_id: int, header: list[str]) -> int:
+    """Stage every row the SQL predicate proves valid, in one statement; returns how many."""
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"import_id": import_id, "codes": _CODES})
+        cursor.execute(_stage_sql(_columns(header)), {"import_id": import_id, "codes": _CODES})
         return cursor.rowcount
 
 
-def other_rows(
-    import_id: int, header: list[str] | None, known_orgs: frozenset[str]
-) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
-    """Every row that was not staged in SQL, through the Python validator, in file order."""
-    if header is None:
-        values, line = "r.line", "r.seq"
-        where = f"NOT {_BLANK}"
-    else:
-        c = _columns(header)
-        values, line = ", ".join(c[name] for name in COLUMNS), "r.seq + 1"
-        where = "true"
-    sql = f"""
-        SELECT {line}, {values} FROM {RAW_TABLE} r
-         WHERE {where} AND NOT EXISTS (SELECT 1 FROM catalog_manifestrow m
-                                        WHERE m.manifest_import_id = %(import_id)s AND m.line = {line})
-         ORDER BY r.seq
-    """
+def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
+    """Every row the SQL predicate did not take, through the Python validator, in file order."""
+    c = _columns(header)
+    names = ", ".join(c[name] for name in COLUMNS)
+    sql = f"SELECT r.seq, {names} FROM {RAW_TABLE} r WHERE ({_predicate(c)}) IS NOT TRUE ORDER BY r.seq"
     with transaction.atomic(), connection.connection.cursor(name="catalog_manifest_other") as cursor:
         cursor.itersize = FETCH_ROWS
-        cursor.execute(sql, {"import_id": import_id})
-        for number, *fields in cursor:
-            if header is None:
-                yield jsonl_record(fields[0], number, known_orgs)
-                continue
+        cursor.execute(sql, {"codes": _CODES})
+        for seq, *values in cursor:
             # COPY reads an unquoted empty field as NULL; the row reader sees "".
-            record = {name: "" if value is None else value for name, value in zip(COLUMNS, fields, strict=True)}
-            yield validate_record(record, number, known_orgs)
+            record = {name: "" if value is None else value for name, value in zip(COLUMNS, values, strict=True)}
+            yield validate_record(record, seq + 1, known_orgs)
 
 
 def drop_raw() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}, {FIELDS_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
 
 
-def copy_file(stream: IO[bytes], fmt: str, on_block: Callable[[int, int], None]) -> tuple[list[str] | None, int]:
-    """Load the file into temporary tables; returns the CSV header (None for JSON Lines) and the record count."""
-    header = _header(stream) if fmt == "csv" else None
+def copy_file(stream: IO[bytes], on_block: Callable[[int, int], None]) -> tuple[list[str], int]:
+    """Load the file into the temporary table; returns its header and record count."""
+    header = _header(stream)
     try:
         return header, _copy_file(stream, header, on_block)
     except NeedsRowReader:
