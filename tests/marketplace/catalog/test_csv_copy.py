@@ -77,9 +77,12 @@ def _refuse(*args, **kwargs):
     raise csv_copy.NeedsRowReader
 
 
-def _both(access, content: bytes, monkeypatch, caplog):
-    with caplog.at_level(logging.INFO, logger="marketplace.catalog.services.imports"):
+def _both(access, content: bytes, monkeypatch, caplog, staged_in_sql: list | None = None):
+    with caplog.at_level(logging.INFO, logger="marketplace.catalog.services.imports"), monkeypatch.context() as patch:
         caplog.clear()
+        stage = csv_copy.stage_plain_rows
+        counts = staged_in_sql if staged_in_sql is not None else []
+        patch.setattr(csv_copy, "stage_plain_rows", lambda *a: counts.append(stage(*a)) or counts[-1])
         fast = _import(access, content, row_reader=False, monkeypatch=monkeypatch)
         used_copy = "read row by row" not in caplog.text
     slow = _import(access, content, row_reader=True, monkeypatch=monkeypatch)
@@ -120,10 +123,14 @@ def test_valid_unusual_rows_are_stored_as_the_row_reader_stores_them(licensor, o
         manifest_row("one", territories="fr;FR", language="EN", rights_expiry="2027-12-31", fps="29.97"),
         manifest_row("two", territories="DE;FR", width="0001920", duration_seconds="100000000"),
     ]
-    (status, _, errors, assets), used_copy = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
+    staged_in_sql = []
+    (status, _, errors, assets), used_copy = _both(
+        licensor, manifest_csv(rows), monkeypatch, caplog, staged_in_sql=staged_in_sql
+    )
     assert used_copy
     assert (status, errors) == ("done", [])
     assert len(assets) == 7
+    assert staged_in_sql == [2]  # "plain" and "one"; "two" has a seven-digit width, the others other oddities
 
 
 BASE = manifest_csv([manifest_row("a"), manifest_row("b")]).decode()
