@@ -384,6 +384,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
         except csv.Error as exc:
             message = str(exc)
             hint = " (the file may be truncated)" if "EOF" in message or "end of data" in message else ""
+            saw_row = True  # the row error stands; it is not an empty file
             yield RowResult(
                 start_line, None, [RowError(start_line, "", f"line {start_line}: {message}{hint}")], state["bytes"]
             )

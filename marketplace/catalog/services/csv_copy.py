@@ -21,6 +21,7 @@ every such problem with its line number.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ from marketplace.catalog.manifest import (
 from marketplace.catalog.vocab import COUNTRIES, WORLDWIDE
 
 BLOCK_BYTES = 4 << 20
+_FIELD_LIMIT = csv.field_size_limit()
 FETCH_ROWS = 2_000
 RAW_TABLE = "pg_temp.catalog_manifest_raw"
 
@@ -64,7 +66,8 @@ def _header(stream: IO[bytes]) -> list[str]:
     raw = _line(stream)
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
-    if b'"' in raw or not raw.endswith(b"\n"):
+    # The row reader also splits lines at a lone CR; only a final CRLF reads the same both ways.
+    if b'"' in raw or not raw.endswith(b"\n") or raw.count(b"\r") > raw.endswith(b"\r\n"):
         raise NeedsRowReader
     try:
         header = [name.strip() for name in raw.decode("utf-8").rstrip("\r\n").split(",")]
@@ -106,6 +109,12 @@ def _check_block(block: bytes) -> int:
     except UnicodeDecodeError:
         raise NeedsRowReader from None
     if b'"' in block and b'"' in _QUOTED_FIELD.sub(b"", block):
+        raise NeedsRowReader
+    # A lone CR is a line break to the row reader (and would shift its line numbers), data to COPY.
+    if block.count(b"\r") != block.count(b"\r\n"):
+        raise NeedsRowReader
+    # Python's csv module refuses a field over its size limit; COPY does not.
+    if len(block) > _FIELD_LIMIT and max(map(len, block.split(b"\n"))) > _FIELD_LIMIT:
         raise NeedsRowReader
     return block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
 
@@ -160,7 +169,7 @@ def _decimal(col: str, digits: int, maximum: int) -> str:
     whole, fraction = f"split_part({col}, '.', 1)", f"split_part({col}, '.', 2)"
     return (
         f"(CASE WHEN {col} ~ '[^0-9.]' OR length({whole}) NOT BETWEEN 1 AND {digits} OR length({fraction}) > 3"
-        f" OR split_part({col}, '.', 3) <> '' THEN false"
+        f" OR length({col}) - length(replace({col}, '.', '')) > 1 THEN false"
         f" ELSE {col}::numeric BETWEEN 0.001 AND {maximum} END)"
     )
 
@@ -230,8 +239,10 @@ def _territory_list(col: str) -> str:
     return (
         f"CASE WHEN coalesce({col}, '') = '' THEN '[]'::jsonb"
         f" WHEN length({col}) = 2 THEN jsonb_build_array(upper({col}))"
-        f" WHEN length({col}) = 5 THEN CASE WHEN {first} < {second} THEN jsonb_build_array({first}, {second})"
-        f" WHEN {first} > {second} THEN jsonb_build_array({second}, {first}) ELSE jsonb_build_array({first}) END"
+        f' WHEN length({col}) = 5 THEN CASE WHEN {first} < {second} COLLATE "C"'
+        f" THEN jsonb_build_array({first}, {second})"
+        f' WHEN {first} > {second} COLLATE "C" THEN jsonb_build_array({second}, {first})'
+        f" ELSE jsonb_build_array({first}) END"
         f" ELSE to_jsonb(ARRAY(SELECT code FROM unnest(string_to_array(upper({col}), ';')) code"
         f' GROUP BY code ORDER BY code COLLATE "C")) END'
     )

@@ -24,11 +24,11 @@ POOLS = {
     "title": ["Clip", "Title, with a comma", 'He said "hi"', "Ünïcode", " padded ", "", "t" * 501, "tab\tinside"],
     "duration_seconds": [
         "30", "10.5", "0", "-1", "1e3", "10.1234", "abc", "100000001", "5.", ".5", "1_000", " 30 ", "NaN",
-        "Infinity", "0030", "30.000", "100000000", "0.001", "1.2.3",
+        "Infinity", "0030", "30.000", "100000000", "0.001", "1.2.3", "1..", "5.5.",
     ],
     "width": ["1920", "0", "+1920", "1920.0", "100001", "0001920", "\u0661\u0669\u0662\u0660", "", "100000"],
     "height": ["1080", "-1080", "1 080"],
-    "fps": ["25", "29.97", "1000", "1000.001", "0.001", "24.0000", "0"],
+    "fps": ["25", "29.97", "1000", "1000.001", "0.001", "24.0000", "0", "25.."],
     "codec": ["H264", "h 264", "", "x" * 51, "ÄV1", "vp9"],
     "size_bytes": ["45000000", "0", "1000000000000001", "1000000000000000", "12.5", "", "00045"],
     "sha256": [SHA, SHA.upper(), SHA[:63], "g" * 64, f" {SHA} "],
@@ -149,9 +149,14 @@ HEADER, FIRST, SECOND = BASE.splitlines()
         ((HEADER + "\n" + FIRST + "\n" + SECOND[:40]).encode(), "invalid", 0),  # truncated
         ((HEADER + "\n").encode(), "invalid", 0),  # no rows
         (('"external_id",' + HEADER.split(",", 1)[1] + "\n" + FIRST + "\n").encode(), "done", 1),  # quoted header
+        ((HEADER + "\n" + FIRST.replace("Clip a", '"Clip\ra"') + "\n" + SECOND.replace(",1920,", ",0,") + "\n")
+         .encode(), "invalid", 0),  # a lone CR: a line break to the row reader
+        (HEADER.replace(",title", ",\rtitle").encode() + b"\n" + FIRST.encode() + b"\n", "invalid", 0),
+        ((HEADER + "\n" + FIRST.replace("Clip a", "t" * 140_000) + "\n" + SECOND.replace(",1920,", ",0,") + "\n")
+         .encode(), "invalid", 0),  # a field over Python's csv limit
     ],
     ids=["blank-line", "end-marker", "quoted-newline", "stray-quotes", "extra-field", "latin-1", "truncated",
-         "header-only", "quoted-header"],
+         "header-only", "quoted-header", "lone-cr", "cr-in-header", "huge-field"],
 )  # fmt: skip
 def test_files_copy_could_misread_go_to_the_row_reader(licensor, monkeypatch, caplog, content, status, assets):
     outcome, used_copy = _both(licensor, content, monkeypatch, caplog)
