@@ -125,6 +125,17 @@ def test_bulk_posts_all_or_nothing_in_order(chart):
     assert [p.id for p in again] == [p.id for p in posted]
     assert not any(p.created for p in again)
 
+    # Half replays, half new: the new half is posted, the replays return their entries.
+    mixed = entries[25:] + [
+        NewEntry(legs=[debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))], description=f"new {i}",
+                 idempotency_key=f"bulk-new-{i}")
+        for i in range(25)
+    ]  # fmt: skip
+    result = ledger.entries_post(mixed)
+    assert [p.id for p in result[:25]] == [p.id for p in posted[25:]]
+    assert [p.created for p in result] == [False] * 25 + [True] * 25
+    assert balances()["cash:stripe"] == sum(100 + i for i in range(50)) + 25
+
     # One bad entry (an overdraft) and the whole batch is refused.
     bad = [
         NewEntry(legs=[debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))], description="ok"),
@@ -138,7 +149,10 @@ def test_bulk_posts_all_or_nothing_in_order(chart):
     assert JournalEntry.objects.count() == count
 
 
-ODD_TEXT = ["a,b", 'q"x', "back\\slash", "{braces}", "NULL", " spaced ", "ünï:cødé", "line\nbreak"]
+ODD_TEXT = [
+    "a,b", 'q"x', "back\\slash", "{braces}", "NULL", " spaced ", "ünï:cødé", "line\nbreak", "tab\there",
+    "carriage\rreturn", "\\N", "\\.", "end\\",
+]  # fmt: skip
 
 
 def test_bulk_keeps_any_text_exactly(chart):
@@ -225,6 +239,30 @@ def test_overdraft_checks_every_running_balance_in_a_batch(chart):
     with pytest.raises(ledger.InsufficientBalance) as caught:
         ledger.entries_post(dip)
     assert (caught.value.balance, caught.value.attempted) == (100, -1)
+    assert balances()["prepaid:lic_acme"] == 100
+    # Back to zero exactly is allowed.
+    ledger.entries_post([*dip[1:], dip[0]])
+    assert balances()["prepaid:lic_acme"] == 0
+
+
+def test_bulk_into_a_closed_period_is_refused_but_replays_pass(chart):
+    old = TODAY - dt.timedelta(days=40)
+
+    def batch(*keys, when=old):
+        return [
+            NewEntry(legs=[debit("cash:stripe", eur(3)), credit("prepaid:lic_acme", eur(3))], description="old",
+                     idempotency_key=key, effective_date=when)
+            for key in keys
+        ]  # fmt: skip
+
+    first = ledger.entries_post(batch("old-1", "old-2"))
+    ledger.period_close(through=TODAY - dt.timedelta(days=30), closed_by="finance@example.com")
+    with pytest.raises(ledger.PeriodClosed):
+        ledger.entries_post(batch("old-3", "old-4"))
+    assert [p.id for p in ledger.entries_post(batch("old-1", "old-2"))] == [p.id for p in first]
+    assert balances()["cash:stripe"] == 6
+    ledger.entries_post(batch("new-1", "new-2", when=TODAY))
+    assert balances()["cash:stripe"] == 12
 
 
 def test_a_refusal_inside_a_transaction_leaves_it_usable(chart):
