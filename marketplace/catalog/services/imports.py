@@ -7,6 +7,11 @@ wrong, nothing changes: the errors are stored for the page and the CSV. If all
 is well, one transaction upserts the assets by external id and recomputes the
 corpus totals; a crash before that commit leaves the catalogue untouched, and a
 retry starts over from the file.
+
+Each run is an attempt that owns the import until it finishes: a second
+delivery of the same job leaves a running attempt alone, and an attempt that
+was presumed dead and replaced stops at its next write instead of mixing its
+rows with its successor's.
 """
 
 from __future__ import annotations
@@ -46,11 +51,17 @@ log = logging.getLogger(__name__)
 STAGE_CHUNK = 5_000
 ERROR_CHUNK = 2_000
 MAX_ATTEMPTS = 3
+STALE_SECONDS = 600  # a running attempt silent this long is presumed dead
+RUNNING = (ImportStatus.VALIDATING, ImportStatus.APPLYING)
+FINISHED = (ImportStatus.DONE, ImportStatus.INVALID, ImportStatus.FAILED)
 STAGE_COLUMNS = (
     "manifest_import_id", "line", "external_id", "title", "duration_seconds", "width", "height", "fps", "codec",
     "size_bytes", "sha256", "storage_uri", "language", "rights_expiry", "territories", "clip_exclusions",
     "co_owners",
 )  # fmt: skip
+
+
+WITHDRAWN_MESSAGE = "The corpus was withdrawn before this manifest was applied; nothing was changed."
 
 
 def max_manifest_bytes() -> int:
@@ -119,8 +130,21 @@ def licensor_slugs() -> frozenset[str]:
     return frozenset(Organisation.objects.filter(kind=OrgKind.LICENSOR).values_list("slug", flat=True))
 
 
-def _progress(import_id: int, **fields) -> None:
-    ManifestImport.objects.filter(pk=import_id).update(heartbeat_at=timezone.now(), **fields)
+class Superseded(Exception):
+    """Another attempt owns this import now: this one stops without writing anything more."""
+
+
+def _progress(mi: ManifestImport, **fields) -> None:
+    """Record progress and the heartbeat; stops an attempt that was replaced meanwhile."""
+    owned = ManifestImport.objects.filter(pk=mi.pk, attempts=mi.attempts, status__in=RUNNING)
+    if not owned.update(heartbeat_at=timezone.now(), **fields):
+        raise Superseded(mi.pk)
+
+
+def _hold(mi: ManifestImport) -> None:
+    """Inside a transaction: lock the import if this attempt still owns it; a new claim then waits for us."""
+    if not ManifestImport.objects.select_for_update().filter(pk=mi.pk, attempts=mi.attempts, status__in=RUNNING):
+        raise Superseded(mi.pk)
 
 
 def _json(items: list) -> str:
@@ -180,8 +204,8 @@ def _store_errors(import_id: int, errors: Iterable[RowError]) -> int:
 class _Staging:
     """One import's valid rows and row errors, written in chunks."""
 
-    def __init__(self, import_id: int) -> None:
-        self.import_id = import_id
+    def __init__(self, mi: ManifestImport) -> None:
+        self.mi = mi
         self.rows: list[AssetRow] = []
         self.errors: list[RowError] = []
         self.error_count = 0
@@ -198,8 +222,10 @@ class _Staging:
 
     def flush(self) -> int:
         """Write what is pending; returns the errors stored so far."""
-        _stage(self.import_id, self.rows)
-        self.error_count += _store_errors(self.import_id, self.errors)
+        with transaction.atomic():
+            _hold(self.mi)
+            _stage(self.mi.pk, self.rows)
+            self.error_count += _store_errors(self.mi.pk, self.errors)
         self.rows, self.errors = [], []
         return self.error_count
 
@@ -209,6 +235,9 @@ def _claim(import_id: int) -> ManifestImport | None:
         mi = ManifestImport.objects.select_for_update().filter(pk=import_id).first()
         if mi is None or mi.finished:
             return None
+        fresh = timezone.now() - timezone.timedelta(seconds=STALE_SECONDS)
+        if mi.status in RUNNING and mi.heartbeat_at and mi.heartbeat_at > fresh:
+            return None  # another worker is on it (a second delivery of the same job)
         if mi.attempts >= MAX_ATTEMPTS:
             mi.status = ImportStatus.FAILED
             mi.file_error = f"The import stopped {mi.attempts} times without finishing; upload the file again."
@@ -233,6 +262,9 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
     mi = _claim(import_id)
     if mi is None:
         return ManifestImport.objects.filter(pk=import_id).first()
+    if Corpus.objects.filter(pk=mi.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
+        _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
+        return ManifestImport.objects.get(pk=import_id)
     try:
         row_errors = _validate_and_stage(mi, progress)
         if row_errors is not None:
@@ -244,9 +276,14 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
                 _apply(mi)
         ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(manifest_import__status=ImportStatus.DONE).delete()
         _drop_superseded_rows(mi.corpus_id)
+    except Superseded:
+        log.warning("manifest import %s: attempt %s was replaced by a newer one and stops", import_id, mi.attempts)
+        return ManifestImport.objects.get(pk=import_id)
     except Exception as exc:
         log.exception("manifest import %s crashed", import_id)
-        ManifestImport.objects.filter(pk=import_id).update(
+        # Only this attempt's outcome: not one that finished (a crash in the clean-up after
+        # a committed apply) and not a newer attempt's.
+        ManifestImport.objects.filter(pk=import_id, attempts=mi.attempts).exclude(status__in=FINISHED).update(
             status=ImportStatus.FAILED if mi.attempts >= MAX_ATTEMPTS else ImportStatus.QUEUED,
             file_error=f"The import failed unexpectedly ({type(exc).__name__}); it will be retried."
             if mi.attempts < MAX_ATTEMPTS
@@ -270,42 +307,44 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
     """PostgreSQL, CSV: parse with COPY, stage the plain rows in SQL, validate the rest in Python (csv_copy)."""
 
     def on_block(bytes_done: int, rows: int) -> None:
-        _progress(mi.pk, bytes_done=bytes_done, rows_seen=rows)
+        _progress(mi, bytes_done=bytes_done, rows_seen=rows)
         if progress:
             progress(bytes_done, mi.size_bytes)
 
     with mi.file.open("rb") as stream:
         header, rows = csv_copy.copy_file(stream, on_block)
-    staging = _Staging(mi.pk)
+    staging = _Staging(mi)
     try:
-        plain = csv_copy.stage_plain_rows(mi.pk, header)
+        with transaction.atomic():
+            _hold(mi)
+            plain = csv_copy.stage_plain_rows(mi.pk, header)
         for row, errors in csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ():
             staging.add(row, errors)
         error_count = staging.flush()
     finally:
         csv_copy.drop_raw()
-    _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    _progress(mi, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     return error_count
 
 
 def _read_and_stage(mi: ManifestImport, progress) -> int | None:
     """Stream the file through the row reader. Returns the error count, or None on a file error."""
     known = licensor_slugs()
-    staging = _Staging(mi.pk)
+    staging = _Staging(mi)
     rows = 0
     try:
         with mi.file.open("rb") as stream:
             for result in read_manifest(stream, mi.format, known):
                 rows += 1
                 if staging.add(result.row, result.errors):
-                    _progress(mi.pk, bytes_done=result.bytes_read, rows_seen=rows, error_count=staging.error_count)
+                    _progress(mi, bytes_done=result.bytes_read, rows_seen=rows, error_count=staging.error_count)
                     if progress:
                         progress(result.bytes_read, mi.size_bytes)
     except ManifestFileError as exc:
         _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
         return None
     error_count = staging.flush()
-    _progress(mi.pk, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    _progress(mi, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     if progress:
         progress(mi.size_bytes, mi.size_bytes)
     return error_count
@@ -335,11 +374,15 @@ def _check_duplicates(mi: ManifestImport) -> int:
                 line, "external_id", f"external_id {external_id!r} already appears on line {first_line[external_id]}"
             )
         )
-    return _store_errors(mi.pk, errors)
+    with transaction.atomic():
+        _hold(mi)
+        return _store_errors(mi.pk, errors)
 
 
 def _finish(mi: ManifestImport, status: str, **fields) -> None:
-    ManifestImport.objects.filter(pk=mi.pk).update(status=status, finished_at=timezone.now(), **fields)
+    """End this attempt, unless a newer one owns the import."""
+    owned = ManifestImport.objects.filter(pk=mi.pk, attempts=mi.attempts).exclude(status__in=FINISHED)
+    owned.update(status=status, finished_at=timezone.now(), **fields)
 
 
 _ASSET_FIELDS = (
@@ -395,9 +438,13 @@ def _apply(mi: ManifestImport) -> None:
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     with transaction.atomic():
-        # One import applies at a time per corpus.
-        Corpus.objects.select_for_update().get(pk=mi.corpus_id)
-        _progress(mi.pk, status=ImportStatus.APPLYING)
+        # One import applies at a time per corpus, and only while this attempt owns it.
+        corpus = Corpus.objects.select_for_update().get(pk=mi.corpus_id)
+        _hold(mi)
+        if corpus.status == CorpusStatus.WITHDRAWN:
+            _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
+            return
+        _progress(mi, status=ImportStatus.APPLYING)
         diff = _diff(mi)
         columns = ", ".join(_ASSET_FIELDS)
         selected = ", ".join(f"r.{f}" for f in _ASSET_FIELDS)
@@ -439,18 +486,21 @@ def _apply(mi: ManifestImport) -> None:
 
 
 def _drop_superseded_rows(corpus_id: int) -> None:
-    """Keep the staged rows of the corpus' latest applied manifest only (its current content).
+    """Keep the staged rows of the corpus' last applied manifest only (its current content).
 
-    Outside the apply transaction: it is housekeeping, and the next run repeats it if it is interrupted.
+    Rows of imports still running are theirs and stay. Outside the apply
+    transaction: it is housekeeping, and the next run repeats it if it is interrupted.
     """
-    latest = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE).order_by("-pk").first()
+    applied = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE)
+    latest = applied.order_by("-finished_at", "-pk").first()
     if latest is not None:
-        ManifestRow.objects.filter(manifest_import__corpus_id=corpus_id).exclude(manifest_import_id=latest.pk).delete()
+        superseded = applied.exclude(pk=latest.pk).values("pk")
+        ManifestRow.objects.filter(manifest_import_id__in=superseded).delete()
 
 
-def imports_stalled(older_than_seconds: int = 600):
+def imports_stalled(older_than_seconds: int | None = None):
     """Imports whose worker stopped reporting progress, or whose enqueue was lost."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds or STALE_SECONDS)
     return ManifestImport.objects.filter(
         Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
         | Q(status__in=[ImportStatus.VALIDATING, ImportStatus.APPLYING], heartbeat_at__lt=cutoff)

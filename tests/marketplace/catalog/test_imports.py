@@ -1,5 +1,6 @@
 """Manifest imports end to end through the service: upsert, diffs, errors, crashes, withdrawals."""
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -247,3 +248,93 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     assert "line 2: width must be greater than zero (got 0)" in out.getvalue()
     with pytest.raises(CommandError, match="is not a member"):
         call_command("import_manifest", corpus.pk, str(good), "--as", "stranger@example.com")
+
+
+# Two workers, one import or one corpus: each attempt owns its import until it ends.
+
+
+def queued(licensor, corpus, rows, name="m.csv"):
+    return imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(name, manifest_csv(rows)))
+
+
+def test_an_import_finishing_meanwhile_leaves_a_running_import_of_the_same_corpus_whole(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a0")])  # an earlier applied manifest
+    running = queued(licensor, corpus, [manifest_row(f"a{i}") for i in range(6)])
+    bad = imports.manifest_upload(
+        access=licensor, corpus=corpus,
+        upload=upload("bad.jsonl", b'{"external_id": "b1", "title": "no other fields"}\n'),
+    )  # fmt: skip
+    seen = []
+
+    def meanwhile(done, total):
+        if not seen:
+            seen.append(imports.manifest_import_run(bad.pk).status)
+
+    result = imports.manifest_import_run(running.pk, progress=meanwhile)
+    assert seen == [ImportStatus.INVALID]
+    assert (result.status, result.added, result.unchanged, result.missing) == ("done", 5, 1, 0)
+    assert sorted(Asset.objects.filter(corpus=corpus).values_list("external_id", flat=True)) == [
+        f"a{i}" for i in range(6)
+    ]
+    assert imports.missing_assets(result).count() == 0
+    # Only the last applied manifest keeps its staged rows.
+    assert set(ManifestRow.objects.values_list("manifest_import_id", flat=True)) == {running.pk}
+
+
+def test_a_second_delivery_of_a_running_import_leaves_it_alone(licensor, corpus):
+    mi = queued(licensor, corpus, [manifest_row(f"a{i}") for i in range(4)])
+    inner = []
+
+    def meanwhile(done, total):
+        if not inner:
+            inner.append(imports.manifest_import_run(mi.pk).status)
+
+    result = imports.manifest_import_run(mi.pk, progress=meanwhile)
+    assert inner == [ImportStatus.VALIDATING]
+    assert (result.status, result.added, result.error_count, result.attempts) == ("done", 4, 0, 1)
+    assert not ManifestRowError.objects.filter(manifest_import=mi).exists()
+
+
+def test_an_attempt_presumed_dead_stops_when_it_wakes_up(licensor, corpus):
+    from django.utils import timezone
+
+    # JSON Lines: both attempts share this test's database session, and the CSV road's temporary table with it.
+    lines = b"".join(json.dumps(manifest_row(f"a{i}")).encode() + b"\n" for i in range(4))
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.jsonl", lines))
+    inner = []
+
+    def meanwhile(done, total):
+        if not inner:  # this attempt goes silent; the sweeper's retry takes over and finishes
+            stale = timezone.now() - timezone.timedelta(seconds=imports.STALE_SECONDS + 1)
+            ManifestImport.objects.filter(pk=mi.pk).update(heartbeat_at=stale)
+            inner.append(imports.manifest_import_run(mi.pk).status)
+
+    result = imports.manifest_import_run(mi.pk, progress=meanwhile)
+    assert inner == [ImportStatus.DONE]
+    assert (result.status, result.added, result.error_count, result.attempts) == ("done", 4, 0, 2)
+    assert Asset.objects.filter(corpus=corpus).count() == 4
+    assert not ManifestRowError.objects.filter(manifest_import=mi).exists()
+
+
+def test_an_import_queued_before_its_corpus_was_withdrawn_changes_nothing(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a1")])
+    mi = queued(licensor, corpus, [manifest_row("a1"), manifest_row("a2")])
+    withdrawals.corpus_withdraw(access=licensor, corpus=corpus, reason="Rights dispute with the estate")
+    result = imports.manifest_import_run(mi.pk)
+    assert (result.status, result.file_error) == ("invalid", imports.WITHDRAWN_MESSAGE)
+    assert not Asset.objects.filter(external_id="a2").exists()
+    assert totals(corpus)[0] == 0
+
+
+def test_a_crash_in_the_clean_up_after_applying_keeps_the_import_done(licensor, corpus, monkeypatch):
+    mi = queued(licensor, corpus, [manifest_row("a1")])
+
+    def boom(corpus_id):
+        raise RuntimeError("connection lost")
+
+    monkeypatch.setattr(imports, "_drop_superseded_rows", boom)
+    with pytest.raises(RuntimeError):
+        imports.manifest_import_run(mi.pk)
+    mi.refresh_from_db()
+    assert (mi.status, mi.added, mi.file_error) == ("done", 1, "")
+    assert imports.manifest_import_run(mi.pk).status == ImportStatus.DONE  # a retry leaves it be
