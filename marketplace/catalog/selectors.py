@@ -64,7 +64,10 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
             json_list_contains("territory", filters.territory.upper()) | json_list_contains("territory", "WW")
         )
     if filters.use:
-        corpora = corpora.filter(Exists(live_offer.filter(json_list_contains("permitted_uses", filters.use))))
+        # Only the terms on sale now: an older version's uses no longer apply.
+        newer = OfferVersion.objects.filter(offer=OuterRef("offer"), published=True, number__gt=OuterRef("number"))
+        current = live_offer.filter(~Exists(newer))
+        corpora = corpora.filter(Exists(current.filter(json_list_contains("permitted_uses", filters.use))))
     if filters.min_hours is not None:
         corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
     if filters.max_price_per_hour is not None:

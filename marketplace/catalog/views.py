@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from marketplace.catalog.forms import CorpusForm, ManifestUploadForm, OfferForm, PreviewForm, ReviewForm, WithdrawForm
@@ -195,8 +196,8 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
         ids = [int(v) for v in request.POST.getlist("asset")]
     except ValueError:
         raise Http404("Bad asset id") from None
-    back = request.POST.get("next") or reverse("catalog:assets", args=[_slug(request), corpus.pk])
-    if not back.startswith("/"):
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("catalog:assets", args=[_slug(request), corpus.pk])
     try:
         if not ids:

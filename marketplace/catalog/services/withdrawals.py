@@ -18,6 +18,7 @@ from marketplace.catalog.models import (
     WithdrawalScope,
 )
 from marketplace.catalog.services.imports import missing_assets
+from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
@@ -39,6 +40,7 @@ def _withdraw(*, access: OrgAccess, corpus: Corpus, assets, scope: str, reason: 
     withdrawal.asset_count = count
     withdrawal.save(update_fields=["asset_count"])
     corpus_recount(corpus.pk)
+    corpus_refresh_price(corpus.pk)  # per-asset and per-GB prices follow the corpus' averages
     event_record(
         type="asset.withdrawn",
         organisation=access.organisation,

@@ -338,3 +338,22 @@ def test_a_crash_in_the_clean_up_after_applying_keeps_the_import_done(licensor, 
     mi.refresh_from_db()
     assert (mi.status, mi.added, mi.file_error) == ("done", 1, "")
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.DONE  # a retry leaves it be
+
+
+def test_withdrawing_assets_refreshes_the_listed_price_per_hour(licensor, corpus):
+    from marketplace.catalog.services import offers
+    from tests.fixtures.market import OFFER_DATA
+
+    # Two 30-second clips and two one-hour films; 1 EUR per asset.
+    rows = [manifest_row(f"c{i}", duration_seconds="30") for i in range(2)]
+    rows += [manifest_row(f"f{i}", duration_seconds="3600") for i in range(2)]
+    import_rows(licensor, corpus, rows)
+    plan = {"metric": "assets", "tiers": [{"up_to": None, "unit_price": 100}]}
+    version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
+    offers.offer_publish(access=licensor, offer=version.offer)
+    corpus.refresh_from_db()
+    before = corpus.price_per_hour_from  # average 1,815 s per asset: about 2 assets per hour
+    films = list(Asset.objects.filter(external_id__startswith="f").values_list("id", flat=True))
+    withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=films, reason="Music claim received")
+    corpus.refresh_from_db()
+    assert (before, corpus.price_per_hour_from) == (198, 12_000)  # now 120 thirty-second clips per hour

@@ -10,7 +10,7 @@ from django.urls import reverse
 from marketplace.catalog.models import Asset, Corpus, ImportStatus, ManifestImport, Offer
 from marketplace.catalog.services import imports
 from marketplace.orgs.models import Role
-from tests.fixtures.market import add_member, import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.market import OFFER_DATA, add_member, import_rows, manifest_csv, manifest_row, upload
 
 
 @pytest.fixture
@@ -159,6 +159,16 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     )
     assert response.status_code == 302
     assert Asset.objects.filter(corpus=corpus, status="withdrawn").count() == 2
+    back = url("assets", licensor, corpus_id=corpus.pk)
+    for target, lands in [
+        (back + "?page=2", back + "?page=2"),
+        ("//evil.example/x", back),
+        ("https://evil.example", back),
+    ]:
+        response = owner_client.post(
+            url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[2:], "reason": "Again", "next": target}
+        )
+        assert response["Location"] == lands
     page = owner_client.get(url("withdrawals", licensor)).content.decode()
     assert "Brand complaint from X" in page
     assert licensor.user.email in page
@@ -303,3 +313,20 @@ def test_import_progress_page_polls_until_done(owner_client, licensor, corpus):
     assert f'data-import-status-url="{url("import_status", licensor, import_id=mi.pk)}"' in page
     assert "<progress" in page
     assert owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()["status"] == ImportStatus.QUEUED
+
+
+def test_catalogue_filters_read_the_offer_terms_on_sale_now(client, licensor, operator, listed_corpus):
+    from marketplace.catalog.services import corpora, offers
+
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    base, title = reverse("catalog:public_list"), listed_corpus.title
+    assert title in client.get(base + "?use=pre_training").content.decode()
+    offer = listed_corpus.offers.get()
+    offers.offer_save(
+        access=licensor, corpus=listed_corpus, offer=offer, data={**OFFER_DATA, "permitted_uses": ["evaluation"]}
+    )
+    offers.offer_publish(access=licensor, offer=offer)
+    assert offer.versions.filter(published=True).count() == 2
+    assert title not in client.get(base + "?use=pre_training").content.decode()  # version 1 allowed it, 2 does not
+    assert title in client.get(base + "?use=evaluation").content.decode()
