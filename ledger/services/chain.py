@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from ledger.models import Account, AccountDay, ChainBlock, ChainSeal, JournalEntry, Posting
 from ledger.services import _hashing
@@ -252,7 +253,7 @@ def _check_books() -> list[VerifyProblem]:
         problems.append(VerifyProblem("unbalanced", f"entry {entry_id} is off by {off} {currency}", entry_id))
     counts = Posting.objects.filter(entry_id=OuterRef("pk")).values("entry_id").annotate(c=Count("*")).values("c")
     for entry_id, declared, actual in (
-        JournalEntry.objects.annotate(actual=Subquery(counts))
+        JournalEntry.objects.annotate(actual=Coalesce(Subquery(counts), 0))  # an entry without postings counts 0
         .exclude(actual=F("leg_count"))
         .values_list("id", "leg_count", "actual")[:100]
     ):

@@ -55,6 +55,8 @@ def journal_rows(
             .values_list("entry_id", "account_id", "currency", "amount")
         ):
             _, effective_date, posted_at, description, key = meta[entry_id]
+            if account_id not in accounts:  # opened after the export started
+                accounts[account_id] = Account.objects.values_list("code", "type").get(pk=account_id)
             code, type_ = accounts[account_id]
             yield [
                 entry_id,

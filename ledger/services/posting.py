@@ -45,6 +45,7 @@ from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
 MAX_LEGS = 10_000
+MAX_AMOUNT = 10**15  # minor units per leg: far above any real payment, far from the 64-bit limit of a balance
 BULK_CHUNK = 5_000  # entries per round trip, at most
 PIPELINE_MIN = 1_000  # smaller batches go in one round trip, without a preparing thread
 
@@ -62,7 +63,7 @@ class _Prepared:
     legs: list[Leg]
 
 
-def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str, reverses: int | None = None) -> _Prepared:
+def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Prepared:
     legs = entry.legs if isinstance(entry.legs, list) else list(entry.legs)
     if len(legs) < 2:
         raise InvalidEntry("an entry needs at least two legs")
@@ -76,6 +77,8 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str, revers
             raise InvalidEntry(f"leg {i}: amount must be an int of minor units, not {type(leg.amount).__name__}")
         if leg.amount == 0:
             raise InvalidEntry(f"leg {i}: amount must not be zero")
+        if not -MAX_AMOUNT <= leg.amount <= MAX_AMOUNT:
+            raise InvalidEntry(f"leg {i}: amount must be at most {MAX_AMOUNT:,} minor units either way")
         if type(leg.account) is not str or not leg.account:
             raise InvalidEntry(f"leg {i}: account code is missing")
         if leg.currency not in CURRENCY_EXPONENTS:
@@ -84,8 +87,15 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str, revers
     imbalances = {cur: amount for cur, amount in sums.items() if amount}
     if imbalances:
         raise UnbalancedEntry(imbalances)
-    if entry.idempotency_key is not None and not (0 < len(entry.idempotency_key) <= 255):
-        raise InvalidEntry("idempotency_key must be 1-255 characters")
+    if entry.idempotency_key is not None and (
+        type(entry.idempotency_key) is not str or not (0 < len(entry.idempotency_key) <= 255)
+    ):
+        raise InvalidEntry("idempotency_key must be a string of 1-255 characters")
+    if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
+        raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
+    reverses = entry.reverses
+    if reverses is not None and (type(reverses) is not int or reverses <= 0):
+        raise InvalidEntry("reverses must be the id of the entry this one reverses")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
     metadata = entry.metadata
@@ -443,6 +453,7 @@ class _Batcher:
         self.encode = encode
         self.first_by_key: dict[str, tuple[int, str]] = {}  # key -> (unique index, request hash)
         self.unique_count = 0
+        self.reversed: set[int] = set()
 
     def chunk(self, entries: Sequence[NewEntry]) -> _Chunk:
         unique: list[_Prepared] = []
@@ -460,6 +471,10 @@ class _Batcher:
                     mirror.append(first[0])
                     continue
                 self.first_by_key[p.key] = (self.unique_count, p.request_hash)
+            if p.reverses is not None:
+                if p.reverses in self.reversed:
+                    raise InvalidEntry(f"entry {p.reverses} is reversed twice in one batch")
+                self.reversed.add(p.reverses)
             mirror.append(self.unique_count)
             self.unique_count += 1
             unique.append(p)
@@ -519,10 +534,22 @@ def _post_one(prepared: _Prepared, posted_at: dt.datetime) -> PostedEntry:
     return post([prepared], posted_at)[0]
 
 
+def _require_entries(ids: Iterable[int]) -> None:
+    """Entries named by ``reverses`` must exist: a clear error rather than a foreign-key failure at commit."""
+    wanted = set(ids)
+    if wanted:
+        missing = wanted - set(JournalEntry.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        if missing:
+            raise EntryNotFound(f"no journal entry {min(missing)} to reverse")
+
+
 def entry_post(entry: NewEntry) -> PostedEntry:
     """Post one balanced entry. Safe to repeat with the same ``idempotency_key``."""
     posted_at = timezone.now()
-    return _post_one(_prepare(entry, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at)), posted_at)
+    prepared = _prepare(entry, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at))
+    if prepared.reverses is not None:
+        _require_entries([prepared.reverses])
+    return _post_one(prepared, posted_at)
 
 
 def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
@@ -533,6 +560,7 @@ def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
     """
     if not entries:
         return []
+    _require_entries(e.reverses for e in entries if type(e.reverses) is int)
     return _post_many(entries, timezone.now())
 
 
@@ -565,7 +593,6 @@ def entry_reverse(
         idempotency_key=idempotency_key or f"ledger:reverse:{entry_id}",
         effective_date=effective_date,
         metadata={**(metadata or {}), "reverses": entry_id},
+        reverses=entry_id,
     )
-    posted_at = timezone.now()
-    prepared = _prepare(request, posted_at=posted_at, posted_iso=_hashing.utc_iso(posted_at), reverses=entry_id)
-    return _post_one(prepared, posted_at)
+    return entry_post(request)

@@ -122,6 +122,27 @@ def test_rewritten_content_hash_breaks_the_chain(chart):
     assert report.first_bad_entry == ids[0]
 
 
+def test_an_entry_without_postings_is_named_even_with_a_matching_hash(chart):
+    from ledger.services import _hashing
+
+    post(100)
+    posted_at = JournalEntry.objects.get().posted_at
+    forged = _hashing.stored_content_hash(
+        idempotency_key=None, effective_date=posted_at.date(), posted_at=posted_at, description="ghost", metadata={},
+        reverses=None, legs=[],
+    )  # fmt: skip
+    tamper(
+        "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
+        " leg_count) VALUES (%s, %s, 'ghost', '{}', 'x', %s, 2)",
+        [posted_at.date(), posted_at, forged],
+    )
+    ghost = JournalEntry.objects.get(description="ghost").pk
+    ledger.chain_seal()
+    report = ledger.chain_verify()
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("legs", ghost)]
+    assert "declares 2 legs but has 0" in report.problems[0].message
+
+
 def test_tampering_before_sealing_is_caught_too(chart):
     entry_id = post(100)
     tamper("UPDATE ledger_entry SET effective_date = '2020-01-01' WHERE id = %s", [entry_id])

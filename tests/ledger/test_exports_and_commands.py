@@ -59,6 +59,21 @@ def test_journal_csv_has_one_row_per_posting(posted):
     assert sum(int(r["amount_minor"]) for r in rows) == 0
 
 
+def test_journal_export_streams_on_while_accounts_are_opened(posted):
+    from ledger.services import exports
+    from ledger.types import AccountType
+
+    rows = exports.journal_rows(chunk=1)
+    first = next(rows)
+    ledger.account_open(code="cash:bank", currency="EUR", type=AccountType.ASSET)
+    late = ledger.entry_post(
+        NewEntry(legs=[debit("cash:bank", eur(5)), credit("revenue:commission", eur(5))], description="Wire")
+    )
+    rest = list(rows)
+    assert first[0] == posted[0]
+    assert [r[3] for r in rest if r[0] == late.id] == ["cash:bank", "revenue:commission"]
+
+
 def test_journal_csv_filters_by_date_and_writes_a_file(posted, tmp_path):
     target = tmp_path / "journal.csv"
     out = io.StringIO()

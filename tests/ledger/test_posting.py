@@ -48,6 +48,15 @@ def test_malformed_entries_are_refused_with_a_clear_error(chart, legs, message):
 
 def test_description_and_metadata_are_validated(chart):
     legs = [debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))]
+    with pytest.raises(ledger.InvalidEntry, match=r"effective_date must be a datetime\.date, not datetime"):
+        ledger.entry_post(NewEntry(legs=legs, description="x", effective_date=dt.datetime.now(dt.UTC)))
+    with pytest.raises(ledger.InvalidEntry, match="idempotency_key must be a string"):
+        ledger.entry_post(NewEntry(legs=legs, description="x", idempotency_key=42))
+    huge = [Leg("cash:stripe", "EUR", 2**63), Leg("prepaid:lic_acme", "EUR", -(2**63))]
+    with pytest.raises(ledger.InvalidEntry, match="leg 0: amount must be at most 1,000,000,000,000,000"):
+        ledger.entry_post(NewEntry(legs=huge, description="x"))
+    with pytest.raises(ledger.InvalidEntry, match="reverses must be the id"):
+        ledger.entry_post(NewEntry(legs=legs, description="x", reverses="7"))
     with pytest.raises(ledger.InvalidEntry, match="needs a description"):
         ledger.entry_post(NewEntry(legs=legs, description="  "))
     with pytest.raises(ledger.InvalidEntry, match="metadata must be plain JSON"):
@@ -291,6 +300,40 @@ def test_reversal_is_exact_and_happens_once(chart):
     assert amounts == [-700, 700]
     with pytest.raises(ledger.EntryNotFound):
         ledger.entry_reverse(999_999)
+
+
+def test_a_hand_built_entry_can_reverse_another_once(chart):
+    original = topup(700)
+    partial = NewEntry(
+        legs=[credit("cash:stripe", eur(200)), debit("prepaid:lic_acme", eur(200))],
+        description="Partial refund",
+        reverses=original.id,
+    )
+    posted = ledger.entry_post(partial)
+    assert ledger.entry_get(posted.id).reverses == original.id
+    assert balances()["cash:stripe"] == 500
+    with pytest.raises(ledger.AlreadyReversed):
+        ledger.entry_reverse(original.id)
+    with pytest.raises(ledger.EntryNotFound, match="no journal entry 999999 to reverse"):
+        ledger.entry_post(NewEntry(legs=partial.legs, description="x", reverses=999_999))
+    # In bulk: each entry reversed once, and not twice in one batch.
+    a, b = topup(10), topup(20)
+    twice = [NewEntry(legs=partial.legs, description="r", reverses=a.id) for _ in range(2)]
+    with pytest.raises(ledger.InvalidEntry, match=f"entry {a.id} is reversed twice in one batch"):
+        ledger.entries_post(twice)
+    undo = [
+        NewEntry(
+            legs=[credit("cash:stripe", eur(n)), debit("prepaid:lic_acme", eur(n))], description="undo", reverses=e.id
+        )
+        for n, e in ((10, a), (20, b))
+    ]
+    reversals = ledger.entries_post(undo)
+    assert [ledger.entry_get(r.id).reverses for r in reversals] == [a.id, b.id]
+    assert balances()["cash:stripe"] == 500
+    with pytest.raises(ledger.EntryNotFound):
+        ledger.entries_post([NewEntry(legs=partial.legs, description="x", reverses=999_999), *undo])
+    report = ledger.chain_verify()
+    assert report.ok, report.problems
 
 
 def test_closed_period_refuses_backdated_entries(chart):
