@@ -3,6 +3,10 @@
 Every read is bounded: a balance now is one row; as of an entry it is one
 index probe for the last posting at or before it; as of a date it sums the
 per-day totals, so it never scans postings.
+
+A past balance is the day totals plus the newest day's movement on the
+account row, which a post moves between the two: each such read is one
+statement, so that it sees both sides at the same moment.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db.models import Sum
+from django.db import models
+from django.db.models import OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
@@ -26,11 +32,27 @@ from ledger.types import (
 )
 
 
-def _account(code: str, currency: str) -> Account:
+def _account(code: str, currency: str, accounts: models.QuerySet[Account] | None = None) -> Account:
     try:
-        return Account.objects.get(code=code, currency=currency)
+        return (Account.objects.all() if accounts is None else accounts).get(code=code, currency=currency)
     except Account.DoesNotExist:
         raise UnknownAccount(code, currency) from None
+
+
+def _with_days_through(accounts: models.QuerySet[Account], day: dt.date) -> models.QuerySet[Account]:
+    """Annotate ``days_net``: the account's day totals up to ``day``, read with the account row itself."""
+    totals = (
+        AccountDay.objects.filter(account_id=OuterRef("pk"), day__lte=day)
+        .values("account_id")
+        .annotate(s=Sum("net"))
+        .values("s")
+    )
+    return accounts.annotate(days_net=Coalesce(Subquery(totals), 0, output_field=models.BigIntegerField()))
+
+
+def _net_through(account: Account, day: dt.date) -> int:
+    """The net at the end of ``day`` from an account annotated by _with_days_through."""
+    return account.days_net + (account.day_net if account.day is not None and account.day <= day else 0)
 
 
 def account_balance(
@@ -44,7 +66,8 @@ def account_balance(
     just after ``as_of_entry`` was posted (by posting order)."""
     if as_of_date is not None and as_of_entry is not None:
         raise ValueError("give as_of_date or as_of_entry, not both")
-    account = _account(code, currency)
+    accounts = None if as_of_date is None else _with_days_through(Account.objects.all(), as_of_date)
+    account = _account(code, currency, accounts)
     if as_of_entry is not None:
         last = (
             Posting.objects.filter(account_id=account.pk, entry_id__lte=as_of_entry)
@@ -54,9 +77,7 @@ def account_balance(
         )
         net = last or 0
     elif as_of_date is not None:
-        net = AccountDay.objects.filter(account_id=account.pk, day__lte=as_of_date).aggregate(s=Sum("net"))["s"] or 0
-        if account.day is not None and account.day <= as_of_date:
-            net += account.day_net
+        net = _net_through(account, as_of_date)
     else:
         net = account.net
     return AccountBalance(
@@ -85,9 +106,12 @@ def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
     must hold on every past day, not only now. One row per day with movement, read from the day totals."""
     account = _account(code, currency)
     sign = AccountType(account.type).normal_sign
-    days = dict(AccountDay.objects.filter(account_id=account.pk).values_list("day", "net"))
-    if account.day is not None and account.day_postings:
-        days[account.day] = days.get(account.day, 0) + account.day_net
+    # Day rows and the account row's newest day, in one statement.
+    newest = Account.objects.filter(pk=account.pk, day__isnull=False, day_postings__gt=0).order_by()
+    day_rows = AccountDay.objects.filter(account_id=account.pk).order_by().values_list("day", "net")
+    days: dict[dt.date, int] = {}
+    for day, net in day_rows.union(newest.values_list("day", "day_net"), all=True):
+        days[day] = days.get(day, 0) + net
     running, history = 0, []
     for day in sorted(days):
         running += days[day]
@@ -98,21 +122,11 @@ def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
 def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     """Every account with its debit or credit balance; debits equal credits per currency."""
     accounts = Account.objects.order_by("currency", "code")
-    if as_of_date is None:
-        nets = {a.pk: a.net for a in accounts}
-    else:
-        nets = dict(
-            AccountDay.objects.filter(day__lte=as_of_date)
-            .values("account_id")
-            .annotate(s=Sum("net"))
-            .values_list("account_id", "s")
-        )
-        for account in accounts:
-            if account.day is not None and account.day <= as_of_date:
-                nets[account.pk] = nets.get(account.pk, 0) + account.day_net
+    if as_of_date is not None:
+        accounts = _with_days_through(accounts, as_of_date)
     rows = []
     for account in accounts:
-        net = nets.get(account.pk, 0)
+        net = account.net if as_of_date is None else _net_through(account, as_of_date)
         rows.append(
             TrialBalanceRow(
                 account=AccountRef(account.code, account.currency),

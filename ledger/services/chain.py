@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -142,14 +143,38 @@ def _load(entry_ids: Iterable[int], codes: dict[int, str]) -> tuple[dict[int, tu
     return entries, legs
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """On PostgreSQL, run every read in one REPEATABLE READ snapshot.
+
+    Verification reads the books in many queries; posts committed between two
+    of them would otherwise look like stored balances that disagree with
+    their postings. Inside a caller's transaction the isolation level is
+    already set, so the reads run as they are.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: int = 5_000) -> VerifyReport:
     """Recompute the chain and the books from the rows and report every discrepancy.
 
     Checks, in order: each sealed entry still exists and still hashes to its
     sealed content hash; the seals link up; unsealed entries hash correctly;
-    every entry balances with its declared legs; stored balances and day
-    totals equal the sums of their postings.
+    every entry balances with its declared legs; each posting's running
+    balance, stored balances and day totals equal the sums of their postings.
+    All of it reads one snapshot of the books, so it can run while they are written.
     """
+    with _one_snapshot():
+        return _verify(progress, chunk)
+
+
+def _verify(progress: Callable[[int, int], None] | None, chunk: int) -> VerifyReport:
     problems: list[VerifyProblem] = []
     codes = dict(Account.objects.values_list("id", "code"))
     total = JournalEntry.objects.count()
@@ -242,6 +267,33 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
     )
 
 
+def _check_running_balances(limit: int = 100) -> list[VerifyProblem]:
+    """Each posting's stored balance_after is its account's running sum, in posting order."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT p.entry_id, p.leg_index, a.code, a.currency, p.balance_after, p.running
+              FROM (SELECT entry_id, leg_index, account_id, balance_after,
+                           SUM(amount) OVER (PARTITION BY account_id ORDER BY entry_id, leg_index) AS running
+                      FROM ledger_posting) p
+              JOIN ledger_account a ON a.id = p.account_id
+             WHERE p.balance_after <> p.running
+             ORDER BY p.entry_id, p.leg_index
+             LIMIT %s
+            """,
+            [limit],
+        )
+        return [
+            VerifyProblem(
+                "running",
+                f"entry {entry_id}, leg {leg}: account {code} ({currency}) states a balance of {stated} after it, "
+                f"but its postings sum to {running}",
+                entry_id,
+            )
+            for entry_id, leg, code, currency, stated, running in cursor.fetchall()
+        ]
+
+
 def _check_books() -> list[VerifyProblem]:
     problems: list[VerifyProblem] = []
     for entry_id, currency, off in (
@@ -260,6 +312,7 @@ def _check_books() -> list[VerifyProblem]:
         problems.append(
             VerifyProblem("legs", f"entry {entry_id} declares {declared} legs but has {actual or 0}", entry_id)
         )
+    problems.extend(_check_running_balances())
     sums = dict(Posting.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
     for account_id, code, currency, net in Account.objects.values_list("id", "code", "currency", "net"):
         if sums.get(account_id, 0) != net:

@@ -152,6 +152,16 @@ def test_tampering_before_sealing_is_caught_too(chart):
     assert "not yet sealed" in report.problems[0].message
 
 
+def test_an_edited_running_balance_is_named(chart):
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    tamper("UPDATE ledger_posting SET balance_after = 999999 WHERE entry_id = %s AND leg_index = 0", [ids[1]])
+    report = ledger.chain_verify()
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("running", ids[1])]
+    assert "account cash:stripe (EUR) states a balance of 999999 after it, but its postings sum to 201" in (
+        report.problems[0].message
+    )
+
+
 def test_direct_balance_edit_is_reported(chart):
     post(100)
     with connection.cursor() as cursor:
@@ -191,3 +201,30 @@ def test_an_entry_that_commits_late_is_sealed_by_a_later_run(chart):
     assert second.sealed == 2
     assert list(ChainSeal.objects.order_by("seq").values_list("entry_id", flat=True)) == sorted([late["id"], early])
     assert ledger.chain_verify().ok
+
+
+@pytest.mark.postgres
+def test_verify_reads_one_moment_while_the_books_are_written(chart):
+    post(100)
+    ledger.chain_seal()
+    post(50)  # one entry waits for sealing
+    written = []
+
+    def meanwhile(done, total):
+        if written:
+            return
+
+        def writer():
+            try:
+                written.append(post(7, "meanwhile"))
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        thread.join(20)
+
+    report = ledger.chain_verify(progress=meanwhile)
+    assert len(written) == 1  # committed while verify was reading
+    assert (report.sealed, report.unsealed, report.problems) == (1, 1, [])
+    assert ledger.chain_verify().unsealed == 2

@@ -365,6 +365,25 @@ def test_balance_now_as_of_date_and_as_of_entry(chart):
     assert ledger.account_balance("prepaid:lic_acme", "EUR").balance == 700
 
 
+def test_past_balances_read_day_totals_and_the_account_row_in_one_statement(chart):
+    """A post moves the newest day's movement from the account row to the day rows: read both at one moment."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    topup(100, effective_date=TODAY - dt.timedelta(days=1))
+    topup(50)
+    with CaptureQueriesContext(connection) as balance:
+        assert ledger.account_balance("cash:stripe", "EUR", as_of_date=TODAY).balance == 150
+    with CaptureQueriesContext(connection) as trial:
+        rows = {r.account.code: r.debit for r in ledger.trial_balance(as_of_date=TODAY).rows}
+    with CaptureQueriesContext(connection) as history:
+        assert ledger.account_history("cash:stripe", "EUR")[-1] == (TODAY, 150)
+    assert rows["cash:stripe"] == 150
+    assert len(balance.captured_queries) == 1 and len(trial.captured_queries) == 1
+    [days] = [q["sql"] for q in history.captured_queries if "ledger_account_day" in q["sql"]]
+    assert "UNION" in days and "day_net" in days
+
+
 def test_many_balances_at_once_and_an_account_s_daily_history(chart):
     topup(100, effective_date=TODAY - dt.timedelta(days=10))
     topup(200, effective_date=TODAY - dt.timedelta(days=5))
