@@ -5,12 +5,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
 
 from ledger.money import minor_units
-from marketplace.catalog.models import AssetStatus
+from marketplace.catalog.models import AssetStatus, PreviewMedia
 from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora, public_corpus
+from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES, preview_visible
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.pricing import PricePlan, example_prices
@@ -77,3 +78,18 @@ def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
             "uses": PERMITTED_USES,
         },
     )
+
+
+def preview_file(request: HttpRequest, preview_id: int) -> FileResponse:
+    """A corpus preview, to whoever may see the corpus; uploads are never served from a public folder."""
+    preview = get_object_or_404(PreviewMedia.objects.select_related("corpus"), pk=preview_id)
+    if not preview_visible(preview, request.user):
+        raise Http404("No such preview")
+    content_type = PREVIEW_CONTENT_TYPES.get(preview.file.name.rsplit(".", 1)[-1])
+    if content_type is None:  # stored before uploads were checked: not served
+        raise Http404("No such preview")
+    response = FileResponse(preview.file.open("rb"), content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "public, max-age=3600" if preview.corpus.status == "published" else "private, no-store"
+    return response

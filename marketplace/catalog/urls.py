@@ -7,6 +7,7 @@ org = "o/<slug:org_slug>/"
 urlpatterns = [
     path("catalogue/", public_views.catalogue, name="public_list"),
     path("catalogue/<slug:slug>/", public_views.corpus_page, name="public_corpus"),
+    path("previews/<int:preview_id>/", public_views.preview_file, name="preview_file"),
     path(f"{org}corpora/", views.corpus_list, name="corpus_list"),
     path(f"{org}corpora/new/", views.corpus_create, name="corpus_create"),
     path(f"{org}corpora/<int:corpus_id>/", views.corpus_detail, name="corpus"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -14,6 +17,7 @@ from marketplace.catalog.services.imports import licensor_slugs
 from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, territory_codes, territory_problem
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
+from marketplace.orgs.models import Membership, OrgKind
 
 EDITABLE = (
     "title",
@@ -181,16 +185,51 @@ def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str
     return corpus
 
 
+# What a preview file may be, told by its first bytes (never by its name or the browser's word):
+# (kind, extension, content type, test on the first 16 bytes).
+PREVIEW_FORMATS = (
+    ("image", "jpg", "image/jpeg", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ("image", "png", "image/png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("image", "webp", "image/webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    ("clip", "mp4", "video/mp4", lambda head: head[4:8] == b"ftyp"),
+    ("clip", "webm", "video/webm", lambda head: head.startswith(b"\x1a\x45\xdf\xa3")),
+)
+PREVIEW_CONTENT_TYPES = {ext: content_type for _, ext, content_type, _ in PREVIEW_FORMATS}
+PREVIEW_MAX_BYTES = 50 * 1024 * 1024
+
+
+def _preview_format(upload) -> tuple[str, str]:
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    for kind, ext, _, matches in PREVIEW_FORMATS:
+        if matches(head):
+            return kind, ext
+    raise ValidationError({"file": "Upload an image (JPEG, PNG, WebP) or a short video clip (MP4, WebM)."})
+
+
 @transaction.atomic
 def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "") -> PreviewMedia:
+    """Store a preview under a random name of its real type, so that no upload is ever served as a page."""
     access.require(Perm.MANAGE_CATALOG)
-    content_type = getattr(upload, "content_type", "") or ""
-    if content_type.startswith("image/"):
-        kind = "image"
-    elif content_type.startswith("video/"):
-        kind = "clip"
-    else:
-        raise ValidationError({"file": "Upload an image (JPEG, PNG, WebP) or a short video clip (MP4, WebM)."})
-    if upload.size > 50 * 1024 * 1024:
+    if corpus.organisation_id != access.organisation.pk:
+        raise ValidationError("This corpus belongs to another organisation.")
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("This corpus has been withdrawn.")
+    if upload.size > PREVIEW_MAX_BYTES:
         raise ValidationError({"file": "Preview files are limited to 50 MB."})
+    kind, ext = _preview_format(upload)
+    upload.name = f"{secrets.token_hex(16)}.{ext}"
     return PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
+
+
+def preview_visible(preview: PreviewMedia, user) -> bool:
+    """Anyone sees a published corpus' previews; otherwise its own organisation and the operators reviewing it."""
+    if preview.corpus.status == CorpusStatus.PUBLISHED:
+        return True
+    if not user.is_authenticated:
+        return False
+    memberships = Membership.objects.filter(user=user)
+    return memberships.filter(
+        Q(organisation_id=preview.corpus.organisation_id) | Q(organisation__kind=OrgKind.OPERATOR)
+    ).exists()

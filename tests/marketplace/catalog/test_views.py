@@ -4,6 +4,7 @@ import csv
 import io
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse
 
@@ -330,3 +331,51 @@ def test_catalogue_filters_read_the_offer_terms_on_sale_now(client, licensor, op
     assert offer.versions.filter(published=True).count() == 2
     assert title not in client.get(base + "?use=pre_training").content.decode()  # version 1 allowed it, 2 does not
     assert title in client.get(base + "?use=evaluation").content.decode()
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corpus(
+    client, licensor, other_licensor, operator, listed_corpus
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.catalog.models import PreviewMedia
+    from marketplace.catalog.services import corpora
+
+    client.force_login(licensor.user)
+    disguised = SimpleUploadedFile("cat.png", b"<html><script>alert(1)</script></html>", content_type="image/png")
+    response = client.post(
+        url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": disguised}, follow=True
+    )
+    assert "Upload an image (JPEG, PNG, WebP) or a short video clip" in response.content.decode()
+    png = SimpleUploadedFile("../../evil name.html", PNG, content_type="text/html")
+    client.post(url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": png, "caption": "Harbour"})
+    preview = PreviewMedia.objects.get()
+    assert preview.kind == "image" and preview.file.name.endswith(".png") and "evil" not in preview.file.name
+    link = reverse("catalog:preview_file", args=[preview.pk])
+    assert link in client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+
+    served = client.get(link)
+    assert served.status_code == 200 and b"".join(served.streaming_content) == PNG
+    assert (served["Content-Type"], served["X-Content-Type-Options"]) == ("image/png", "nosniff")
+    assert "sandbox" in served["Content-Security-Policy"] and "private" in served["Cache-Control"]
+    assert client.get("/media/" + preview.file.name).status_code == 404  # no public folder of uploads
+
+    # A draft's previews: its organisation and the operators only.
+    client.force_login(other_licensor.user)
+    assert client.get(link).status_code == 404
+    client.logout()
+    assert client.get(link).status_code == 404
+    client.force_login(operator.user)
+    assert client.get(link).status_code == 200
+    with pytest.raises(ValidationError, match="another organisation"):
+        corpora.preview_add(access=other_licensor, corpus=listed_corpus, upload=SimpleUploadedFile("x.png", PNG))
+
+    # Once published, anyone.
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    client.logout()
+    assert link in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
+    assert client.get(link).status_code == 200
