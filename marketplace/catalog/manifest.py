@@ -346,6 +346,12 @@ def read_manifest(stream: IO[bytes], fmt: str, known_orgs: frozenset[str]) -> It
         raise ManifestFileError(f"unknown manifest format {fmt!r}: upload .csv or .jsonl")
 
 
+TRUNCATED_LAST_LINE = (
+    "line {line} is the last and does not end with a line break, so the file may be truncated; "
+    "if the file is complete, end it with a line break"
+)
+
+
 def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
     state = {"bytes": 0, "line": 0, "last_complete": True}
     decode_errors: dict[int, RowError] = {}
@@ -361,7 +367,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
                 if state["line"] == 1:
                     raise ManifestFileError(error.message.replace("line 1", "the header line"))
                 decode_errors[state["line"]] = error
-            state["last_complete"] = raw.endswith(b"\n")
+            state["last_complete"] = raw.endswith((b"\n", b"\r"))
             yield text
 
     reader = csv.reader(lines(), strict=True)
@@ -403,6 +409,9 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
             continue
         row, field_errors = validate_record(dict(zip(header, fields, strict=True)), line, known_orgs)
         errors.extend(field_errors)
+        if not state["last_complete"]:
+            # Cut inside its last field, a row can look whole: only the missing line break tells.
+            errors.append(RowError(line, "", TRUNCATED_LAST_LINE.format(line=line)))
         yield RowResult(line, None if errors else row, errors, state["bytes"])
     if not saw_row:
         raise ManifestFileError("The manifest has a header but no rows.")

@@ -92,6 +92,8 @@ def _blocks(stream: IO[bytes]) -> Iterator[bytes]:
                     raise NeedsRowReader
                 block += more
         if not block:
+            if pending and not pending.endswith(b"\n"):
+                raise NeedsRowReader  # no final line break: the row reader reports a possibly cut last row
             newline = b"\r\n" if pending.endswith(b"\r\n") else b"\n"
             pending = pending.rstrip(b"\r\n")
             if pending:

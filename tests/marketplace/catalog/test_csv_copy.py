@@ -147,6 +147,7 @@ HEADER, FIRST, SECOND = BASE.splitlines()
         ((HEADER + "\n" + FIRST + ",extra\n" + SECOND + "\n").encode(), "invalid", 0),  # a field too many
         (BASE.encode().replace(b"Clip a", b"Clip \xff"), "invalid", 0),  # not UTF-8
         ((HEADER + "\n" + FIRST + "\n" + SECOND[:40]).encode(), "invalid", 0),  # truncated
+        ((HEADER + "\n" + FIRST + "\n" + SECOND).encode(), "invalid", 0),  # no final line break: maybe cut
         ((HEADER + "\n").encode(), "invalid", 0),  # no rows
         (('"external_id",' + HEADER.split(",", 1)[1] + "\n" + FIRST + "\n").encode(), "done", 1),  # quoted header
         ((HEADER + "\n" + FIRST.replace("Clip a", '"Clip\ra"') + "\n" + SECOND.replace(",1920,", ",0,") + "\n")
@@ -156,7 +157,7 @@ HEADER, FIRST, SECOND = BASE.splitlines()
          .encode(), "invalid", 0),  # a field over Python's csv limit
     ],
     ids=["blank-line", "end-marker", "quoted-newline", "stray-quotes", "extra-field", "latin-1", "truncated",
-         "header-only", "quoted-header", "lone-cr", "cr-in-header", "huge-field"],
+         "no-final-newline", "header-only", "quoted-header", "lone-cr", "cr-in-header", "huge-field"],
 )  # fmt: skip
 def test_files_copy_could_misread_go_to_the_row_reader(licensor, monkeypatch, caplog, content, status, assets):
     outcome, used_copy = _both(licensor, content, monkeypatch, caplog)

@@ -95,6 +95,21 @@ def test_truncated_csv_is_reported():
     assert "the file may be truncated" in messages(parse(unterminated))[-1][2]
 
 
+def test_a_row_cut_inside_its_last_field_is_not_taken_for_whole():
+    from marketplace.catalog.manifest import COLUMNS
+
+    columns = COLUMNS[: COLUMNS.index("storage_uri") + 1]  # a free-text field last: a cut leaves it plausible
+    rows = [manifest_row("a1"), manifest_row("a2", storage_uri="s3://media/long-name.mp4")]
+    content = manifest_csv(rows, columns=columns)
+    assert content.endswith(b"long-name.mp4\n")
+    for cut in (content[:-8], content[:-1]):  # cut inside the last field; or whole but with no final line break
+        found = messages(parse(cut))
+        assert found == [(3, "", "line 3 is the last and does not end with a line break, so the file may be "
+                                 "truncated; if the file is complete, end it with a line break")]  # fmt: skip
+    assert messages(parse(content)) == []
+    assert messages(parse(content.replace(b"\n", b"\r\n"))) == []
+
+
 def test_empty_and_header_only_files():
     with pytest.raises(ManifestFileError, match="The file is empty"):
         parse(b"")
