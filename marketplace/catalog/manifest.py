@@ -346,6 +346,41 @@ def read_manifest(stream: IO[bytes], fmt: str, known_orgs: frozenset[str]) -> It
         raise ManifestFileError(f"unknown manifest format {fmt!r}: upload .csv or .jsonl")
 
 
+LINE_LIMIT = 8 * 2**20  # bytes: fifteen fields within csv's field size limit need far less
+READ_CHUNK = 64 * 1024
+
+
+def _lines(stream: IO[bytes], limit: int | None = None, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+    """The stream's lines, split as Django's File splits them (\\n, \\r\\n or a lone \\r ends one).
+
+    A line longer than ``limit`` is refused rather than held: memory stays
+    bounded whatever the file holds, even a gigabyte without a line break.
+    """
+    limit = limit or LINE_LIMIT
+    pending, yielded = b"", 0
+    while chunk := stream.read(chunk_size):
+        for line in chunk.splitlines(True):
+            if pending:
+                if pending.endswith(b"\r") and line != b"\n":
+                    yielded += 1
+                    yield pending
+                else:
+                    line = pending + line
+                pending = b""
+            if line.endswith(b"\n"):
+                yielded += 1
+                yield line
+            elif len(line) > limit:
+                raise ManifestFileError(
+                    f"Line {yielded + 1} is longer than {limit // 2**20} MB; no manifest row needs that much. "
+                    "Check that the file is a manifest and that its lines end with line breaks."
+                )
+            else:
+                pending = line
+    if pending:
+        yield pending
+
+
 TRUNCATED_LAST_LINE = (
     "line {line} is the last and does not end with a line break, so the file may be truncated; "
     "if the file is complete, end it with a line break"
@@ -357,7 +392,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
     decode_errors: dict[int, RowError] = {}
 
     def lines() -> Iterator[str]:
-        for raw in stream:
+        for raw in _lines(stream):
             state["line"] += 1
             state["bytes"] += len(raw)
             if state["line"] == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -420,7 +455,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
 def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
     consumed = 0
     saw_row = False
-    for line, raw in enumerate(stream, start=1):
+    for line, raw in enumerate(_lines(stream), start=1):
         consumed += len(raw)
         if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]

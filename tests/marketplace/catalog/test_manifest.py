@@ -4,6 +4,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marketplace.catalog.manifest import ManifestFileError, read_manifest
 from tests.fixtures.market import manifest_csv, manifest_row
@@ -134,3 +136,24 @@ def test_json_lines_with_native_types_and_errors():
     assert found[2][2].startswith("line 4 is not valid JSON: ")
     assert found[2][2].endswith("(the file may be truncated)")
     assert len(found) == 3
+
+
+@given(st.lists(st.sampled_from([b"a", b"bc", b",", b"\r", b"\n", b"\r\n", b'"']), max_size=40), st.integers(1, 9))
+def test_lines_split_as_django_files_do_whatever_the_chunks(pieces, chunk_size):
+    from django.core.files.base import File
+
+    from marketplace.catalog.manifest import _lines
+
+    data = b"".join(pieces)
+    expected = list(File(io.BytesIO(data)))
+    assert list(_lines(io.BytesIO(data), chunk_size=chunk_size)) == expected
+
+
+def test_a_line_longer_than_the_limit_is_refused_without_holding_it(monkeypatch):
+    from marketplace.catalog import manifest
+
+    monkeypatch.setattr(manifest, "LINE_LIMIT", 2**20)
+    head = manifest_csv([manifest_row("a1")])
+    for fmt, content, line in (("csv", head + b"x" * (3 * 2**20), 3), ("jsonl", b"{}\n" + b"[" * (3 * 2**20), 2)):
+        with pytest.raises(ManifestFileError, match=f"Line {line} is longer than 1 MB"):
+            parse(content, fmt)
