@@ -429,7 +429,9 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
             yield RowResult(
                 start_line, None, [RowError(start_line, "", f"line {start_line}: {message}{hint}")], state["bytes"]
             )
-            break
+            if hint:
+                break
+            continue  # the reader starts afresh on the next line, so later rows are checked too
         if not fields or fields == [""]:
             continue
         saw_row = True

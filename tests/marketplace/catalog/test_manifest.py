@@ -157,3 +157,12 @@ def test_a_line_longer_than_the_limit_is_refused_without_holding_it(monkeypatch)
     for fmt, content, line in (("csv", head + b"x" * (3 * 2**20), 3), ("jsonl", b"{}\n" + b"[" * (3 * 2**20), 2)):
         with pytest.raises(ManifestFileError, match=f"Line {line} is longer than 1 MB"):
             parse(content, fmt)
+
+
+def test_rows_after_a_csv_syntax_error_are_still_checked():
+    rows = [manifest_row("a1"), manifest_row("a2"), manifest_row("a3", sha256="abc"), manifest_row("a4")]
+    content = manifest_csv(rows).replace(b"a2,Clip a2", b'a2,"Clip a2"x', 1)
+    found = messages(parse(content))
+    assert [(line, field) for line, field, _ in found] == [(3, ""), (4, "sha256")]
+    assert "',' expected after '\"'" in found[0][2]
+    assert [r.row.external_id for r in parse(content) if r.row] == ["a1", "a4"]
