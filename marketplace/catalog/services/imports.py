@@ -24,6 +24,7 @@ from pathlib import PurePath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
 from django.db.models import Count, Q
@@ -93,8 +94,10 @@ def check_size(size: int) -> None:
         )
 
 
-def manifest_upload(*, access: OrgAccess, corpus: Corpus, upload: UploadedFile) -> ManifestImport:
-    """Store an uploaded manifest and queue its import."""
+def manifest_upload(
+    *, access: OrgAccess, corpus: Corpus, upload: UploadedFile | File, enqueue: bool = True
+) -> ManifestImport:
+    """Store an uploaded manifest and queue its import (``enqueue=False``: the caller runs it itself)."""
     access.require(Perm.MANAGE_CATALOG)
     if corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This corpus belongs to another organisation.")
@@ -113,7 +116,8 @@ def manifest_upload(*, access: OrgAccess, corpus: Corpus, upload: UploadedFile) 
             format=fmt,
             size_bytes=upload.size,
         )
-        transaction.on_commit(lambda: _enqueue(manifest_import.pk))
+        if enqueue:
+            transaction.on_commit(lambda: _enqueue(manifest_import.pk))
     return manifest_import
 
 

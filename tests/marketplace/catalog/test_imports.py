@@ -18,7 +18,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.services import imports, withdrawals
 from marketplace.events.models import DomainEvent
-from tests.fixtures.market import import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.market import add_member, import_rows, manifest_csv, manifest_row, upload
 
 
 def totals(corpus):
@@ -248,6 +248,13 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     assert "line 2: width must be greater than zero (got 0)" in out.getvalue()
     with pytest.raises(CommandError, match="is not a member"):
         call_command("import_manifest", corpus.pk, str(good), "--as", "stranger@example.com")
+    # A member without the catalogue role may not import, there as in the browser.
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", "viewer")
+    with pytest.raises(CommandError, match="does not allow this"):
+        call_command("import_manifest", corpus.pk, str(good), "--as", viewer.username)
+    withdrawals.corpus_withdraw(access=licensor, corpus=corpus, reason="Rights dispute with the estate")
+    with pytest.raises(CommandError, match="has been withdrawn"):
+        call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username)
 
 
 # Two workers, one import or one corpus: each attempt owns its import until it ends.

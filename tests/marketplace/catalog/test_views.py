@@ -379,3 +379,19 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     client.logout()
     assert link in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
     assert client.get(link).status_code == 200
+
+
+def test_only_a_published_corpus_has_a_public_page(client, licensor, operator, listed_corpus):
+    from marketplace.catalog.services import corpora, withdrawals
+
+    page = reverse("catalog:public_corpus", args=[listed_corpus.slug])
+    assert client.get(page).status_code == 404  # draft
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    assert client.get(page).status_code == 404  # in review
+    client.force_login(licensor.user)
+    assert client.get(page).status_code == 404  # not even for its own licensor
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    assert client.get(page).status_code == 200
+    withdrawals.corpus_withdraw(access=licensor, corpus=listed_corpus, reason="Rights dispute with the estate")
+    assert client.get(page).status_code == 404
+    assert listed_corpus.title not in client.get(reverse("catalog:public_list")).content.decode()

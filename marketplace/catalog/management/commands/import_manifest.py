@@ -2,14 +2,15 @@
 
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.management.progress import Progress
-from marketplace.catalog.models import Corpus, ManifestImport, ManifestRowError
-from marketplace.catalog.services.imports import check_size, manifest_format, manifest_import_run
+from marketplace.catalog.models import Corpus, ManifestRowError
+from marketplace.catalog.services.imports import manifest_import_run, manifest_upload
+from marketplace.orgs.access import OrgAccess
+from marketplace.orgs.models import Membership
 
 
 class Command(BaseCommand):
@@ -22,24 +23,21 @@ class Command(BaseCommand):
         parser.add_argument("--show-errors", type=int, default=20, help="how many row errors to print")
 
     def handle(self, *args, corpus, file, user, show_errors, **options):
-        corpus_obj = Corpus.objects.filter(pk=corpus).first()
+        corpus_obj = Corpus.objects.select_related("organisation").filter(pk=corpus).first()
         if corpus_obj is None:
             raise CommandError(f"no corpus {corpus}")
-        uploader = get_user_model().objects.filter(username=user).first()
-        if uploader is None or not corpus_obj.organisation.memberships.filter(user=uploader).exists():
+        membership = Membership.objects.filter(user__username=user, organisation=corpus_obj.organisation).first()
+        if membership is None:
             raise CommandError(f"{user} is not a member of {corpus_obj.organisation.name}")
         if not file.is_file():
             raise CommandError(f"{file} is not a file")
+        # The same checks as an upload in the browser: role, corpus status, format and size.
+        access = OrgAccess(corpus_obj.organisation, membership)
         try:
-            fmt = manifest_format(file.name)
-            check_size(file.stat().st_size)
-        except ValidationError as exc:
-            raise CommandError(" ".join(exc.messages)) from None
-        with file.open("rb") as fh:
-            mi = ManifestImport.objects.create(
-                corpus=corpus_obj, uploaded_by=uploader, file=File(fh, name=file.name), original_name=file.name,
-                format=fmt, size_bytes=file.stat().st_size,
-            )  # fmt: skip
+            with file.open("rb") as fh:
+                mi = manifest_upload(access=access, corpus=corpus_obj, upload=File(fh, name=file.name), enqueue=False)
+        except (ValidationError, PermissionDenied) as exc:
+            raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         progress = Progress(f"importing {file.name}", self.stderr)
         mi = manifest_import_run(mi.pk, progress=progress)
         progress.done()
