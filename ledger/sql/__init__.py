@@ -24,6 +24,7 @@ EXPECTED_TRIGGERS = {
         "ledger_posting_refs", "ledger_posting_balanced", "ledger_entry_open_period",
         "ledger_entry_no_update", "ledger_entry_no_delete", "ledger_posting_no_update",
         "ledger_posting_no_delete", "ledger_period_close_no_update", "ledger_period_close_no_delete",
+        "ledger_account_day_no_delete",
         "ledger_chain_seal_no_update", "ledger_chain_seal_no_delete", "ledger_chain_block_no_update",
         "ledger_chain_block_no_delete", "ledger_account_no_delete", "ledger_account_fixed",
     },

@@ -46,18 +46,19 @@ CREATE TRIGGER ledger_account_no_delete BEFORE DELETE ON ledger_account
 CREATE TRIGGER ledger_account_day_no_delete BEFORE DELETE ON ledger_account_day
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
--- An account's identity never changes; only its stored balance and labels do.
+-- An account's identity never changes, nor its no-overdraft rule; only its stored balance and labels do.
 CREATE FUNCTION ledger_account_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.code IS DISTINCT FROM OLD.code OR NEW.currency IS DISTINCT FROM OLD.currency
-       OR NEW.type IS DISTINCT FROM OLD.type OR NEW.id IS DISTINCT FROM OLD.id THEN
-        RAISE EXCEPTION 'ledger: account % (%) cannot change its code, currency or type', OLD.code, OLD.currency
-            USING ERRCODE = 'integrity_constraint_violation';
+       OR NEW.type IS DISTINCT FROM OLD.type OR NEW.id IS DISTINCT FROM OLD.id
+       OR NEW.forbid_negative IS DISTINCT FROM OLD.forbid_negative THEN
+        RAISE EXCEPTION 'ledger: account % (%) cannot change its code, currency, type or no-overdraft rule',
+            OLD.code, OLD.currency USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     RETURN NEW;
 END $$;
 -- Only when one of those columns is assigned: balance updates skip the call.
-CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF code, currency, type, id ON ledger_account
+CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF code, currency, type, id, forbid_negative ON ledger_account
     FOR EACH ROW EXECUTE FUNCTION ledger_account_fixed();
 
 -- Balance: checked at COMMIT; closed periods: checked per INSERT statement.

@@ -68,8 +68,12 @@ CREATE TRIGGER ledger_account_no_delete BEFORE DELETE ON ledger_account BEGIN
     SELECT RAISE(ABORT, 'ledger: accounts cannot be deleted');
 END;
 --;;
-CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF id, code, currency, type ON ledger_account
+CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF id, code, currency, type, forbid_negative ON ledger_account
 WHEN NEW.id IS NOT OLD.id OR NEW.code IS NOT OLD.code OR NEW.currency IS NOT OLD.currency
-  OR NEW.type IS NOT OLD.type BEGIN
-    SELECT RAISE(ABORT, 'ledger: an account cannot change its code, currency or type');
+  OR NEW.type IS NOT OLD.type OR NEW.forbid_negative IS NOT OLD.forbid_negative BEGIN
+    SELECT RAISE(ABORT, 'ledger: an account cannot change its code, currency, type or no-overdraft rule');
+END;
+--;;
+CREATE TRIGGER ledger_account_day_no_delete BEFORE DELETE ON ledger_account_day BEGIN
+    SELECT RAISE(ABORT, 'ledger: day totals cannot be deleted');
 END;

@@ -99,11 +99,25 @@ def test_no_posting_can_be_added_to_an_existing_entry(books):
         "UPDATE ledger_account SET code = 'cash:elsewhere' WHERE code = 'cash:stripe'",
         "UPDATE ledger_account SET currency = 'USD' WHERE code = 'cash:stripe'",
         "DELETE FROM ledger_account WHERE code = 'equity:opening'",
+        "UPDATE ledger_account SET forbid_negative = false WHERE code = 'prepaid:lic_acme'",
+        "DELETE FROM ledger_account_day",
+        "UPDATE ledger_period_close SET note = 'edited'",
+        "DELETE FROM ledger_period_close",
+        "UPDATE ledger_chain_seal SET chain_hash = 'x'",
+        "DELETE FROM ledger_chain_seal",
     ],
 )
 def test_updates_and_deletes_are_refused(books, statement):
-    with pytest.raises(REFUSED, match=r"not allowed|cannot"), transaction.atomic():
+    # Something to refuse in every table: a back-dated post writes a day row, then a closed period and a seal.
+    ledger.entry_post(
+        NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))], description="old",
+                 effective_date=dt.date.today() - dt.timedelta(days=3))
+    )  # fmt: skip
+    ledger.period_close(through=dt.date.today() - dt.timedelta(days=5), closed_by="finance@example.com")
+    ledger.chain_seal()
+    with pytest.raises(REFUSED, match=r"not allowed|cannot|append-only"), transaction.atomic():
         raw(statement)
+    assert Account.objects.get(code="prepaid:lic_acme").forbid_negative
     assert Posting.objects.filter(entry_id=books).order_by("leg_index").first().amount == 500
     assert JournalEntry.objects.get(pk=books).description == "seed"
     assert Account.objects.filter(code="cash:stripe", currency="EUR").exists()
