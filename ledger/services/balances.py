@@ -52,7 +52,8 @@ def _with_days_through(accounts: models.QuerySet[Account], day: dt.date) -> mode
 
 def _net_through(account: Account, day: dt.date) -> int:
     """The net at the end of ``day`` from an account annotated by _with_days_through."""
-    return account.days_net + (account.day_net if account.day is not None and account.day <= day else 0)
+    days_net: int = account.days_net  # type: ignore[attr-defined]  # annotated by _with_days_through
+    return days_net + (account.day_net if account.day is not None and account.day <= day else 0)
 
 
 def account_balance(

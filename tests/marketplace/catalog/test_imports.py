@@ -264,6 +264,22 @@ def queued(licensor, corpus, rows, name="m.csv"):
     return imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(name, manifest_csv(rows)))
 
 
+def run_interrupted(mi, meanwhile) -> tuple:
+    """Run an import; at its first progress report, ``meanwhile()`` runs (another worker's turn).
+
+    Returns the import as the run left it and what ``meanwhile`` returned.
+    """
+    seen = []
+
+    def on_progress(done, total):
+        if not seen:
+            seen.append(meanwhile())
+
+    result = imports.manifest_import_run(mi.pk, progress=on_progress)
+    assert len(seen) == 1
+    return result, seen[0]
+
+
 def test_an_import_finishing_meanwhile_leaves_a_running_import_of_the_same_corpus_whole(licensor, corpus):
     import_rows(licensor, corpus, [manifest_row("a0")])  # an earlier applied manifest
     running = queued(licensor, corpus, [manifest_row(f"a{i}") for i in range(6)])
@@ -271,14 +287,8 @@ def test_an_import_finishing_meanwhile_leaves_a_running_import_of_the_same_corpu
         access=licensor, corpus=corpus,
         upload=upload("bad.jsonl", b'{"external_id": "b1", "title": "no other fields"}\n'),
     )  # fmt: skip
-    seen = []
-
-    def meanwhile(done, total):
-        if not seen:
-            seen.append(imports.manifest_import_run(bad.pk).status)
-
-    result = imports.manifest_import_run(running.pk, progress=meanwhile)
-    assert seen == [ImportStatus.INVALID]
+    result, other = run_interrupted(running, lambda: imports.manifest_import_run(bad.pk).status)
+    assert other == ImportStatus.INVALID
     assert (result.status, result.added, result.unchanged, result.missing) == ("done", 5, 1, 0)
     assert sorted(Asset.objects.filter(corpus=corpus).values_list("external_id", flat=True)) == [
         f"a{i}" for i in range(6)
@@ -290,14 +300,8 @@ def test_an_import_finishing_meanwhile_leaves_a_running_import_of_the_same_corpu
 
 def test_a_second_delivery_of_a_running_import_leaves_it_alone(licensor, corpus):
     mi = queued(licensor, corpus, [manifest_row(f"a{i}") for i in range(4)])
-    inner = []
-
-    def meanwhile(done, total):
-        if not inner:
-            inner.append(imports.manifest_import_run(mi.pk).status)
-
-    result = imports.manifest_import_run(mi.pk, progress=meanwhile)
-    assert inner == [ImportStatus.VALIDATING]
+    result, again = run_interrupted(mi, lambda: imports.manifest_import_run(mi.pk).status)
+    assert again == ImportStatus.VALIDATING
     assert (result.status, result.added, result.error_count, result.attempts) == ("done", 4, 0, 1)
     assert not ManifestRowError.objects.filter(manifest_import=mi).exists()
 
@@ -308,16 +312,14 @@ def test_an_attempt_presumed_dead_stops_when_it_wakes_up(licensor, corpus):
     # JSON Lines: both attempts share this test's database session, and the CSV road's temporary table with it.
     lines = b"".join(json.dumps(manifest_row(f"a{i}")).encode() + b"\n" for i in range(4))
     mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.jsonl", lines))
-    inner = []
 
-    def meanwhile(done, total):
-        if not inner:  # this attempt goes silent; the sweeper's retry takes over and finishes
-            stale = timezone.now() - timezone.timedelta(seconds=imports.STALE_SECONDS + 1)
-            ManifestImport.objects.filter(pk=mi.pk).update(heartbeat_at=stale)
-            inner.append(imports.manifest_import_run(mi.pk).status)
+    def take_over():  # this attempt goes silent; the sweeper's retry takes over and finishes
+        stale = timezone.now() - timezone.timedelta(seconds=imports.STALE_SECONDS + 1)
+        ManifestImport.objects.filter(pk=mi.pk).update(heartbeat_at=stale)
+        return imports.manifest_import_run(mi.pk).status
 
-    result = imports.manifest_import_run(mi.pk, progress=meanwhile)
-    assert inner == [ImportStatus.DONE]
+    result, successor = run_interrupted(mi, take_over)
+    assert successor == ImportStatus.DONE
     assert (result.status, result.added, result.error_count, result.attempts) == ("done", 4, 0, 2)
     assert Asset.objects.filter(corpus=corpus).count() == 4
     assert not ManifestRowError.objects.filter(manifest_import=mi).exists()
