@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import random
+import struct
+import zlib
 from pathlib import Path
 
 from django.conf import settings
@@ -16,6 +19,23 @@ from marketplace.catalog.services import corpora, imports, offers
 from marketplace.orgs.access import OrgAccess
 from marketplace.orgs.models import Membership, Organisation, OrgKind, Role
 from marketplace.orgs.services import membership_set, organisation_create
+
+PREVIEW_COLOURS = [((18, 52, 86), (230, 160, 60)), ((20, 90, 70), (200, 220, 240))]  # dusk; morning
+
+
+def _gradient_png(width: int, height: int, top: tuple[int, int, int], bottom: tuple[int, int, int]) -> bytes:
+    """A small PNG still (a vertical gradient) made without an imaging library, for the demo's previews."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    rows = b"".join(
+        b"\x00" + bytes(round(a + (b - a) * y / (height - 1)) for a, b in zip(top, bottom, strict=True)) * width
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
 
 PASSWORD = "clearframe-demo"  # noqa: S105 - the published demo login, local only
 
@@ -185,6 +205,11 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                     format="csv", size_bytes=path.stat().st_size,
                 )  # fmt: skip
             imports.manifest_import_run(mi.pk)
+        if not corpus.previews.exists():
+            for n, (top, bottom) in enumerate(PREVIEW_COLOURS):
+                image = File(io.BytesIO(_gradient_png(320, 180, top, bottom)), name="preview.png")
+                caption = f"{spec['title']}, still {n + 1}"
+                corpora.preview_add(access=access, corpus=corpus, upload=image, caption=caption)
         if not corpus.offers.exists():
             for name, terms in OFFERS.items():
                 data = {"name": name, "currency": "EUR", "commission_bp": 2000, "no_identifiable_replicas": True,
