@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
@@ -32,9 +32,9 @@ from ledger.types import (
 )
 
 
-def _account(code: str, currency: str, accounts: models.QuerySet[Account] | None = None) -> Account:
+def _account(code: str, currency: str) -> Account:
     try:
-        return (Account.objects.all() if accounts is None else accounts).get(code=code, currency=currency)
+        return Account.objects.get(code=code, currency=currency)
     except Account.DoesNotExist:
         raise UnknownAccount(code, currency) from None
 
@@ -56,6 +56,20 @@ def _net_through(account: Account, day: dt.date) -> int:
     return days_net + (account.day_net if account.day is not None and account.day <= day else 0)
 
 
+# One statement per read, in plain SQL: the balance and the account row at the same moment, and no ORM
+# query compilation, which cost more than the read itself (about 2.5 ms against 1 ms for a past balance).
+_BALANCE_SQL = "SELECT a.type, a.party_ref, {net} FROM ledger_account a WHERE a.code = %s AND a.currency = %s"
+_NET_NOW = "a.net"
+_NET_AS_OF_ENTRY = (
+    "COALESCE((SELECT p.balance_after FROM ledger_posting p WHERE p.account_id = a.id AND p.entry_id <= %s"
+    " ORDER BY p.entry_id DESC, p.leg_index DESC LIMIT 1), 0)"
+)
+_NET_AS_OF_DATE = (
+    "COALESCE((SELECT SUM(d.net) FROM ledger_account_day d WHERE d.account_id = a.id AND d.day <= %s), 0)"
+    " + CASE WHEN a.day <= %s THEN a.day_net ELSE 0 END"
+)
+
+
 def account_balance(
     code: str,
     currency: str,
@@ -67,23 +81,20 @@ def account_balance(
     just after ``as_of_entry`` was posted (by posting order)."""
     if as_of_date is not None and as_of_entry is not None:
         raise ValueError("give as_of_date or as_of_entry, not both")
-    accounts = None if as_of_date is None else _with_days_through(Account.objects.all(), as_of_date)
-    account = _account(code, currency, accounts)
+    params: list[int | dt.date]
     if as_of_entry is not None:
-        last = (
-            Posting.objects.filter(account_id=account.pk, entry_id__lte=as_of_entry)
-            .order_by("-entry_id", "-leg_index")
-            .values_list("balance_after", flat=True)
-            .first()
-        )
-        net = last or 0
+        net_sql, params = _NET_AS_OF_ENTRY, [as_of_entry]
     elif as_of_date is not None:
-        net = _net_through(account, as_of_date)
+        net_sql, params = _NET_AS_OF_DATE, [as_of_date, as_of_date]
     else:
-        net = account.net
-    return AccountBalance(
-        AccountRef(account.code, account.currency), AccountType(account.type), net, party_ref=account.party_ref
-    )
+        net_sql, params = _NET_NOW, []
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL.format(net=net_sql), [*params, code, currency])
+        row = cursor.fetchone()
+    if row is None:
+        raise UnknownAccount(code, currency)
+    type_, party_ref, net = row
+    return AccountBalance(AccountRef(code, currency), AccountType(type_), int(net), party_ref=party_ref)
 
 
 def account_balances(*, code_prefix: str | None = None, party_ref: str | None = None) -> list[AccountBalance]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -205,9 +206,15 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
     ]
 
 
+# The closed-period trigger's refusal: a post that raced a period close passes the function's own check.
+_CLOSED_BY_TRIGGER = re.compile(r"ledger: entry \d+ is dated (\S+), inside a closed period \(closed through (\S+)\)")
+
+
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     diag = getattr(exc.__cause__, "diag", None)
     message = getattr(diag, "message_primary", None) or ""
+    if diag is not None and (closed := _CLOSED_BY_TRIGGER.fullmatch(message)):
+        return PeriodClosed(dt.date.fromisoformat(closed[1]), dt.date.fromisoformat(closed[2]))
     if diag is None or not message.startswith("ledger:"):
         return None
     detail = json.loads(diag.message_detail or "{}")

@@ -138,6 +138,20 @@ def test_raw_entry_in_a_closed_period_is_refused(books):
         insert_posting(entry, 1, "prepaid:lic_acme", -1)
 
 
+@pytest.mark.postgres
+def test_the_closed_period_trigger_s_refusal_reads_as_period_closed(books):
+    """A post racing a period close passes the posting function's check and meets the trigger's: same typed error."""
+    from ledger.services.posting import _translate_pg_error
+
+    through = dt.date.today() - dt.timedelta(days=1)
+    ledger.period_close(through=through)
+    with pytest.raises(DatabaseError) as caught, transaction.atomic():
+        insert_entry(effective_date=through)
+    translated = _translate_pg_error(caught.value)
+    assert isinstance(translated, ledger.PeriodClosed)
+    assert (translated.effective_date, translated.closed_through) == (through, through)
+
+
 def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):
     with pytest.raises(REFUSED, match="ledger_account_no_overdraft"), transaction.atomic():
         raw("UPDATE ledger_account SET net = 1 WHERE code = 'prepaid:lic_acme'")
