@@ -210,6 +210,9 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
 _CLOSED_BY_TRIGGER = re.compile(r"ledger: entry \d+ is dated (\S+), inside a closed period \(closed through (\S+)\)")
 
 
+_RETRY_CONSTRAINTS = ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_uniq")
+
+
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     diag = getattr(exc.__cause__, "diag", None)
     message = getattr(diag, "message_primary", None) or ""
@@ -285,18 +288,17 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
             else:
                 rows = _execute_pg(sql, params)
             break
-        except IntegrityError as exc:
+        except DatabaseError as exc:
+            # The triggers' refusals are IntegrityErrors too: name them first.
+            translated = _translate_pg_error(exc)
+            if translated is not None:
+                raise translated from None
             # Another transaction committed the same idempotency key (or the
             # same reversal) while we waited: run again and take the replay path.
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
-            if attempt < 2 and constraint in ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_uniq"):
+            if isinstance(exc, IntegrityError) and attempt < 2 and constraint in _RETRY_CONSTRAINTS:
                 continue
             raise
-        except DatabaseError as exc:
-            translated = _translate_pg_error(exc)
-            if translated is None:
-                raise
-            raise translated from None
     if single:
         entry_id, created, eff = rows[0]
         return [PostedEntry(id=entry_id, idempotency_key=batch[0].key, effective_date=eff, created=created)]
@@ -567,7 +569,7 @@ def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
     """
     if not entries:
         return []
-    _require_entries(e.reverses for e in entries if type(e.reverses) is int)
+    _require_entries(e.reverses for e in entries if type(e.reverses) is int and e.reverses > 0)
     return _post_many(entries, timezone.now())
 
 

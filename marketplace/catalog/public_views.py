@@ -85,7 +85,7 @@ def preview_file(request: HttpRequest, preview_id: int) -> FileResponse:
     preview = get_object_or_404(PreviewMedia.objects.select_related("corpus"), pk=preview_id)
     if not preview_visible(preview, request.user):
         raise Http404("No such preview")
-    content_type = PREVIEW_CONTENT_TYPES.get(preview.file.name.rsplit(".", 1)[-1])
+    content_type = PREVIEW_CONTENT_TYPES.get(preview.file.name.rsplit(".", 1)[-1].lower())
     if content_type is None:  # stored before uploads were checked: not served
         raise Http404("No such preview")
     response = FileResponse(preview.file.open("rb"), content_type=content_type)

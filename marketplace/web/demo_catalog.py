@@ -205,7 +205,7 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                     format="csv", size_bytes=path.stat().st_size,
                 )  # fmt: skip
             imports.manifest_import_run(mi.pk)
-        if not corpus.previews.exists():
+        if corpus.status != CorpusStatus.WITHDRAWN and not corpus.previews.exists():
             for n, (top, bottom) in enumerate(PREVIEW_COLOURS):
                 image = File(io.BytesIO(_gradient_png(320, 180, top, bottom)), name="preview.png")
                 caption = f"{spec['title']}, still {n + 1}"

@@ -139,17 +139,21 @@ def test_raw_entry_in_a_closed_period_is_refused(books):
 
 
 @pytest.mark.postgres
-def test_the_closed_period_trigger_s_refusal_reads_as_period_closed(books):
-    """A post racing a period close passes the posting function's check and meets the trigger's: same typed error."""
-    from ledger.services.posting import _translate_pg_error
+def test_a_post_that_meets_the_closed_period_trigger_gets_period_closed(books, monkeypatch):
+    """A post racing a period close passes the posting function's own check and meets the trigger's refusal.
+
+    The race is reproduced by letting the post's statement be an insert the trigger refuses, so the refusal
+    travels the service's real error path.
+    """
+    from ledger.services import posting
 
     through = dt.date.today() - dt.timedelta(days=1)
     ledger.period_close(through=through)
-    with pytest.raises(DatabaseError) as caught, transaction.atomic():
-        insert_entry(effective_date=through)
-    translated = _translate_pg_error(caught.value)
-    assert isinstance(translated, ledger.PeriodClosed)
-    assert (translated.effective_date, translated.closed_through) == (through, through)
+    monkeypatch.setattr(posting, "_execute_pg", lambda sql, params: insert_entry(effective_date=through))
+    with pytest.raises(ledger.PeriodClosed) as caught:
+        ledger.entry_post(NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))],
+                                   description="raced", effective_date=dt.date.today()))  # fmt: skip
+    assert (caught.value.effective_date, caught.value.closed_through) == (through, through)
 
 
 def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):

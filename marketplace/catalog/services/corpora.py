@@ -194,7 +194,7 @@ PREVIEW_FORMATS = (
     ("clip", "mp4", "video/mp4", lambda head: head[4:8] == b"ftyp"),
     ("clip", "webm", "video/webm", lambda head: head.startswith(b"\x1a\x45\xdf\xa3")),
 )
-PREVIEW_CONTENT_TYPES = {ext: content_type for _, ext, content_type, _ in PREVIEW_FORMATS}
+PREVIEW_CONTENT_TYPES = {ext: content_type for _, ext, content_type, _ in PREVIEW_FORMATS} | {"jpeg": "image/jpeg"}
 PREVIEW_MAX_BYTES = 50 * 1024 * 1024
 
 

@@ -247,6 +247,7 @@ def _claim(import_id: int) -> ManifestImport | None:
             mi.file_error = f"The import stopped {mi.attempts} times without finishing; upload the file again."
             mi.finished_at = timezone.now()
             mi.save(update_fields=["status", "file_error", "finished_at"])
+            ManifestRow.objects.filter(manifest_import_id=import_id).delete()  # what the last attempt staged
             return None
         mi.status = ImportStatus.VALIDATING
         mi.attempts += 1
@@ -266,10 +267,10 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
     mi = _claim(import_id)
     if mi is None:
         return ManifestImport.objects.filter(pk=import_id).first()
-    if Corpus.objects.filter(pk=mi.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
-        _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
-        return ManifestImport.objects.get(pk=import_id)
     try:
+        if Corpus.objects.filter(pk=mi.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
+            _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
+            return ManifestImport.objects.get(pk=import_id)
         row_errors = _validate_and_stage(mi, progress)
         if row_errors is not None:
             # Duplicates are checked even when other rows failed, so one pass reports every bad row.
@@ -384,9 +385,10 @@ def _check_duplicates(mi: ManifestImport) -> int:
 
 
 def _finish(mi: ManifestImport, status: str, **fields) -> None:
-    """End this attempt, unless a newer one owns the import."""
+    """End this attempt; an attempt that no longer owns the import stops here."""
     owned = ManifestImport.objects.filter(pk=mi.pk, attempts=mi.attempts).exclude(status__in=FINISHED)
-    owned.update(status=status, finished_at=timezone.now(), **fields)
+    if not owned.update(status=status, finished_at=timezone.now(), **fields):
+        raise Superseded(mi.pk)
 
 
 _ASSET_FIELDS = (
@@ -495,11 +497,17 @@ def _drop_superseded_rows(corpus_id: int) -> None:
     Rows of imports still running are theirs and stay. Outside the apply
     transaction: it is housekeeping, and the next run repeats it if it is interrupted.
     """
-    applied = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE)
-    latest = applied.order_by("-finished_at", "-pk").first()
+    latest = latest_applied(corpus_id)
+    finished = ManifestImport.objects.filter(corpus_id=corpus_id, status__in=FINISHED)
     if latest is not None:
-        superseded = applied.exclude(pk=latest.pk).values("pk")
-        ManifestRow.objects.filter(manifest_import_id__in=superseded).delete()
+        finished = finished.exclude(pk=latest.pk)
+    ManifestRow.objects.filter(manifest_import_id__in=finished.values("pk")).delete()
+
+
+def latest_applied(corpus_id: int) -> ManifestImport | None:
+    """The manifest applied last: the corpus' current listing, whose missing assets may be withdrawn."""
+    applied = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE)
+    return applied.order_by("-finished_at", "-pk").first()
 
 
 def imports_stalled(older_than_seconds: int | None = None):

@@ -17,7 +17,7 @@ from marketplace.catalog.models import (
     Withdrawal,
     WithdrawalScope,
 )
-from marketplace.catalog.services.imports import missing_assets
+from marketplace.catalog.services.imports import latest_applied, missing_assets
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
 from marketplace.events.services import event_record
@@ -101,7 +101,7 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
         raise ValidationError("Only a finished import has missing assets to withdraw.")
     if mi.missing_withdrawal_id:
         raise ValidationError("The missing assets of this import were already withdrawn.")
-    latest = ManifestImport.objects.filter(corpus_id=mi.corpus_id, status=ImportStatus.DONE).order_by("-pk").first()
+    latest = latest_applied(mi.corpus_id)
     if latest is None or latest.pk != mi.pk:
         raise ValidationError("A newer manifest has been imported since; withdraw from that import instead.")
     # Staged rows live in an unlogged table on PostgreSQL: a crash empties it, and an empty listing would

@@ -366,3 +366,35 @@ def test_withdrawing_assets_refreshes_the_listed_price_per_hour(licensor, corpus
     withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=films, reason="Music claim received")
     corpus.refresh_from_db()
     assert (before, corpus.price_per_hour_from) == (198, 12_000)  # now 120 thirty-second clips per hour
+
+
+def test_the_manifest_applied_last_is_the_current_listing_whatever_order_imports_were_queued(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b"), manifest_row("c")])
+    first = queued(licensor, corpus, [manifest_row("a")])
+    second = queued(licensor, corpus, [manifest_row("a"), manifest_row("b")])
+    assert imports.manifest_import_run(second.pk).missing == 1
+    assert imports.manifest_import_run(first.pk).missing == 2  # queued first, applied last: the current listing
+    with pytest.raises(ValidationError, match="A newer manifest has been imported since"):
+        withdrawals.missing_withdraw(access=licensor, manifest_import=second)
+    withdrawal = withdrawals.missing_withdraw(access=licensor, manifest_import=first)
+    assert withdrawal.asset_count == 2
+    assert list(Asset.objects.filter(status="active").values_list("external_id", flat=True)) == ["a"]
+
+
+def test_an_import_given_up_after_its_last_attempt_leaves_no_staged_rows(licensor, corpus):
+    from django.utils import timezone
+
+    # JSON Lines: the row reader reports progress after staging, on every database.
+    lines = b"".join(json.dumps(manifest_row(f"a{i}")).encode() + b"\n" for i in range(2))
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.jsonl", lines))
+    stale = timezone.now() - timezone.timedelta(seconds=imports.STALE_SECONDS + 1)
+
+    def die_after_staging():  # the last attempt stages its rows and its worker is killed
+        ManifestImport.objects.filter(pk=mi.pk).update(attempts=imports.MAX_ATTEMPTS, heartbeat_at=stale)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_interrupted(mi, die_after_staging)
+    assert ManifestRow.objects.filter(manifest_import=mi).count() == 2
+    assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # the sweeper's retry gives up
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()

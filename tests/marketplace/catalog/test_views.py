@@ -336,6 +336,25 @@ def test_catalogue_filters_read_the_offer_terms_on_sale_now(client, licensor, op
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 
+def no_media_route(name: str) -> bool:
+    """Build the URLconf as DEBUG would (it once served MEDIA_ROOT there) and try to resolve an upload."""
+    import importlib
+
+    from django.urls import Resolver404, resolve
+
+    import config.urls
+
+    with override_settings(DEBUG=True):
+        debug_urls = importlib.reload(config.urls)
+    try:
+        resolve("/media/" + name, urlconf=debug_urls)
+    except Resolver404:
+        return True
+    finally:
+        importlib.reload(config.urls)
+    return False
+
+
 def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corpus(
     client, licensor, other_licensor, operator, listed_corpus
 ):
@@ -361,7 +380,7 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     assert served.status_code == 200 and b"".join(served.streaming_content) == PNG
     assert (served["Content-Type"], served["X-Content-Type-Options"]) == ("image/png", "nosniff")
     assert "sandbox" in served["Content-Security-Policy"] and "private" in served["Cache-Control"]
-    assert client.get("/media/" + preview.file.name).status_code == 404  # no public folder of uploads
+    assert no_media_route(preview.file.name)  # no public folder of uploads, even with DEBUG on
 
     # A draft's previews: its organisation and the operators only.
     client.force_login(other_licensor.user)
