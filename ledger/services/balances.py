@@ -15,9 +15,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from django.db import connection, models
-from django.db.models import OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db import connection
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
@@ -37,23 +35,6 @@ def _account(code: str, currency: str) -> Account:
         return Account.objects.get(code=code, currency=currency)
     except Account.DoesNotExist:
         raise UnknownAccount(code, currency) from None
-
-
-def _with_days_through(accounts: models.QuerySet[Account], day: dt.date) -> models.QuerySet[Account]:
-    """Annotate ``days_net``: the account's day totals up to ``day``, read with the account row itself."""
-    totals = (
-        AccountDay.objects.filter(account_id=OuterRef("pk"), day__lte=day)
-        .values("account_id")
-        .annotate(s=Sum("net"))
-        .values("s")
-    )
-    return accounts.annotate(days_net=Coalesce(Subquery(totals), 0, output_field=models.BigIntegerField()))
-
-
-def _net_through(account: Account, day: dt.date) -> int:
-    """The net at the end of ``day`` from an account annotated by _with_days_through."""
-    days_net: int = account.days_net  # type: ignore[attr-defined]  # annotated by _with_days_through
-    return days_net + (account.day_net if account.day is not None and account.day <= day else 0)
 
 
 # One statement per read, in plain SQL: the balance and the account row at the same moment, and no ORM
@@ -133,17 +114,20 @@ def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
 
 def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     """Every account with its debit or credit balance; debits equal credits per currency."""
-    accounts = Account.objects.order_by("currency", "code")
-    if as_of_date is not None:
-        accounts = _with_days_through(accounts, as_of_date)
+    net_sql, params = (_NET_NOW, []) if as_of_date is None else (_NET_AS_OF_DATE, [as_of_date, as_of_date])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.code, a.currency, a.name, a.type, {net_sql} FROM ledger_account a ORDER BY a.currency, a.code",
+            params,
+        )
+        accounts = cursor.fetchall()
     rows = []
-    for account in accounts:
-        net = account.net if as_of_date is None else _net_through(account, as_of_date)
+    for code, currency, name, type_, net in accounts:
         rows.append(
             TrialBalanceRow(
-                account=AccountRef(account.code, account.currency),
-                name=account.name,
-                type=AccountType(account.type),
+                account=AccountRef(code, currency),
+                name=name,
+                type=AccountType(type_),
                 debit=net if net > 0 else 0,
                 credit=-net if net < 0 else 0,
             )

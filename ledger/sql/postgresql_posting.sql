@@ -400,8 +400,12 @@ BEGIN
     IF v_closed IS NOT NULL THEN
         SELECT id, effective_date INTO v_bad FROM new_entries WHERE effective_date <= v_closed LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'ledger: entry % is dated %, inside a closed period (closed through %)',
-                v_bad.id, v_bad.effective_date, v_closed USING ERRCODE = 'check_violation';
+            -- The same refusal as the posting functions': a post that raced a period close reads it too.
+            RAISE EXCEPTION 'ledger:period_closed' USING ERRCODE = 'check_violation',
+                DETAIL = json_build_object('effective_date', v_bad.effective_date, 'closed_through', v_closed,
+                                           'entry_id', v_bad.id)::text,
+                HINT = format('entry %s is dated %s, inside a closed period (closed through %s)',
+                              v_bad.id, v_bad.effective_date, v_closed);
         END IF;
     END IF;
     v_state := string_to_array(current_setting('ledger.unchecked', true), ':');

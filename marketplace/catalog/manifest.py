@@ -350,13 +350,13 @@ LINE_LIMIT = 8 * 2**20  # bytes: fifteen fields within csv's field size limit ne
 READ_CHUNK = 64 * 1024
 
 
-def _lines(stream: IO[bytes], limit: int | None = None, chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
+def _lines(stream: IO[bytes], chunk_size: int = READ_CHUNK) -> Iterator[bytes]:
     """The stream's lines, split as Django's File splits them (\\n, \\r\\n or a lone \\r ends one).
 
-    A line longer than ``limit`` is refused rather than held: memory stays
+    A line longer than LINE_LIMIT is refused rather than held: memory stays
     bounded whatever the file holds, even a gigabyte without a line break.
     """
-    limit = limit or LINE_LIMIT
+    limit = LINE_LIMIT
     pending, yielded = b"", 0
     while chunk := stream.read(chunk_size):
         for line in chunk.splitlines(True):

@@ -9,7 +9,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from ledger.money import minor_units
-from marketplace.catalog.models import AssetStatus, PreviewMedia
+from marketplace.catalog.models import AssetStatus, CorpusStatus, PreviewMedia
 from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora, public_corpus
 from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES, preview_visible
 from marketplace.catalog.services.listing import shape_of
@@ -91,5 +91,6 @@ def preview_file(request: HttpRequest, preview_id: int) -> FileResponse:
     response = FileResponse(preview.file.open("rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "public, max-age=3600" if preview.corpus.status == "published" else "private, no-store"
+    public = preview.corpus.status == CorpusStatus.PUBLISHED
+    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
     return response
