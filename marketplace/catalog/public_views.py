@@ -10,8 +10,14 @@ from django.shortcuts import get_object_or_404, render
 
 from ledger.money import minor_units
 from marketplace.catalog.models import AssetStatus, CorpusStatus, PreviewMedia
-from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora, public_corpus
-from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES, preview_visible
+from marketplace.catalog.selectors import (
+    CatalogueFilters,
+    live_offer_versions,
+    preview_visible,
+    public_corpora,
+    public_corpus,
+)
+from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.pricing import PricePlan, example_prices

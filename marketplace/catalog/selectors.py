@@ -11,7 +11,16 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
 
-from marketplace.catalog.models import Asset, AssetStatus, Corpus, CorpusStatus, OfferStatus, OfferVersion
+from marketplace.catalog.models import (
+    Asset,
+    AssetStatus,
+    Corpus,
+    CorpusStatus,
+    OfferStatus,
+    OfferVersion,
+    PreviewMedia,
+)
+from marketplace.orgs.models import Membership, OrgKind
 
 
 def json_list_contains(field: str, value: str) -> Q:
@@ -98,3 +107,15 @@ def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q:
     if q:
         assets = assets.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
     return assets.order_by("id")
+
+
+def preview_visible(preview: PreviewMedia, user) -> bool:
+    """Anyone sees a published corpus' previews; otherwise its own organisation and the operators reviewing it."""
+    if preview.corpus.status == CorpusStatus.PUBLISHED:
+        return True
+    if not user.is_authenticated:
+        return False
+    memberships = Membership.objects.filter(user=user)
+    return memberships.filter(
+        Q(organisation_id=preview.corpus.organisation_id) | Q(organisation__kind=OrgKind.OPERATOR)
+    ).exists()

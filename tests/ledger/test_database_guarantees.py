@@ -132,7 +132,7 @@ def test_posting_in_another_currency_than_its_account_is_refused(books):
 
 def test_raw_entry_in_a_closed_period_is_refused(books):
     ledger.period_close(through=dt.date.today() - dt.timedelta(days=1))
-    with pytest.raises(REFUSED, match="period_closed|closed period"), transaction.atomic():
+    with pytest.raises(REFUSED, match=r"period_closed|closed period"), transaction.atomic():
         entry = insert_entry(effective_date=dt.date.today() - dt.timedelta(days=2))
         insert_posting(entry, 0, "cash:stripe", 1)
         insert_posting(entry, 1, "prepaid:lic_acme", -1)

@@ -7,7 +7,6 @@ import secrets
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -17,7 +16,6 @@ from marketplace.catalog.services.imports import licensor_slugs
 from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, territory_codes, territory_problem
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
-from marketplace.orgs.models import Membership, OrgKind
 
 EDITABLE = (
     "title",
@@ -221,15 +219,3 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     kind, ext = _preview_format(upload)
     upload.name = f"{secrets.token_hex(16)}.{ext}"
     return PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
-
-
-def preview_visible(preview: PreviewMedia, user) -> bool:
-    """Anyone sees a published corpus' previews; otherwise its own organisation and the operators reviewing it."""
-    if preview.corpus.status == CorpusStatus.PUBLISHED:
-        return True
-    if not user.is_authenticated:
-        return False
-    memberships = Membership.objects.filter(user=user)
-    return memberships.filter(
-        Q(organisation_id=preview.corpus.organisation_id) | Q(organisation__kind=OrgKind.OPERATOR)
-    ).exists()
