@@ -229,8 +229,11 @@ class ManifestRowError(models.Model):
 class ManifestRow(ManifestFields):
     """A validated manifest row, staged before it is applied; kept as the manifest's content."""
 
-    # Staging rows: the cascade is Django's, and no per-row constraint check slows the import.
-    manifest_import = models.ForeignKey(ManifestImport, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # Staging rows: the cascade is Django's, and no per-row constraint check slows the import. The
+    # (manifest_import, external_id) index serves lookups by import, so the key needs no index of its own.
+    manifest_import = models.ForeignKey(
+        ManifestImport, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     line = models.BigIntegerField()
 
     class Meta:

@@ -454,30 +454,33 @@ def _apply(mi: ManifestImport) -> None:
         diff = _diff(mi)
         columns = ", ".join(_ASSET_FIELDS)
         selected = ", ".join(f"r.{f}" for f in _ASSET_FIELDS)
+        # The diff ran under the corpus lock: a statement with nothing to do would still join every row.
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO catalog_asset (corpus_id, external_id, {columns}, status, last_import_id,
-                                           created_at, updated_at)
-                SELECT %s, r.external_id, {selected}, 'active', %s, %s, %s
-                  FROM catalog_manifestrow r
-                 WHERE r.manifest_import_id = %s
-                   AND NOT EXISTS (SELECT 1 FROM catalog_asset a
-                                    WHERE a.corpus_id = %s AND a.external_id = r.external_id)
-                """,
-                [mi.corpus_id, mi.pk, adapt(now), adapt(now), mi.pk, mi.corpus_id],
-            )
-            assignments = ", ".join(f"{f} = r.{f}" for f in _ASSET_FIELDS)
-            cursor.execute(
-                f"""
-                UPDATE catalog_asset SET {assignments}, last_import_id = %s, updated_at = %s
-                  FROM catalog_manifestrow r
-                 WHERE r.manifest_import_id = %s
-                   AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
-                   AND NOT ({_unchanged("catalog_asset", "r")})
-                """,
-                [mi.pk, adapt(now), mi.pk, mi.corpus_id],
-            )
+            if diff.added:
+                cursor.execute(
+                    f"""
+                    INSERT INTO catalog_asset (corpus_id, external_id, {columns}, status, last_import_id,
+                                               created_at, updated_at)
+                    SELECT %s, r.external_id, {selected}, 'active', %s, %s, %s
+                      FROM catalog_manifestrow r
+                     WHERE r.manifest_import_id = %s
+                       AND NOT EXISTS (SELECT 1 FROM catalog_asset a
+                                        WHERE a.corpus_id = %s AND a.external_id = r.external_id)
+                    """,
+                    [mi.corpus_id, mi.pk, adapt(now), adapt(now), mi.pk, mi.corpus_id],
+                )
+            if diff.changed or diff.still_withdrawn:  # a withdrawn asset's data follows the file too
+                assignments = ", ".join(f"{f} = r.{f}" for f in _ASSET_FIELDS)
+                cursor.execute(
+                    f"""
+                    UPDATE catalog_asset SET {assignments}, last_import_id = %s, updated_at = %s
+                      FROM catalog_manifestrow r
+                     WHERE r.manifest_import_id = %s
+                       AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
+                       AND NOT ({_unchanged("catalog_asset", "r")})
+                    """,
+                    [mi.pk, adapt(now), mi.pk, mi.corpus_id],
+                )
         corpus_recount(mi.corpus_id)
         corpus_refresh_price(mi.corpus_id)
         ManifestImport.objects.filter(pk=mi.pk).update(
