@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import IO, Any
 
 from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, WORLDWIDE
@@ -31,7 +31,13 @@ COLUMNS = REQUIRED + OPTIONAL
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
-_TIMECODE = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
+_TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$")
+# Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
+_NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+# A NUL cannot be stored in a PostgreSQL text column; a lone surrogate cannot be encoded at all.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_JSON_KINDS = {dict: "a JSON object", list: "a JSON list", bool: "true or false"}
 MAX_DURATION = Decimal(10**8)
 
 
@@ -80,8 +86,12 @@ class RowResult:
 def _text(value: Any, limit: int, required: bool = True) -> str:
     if value is None:
         value = ""
+    if isinstance(value, (dict, list, bool)):  # JSON Lines: a number may stand for its text, nothing else
+        raise ValueError(f"must be text or a number, not {_JSON_KINDS[type(value)]}")
     if not isinstance(value, str):
         value = str(value)
+    if _UNSTORABLE.search(value):
+        raise ValueError("contains a NUL character or invalid Unicode (a lone surrogate)")
     value = value.strip()
     if required and not value:
         raise ValueError("is required")
@@ -92,12 +102,9 @@ def _text(value: Any, limit: int, required: bool = True) -> str:
 
 def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
     text = _text(value, 40)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not number.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
+    if not _NUMBER.match(text):
+        raise ValueError(f"{text!r} is not a number")
+    number = Decimal(text)
     if number <= 0:
         raise ValueError(f"must be greater than zero (got {text})")
     if number > maximum:
@@ -114,7 +121,7 @@ def _int(value: Any, maximum: int) -> int:
         number = value
     else:
         text = _text(value, 30)
-        if not re.fullmatch(r"[+-]?\d+", text):
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
             raise ValueError(f"{text!r} is not a whole number")
         number = int(text)
     if number <= 0:
@@ -129,6 +136,8 @@ def _date(value: Any) -> dt.date | None:
     if not text:
         return None
     try:
+        if not _ISO_DATE.match(text):  # fromisoformat would also take 20311231 and 2031-W01-1
+            raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form") from None
@@ -148,7 +157,8 @@ def _territories(value: Any) -> list[str]:
     codes = [str(code).strip().upper() for code in _list(value)]
     unknown = [code for code in codes if code != WORLDWIDE and code not in COUNTRIES]
     if unknown:
-        raise ValueError(f"unknown territory code(s) {', '.join(unknown)}: use ISO 3166-1 alpha-2 codes or WW")
+        shown = ", ".join(code if code.isalnum() and code.isascii() else repr(code) for code in unknown)
+        raise ValueError(f"unknown territory code(s) {shown}: use ISO 3166-1 alpha-2 codes or WW")
     if WORLDWIDE in codes and len(codes) > 1:
         raise ValueError("WW (worldwide) cannot be combined with other territories")
     return sorted(set(codes))
@@ -160,13 +170,9 @@ def _seconds(text: str) -> Decimal:
     if match:
         hours, minutes, seconds = match.groups()
         return Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
-    try:
-        number = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a time (seconds, or HH:MM:SS)") from None
-    if not number.is_finite() or number < 0:
+    if not _NUMBER.match(text) or Decimal(text) < 0:
         raise ValueError(f"{text!r} is not a time (seconds, or HH:MM:SS)")
-    return number
+    return Decimal(text)
 
 
 def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
@@ -190,7 +196,8 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             raise ValueError(f"exclusion {start}-{end} ends before it starts")
         if duration is not None and end > duration:
             raise ValueError(f"exclusion {start}-{end} runs past the end of the video ({duration} s)")
-        items.append({"start": str(start), "end": str(end), "reason": reason})
+        # One spelling per time ("60", not "60.0"): an unchanged file must compare equal on re-upload.
+        items.append({"start": f"{start.normalize():f}", "end": f"{end.normalize():f}", "reason": reason})
     return sorted(items, key=lambda x: Decimal(x["start"]))
 
 
@@ -208,13 +215,15 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         org = str(item.get("org", "")).strip()
         if org not in known_orgs:
             raise ValueError(f"co-owner {org!r} is not a licensor on ClearFrame")
-        try:
-            percent = Decimal(str(item.get("share", "")).strip().rstrip("%"))
-        except InvalidOperation:
-            raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage") from None
+        text = str(item.get("share", "")).strip().rstrip("%")
+        if not _NUMBER.match(text):
+            raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage")
+        percent = Decimal(text)
+        if not 0 < percent <= 100:
+            raise ValueError(f"share {percent}% of {org} must be above 0% and at most 100%")
         bp = percent * 100
-        if bp != bp.to_integral_value() or bp <= 0:
-            raise ValueError(f"share {percent}% of {org} must be above 0 with at most two decimals")
+        if bp != bp.to_integral_value():
+            raise ValueError(f"share {percent}% of {org} has more than two decimals")
         shares.append({"org": org, "bp": int(bp)})
     if shares:
         total = sum(s["bp"] for s in shares)
@@ -256,7 +265,8 @@ def _required_text(limit: int):
 
 
 def _lower_text(limit: int):
-    return lambda value: _text(value, limit).lower()
+    # Lower-cased before the length check: some characters grow ("İ" becomes two).
+    return lambda value: _text(value.lower() if isinstance(value, str) else value, limit)
 
 
 # Field name -> parser, in manifest order. Exclusions and co-owners need context and are handled after.
@@ -299,6 +309,19 @@ def validate_record(
     if errors:
         return None, errors
     return AssetRow(line=line, **values), []
+
+
+FIELD_NAME_LIMIT = 60  # ManifestRowError.field
+
+
+def _field_name(name: str) -> str:
+    """A name from the file as the error's field, when it fits and can be stored."""
+    return name if len(name) <= FIELD_NAME_LIMIT and not _UNSTORABLE.search(name) else ""
+
+
+def _shown(name: str) -> str:
+    """A name from the file for a message: quoted and escaped, cut short when it is long."""
+    return repr(name) if len(name) <= FIELD_NAME_LIMIT else repr(name[:FIELD_NAME_LIMIT]) + "…"
 
 
 def _suggest(name: str) -> str:
@@ -480,7 +503,7 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
             yield RowResult(line, None, [RowError(line, "", f"line {line} must be a JSON object")], consumed)
             continue
         unknown = [k for k in record if k not in COLUMNS]
-        errors = [RowError(line, k, f"unknown field {k!r}{_suggest(k)}") for k in unknown]
+        errors = [RowError(line, _field_name(k), f"unknown field {_shown(k)}{_suggest(k)}") for k in unknown]
         row, field_errors = validate_record(record, line, known_orgs)
         errors.extend(field_errors)
         yield RowResult(line, None if errors else row, errors, consumed)

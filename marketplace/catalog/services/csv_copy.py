@@ -283,7 +283,10 @@ def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[
     c = _columns(header)
     names = ", ".join(c[name] for name in COLUMNS)
     sql = f"SELECT r.seq, {names} FROM {RAW_TABLE} r WHERE ({_predicate(c)}) IS NOT TRUE ORDER BY r.seq"
-    with transaction.atomic(), connection.connection.cursor(name="catalog_manifest_other") as cursor:
+    # WITH HOLD: the cursor outlives its transaction, so the caller commits each chunk it stages
+    # (and its heartbeat) while it reads; the server keeps the rows it selected.
+    connection.ensure_connection()
+    with connection.connection.cursor(name="catalog_manifest_other", withhold=True) as cursor:
         cursor.itersize = FETCH_ROWS
         cursor.execute(sql, {"codes": _CODES})
         for seq, *values in cursor:

@@ -288,12 +288,19 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
         log.exception("manifest import %s crashed", import_id)
         # Only this attempt's outcome: not one that finished (a crash in the clean-up after
         # a committed apply) and not a newer attempt's.
-        ManifestImport.objects.filter(pk=import_id, attempts=mi.attempts).exclude(status__in=FINISHED).update(
-            status=ImportStatus.FAILED if mi.attempts >= MAX_ATTEMPTS else ImportStatus.QUEUED,
-            file_error=f"The import failed unexpectedly ({type(exc).__name__}); it will be retried."
-            if mi.attempts < MAX_ATTEMPTS
-            else f"The import failed: {exc}",
+        given_up = mi.attempts >= MAX_ATTEMPTS
+        owned = (
+            ManifestImport.objects.filter(pk=import_id, attempts=mi.attempts)
+            .exclude(status__in=FINISHED)
+            .update(
+                status=ImportStatus.FAILED if given_up else ImportStatus.QUEUED,
+                file_error=f"The import failed: {exc}"
+                if given_up
+                else f"The import failed unexpectedly ({type(exc).__name__}); it will be retried.",
+            )
         )
+        if owned and given_up:
+            ManifestRow.objects.filter(manifest_import_id=import_id).delete()  # no attempt will use them
         raise
     return ManifestImport.objects.get(pk=import_id)
 
@@ -324,7 +331,8 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
             _hold(mi)
             plain = csv_copy.stage_plain_rows(mi.pk, header)
         for row, errors in csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ():
-            staging.add(row, errors)
+            if staging.add(row, errors):
+                _progress(mi)  # the heartbeat: rows checked in Python can take a while
         error_count = staging.flush()
     finally:
         csv_copy.drop_raw()
@@ -500,17 +508,21 @@ def _drop_superseded_rows(corpus_id: int) -> None:
     Rows of imports still running are theirs and stay. Outside the apply
     transaction: it is housekeeping, and the next run repeats it if it is interrupted.
     """
-    latest = latest_applied(corpus_id)
-    finished = ManifestImport.objects.filter(corpus_id=corpus_id, status__in=FINISHED)
-    if latest is not None:
-        finished = finished.exclude(pk=latest.pk)
+    # One statement, so "finished" and "latest" come from one snapshot: an import applied
+    # meanwhile is neither, and keeps its rows.
+    finished = ManifestImport.objects.filter(corpus_id=corpus_id, status__in=FINISHED).exclude(
+        pk__in=_applied(corpus_id).values("pk")[:1]
+    )
     ManifestRow.objects.filter(manifest_import_id__in=finished.values("pk")).delete()
 
 
 def latest_applied(corpus_id: int) -> ManifestImport | None:
     """The manifest applied last: the corpus' current listing, whose missing assets may be withdrawn."""
-    applied = ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE)
-    return applied.order_by("-finished_at", "-pk").first()
+    return _applied(corpus_id).first()
+
+
+def _applied(corpus_id: int):
+    return ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE).order_by("-finished_at", "-pk")
 
 
 def imports_stalled(older_than_seconds: int | None = None):

@@ -8,11 +8,12 @@ import io
 import logging
 
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace.catalog.manifest import COLUMNS
-from marketplace.catalog.models import Asset, ManifestRowError
+from marketplace.catalog.models import Asset, ManifestImport, ManifestRow, ManifestRowError
 from marketplace.catalog.services import corpora, csv_copy, imports
 from tests.fixtures.market import CORPUS_DATA, manifest_csv, manifest_row, sha, upload
 
@@ -155,9 +156,10 @@ HEADER, FIRST, SECOND = BASE.splitlines()
         (HEADER.replace(",title", ",\rtitle").encode() + b"\n" + FIRST.encode() + b"\n", "invalid", 0),
         ((HEADER + "\n" + FIRST.replace("Clip a", "t" * 140_000) + "\n" + SECOND.replace(",1920,", ",0,") + "\n")
          .encode(), "invalid", 0),  # a field over Python's csv limit
+        (BASE.encode().replace(b"Clip a", b"Clip \x00a"), "invalid", 0),  # NUL: COPY refuses, the reader reports
     ],
     ids=["blank-line", "end-marker", "quoted-newline", "stray-quotes", "extra-field", "latin-1", "truncated",
-         "no-final-newline", "header-only", "quoted-header", "lone-cr", "cr-in-header", "huge-field"],
+         "no-final-newline", "header-only", "quoted-header", "lone-cr", "cr-in-header", "huge-field", "nul"],
 )  # fmt: skip
 def test_files_copy_could_misread_go_to_the_row_reader(licensor, monkeypatch, caplog, content, status, assets):
     outcome, used_copy = _both(licensor, content, monkeypatch, caplog)
@@ -205,3 +207,28 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(licensor,
     (status, _, errors, assets), used_copy = _both(licensor, content, monkeypatch, caplog)
     assert used_copy
     assert (status, errors, len(assets)) == ("done", [], 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rows_checked_in_python_commit_as_they_go_with_the_heartbeat(licensor, monkeypatch):
+    """A long Python pass must not sit in one transaction: its heartbeat would be invisible to the sweeper."""
+    monkeypatch.setattr(imports, "STAGE_CHUNK", 2)
+    seen = []
+    validate = csv_copy.validate_record
+
+    def watched(record, line, known):
+        mi = ManifestImport.objects.get()
+        seen.append((connection.in_atomic_block, mi.heartbeat_at, ManifestRow.objects.count()))
+        return validate(record, line, known)
+
+    monkeypatch.setattr(csv_copy, "validate_record", watched)
+    corpus = corpora.corpus_create(access=licensor, data=CORPUS_DATA)
+    rows = [manifest_row(f"a{i}", duration_seconds="60", clip_exclusions="5-10:music") for i in range(6)]
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv(rows))).pk
+    )
+    assert (mi.status, mi.added) == ("done", 6)
+    assert [atomic for atomic, _, _ in seen] == [False] * 6
+    assert [staged for _, _, staged in seen] == [0, 0, 2, 2, 4, 4]  # each chunk committed before the next row
+    beats = [beat for _, beat, _ in seen]
+    assert beats == sorted(beats) and len(set(beats)) >= 3

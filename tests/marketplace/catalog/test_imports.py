@@ -177,6 +177,7 @@ def test_repeated_crashes_mark_the_import_failed(licensor, corpus, monkeypatch):
             imports.manifest_import_run(mi.pk)
     mi.refresh_from_db()
     assert mi.status == ImportStatus.FAILED
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()  # the last attempt staged them, and gave up
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # finished imports are left alone
     assert not Asset.objects.exists()
 

@@ -166,3 +166,63 @@ def test_rows_after_a_csv_syntax_error_are_still_checked():
     assert [(line, field) for line, field, _ in found] == [(3, ""), (4, "sha256")]
     assert "',' expected after '\"'" in found[0][2]
     assert [r.row.external_id for r in parse(content) if r.row] == ["a1", "a4"]
+
+
+UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"title": "Clip\x00b"}, "title", f"title {UNSTORABLE}"),
+        ({"width": "1_920"}, "width", "width '1_920' is not a whole number"),
+        ({"width": "١٩٢٠"}, "width", "width '١٩٢٠' is not a whole number"),
+        ({"duration_seconds": "1_000"}, "duration_seconds", "duration_seconds '1_000' is not a number"),
+        ({"fps": "Infinity"}, "fps", "fps 'Infinity' is not a number"),
+        ({"rights_expiry": "20311231"}, "rights_expiry", "'20311231' is not a date in YYYY-MM-DD form"),
+        ({"rights_expiry": "2031-W01-1"}, "rights_expiry", "'2031-W01-1' is not a date in YYYY-MM-DD form"),
+        ({"codec": "İ" * 26}, "codec", "codec is 52 characters long; the limit is 50"),
+        ({"co_owners": "northlight:Infinity"}, "co_owners", "share 'Infinity' of northlight is not a percentage"),
+        ({"co_owners": "northlight:sNaN"}, "co_owners", "share 'sNaN' of northlight is not a percentage"),
+        ({"co_owners": "northlight:1e999999"}, "co_owners", "share 1E+999999% of northlight must be above 0%"),
+        ({"co_owners": "northlight:0.001"}, "co_owners", "share 0.001% of northlight has more than two decimals"),
+        ({"territories": "FR;X\x00"}, "territories", "unknown territory code(s) 'X\\x00': use ISO 3166-1"),
+    ],
+)
+def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrides, field, message):
+    """Each of these once passed validation and then failed the whole import while it was stored."""
+    rows = parse(manifest_csv([manifest_row("ok"), manifest_row("bad", **overrides)]))
+    assert [(line, name) for line, name, _ in messages(rows)] == [(3, field)]
+    assert message in messages(rows)[0][2]
+    assert rows[1].row is None
+
+
+def test_json_lines_values_that_are_not_text_or_storable_are_row_errors():
+    lines = [
+        {**manifest_row("j1"), "title": {"en": "A title"}},
+        {**manifest_row("j2"), "codec": ["h264"], "language": True},
+        {**manifest_row("j3"), "title": "Clip \ud800"},
+        {**manifest_row("j4"), "k" * 61: 1, "bad\x00key": 2},
+    ]
+    rows = parse("".join(json.dumps(line) + "\n" for line in lines).encode(), "jsonl")
+    assert messages(rows) == [
+        (1, "title", "title must be text or a number, not a JSON object"),
+        (2, "codec", "codec must be text or a number, not a JSON list"),
+        (2, "language", "language must be text or a number, not true or false"),
+        (3, "title", "title contains a NUL character or invalid Unicode (a lone surrogate)"),
+        (4, "", "unknown field " + repr("k" * 60) + "…"),
+        (4, "", "unknown field 'bad\\x00key'"),
+    ]
+
+
+def test_clip_exclusion_times_have_one_spelling():
+    """60-90 and 60.0-90.00 are the same exclusion: a re-upload must not count the asset as changed."""
+    plain, padded = parse(
+        manifest_csv(
+            [
+                manifest_row(name, duration_seconds="120", clip_exclusions=spelling)
+                for name, spelling in (("a", "60-90:music"), ("b", "60.0-90.00:music"))
+            ]
+        )
+    )
+    assert plain.row.clip_exclusions == padded.row.clip_exclusions == [{"start": "60", "end": "90", "reason": "music"}]

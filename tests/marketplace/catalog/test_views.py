@@ -71,8 +71,8 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     for shares, message in [
         ("northlight:60;partner-films:30", "Co-owners: co-owner shares sum to 90%; they must sum to 100%."),
         ("northlight:60;nobody:40", "Co-owners: co-owner 'nobody' is not a licensor on ClearFrame."),
-        ("northlight:66.666;partner-films:33.334", "Co-owners: share 66.666% of northlight must be above 0 "
-         "with at most two decimals."),
+        ("northlight:66.666;partner-films:33.334", "Co-owners: share 66.666% of northlight has more than two "
+         "decimals."),
     ]:  # fmt: skip
         response = owner_client.post(edit, {**data, "co_owners": shares})
         assert response.status_code == 200
