@@ -96,7 +96,10 @@ def corpus_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str) -> Withdr
 def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reason: str = "") -> Withdrawal:
     """Withdraw the assets that a newly applied manifest no longer lists."""
     access.require(Perm.MANAGE_CATALOG)
-    mi = ManifestImport.objects.select_for_update().get(pk=manifest_import.pk, corpus__organisation=access.organisation)
+    mi = ManifestImport.objects.get(pk=manifest_import.pk, corpus__organisation=access.organisation)
+    # The corpus first, then the import, as an import's apply takes them: "latest" cannot change while we look.
+    corpus = Corpus.objects.select_for_update().get(pk=mi.corpus_id)
+    mi = ManifestImport.objects.select_for_update().get(pk=mi.pk)
     if mi.status != ImportStatus.DONE:
         raise ValidationError("Only a finished import has missing assets to withdraw.")
     if mi.missing_withdrawal_id:
@@ -113,7 +116,6 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
             "This import's copy of the manifest was lost when the database restarted; "
             "upload the manifest again to see what is missing."
         )
-    corpus = Corpus.objects.select_for_update().get(pk=mi.corpus_id)
     withdrawal = _withdraw(
         access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,
         reason=(reason or "").strip() or f"Not listed in manifest {mi.original_name} (import {mi.pk})",

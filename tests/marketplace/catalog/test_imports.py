@@ -1,10 +1,12 @@
 """Manifest imports end to end through the service: upsert, diffs, errors, crashes, withdrawals."""
 
 import json
+import threading
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connections
 from django.test import override_settings
 
 from marketplace.catalog.models import (
@@ -401,3 +403,42 @@ def test_an_import_given_up_after_its_last_attempt_leaves_no_staged_rows(licenso
     assert ManifestRow.objects.filter(manifest_import=mi).count() == 2
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # the sweeper's retry gives up
     assert not ManifestRow.objects.filter(manifest_import=mi).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_withdrawing_missing_assets_waits_for_an_apply_in_flight_and_then_refuses(licensor, corpus, monkeypatch):
+    """Import B is applying (corpus locked, not committed) when A2's missing assets are withdrawn."""
+    import_rows(licensor, corpus, [manifest_row(x) for x in "abc"])
+    a2 = import_rows(licensor, corpus, [manifest_row(x) for x in "ab"])
+    assert a2.missing == 1
+    applying, release = threading.Event(), threading.Event()
+    recount = imports.corpus_recount
+
+    def held_recount(corpus_id):
+        recount(corpus_id)
+        applying.set()
+        release.wait(10)
+
+    monkeypatch.setattr(imports, "corpus_recount", held_recount)
+    b = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("b.csv", manifest_csv([manifest_row(x) for x in "abcd"]))
+    )
+
+    def run_b():
+        try:
+            imports.manifest_import_run(b.pk)
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=run_b)
+    worker.start()
+    assert applying.wait(10)
+    threading.Timer(1.0, release.set).start()  # the withdrawal below must wait for B's commit
+    with pytest.raises(ValidationError, match="A newer manifest has been imported since"):
+        withdrawals.missing_withdraw(access=licensor, manifest_import=a2)
+    worker.join(10)
+    assert ManifestImport.objects.get(pk=b.pk).status == ImportStatus.DONE
+    assert set(Asset.objects.filter(corpus=corpus).values_list("external_id", "status")) == {
+        ("a", "active"), ("b", "active"), ("c", "active"), ("d", "active"),
+    }  # fmt: skip
