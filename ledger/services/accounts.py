@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.functions import Substr
 
 from ledger.errors import AccountMismatch, UnknownAccount
 from ledger.models import Account
@@ -72,5 +73,13 @@ def accounts_list(*, party_ref: str | None = None, code_prefix: str | None = Non
     if party_ref is not None:
         queryset = queryset.filter(party_ref=party_ref)
     if code_prefix:
-        queryset = queryset.filter(code__startswith=code_prefix)
+        queryset = with_code_prefix(queryset, code_prefix)
     return [_info(a) for a in queryset.order_by("code", "currency")]
+
+
+def with_code_prefix(queryset, prefix: str):
+    """Accounts whose code starts with ``prefix``, case and all, on every database."""
+    queryset = queryset.filter(code__startswith=prefix)
+    if connection.vendor == "sqlite":  # its LIKE ignores ASCII case
+        queryset = queryset.alias(code_head=Substr("code", 1, len(prefix))).filter(code_head=prefix)
+    return queryset

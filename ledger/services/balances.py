@@ -19,6 +19,7 @@ from django.db import connection
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
+from ledger.services.accounts import with_code_prefix
 from ledger.types import (
     AccountBalance,
     AccountRef,
@@ -83,7 +84,7 @@ def account_balances(*, code_prefix: str | None = None, party_ref: str | None = 
     pages and runs that need many balances at once."""
     queryset = Account.objects.all()
     if code_prefix:
-        queryset = queryset.filter(code__startswith=code_prefix)
+        queryset = with_code_prefix(queryset, code_prefix)
     if party_ref is not None:
         queryset = queryset.filter(party_ref=party_ref)
     return [
@@ -123,6 +124,7 @@ def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
         accounts = cursor.fetchall()
     rows = []
     for code, currency, name, type_, net in accounts:
+        net = int(net)  # SUM(bigint) is numeric on PostgreSQL
         rows.append(
             TrialBalanceRow(
                 account=AccountRef(code, currency),

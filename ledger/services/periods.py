@@ -34,7 +34,9 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                cursor.execute("LOCK TABLE ledger_entry IN SHARE MODE")
+                # SHARE ROW EXCLUSIVE: it waits for posters and blocks them like SHARE, and it also
+                # excludes a second closer, which would pass the forward-only check beside us.
+                cursor.execute("LOCK TABLE ledger_entry IN SHARE ROW EXCLUSIVE MODE")
         current = closed_through()
         if current is not None and through <= current:
             raise LedgerError(f"the books are already closed through {current.isoformat()}; periods close forward only")

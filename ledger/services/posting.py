@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import psycopg
 from django.conf import settings
@@ -45,7 +47,12 @@ from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
 MAX_LEGS = 10_000
-MAX_AMOUNT = 10**15  # minor units per leg: far above any real payment, far from the 64-bit limit of a balance
+MAX_AMOUNT = 10**15  # minor units per leg: far above any real payment
+BALANCE_LIMIT = 2**63 - 1  # a stored balance is a bigint; 9,223 legs of MAX_AMOUNT reach it
+BALANCE_OVERFLOW = "the entry would take an account's balance past the 64-bit limit of minor units"
+# Text that PostgreSQL cannot store (NUL) or that cannot be encoded at all (a lone surrogate).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_T = TypeVar("_T")
 BULK_CHUNK = 5_000  # entries per round trip, at most
 PIPELINE_MIN = 1_000  # smaller batches go in one round trip, without a preparing thread
 
@@ -81,6 +88,8 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
             raise InvalidEntry(f"leg {i}: amount must be at most {MAX_AMOUNT:,} minor units either way")
         if type(leg.account) is not str or not leg.account:
             raise InvalidEntry(f"leg {i}: account code is missing")
+        if _UNSTORABLE.search(leg.account):
+            raise InvalidEntry(f"leg {i}: the account code holds a NUL character or a lone surrogate")
         if leg.currency not in CURRENCY_EXPONENTS:
             raise InvalidEntry(f"leg {i}: {leg.currency!r} is not an ISO 4217 currency code")
         sums[leg.currency] += leg.amount
@@ -91,6 +100,8 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         type(entry.idempotency_key) is not str or not (0 < len(entry.idempotency_key) <= 255)
     ):
         raise InvalidEntry("idempotency_key must be a string of 1-255 characters")
+    if entry.idempotency_key is not None and _UNSTORABLE.search(entry.idempotency_key):
+        raise InvalidEntry("idempotency_key holds a NUL character or a lone surrogate")
     if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
         raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
     reverses = entry.reverses
@@ -98,6 +109,8 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         raise InvalidEntry("reverses must be the id of the entry this one reverses")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
+    if _UNSTORABLE.search(entry.description):
+        raise InvalidEntry("the description holds a NUL character or a lone surrogate")
     metadata = entry.metadata
     if not isinstance(metadata, dict):
         raise InvalidEntry("metadata must be a dict")
@@ -105,9 +118,11 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         # Hash what the database will hand back: plain JSON, string keys.
         try:
             metadata_json = _hashing.canonical_json(metadata)
+            if _UNSTORABLE.search(metadata_json) or "\\u0000" in metadata_json:
+                _refuse_unstorable(json.loads(metadata_json))
+            metadata = json.loads(metadata_json, parse_float=_stored_float)
         except (TypeError, ValueError) as exc:
             raise InvalidEntry(f"metadata must be plain JSON: {exc}") from None
-        metadata = json.loads(metadata_json)
     else:
         metadata_json = "{}"
     effective_date = entry.effective_date or posted_at.astimezone(dt.UTC).date()
@@ -130,6 +145,26 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         reverses=reverses,
         legs=legs,
     )
+
+
+def _stored_float(text: str) -> float:
+    """A float that reads back as it was hashed: jsonb spells 1e+20 as 100000000000000000000 and drops -0.0's
+    sign, so the content hash recomputed from the stored row would differ."""
+    if "e" in text or "E" in text or text == "-0.0":
+        raise ValueError(f"the number {text} would be stored in another spelling; send it as an int or a string")
+    return float(text)
+
+
+def _refuse_unstorable(value) -> None:
+    if isinstance(value, str) and _UNSTORABLE.search(value):
+        raise ValueError(f"{value[:40]!r} holds a NUL character or a lone surrogate")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key)
+            _refuse_unstorable(item)
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_unstorable(item)
 
 
 def _engine() -> str:
@@ -210,6 +245,8 @@ _RETRY_CONSTRAINTS = ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverse
 
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     diag = getattr(exc.__cause__, "diag", None)
+    if getattr(diag, "sqlstate", None) == "22003":  # numeric_value_out_of_range: a bigint balance or total
+        return InvalidEntry(BALANCE_OVERFLOW)
     message = getattr(diag, "message_primary", None) or ""
     if diag is None or not message.startswith("ledger:"):
         return None
@@ -229,6 +266,33 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
         sign = AccountType(detail["type"]).normal_sign
         return InsufficientBalance(detail["code"], detail["currency"], detail["net"] * sign, detail["attempted"] * sign)
     return LedgerError(message)
+
+
+def _with_retries(write: Callable[[], _T]) -> _T:
+    """Run one write of either engine; the database's refusals reach the caller as typed errors.
+
+    Outside a transaction the write is its own (one round trip on PostgreSQL).
+    Inside one, a savepoint keeps the caller's transaction usable after a refusal.
+    """
+    use_savepoint = connection.in_atomic_block
+    for attempt in range(3):
+        try:
+            if use_savepoint:
+                with transaction.atomic():
+                    return write()
+            return write()
+        except DatabaseError as exc:
+            # The triggers' refusals are IntegrityErrors too: name them first.
+            translated = _translate_pg_error(exc)
+            if translated is not None:
+                raise translated from None
+            # Another transaction committed the same idempotency key (or the
+            # same reversal) while we waited: run again and take the replay path.
+            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
+            if isinstance(exc, IntegrityError) and attempt < 2 and constraint in _RETRY_CONSTRAINTS:
+                continue
+            raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:
@@ -269,29 +333,7 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
         sql, params = _PG_ONE_SQL, _pg_one_params(batch[0], posted_at)
     else:
         sql, params = _PG_SQL, params or _pg_params(batch, posted_at)
-    # Outside a transaction the single statement is its own transaction (one
-    # round trip). Inside one, a savepoint keeps the caller's transaction usable
-    # after a refusal.
-    use_savepoint = connection.in_atomic_block
-    for attempt in range(3):
-        try:
-            if use_savepoint:
-                with transaction.atomic():
-                    rows = _execute_pg(sql, params)
-            else:
-                rows = _execute_pg(sql, params)
-            break
-        except DatabaseError as exc:
-            # The triggers' refusals are IntegrityErrors too: name them first.
-            translated = _translate_pg_error(exc)
-            if translated is not None:
-                raise translated from None
-            # Another transaction committed the same idempotency key (or the
-            # same reversal) while we waited: run again and take the replay path.
-            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
-            if isinstance(exc, IntegrityError) and attempt < 2 and constraint in _RETRY_CONSTRAINTS:
-                continue
-            raise
+    rows = _with_retries(lambda: _execute_pg(sql, params))
     if single:
         entry_id, created, eff = rows[0]
         return [PostedEntry(id=entry_id, idempotency_key=batch[0].key, effective_date=eff, created=created)]
@@ -306,6 +348,10 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
 
 
 def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
+    return _with_retries(lambda: _post_orm_once(batch, posted_at))
+
+
+def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[PostedEntry]:
     with transaction.atomic():
         refs = {(leg.account, leg.currency) for p in batch for leg in p.legs}
         codes = {code for code, _ in refs}
@@ -354,6 +400,8 @@ def _post_orm(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[Posted
             for leg in p.legs:
                 ref = (leg.account, leg.currency)
                 running[ref] += leg.amount
+                if not -BALANCE_LIMIT <= running[ref] <= BALANCE_LIMIT:
+                    raise InvalidEntry(BALANCE_OVERFLOW)
                 account = accounts[ref]
                 attempted = running[ref] * AccountType(account.type).normal_sign
                 if account.forbid_negative and attempted < 0:

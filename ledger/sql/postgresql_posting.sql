@@ -22,6 +22,26 @@
 -- the start, which would make a large batch quadratic.
 -- Idempotency rides on the unique index (ON CONFLICT DO NOTHING) instead of a
 -- lookup before the insert: the index is probed once either way.
+-- A batch refused for a closed period or a reversal names a key conflict first,
+-- as the single-entry function and the ORM engine do: only on that path, so a
+-- batch that posts pays nothing for it.
+CREATE OR REPLACE FUNCTION ledger_refuse_key_conflict(p_keys text[], p_request_hashes text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT k.key, e.id INTO v_bad
+      FROM unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i)
+      JOIN ledger_entry e ON e.idempotency_key = k.key
+     WHERE k.key IS NOT NULL AND e.request_hash <> k.rh
+     ORDER BY k.i
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger:idempotency_conflict' USING DETAIL = json_build_object(
+            'key', v_bad.key, 'entry_id', v_bad.id)::text;
+    END IF;
+END $$;
+
 CREATE OR REPLACE FUNCTION ledger_post_entries(
     p_keys text[], p_request_hashes text[], p_content_hashes text[], p_effective_dates date[],
     p_descriptions text[], p_metadata jsonb[], p_reverses bigint[], p_leg_counts smallint[],
@@ -72,6 +92,7 @@ BEGIN
            AND NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.idempotency_key = d.key)
          LIMIT 1;
         IF FOUND THEN
+            PERFORM ledger_refuse_key_conflict(p_keys, p_request_hashes);
             RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
                 'effective_date', v_bad.d, 'closed_through', v_closed)::text;
         END IF;
@@ -80,9 +101,11 @@ BEGIN
         SELECT r.rev, e.id AS reversal INTO v_bad
           FROM unnest(p_reverses, p_keys) WITH ORDINALITY AS r(rev, key, i)
           JOIN ledger_entry e ON e.reverses_id = r.rev
-         WHERE r.rev IS NOT NULL AND e.idempotency_key IS DISTINCT FROM r.key
+         WHERE r.rev IS NOT NULL AND (r.key IS NULL OR e.idempotency_key IS DISTINCT FROM r.key)
+         ORDER BY r.i
          LIMIT 1;
         IF FOUND THEN
+            PERFORM ledger_refuse_key_conflict(p_keys, p_request_hashes);
             RAISE EXCEPTION 'ledger:already_reversed' USING DETAIL = json_build_object(
                 'entry_id', v_bad.rev, 'reversal_id', v_bad.reversal)::text;
         END IF;
@@ -113,6 +136,7 @@ BEGIN
               FROM unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i)
               JOIN ledger_entry e ON e.idempotency_key = k.key
              WHERE k.key IS NOT NULL AND e.id <> v_ids[k.i]
+             ORDER BY k.i
         LOOP
             IF NOT v_bad.same THEN
                 RAISE EXCEPTION 'ledger:idempotency_conflict' USING DETAIL = json_build_object(
@@ -127,13 +151,14 @@ BEGIN
         -- 6. No-overdraft accounts: check every running balance, not only the last.
         IF v_any_forbid THEN
             SELECT r.code, r.currency, r.type, r.net, r.running INTO v_bad
-              FROM (SELECT a.code, a.currency, a.type, a.net,
+              FROM (SELECT a.code, a.currency, a.type, a.net, v_ids[l.e] AS eid, l.li,
                            a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li) AS running
                       FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) AS l(e, li, acc, amt)
                       JOIN ledger_account a ON a.id = l.acc
                      WHERE a.forbid_negative AND v_existing[l.e] = 0) r
              WHERE (r.type IN ('asset', 'expense') AND r.running < 0)
                 OR (r.type IN ('liability', 'equity', 'income') AND r.running > 0)
+             ORDER BY r.eid, r.li  -- the first breach in entry and leg order, as the ORM engine names it
              LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'ledger:insufficient_balance' USING DETAIL = json_build_object(
@@ -250,13 +275,14 @@ BEGIN
 
     IF v_any_forbid THEN
         SELECT r.code, r.currency, r.type, r.net, r.running INTO v_bad
-          FROM (SELECT a.code, a.currency, a.type, a.net,
+          FROM (SELECT a.code, a.currency, a.type, a.net, l.i,
                        a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i) AS running
                   FROM unnest(v_acc, p_leg_amount) WITH ORDINALITY AS l(acc, amt, i)
                   JOIN ledger_account a ON a.id = l.acc
                  WHERE a.forbid_negative) r
          WHERE (r.type IN ('asset', 'expense') AND r.running < 0)
             OR (r.type IN ('liability', 'equity', 'income') AND r.running > 0)
+         ORDER BY r.i
          LIMIT 1;
         IF FOUND THEN
             RAISE EXCEPTION 'ledger:insufficient_balance' USING DETAIL = json_build_object(

@@ -1,0 +1,193 @@
+"""Both engines, and the single and bulk paths, refuse the same requests with the same typed error.
+
+On PostgreSQL every test runs with the ``postgresql`` engine and with the ORM engine; on SQLite
+with the ORM engine, which is all that runs there.
+"""
+
+import datetime as dt
+import re
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test import override_settings
+
+from ledger import services as ledger
+from ledger.models import JournalEntry, PeriodClose
+from ledger.services.posting import BALANCE_OVERFLOW, MAX_AMOUNT
+from ledger.types import Leg, NewEntry
+from tests.fixtures.ledger import open_chart
+
+DAY = dt.date(2026, 3, 2)
+
+
+@pytest.fixture(params=["postgresql", "orm"])
+def engine(request, db):
+    if request.param == "postgresql" and connection.vendor != "postgresql":
+        pytest.skip("the postgresql engine needs PostgreSQL")
+    with override_settings(LEDGER_ENGINE=request.param):
+        open_chart("EUR")
+        yield request.param
+
+
+def entry(amount=100, *, key=None, reverses=None, when=DAY, debit="cash:stripe", credit="revenue:commission", **kw):
+    legs = [Leg(debit, "EUR", amount), Leg(credit, "EUR", -amount)]
+    return NewEntry(legs=legs, description=kw.get("description", "sale"), idempotency_key=key,
+                    effective_date=when, reverses=reverses, metadata=kw.get("metadata") or {})  # fmt: skip
+
+
+def refund_of(entry_id, amount=50):
+    return entry(amount, reverses=entry_id, debit="revenue:commission", credit="cash:stripe", description="refund")
+
+
+def test_a_second_reversal_without_a_key_is_already_reversed_on_every_path(engine):
+    sale = ledger.entry_post(entry()).id
+    first = ledger.entry_post(refund_of(sale)).id
+    with pytest.raises(ledger.AlreadyReversed) as single:
+        ledger.entry_post(refund_of(sale, 40))
+    with pytest.raises(ledger.AlreadyReversed) as bulk:
+        ledger.entries_post([refund_of(sale, 40), entry(1)])
+    assert (single.value.reversal_id, bulk.value.reversal_id) == (first, first)
+    assert JournalEntry.objects.count() == 2
+
+
+def test_a_key_conflict_is_named_before_a_closed_period_or_a_reversal(engine):
+    sale = ledger.entry_post(entry(key="k1")).id
+    ledger.entry_reverse(sale)
+    ledger.period_close(through=DAY - dt.timedelta(days=1))
+    for attempt in (
+        lambda: ledger.entry_post(entry(7, key="k1", reverses=sale)),
+        lambda: ledger.entries_post([entry(7, key="k1", reverses=sale), entry(1)]),
+        lambda: ledger.entries_post([entry(9, key="k1"), entry(1, when=DAY - dt.timedelta(days=5))]),
+    ):
+        with pytest.raises(ledger.IdempotencyConflict) as caught:
+            attempt()
+        assert (caught.value.key, caught.value.entry_id) == ("k1", sale)
+
+
+def test_an_overdraft_names_the_first_leg_that_breaches(engine):
+    ledger.entry_post(entry(100, credit="prepaid:lic_acme"))
+    ledger.entry_post(entry(100, credit="royalty_payable:lor_north"))
+    legs = [Leg("royalty_payable:lor_north", "EUR", 150), Leg("prepaid:lic_acme", "EUR", 130),
+            Leg("cash:stripe", "EUR", -280)]  # fmt: skip
+    overdraw = NewEntry(legs=legs, description="two overdrafts", effective_date=DAY)
+    for attempt in (lambda: ledger.entry_post(overdraw), lambda: ledger.entries_post([entry(1), overdraw])):
+        with pytest.raises(ledger.InsufficientBalance) as caught:
+            attempt()
+        assert (caught.value.account_code, caught.value.balance, caught.value.attempted) == (
+            "royalty_payable:lor_north", 100, -50,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("description", "sale\x00", "the description holds a NUL character"),
+        ("description", "sale \ud800", "the description holds a NUL character or a lone surrogate"),
+        ("key", "key\x00", "idempotency_key holds a NUL character"),
+        ("metadata", {"note": "a\x00b"}, "'a\\x00b' holds a NUL character"),
+        ("metadata", {"note\ud800": 1}, "holds a NUL character or a lone surrogate"),
+        ("metadata", {"x": 1e20}, "the number 1e+20 would be stored in another spelling"),
+        ("metadata", {"x": [-0.0]}, "the number -0.0 would be stored in another spelling"),
+        ("metadata", {"x": 1.5e16}, "the number 1.5e+16 would be stored in another spelling"),
+        ("metadata", {"x": 0.00001}, "the number 1e-05 would be stored in another spelling"),
+        ("debit", "cash:\x00", "leg 0: the account code holds a NUL character"),
+    ],
+)
+def test_text_and_numbers_that_would_not_come_back_as_posted_are_refused(engine, field, value, message):
+    with pytest.raises(ledger.InvalidEntry, match=re.escape(message)):
+        ledger.entry_post(entry(**{field: value}))
+    assert JournalEntry.objects.count() == 0
+
+
+def test_metadata_numbers_that_keep_their_spelling_post_and_verify(engine):
+    ledger.entry_post(entry(metadata={"rate": 0.1, "hours": 100.0, "big": 10**30, "n": -3, "small": 0.0001}))
+    assert ledger.chain_verify().problems == []
+
+
+def test_a_balance_past_64_bits_is_an_invalid_entry(engine):
+    legs = 5_000
+    huge = NewEntry(
+        legs=[Leg("cash:stripe", "EUR", MAX_AMOUNT)] * legs + [Leg("revenue:commission", "EUR", -MAX_AMOUNT)] * legs,
+        description="huge",
+        effective_date=DAY,
+    )
+    ledger.entry_post(huge)  # 5 * 10**18: within the limit
+    with pytest.raises(ledger.InvalidEntry, match=BALANCE_OVERFLOW):
+        ledger.entry_post(huge)
+    with pytest.raises(ledger.InvalidEntry, match=BALANCE_OVERFLOW):
+        ledger.entries_post([entry(1), huge])
+    assert JournalEntry.objects.count() == 1
+
+
+def test_trial_balance_amounts_are_ints_now_and_in_the_past(engine):
+    ledger.entry_post(entry(125))
+    for as_of in (None, DAY):
+        rows = [row for row in ledger.trial_balance(as_of_date=as_of).rows if row.debit or row.credit]
+        assert [(row.account.code, type(row.debit), type(row.credit)) for row in rows] == [
+            ("cash:stripe", int, int), ("revenue:commission", int, int),
+        ]  # fmt: skip
+
+
+def test_a_code_prefix_is_case_sensitive_on_every_database(engine):
+    for code in ("royalty_payable:org:abc", "royalty_payable:org:ABC"):
+        ledger.account_open(code=code, currency="EUR", type=ledger.AccountType.LIABILITY)
+    found = [b.account.code for b in ledger.account_balances(code_prefix="royalty_payable:org:abc")]
+    listed = [a.code for a in ledger.accounts_list(code_prefix="royalty_payable:org:A")]
+    assert (found, listed) == (["royalty_payable:org:abc"], ["royalty_payable:org:ABC"])
+
+
+# --- races (PostgreSQL) ------------------------------------------------------------------------------------
+
+
+def _in_thread(work, started: threading.Event, release: threading.Event) -> threading.Thread:
+    """Run ``work`` in its own transaction on its own connection, held open until ``release``."""
+
+    def run():
+        try:
+            with transaction.atomic():
+                work()
+                started.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert started.wait(10)
+    threading.Timer(1.0, release.set).start()  # the main thread's call below must wait for this commit
+    return thread
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_key_committed_meanwhile_with_another_payload_is_a_conflict(engine):
+    started, release = threading.Event(), threading.Event()
+    first = entry(5, key="race", debit="receivable:lic_acme", credit="prepaid:lic_acme")
+    other = _in_thread(lambda: ledger.entry_post(first), started, release)
+    with pytest.raises(ledger.IdempotencyConflict):
+        ledger.entry_post(entry(6, key="race"))  # other accounts: only the key's index makes it wait
+    other.join(10)
+    assert JournalEntry.objects.filter(idempotency_key="race").count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_closers_at_once_cannot_both_close(engine):
+    started, release = threading.Event(), threading.Event()
+    other = _in_thread(lambda: ledger.period_close(through=DAY), started, release)
+    with pytest.raises(ledger.LedgerError, match="periods close forward only"):
+        ledger.period_close(through=DAY - dt.timedelta(days=10))
+    other.join(10)
+    assert list(PeriodClose.objects.values_list("through_date", flat=True)) == [DAY]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_post_racing_a_close_is_refused_as_period_closed(engine):
+    started, release = threading.Event(), threading.Event()
+    other = _in_thread(lambda: ledger.period_close(through=DAY), started, release)
+    with pytest.raises(ledger.PeriodClosed):
+        ledger.entry_post(entry())
+    other.join(10)
+    assert JournalEntry.objects.count() == 0
