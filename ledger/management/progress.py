@@ -16,16 +16,22 @@ class Progress:
         self.interval = interval
         self.started = time.monotonic()
         self._last = 0.0
+        self._phase = ""
 
-    def __call__(self, done: int, total: int | None = None) -> None:
+    def __call__(self, done: int, total: int | None = None, *, phase: str = "") -> None:
+        """``phase`` names the step when ``done``/``total`` measure the whole job rather than items of one kind."""
         now = time.monotonic()
-        if now - self._last < self.interval and (total is None or done < total):
-            return
-        self._last = now
-        rate = done / max(now - self.started, 1e-9)
+        if now - self._last < self.interval and (total is None or done < total) and phase == self._phase:
+            return  # a new phase always shows
+        self._last, self._phase = now, phase
         share = f" {100 * done / total:5.1f}%" if total else ""
-        of = f"/{total:,}" if total else ""
-        self.out.write(f"\r{self.label}: {done:,}{of}{share}  {rate:,.0f}/s", ending="")
+        if phase:
+            line = f"{phase:<12}{share}"
+        else:
+            rate = done / max(now - self.started, 1e-9)
+            of = f"/{total:,}" if total else ""
+            line = f"{done:,}{of}{share}  {rate:,.0f}/s"
+        self.out.write(f"\r{self.label}: {line}", ending="")
         self.out.flush()
 
     def done(self) -> None:

@@ -172,6 +172,7 @@ class ManifestImport(models.Model):
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     file_error = models.TextField(blank=True, default="", help_text="A problem with the file as a whole.")
     bytes_done = models.BigIntegerField(default=0)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of reading and checking done.")
     rows_seen = models.BigIntegerField(default=0)
     error_count = models.BigIntegerField(default=0)
     added = models.BigIntegerField(default=0)
@@ -198,14 +199,13 @@ class ManifestImport(models.Model):
         return f"import {self.pk} of {self.original_name}"
 
     @property
-    def progress_percent(self) -> int:
+    def progress_percent(self) -> int | None:
+        """None while applying: one transaction, whose progress nobody outside it can see."""
         if self.status in (ImportStatus.DONE, ImportStatus.INVALID):
             return 100
         if self.status == ImportStatus.APPLYING:
-            return 99
-        if not self.size_bytes:
-            return 0
-        return min(98, int(100 * self.bytes_done / self.size_bytes))
+            return None
+        return min(99, self.progress)
 
     @property
     def finished(self) -> bool:

@@ -42,6 +42,7 @@ from marketplace.catalog.manifest import (
 from marketplace.catalog.vocab import COUNTRIES, WORLDWIDE
 
 BLOCK_BYTES = 4 << 20
+STAGE_PAGES = 2_048  # heap pages of the temporary table per staging statement (16 MB): progress between them
 _FIELD_LIMIT = csv.field_size_limit()
 FETCH_ROWS = 2_000
 RAW_TABLE = "pg_temp.catalog_manifest_raw"
@@ -271,10 +272,21 @@ def _columns(header: list[str]) -> dict[str, str]:
 _CODES = json.dumps(dict.fromkeys(sorted(COUNTRIES | {WORLDWIDE}), True))
 
 
-def stage_plain_rows(import_id: int, header: list[str]) -> int:
-    """Stage every row the SQL predicate proves valid, in one statement; returns how many."""
+def raw_pages() -> int:
     with connection.cursor() as cursor:
-        cursor.execute(_stage_sql(_columns(header)), {"import_id": import_id, "codes": _CODES})
+        cursor.execute(f"SELECT pg_relation_size('{RAW_TABLE}') / current_setting('block_size')::int")
+        return cursor.fetchone()[0]
+
+
+def stage_plain_rows(import_id: int, header: list[str], first_page: int = 0, end_page: int | None = None) -> int:
+    """Stage every row the SQL predicate proves valid, of the temporary table's pages from ``first_page`` to
+    ``end_page`` (the end of the table when None), in one statement; returns how many."""
+    sql = _stage_sql(_columns(header)) + " AND r.ctid >= %(lo)s::tid"  # a TID range scan reads just those pages
+    if end_page is not None:
+        sql += " AND r.ctid < %(hi)s::tid"
+    params = {"import_id": import_id, "codes": _CODES, "lo": f"({first_page},0)", "hi": f"({end_page},0)"}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.rowcount
 
 

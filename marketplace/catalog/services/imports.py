@@ -53,6 +53,10 @@ STAGE_CHUNK = 5_000
 ERROR_CHUNK = 2_000
 MAX_ATTEMPTS = 3
 STALE_SECONDS = 600  # a running attempt silent this long is presumed dead
+# The progress bar while rows are read and checked. Applying follows in one transaction, shown without a
+# percentage. On the COPY road reading is quick and checking is the work: SQL first, then Python for the rest.
+CHECKED = 95
+COPY_READ, COPY_SQL_CHECKED = 20, 60
 RUNNING = (ImportStatus.VALIDATING, ImportStatus.APPLYING)
 FINISHED = (ImportStatus.DONE, ImportStatus.INVALID, ImportStatus.FAILED)
 STAGE_COLUMNS = (
@@ -143,6 +147,17 @@ def _progress(mi: ManifestImport, **fields) -> None:
     owned = ManifestImport.objects.filter(pk=mi.pk, attempts=mi.attempts, status__in=RUNNING)
     if not owned.update(heartbeat_at=timezone.now(), **fields):
         raise Superseded(mi.pk)
+
+
+def _share(done: int, total: int, start: int, end: int) -> int:
+    return start + (end - start) * min(done, total) // max(total, 1)
+
+
+def _report(mi: ManifestImport, progress, percent: int, phase: str, **fields) -> None:
+    """Progress for the page (with the heartbeat) and for the command line's ``progress(percent, phase)``."""
+    _progress(mi, progress=percent, **fields)
+    if progress:
+        progress(percent, phase)
 
 
 def _hold(mi: ManifestImport) -> None:
@@ -278,6 +293,8 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             if row_errors:
                 _finish(mi, ImportStatus.INVALID, error_count=row_errors)
             else:
+                # Committed before the apply's transaction begins, so that the page can say what is happening.
+                _report(mi, progress, CHECKED, "applying", status=ImportStatus.APPLYING)
                 _apply(mi)
         ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(manifest_import__status=ImportStatus.DONE).delete()
         _drop_superseded_rows(mi.corpus_id)
@@ -319,24 +336,28 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
     """PostgreSQL, CSV: parse with COPY, stage the plain rows in SQL, validate the rest in Python (csv_copy)."""
 
     def on_block(bytes_done: int, rows: int) -> None:
-        _progress(mi, bytes_done=bytes_done, rows_seen=rows)
-        if progress:
-            progress(bytes_done, mi.size_bytes)
+        percent = _share(bytes_done, mi.size_bytes, 0, COPY_READ)
+        _report(mi, progress, percent, "reading", bytes_done=bytes_done, rows_seen=rows)
 
     with mi.file.open("rb") as stream:
         header, rows = csv_copy.copy_file(stream, on_block)
     staging = _Staging(mi)
     try:
-        with transaction.atomic():
-            _hold(mi)
-            plain = csv_copy.stage_plain_rows(mi.pk, header)
-        for row, errors in csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ():
-            if staging.add(row, errors):
-                _progress(mi)  # the heartbeat: rows checked in Python can take a while
+        plain, pages = 0, csv_copy.raw_pages()
+        for first in range(0, pages, csv_copy.STAGE_PAGES):
+            end = first + csv_copy.STAGE_PAGES
+            with transaction.atomic():
+                _hold(mi)
+                plain += csv_copy.stage_plain_rows(mi.pk, header, first, end if end < pages else None)
+            _report(mi, progress, _share(end, pages, COPY_READ, COPY_SQL_CHECKED), "checking")
+        others = csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ()
+        for checked, (row, errors) in enumerate(others, start=1):
+            if staging.add(row, errors):  # a chunk was written: report, and beat the heart
+                _report(mi, progress, _share(checked, rows - plain, COPY_SQL_CHECKED, CHECKED), "checking")
         error_count = staging.flush()
     finally:
         csv_copy.drop_raw()
-    _progress(mi, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    _report(mi, progress, CHECKED, "checking", bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     return error_count
 
 
@@ -350,16 +371,14 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
             for result in read_manifest(stream, mi.format, known):
                 rows += 1
                 if staging.add(result.row, result.errors):
-                    _progress(mi, bytes_done=result.bytes_read, rows_seen=rows, error_count=staging.error_count)
-                    if progress:
-                        progress(result.bytes_read, mi.size_bytes)
+                    percent = _share(result.bytes_read, mi.size_bytes, 0, CHECKED)
+                    fields = {"bytes_done": result.bytes_read, "rows_seen": rows, "error_count": staging.error_count}
+                    _report(mi, progress, percent, "checking", **fields)
     except ManifestFileError as exc:
         _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
         return None
     error_count = staging.flush()
-    _progress(mi, bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
-    if progress:
-        progress(mi.size_bytes, mi.size_bytes)
+    _report(mi, progress, CHECKED, "checking", bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
     return error_count
 
 
@@ -458,7 +477,6 @@ def _apply(mi: ManifestImport) -> None:
         if corpus.status == CorpusStatus.WITHDRAWN:
             _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
             return
-        _progress(mi, status=ImportStatus.APPLYING)
         diff = _diff(mi)
         columns = ", ".join(_ASSET_FIELDS)
         selected = ", ".join(f"r.{f}" for f in _ASSET_FIELDS)

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from marketplace.catalog.manifest import COLUMNS
-from marketplace.catalog.models import Asset, ManifestImport, ManifestRow, ManifestRowError
+from marketplace.catalog.models import Asset, ImportStatus, ManifestImport, ManifestRow, ManifestRowError
 from marketplace.catalog.services import corpora, csv_copy, imports
 from tests.fixtures.market import CORPUS_DATA, manifest_csv, manifest_row, sha, upload
 
@@ -232,3 +232,35 @@ def test_rows_checked_in_python_commit_as_they_go_with_the_heartbeat(licensor, m
     assert [staged for _, _, staged in seen] == [0, 0, 2, 2, 4, 4]  # each chunk committed before the next row
     beats = [beat for _, beat, _ in seen]
     assert beats == sorted(beats) and len(set(beats)) >= 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_staging_goes_page_range_by_page_range_with_progress_and_applying_is_announced(licensor, monkeypatch):
+    """Each range of the temporary table's pages is its own statement and commit, with progress between."""
+    monkeypatch.setattr(csv_copy, "STAGE_PAGES", 2)
+    statements = []
+    stage = csv_copy.stage_plain_rows
+    monkeypatch.setattr(csv_copy, "stage_plain_rows", lambda *a: statements.append(a[2:]) or stage(*a))
+    apply = imports._apply
+
+    def watched_apply(mi):
+        # Committed before the apply's transaction: what the page polls for.
+        statements.append((connection.in_atomic_block, ManifestImport.objects.get(pk=mi.pk).status))
+        return apply(mi)
+
+    monkeypatch.setattr(imports, "_apply", watched_apply)
+    corpus = corpora.corpus_create(access=licensor, data=CORPUS_DATA)
+    rows = [manifest_row(f"a{i:04d}", title=f"Clip {i} " + "x" * 200) for i in range(300)]
+    reports = []
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv(rows)))
+    mi = imports.manifest_import_run(mi.pk, progress=lambda percent, phase: reports.append((phase, percent)))
+    assert (mi.status, mi.added, mi.progress_percent) == ("done", 300, 100)
+    ranges, announced = statements[:-1], statements[-1]
+    assert len(ranges) >= 3 and ranges[0] == (0, 2) and ranges[-1][1] is None  # the last range is open-ended
+    assert [first for first, _ in ranges] == list(range(0, 2 * len(ranges), 2))
+    assert announced == (False, ImportStatus.APPLYING)
+    phases = [phase for phase, _ in reports]
+    assert phases == sorted(phases, key=["reading", "checking", "applying"].index)
+    assert phases.count("checking") >= len(ranges) and phases[-1] == "applying"
+    percents = [percent for _, percent in reports]
+    assert percents == sorted(percents) and percents[-1] == imports.CHECKED

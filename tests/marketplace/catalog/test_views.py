@@ -314,6 +314,16 @@ def test_import_progress_page_polls_until_done(owner_client, licensor, corpus):
     assert f'data-import-status-url="{url("import_status", licensor, import_id=mi.pk)}"' in page
     assert "<progress" in page
     assert owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()["status"] == ImportStatus.QUEUED
+    # Checking: a percentage. Applying (one transaction): an indeterminate bar and the row count.
+    ManifestImport.objects.filter(pk=mi.pk).update(status=ImportStatus.VALIDATING, progress=42, rows_seen=1200)
+    status = owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()
+    assert (status["status_label"], status["percent"]) == ("Validating", 42)
+    assert 'value="42">42%</progress>' in owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    ManifestImport.objects.filter(pk=mi.pk).update(status=ImportStatus.APPLYING)
+    assert owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()["percent"] is None
+    page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert "data-progress-label>Applying 1,200 rows…</label>" in page
+    assert '<progress id="import-progress" max="100">Applying</progress>' in page
 
 
 def test_catalogue_filters_read_the_offer_terms_on_sale_now(client, licensor, operator, listed_corpus):

@@ -39,7 +39,7 @@ class Command(BaseCommand):
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         progress = Progress(f"importing {file.name}", self.stderr)
-        mi = manifest_import_run(mi.pk, progress=progress)
+        mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
         progress.done()
         if mi.status == "done":
             self.stdout.write(

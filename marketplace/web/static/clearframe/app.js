@@ -16,9 +16,16 @@ function watchImport(el) {
       setTimeout(tick, 2000);
       return;
     }
-    bar.value = state.percent;
-    bar.textContent = state.percent + "%";
-    label.textContent = state.status_label + " — " + state.percent + "%";
+    if (state.percent === null) {
+      // Applying: one transaction whose progress cannot be seen, so an indeterminate bar.
+      bar.removeAttribute("value");
+      bar.textContent = state.status_label;
+      label.textContent = state.status_label + " " + state.rows_seen.toLocaleString() + " rows…";
+    } else {
+      bar.value = state.percent;
+      bar.textContent = state.percent + "%";
+      label.textContent = state.status_label + " — " + state.percent + "%";
+    }
     if (rows) rows.textContent = state.rows_seen.toLocaleString() + " rows read, " + state.error_count.toLocaleString() + " with errors";
     if (state.finished) {
       window.location.reload();
