@@ -2,7 +2,8 @@
 
 Sign in, create a corpus, upload a manifest with errors, see the row errors,
 upload the fixed file, watch the progress finish, create an offer, see the
-example pricing, submit, approve, and find the corpus in the public catalogue.
+example pricing, submit, approve, and find the corpus in the public catalogue; and the import
+page as it follows an import from checking to applying to done.
 The import runs on a real Celery worker.
 """
 
@@ -103,3 +104,32 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     expect(page.get_by_role("heading", name="Rotterdam harbour 4K")).to_be_visible()
     expect(page.get_by_text("Research licence, 12 months")).to_be_visible()
     expect(page.locator("main")).to_contain_text("2,000")
+
+
+def test_import_page_follows_checking_then_applying_then_done(page, live_server):
+    """The page polls: a percentage while rows are checked, an indeterminate bar while applying, then the result."""
+    from marketplace.catalog.models import ImportStatus, ManifestImport
+    from marketplace.catalog.services import corpora, imports
+    from marketplace.orgs.access import OrgAccess
+    from marketplace.orgs.models import Membership
+    from tests.fixtures.market import CORPUS_DATA, upload
+
+    org, owner = make_org("northlight", OrgKind.LICENSOR, owner_email="studio@northlight.example")
+    access = OrgAccess(org, Membership.objects.get(user=owner))
+    corpus = corpora.corpus_create(access=access, data=CORPUS_DATA)
+    mi = imports.manifest_upload(
+        access=access, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("a")])), enqueue=False
+    )
+    running = ManifestImport.objects.filter(pk=mi.pk)
+    running.update(status=ImportStatus.VALIDATING, progress=40, rows_seen=2000)
+    sign_in(page, live_server.url, "studio@northlight.example")
+    page.goto(f"{live_server.url}/o/{org.slug}/imports/{mi.pk}/")
+    label, bar = page.locator("[data-progress-label]"), page.locator("#import-progress")
+    expect(label).to_have_text("Validating — 40%")
+    running.update(progress=75)
+    expect(bar).to_have_attribute("value", "75")
+    running.update(status=ImportStatus.APPLYING)
+    expect(label).to_have_text("Applying 2,000 rows…")
+    expect(bar).not_to_have_attribute("value", re.compile(".*"))
+    running.update(status=ImportStatus.DONE, added=2000)
+    expect(page.locator("#count-added")).to_have_text("2,000")
