@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 # ISO 4217 active codes and their minor-unit exponents.
@@ -64,9 +64,9 @@ def round_minor(value: Decimal | Fraction) -> int:
     Half-even has no upward bias over many postings, which matters when
     millions of small charges are rounded.
     """
-    if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    # Exactly, in rationals: a Decimal division would first round to 28 significant digits, which moves
+    # the result by a unit once the amount has 16 digits or more.
+    return round(Fraction(value))
 
 
 def allocate(total: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:

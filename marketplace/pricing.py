@@ -24,6 +24,7 @@ METRIC_PLURALS = {"hours": "hours of video", "assets": "assets", "gb": "GB"}
 # Far above any real price, far below what a 64-bit ledger amount holds once multiplied by usage.
 MAX_PRICE_MINOR = 10**13
 MAX_QUANTITY = 10**12
+QUANTITY_PLACES = 6
 
 
 class PlanError(ValueError):
@@ -133,6 +134,8 @@ class PricePlan:
             errors["prepaid_commitment"] = "Use either a minimum guarantee or a prepaid commitment, not both."
         if self.overage_unit_price is not None and not self.prepaid_commitment:
             errors["overage_unit_price"] = "An overage rate applies past a prepaid commitment; set the commitment."
+        elif self.overage_unit_price is not None and self.overage_unit_price < 0:
+            errors["overage_unit_price"] = "Cannot be negative."
         if self.usage_cap is not None and self.usage_cap <= 0:
             errors["usage_cap"] = "A usage cap must be above zero."
         if errors:
@@ -159,6 +162,9 @@ def _quantity(value: Any) -> Fraction:
         raise ValueError("Quantities cannot be negative.")
     if number > MAX_QUANTITY:
         raise ValueError(f"{value} is larger than the largest quantity a plan takes ({MAX_QUANTITY:,})")
+    # Bounded digits (at most 13 + 6 significant) keep the stored decimal form exact, so a plan reads back equal.
+    if -number.as_tuple().exponent > QUANTITY_PLACES:  # type: ignore[operator]
+        raise ValueError(f"{value} has more than {QUANTITY_PLACES} decimal places")
     return Fraction(number)
 
 

@@ -18,7 +18,14 @@ from marketplace.api.errors import problem_response
 from marketplace.api.idempotency import idempotent
 from marketplace.api.pagination import Cursor, CursorById
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion
-from marketplace.catalog.selectors import CatalogueFilters, live_offer_versions, public_corpora
+from marketplace.catalog.selectors import (
+    MAX_FILTER_HOURS,
+    MAX_FILTER_PRICE,
+    CatalogueFilters,
+    filter_number,
+    live_offer_versions,
+    public_corpora,
+)
 from marketplace.catalog.vocab import GENRES, PERMITTED_USES
 from marketplace.invoicing import documents as invoice_documents
 from marketplace.invoicing.models import Invoice
@@ -59,8 +66,6 @@ class CorpusList(generics.ListAPIView):
     pagination_class = CatalogueCursor
 
     def get_queryset(self):
-        from decimal import Decimal, InvalidOperation
-
         from rest_framework.exceptions import ValidationError
 
         p = self.request.query_params
@@ -72,15 +77,19 @@ class CorpusList(generics.ListAPIView):
             territory=p.get("territory", "")[:2],
             currency=p.get("currency", "")[:3].upper(),
         )
-        try:
-            if p.get("min_hours"):
-                filters.min_hours = Decimal(p["min_hours"])
-            if p.get("max_price_per_hour"):
-                filters.max_price_per_hour = int(p["max_price_per_hour"])
-        except (InvalidOperation, ValueError):
-            raise ValidationError(
-                {"min_hours": ["Give numbers: min_hours in hours, max_price_per_hour in minor units."]}
-            ) from None
+        errors = {}
+        if p.get("min_hours"):
+            filters.min_hours = filter_number(p["min_hours"], MAX_FILTER_HOURS)
+            if filters.min_hours is None:
+                errors["min_hours"] = [f"Give a number of hours from 0 to {MAX_FILTER_HOURS:,}."]
+        if p.get("max_price_per_hour"):
+            price = filter_number(p["max_price_per_hour"], MAX_FILTER_PRICE * 10_000)
+            if price is None or price != price.to_integral_value():
+                errors["max_price_per_hour"] = ["Give a whole number of minor units."]
+            else:
+                filters.max_price_per_hour = int(price)
+        if errors:
+            raise ValidationError(errors)
         if filters.genre and filters.genre not in GENRES:
             raise ValidationError({"genre": [f"Use one of: {', '.join(GENRES)}."]})
         if filters.use and filters.use not in PERMITTED_USES:

@@ -152,18 +152,23 @@ class OfferForm(forms.Form):
         currency = data["currency"]
         errors: dict[str, str] = {}
         tiers = []
+        self.tier_fields: list[tuple[str, str]] = []  # per tier sent: its "up to" and price fields
         for n in (1, 2, 3):
             up_to, price = data.get(f"tier_{n}_up_to"), data.get(f"tier_{n}_price")
             if up_to or price:
                 if not up_to:
                     errors[f"tier_{n}_up_to"] = "Give the quantity where this tier ends, or leave the tier empty."
+                if not price:  # a blank price is not a free tier
+                    errors[f"tier_{n}_price"] = "Give this tier's price per unit."
                 minor = _major(price, currency, f"tier_{n}_price", errors)
                 tiers.append({"up_to": up_to, "unit_price": minor if minor is not None else 0})
+                self.tier_fields.append((f"tier_{n}_up_to", f"tier_{n}_price"))
         last = _major(data.get("tier_4_price"), currency, "tier_4_price", errors)
         if data.get("metric"):
             if last is None and "tier_4_price" not in errors:
                 errors["tier_4_price"] = "Give the price per unit (beyond the last tier, if any)."
             tiers.append({"up_to": None, "unit_price": last or 0})
+            self.tier_fields.append(("tier_4_price", "tier_4_price"))
         plan = {
             "metric": data.get("metric") or None,
             "tiers": tiers if data.get("metric") else [],
@@ -210,8 +215,11 @@ class OfferForm(forms.Form):
         for key, messages in errors.items():
             field = self.SERVICE_FIELDS.get(key)
             if field is None and key.startswith("price_plan.tiers."):
+                # The service counts the tiers it was sent; empty form tiers were skipped.
                 index = int(key.rsplit(".", 1)[1])
-                field = f"tier_{index + 1}_up_to" if index < 3 else "tier_4_price"
+                tier_fields = getattr(self, "tier_fields", [])
+                up_to_field, price_field = tier_fields[index] if index < len(tier_fields) else ("tier_4_price",) * 2
+                field = price_field if "price" in " ".join(messages).lower() else up_to_field
             if field is None and key in self.fields:
                 field = key
             for message in messages:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -11,7 +9,10 @@ from django.shortcuts import get_object_or_404, render
 from ledger.money import minor_units
 from marketplace.catalog.models import AssetStatus, CorpusStatus, PreviewMedia
 from marketplace.catalog.selectors import (
+    MAX_FILTER_HOURS,
+    MAX_FILTER_PRICE,
     CatalogueFilters,
+    filter_number,
     live_offer_versions,
     preview_visible,
     public_corpora,
@@ -35,16 +36,18 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
         currency=get.get("currency", "EUR").strip().upper()[:3] or "EUR",
     )
     if get.get("min_hours"):
-        try:
-            filters.min_hours = Decimal(get["min_hours"])
-            if filters.min_hours < 0:
-                raise InvalidOperation
-        except InvalidOperation:
+        hours = filter_number(get["min_hours"], MAX_FILTER_HOURS)
+        if hours is None:
             errors["min_hours"] = "Enter a number of hours."
+        else:
+            filters.min_hours = hours
     if get.get("max_price"):
+        price = filter_number(get["max_price"], MAX_FILTER_PRICE)
         try:
-            filters.max_price_per_hour = minor_units(Decimal(get["max_price"]), filters.currency)
-        except (InvalidOperation, ValueError, KeyError):
+            if price is None:
+                raise ValueError
+            filters.max_price_per_hour = minor_units(price, filters.currency)
+        except (ValueError, KeyError):
             errors["max_price"] = "Enter a price per hour, like 120 or 99.50."
     return filters, errors
 

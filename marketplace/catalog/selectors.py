@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
@@ -20,6 +20,7 @@ from marketplace.catalog.models import (
     OfferVersion,
     PreviewMedia,
 )
+from marketplace.catalog.vocab import language_tag
 from marketplace.orgs.models import Membership, OrgKind
 
 
@@ -47,6 +48,19 @@ class CatalogueFilters:
     currency: str = ""
 
 
+MAX_FILTER_HOURS = Decimal(10**9)
+MAX_FILTER_PRICE = Decimal(10**12)  # major units
+
+
+def filter_number(text: str, maximum: Decimal) -> Decimal | None:
+    """A plain, finite number from 0 to ``maximum``; None for anything else (NaN, Infinity, 1e999999, -1)."""
+    try:
+        number = Decimal(text.strip()[:40])
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and 0 <= number <= maximum else None
+
+
 def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
     """Published corpora with at least one published offer, filtered; newest first."""
     live_offer = OfferVersion.objects.filter(
@@ -65,18 +79,27 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
         else:
             corpora = corpora.filter(Q(title__icontains=filters.q) | Q(description__icontains=filters.q))
     if filters.language:
-        corpora = corpora.filter(json_list_contains("languages", filters.language))
+        tag = language_tag(filters.language) or filters.language
+        speaks = json_list_contains("languages", tag)
+        if "-" not in tag:  # a language without a region takes its regional tags too: pt finds pt-BR
+            speaks |= Q(languages__icontains=f'"{tag}-')
+        corpora = corpora.filter(speaks)
     if filters.genre:
         corpora = corpora.filter(json_list_contains("genres", filters.genre))
+    # Offer terms are those on sale now (an older version's no longer apply), and one offer must
+    # grant them all: a use in one offer and the territory in another license neither.
+    terms = []
     if filters.territory:
-        corpora = corpora.filter(
-            json_list_contains("territory", filters.territory.upper()) | json_list_contains("territory", "WW")
-        )
+        code = filters.territory.upper()
+        covers = json_list_contains("territory", code) | json_list_contains("territory", "WW")
+        corpora = corpora.filter(covers)  # the rights the licensor holds
+        terms.append(covers)  # and what an offer grants
     if filters.use:
-        # Only the terms on sale now: an older version's uses no longer apply.
+        terms.append(json_list_contains("permitted_uses", filters.use))
+    if terms:
         newer = OfferVersion.objects.filter(offer=OuterRef("offer"), published=True, number__gt=OuterRef("number"))
         current = live_offer.filter(~Exists(newer))
-        corpora = corpora.filter(Exists(current.filter(json_list_contains("permitted_uses", filters.use))))
+        corpora = corpora.filter(Exists(current.filter(*terms)))
     if filters.min_hours is not None:
         corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
     if filters.max_price_per_hour is not None:

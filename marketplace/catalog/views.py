@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -171,7 +172,7 @@ def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
         {
             "access": request.access, "corpus": corpus, "page": page, "status": status,
             "q": request.GET.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
-            "withdraw_form": WithdrawForm(),
+            "withdraw_form": WithdrawForm(), "query": urlencode({"status": status, "q": request.GET.get("q", "")}),
         },
     )  # fmt: skip
 

@@ -1,5 +1,7 @@
 """Controlled vocabularies for rights metadata, so that filters and machines agree."""
 
+import re
+
 # ISO 3166-1 alpha-2, plus WW for worldwide.
 COUNTRIES = frozenset(
     """
@@ -49,6 +51,23 @@ LANGUAGES = {
     "ja": "Japanese", "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
     "sv": "Swedish", "tr": "Turkish", "zh": "Chinese", "zxx": "No linguistic content",
 }  # fmt: skip
+
+
+_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def language_tag(text: str) -> str | None:
+    """A well-formed BCP 47 tag in its usual case (``pt-BR``, ``zh-Hant-TW``), or None."""
+    text = text.strip()
+    if len(text) > 35 or not _LANGUAGE_TAG.match(text):
+        return None
+    first, *rest = text.split("-")
+    # After the language: a four-letter script in title case, a region (two letters, or three digits) in upper.
+    return "-".join(
+        [first.lower()]
+        + [p.title() if len(p) == 4 and p.isalpha() else p.upper() if len(p) == 2 or p.isdigit() else p.lower()
+           for p in rest]
+    )  # fmt: skip
 
 
 def territory_problem(codes: list[str], *, missing: str) -> str | None:

@@ -97,7 +97,14 @@ def org_view(perm: Perm = Perm.VIEW) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             access = org_access(request.user, org_slug)
-            access.require(perm)
+            try:
+                access.require(perm)
+            except PermissionDenied:
+                # An object's page (an id in the URL) is a 404 to anyone without the role, whichever
+                # organisation owns the id: a role check must not tell another organisation's ids from ours.
+                if any(name.endswith("_id") for name in kwargs):
+                    raise Http404("No such page") from None
+                raise
             request.access = access  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
 

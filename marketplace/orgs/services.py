@@ -97,6 +97,11 @@ def invitation_accept(*, token: str, user) -> Membership:
         raise ValidationError("This invitation link is not valid.")
     if invitation.status != "pending":
         raise ValidationError(f"This invitation is {invitation.status}.")
+    # The link alone is not enough: it may have been forwarded, or read over someone's shoulder.
+    if (user.email or "").casefold() != invitation.email.casefold():
+        raise ValidationError(
+            f"This invitation was sent to {invitation.email}; sign in with that address to accept it."
+        )
     membership = Membership.objects.filter(user=user, organisation=invitation.organisation).first()
     if membership is None:
         membership = Membership.objects.create(user=user, organisation=invitation.organisation, role=invitation.role)

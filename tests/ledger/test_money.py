@@ -49,6 +49,15 @@ def test_round_minor_is_half_even():
     assert round_minor(Fraction(7, 2)) == 4
 
 
+def test_round_minor_is_exact_for_large_amounts():
+    # (10**13 - 3) per hour for 360,000,000,006,467 seconds: ...883.4997 exactly, so ...883; a Decimal
+    # division at 28 significant digits rounded it to ...883.5 first and then up to ...884.
+    exact = Fraction((10**13 - 3) * 360_000_000_006_467, 3600)
+    assert round_minor(exact) == (10**13 - 3) * 360_000_000_006_467 // 3600
+    assert round_minor(Fraction(10**30 + 1, 2)) == 10**30 // 2  # a tie at 31 digits: half to even
+    assert round_minor(Fraction(-(10**30) - 3, 2)) == -(10**30) // 2 - 2
+
+
 def test_allocate_worked_example():
     # 100 cents three ways: 33.33.. each; the one leftover cent goes to the first share.
     assert allocate(100, [1, 1, 1]) == [34, 33, 33]

@@ -109,6 +109,10 @@ ONE = [{"unit_price": 1}]
         ({**H, "tiers": [{"up_to": "1e13", "unit_price": 2}, *ONE]}, "tiers.0"),
         ({**H, "tiers": [{"unit_price": str(10**13 + 1)}]}, "tiers.0"),
         ({"currency": "EUR", "flat_fee": 10**19}, "flat_fee"),
+        ({**H, "tiers": ONE, "prepaid_commitment": 100, "overage_unit_price": -5}, "overage_unit_price"),
+        # 28 significant digits would store both bounds as 1.000…0: they must keep their order when read back.
+        ({**H, "tiers": [{"up_to": "1.0000001", "unit_price": 2}, *ONE]}, "tiers.0"),
+        ({**H, "tiers": ONE, "usage_cap": "0.1234567"}, "usage_cap"),
     ],
 )
 def test_invalid_plans_name_the_field(data, field):
@@ -123,6 +127,8 @@ def test_plans_round_trip_through_json():
         overage_unit_price=300, usage_cap="12.25",
     )  # fmt: skip
     assert PricePlan.from_dict(p.to_dict()) == p
+    fine = plan(metric="hours", tiers=[{"up_to": "999999999999.999999", "unit_price": 2}, {"unit_price": 1}])
+    assert PricePlan.from_dict(fine.to_dict()) == fine
 
 
 def test_example_prices_convert_hours_with_the_corpus_shape():

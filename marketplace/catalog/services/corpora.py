@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from marketplace.catalog.manifest import co_owner_shares
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
 from marketplace.catalog.services.imports import licensor_slugs
-from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, territory_codes, territory_problem
+from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, language_tag, territory_codes, territory_problem
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
 
@@ -47,8 +47,12 @@ def _validate(data: dict) -> dict:
     genres = list(data.get("genres") or [])
     if any(g not in GENRES for g in genres):
         errors["genres"] = "Choose genres from the list."
-    languages = [str(code).strip() for code in data.get("languages") or [] if str(code).strip()]
-    if not languages:
+    given = [str(code).strip() for code in data.get("languages") or [] if str(code).strip()]
+    languages = list(dict.fromkeys(tag for tag in map(language_tag, given) if tag))
+    bad = [code for code in given if language_tag(code) is None]
+    if bad:
+        errors["languages"] = f"Not a language tag: {', '.join(bad)[:200]}. Use BCP 47 tags such as en, pt-BR or zxx."
+    elif not languages:
         errors["languages"] = "Give at least one language (use zxx for no spoken language)."
     territory = territory_codes(data.get("territory"))
     problem = territory_problem(

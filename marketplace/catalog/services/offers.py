@@ -134,6 +134,10 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
 def offer_publish(*, access: OrgAccess, offer: Offer) -> OfferVersion:
     access.require(Perm.MANAGE_CATALOG)
     offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus__organisation=access.organisation)
+    if offer.status == OfferStatus.ARCHIVED:
+        raise ValidationError("An archived offer stays off sale; create a new offer to sell these terms again.")
+    if Corpus.objects.filter(pk=offer.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
+        raise ValidationError("A withdrawn corpus takes no offers.")
     version = offer.versions.order_by("-number").first()
     if version is None:
         raise ValidationError("This offer has no terms yet.")

@@ -34,6 +34,12 @@ def test_catalogue_search_and_assets(market, buyer):
     bad = api.get("/api/v1/corpora/?genre=opera")
     assert bad.status_code == 400
     assert "genre" in bad.json()["errors"]
+    for odd in ("NaN", "Infinity", "1e999999", "-1", "lots"):
+        bad = api.get(f"/api/v1/corpora/?min_hours={odd}&max_price_per_hour={odd}")
+        assert bad.status_code == 400, odd
+        assert set(bad.json()["errors"]) == {"min_hours", "max_price_per_hour"}
+    assert api.get("/api/v1/corpora/?max_price_per_hour=12.5").status_code == 400
+    assert [c["slug"] for c in api.get("/api/v1/corpora/?min_hours=0").json()["results"]] == [market["corpus"].slug]
     detail = api.get(f"/api/v1/corpora/{market['corpus'].slug}/").json()
     assert {o["name"] for o in detail["offers"]} == {"Flat", "Research licence"}
     page = api.get(f"/api/v1/corpora/{market['corpus'].slug}/assets/?limit=2").json()

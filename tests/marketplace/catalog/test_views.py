@@ -11,7 +11,15 @@ from django.urls import reverse
 from marketplace.catalog.models import Asset, Corpus, ImportStatus, ManifestImport, Offer
 from marketplace.catalog.services import imports
 from marketplace.orgs.models import Role
-from tests.fixtures.market import OFFER_DATA, add_member, import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.market import (
+    CORPUS_DATA,
+    OFFER_DATA,
+    add_member,
+    import_rows,
+    manifest_csv,
+    manifest_row,
+    upload,
+)
 
 
 @pytest.fixture
@@ -223,6 +231,27 @@ def test_offer_form_reports_plan_errors_next_to_fields(owner_client, licensor, c
          "commission_percent": "60", "currency": "EUR", "metric": "hours", "tier_4_price": "10"},
     )  # fmt: skip
     assert "between 15% and 50%" in response.context["form"].errors["commission_percent"][0]
+    base = {"name": "X", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "WW",
+            "commission_percent": "20", "currency": "EUR", "metric": "hours"}  # fmt: skip
+    # A tier with a bound but no price is an error, not a free tier.
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk), {**base, "tier_1_up_to": "1000", "tier_4_price": "5.00"}
+    )
+    assert response.context["form"].errors["tier_1_price"] == ["Give this tier's price per unit."]
+    # The service's errors land on the field they are about, though empty tiers are not sent.
+    response = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), {**base, "tier_4_price": "-1.00"})
+    assert "negative" in " ".join(response.context["form"].errors.get("tier_4_price", []))
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {**base, "tier_2_up_to": "100", "tier_2_price": "2.00", "tier_3_up_to": "50", "tier_3_price": "1.00",
+         "tier_4_price": "0.50"},
+    )  # fmt: skip
+    assert response.context["form"].errors["tier_3_up_to"] == ["Each tier must end above the previous one."]
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {**base, "tier_4_price": "5.00", "prepaid_commitment": "100.00", "overage_price": "-5.00"},
+    )
+    assert response.context["form"].errors["overage_price"] == ["Cannot be negative."]
     assert not Offer.objects.exists()
 
 
@@ -277,6 +306,12 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
     assert title in client.get(base + "?max_price=100&currency=EUR").content.decode()  # 100.00 EUR per hour
     assert title not in client.get(base + "?max_price=99.99&currency=EUR").content.decode()
     assert "Enter a number of hours" in client.get(base + "?min_hours=lots").content.decode()
+    for odd in ("NaN", "sNaN", "Infinity", "-Infinity", "1e999999", "-1", "1" * 60):
+        hours, price = client.get(base + f"?min_hours={odd}"), client.get(base + f"?max_price={odd}&currency=EUR")
+        assert (hours.status_code, price.status_code) == (200, 200), odd
+        assert "Enter a number of hours" in hours.content.decode()
+        assert "Enter a price per hour" in price.content.decode()
+        assert title in hours.content.decode() and title in price.content.decode()  # a bad filter filters nothing
     assert client.get(reverse("catalog:public_corpus", args=["no-such-corpus"])).status_code == 404
 
 
@@ -341,6 +376,21 @@ def test_catalogue_filters_read_the_offer_terms_on_sale_now(client, licensor, op
     assert offer.versions.filter(published=True).count() == 2
     assert title not in client.get(base + "?use=pre_training").content.decode()  # version 1 allowed it, 2 does not
     assert title in client.get(base + "?use=evaluation").content.decode()
+    # The territory is the offer's too: a worldwide corpus whose only offer covers the US is not for France.
+    offers.offer_save(
+        access=licensor, corpus=listed_corpus, offer=offer,
+        data={**OFFER_DATA, "permitted_uses": ["evaluation"], "territory": ["US"]},
+    )  # fmt: skip
+    assert title in client.get(base + "?territory=US&use=evaluation").content.decode()
+    assert title not in client.get(base + "?territory=FR").content.decode()
+    # One offer must grant both: pre-training in France from two different offers licenses neither.
+    offers.offer_save(
+        access=licensor, corpus=listed_corpus,
+        data={**OFFER_DATA, "name": "France", "permitted_uses": ["pre_training"], "territory": ["FR"]},
+    )  # fmt: skip
+    offers.offer_publish(access=licensor, offer=listed_corpus.offers.get(name="France"))
+    assert title in client.get(base + "?territory=FR&use=pre_training").content.decode()
+    assert title not in client.get(base + "?territory=FR&use=evaluation").content.decode()
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -424,3 +474,64 @@ def test_only_a_published_corpus_has_a_public_page(client, licensor, operator, l
     withdrawals.corpus_withdraw(access=licensor, corpus=listed_corpus, reason="Rights dispute with the estate")
     assert client.get(page).status_code == 404
     assert listed_corpus.title not in client.get(reverse("catalog:public_list")).content.decode()
+
+
+def test_an_archived_offer_stays_off_sale(owner_client, licensor, listed_corpus):
+    offer = Offer.objects.get(corpus=listed_corpus)
+    owner_client.post(url("offer_archive", licensor, offer_id=offer.pk))
+    offer.refresh_from_db()
+    assert offer.status == "archived"
+    response = owner_client.post(url("offer_publish", licensor, offer_id=offer.pk), follow=True)
+    assert "An archived offer stays off sale" in response.content.decode()
+    offer.refresh_from_db()
+    assert offer.status == "archived"
+
+
+def test_a_member_without_the_role_gets_404_for_any_offer_page_own_or_not(
+    client, licensor, other_licensor, listed_corpus
+):
+    """A role check must not tell another organisation's ids from ours: both are 404."""
+    theirs = Offer.objects.get(corpus=listed_corpus)
+    viewer = add_member(other_licensor.organisation, "viewer@harbour.example", Role.VIEWER)
+    client.force_login(viewer)
+    for name in ("offer_edit", "offer_archive", "offer_publish"):
+        assert client.post(url(name, other_licensor, offer_id=theirs.pk)).status_code == 404, name
+    assert client.get(url("corpus_edit", other_licensor, corpus_id=listed_corpus.pk)).status_code == 404
+    own_viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    client.force_login(own_viewer)
+    assert client.post(url("offer_archive", licensor, offer_id=theirs.pk)).status_code == 404
+    assert client.get(url("corpus_create", licensor)).status_code == 403  # no id: the role is explained
+    theirs.refresh_from_db()
+    assert theirs.status == "published"
+
+
+def test_corpus_languages_are_checked_normalised_and_found_by_their_language(client, licensor, operator):
+    from django.core.exceptions import ValidationError
+
+    from marketplace.catalog.services import corpora, offers
+
+    with pytest.raises(ValidationError) as caught:
+        corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "languages": ["EN", "<b>x</b>", "???"]})
+    assert caught.value.message_dict["languages"] == [
+        "Not a language tag: <b>x</b>, ???. Use BCP 47 tags such as en, pt-BR or zxx."
+    ]
+    corpus = corpora.corpus_create(
+        access=licensor, data={**CORPUS_DATA, "languages": ["PT-br", "pt-BR", "zh-hant-tw", "EN"]}
+    )
+    assert corpus.languages == ["pt-BR", "zh-Hant-TW", "en"]
+    import_rows(licensor, corpus, [manifest_row("a")])
+    offer = offers.offer_save(access=licensor, corpus=corpus, data=OFFER_DATA).offer
+    offers.offer_publish(access=licensor, offer=offer)
+    corpora.corpus_submit(access=licensor, corpus=corpus)
+    corpora.corpus_review(access=operator, corpus_id=corpus.pk, approve=True)
+    base = reverse("catalog:public_list")
+    for language, found in (("pt", True), ("PT-br", True), ("pt-PT", False), ("zh", True), ("en", True), ("fr", False)):
+        assert (corpus.title in client.get(f"{base}?language={language}").content.decode()) == found, language
+
+
+def test_asset_list_pages_keep_a_search_with_reserved_characters(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i:02d}", title=f"Clip & #{i}") for i in range(60)])
+    response = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"q": "Clip & #"})
+    assert 'href="?status=active&amp;q=Clip+%26+%23&amp;page=2"' in response.content.decode()
+    second = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=active&q=Clip+%26+%23&page=2")
+    assert second.content.decode().count('name="asset"') == 10

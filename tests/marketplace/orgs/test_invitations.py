@@ -59,9 +59,17 @@ def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_c
     client.force_login(licensor.user)
     with django_capture_on_commit_callbacks(execute=True):
         invite(client, licensor, email="someone@example.com", role=Role.VIEWER)
-    client.force_login(existing)
     link = emailed_link()
-    client.post(link[link.index("/invitations/") :])
+    path = link[link.index("/invitations/") :]
+    # Someone else holding the link (forwarded, or seen over a shoulder) cannot use it.
+    other = get_user_model().objects.create_user("other@example.com", email="other@example.com", password=PASSWORD)
+    client.force_login(other)
+    response = client.post(path)
+    assert "This invitation was sent to someone@example.com; sign in with that address" in response.content.decode()
+    assert not Membership.objects.filter(user=other).exists()
+    assert Invitation.objects.get().status == "pending"
+    client.force_login(existing)
+    client.post(path)
     assert Membership.objects.get(user=existing).role == Role.VIEWER
 
 

@@ -74,7 +74,10 @@ def test_charges_are_hidden_from_other_organisations_and_non_finance_roles(clien
     viewer = add_member(charge.licensor, "viewer@northlight.test", Role.VIEWER)
     client.logout()
     signed_in(client, viewer.username)
-    assert client.get(f"/o/northlight/charges/{charge.pk}/").status_code == 403
+    # An object's page without the role is a 404, as for another organisation's object: the answer says
+    # nothing about which ids exist.
+    assert client.get(f"/o/northlight/charges/{charge.pk}/").status_code == 404
+    assert client.get("/o/northlight/charges/").status_code == 403  # a list page explains the role instead
 
 
 def test_operator_finance_goes_from_the_ledger_entry_to_the_charge(client, charge):
