@@ -12,6 +12,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ledger.money import CURRENCY_EXPONENTS
 from marketplace.api import serializers as s
 from marketplace.api.auth import IsLicensee, caller_label
 from marketplace.api.errors import problem_response
@@ -88,6 +89,8 @@ class CorpusList(generics.ListAPIView):
                 errors["max_price_per_hour"] = ["Give a whole number of minor units."]
             else:
                 filters.max_price_per_hour = int(price)
+        if filters.currency and filters.currency not in CURRENCY_EXPONENTS:
+            errors["currency"] = ["Give an ISO 4217 currency code, such as EUR."]
         if errors:
             raise ValidationError(errors)
         if filters.genre and filters.genre not in GENRES:

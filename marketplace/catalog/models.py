@@ -44,6 +44,8 @@ class Corpus(models.Model):
     # The cheapest published offer's price for 1,000 hours, per hour: comparable across plan types.
     price_per_hour_from = models.BigIntegerField(null=True, blank=True)
     price_currency = models.CharField(max_length=3, blank=True, default="")
+    # The same, per currency ({"EUR": 9000, "JPY": 1500}): the price filter compares within a currency.
+    prices_per_hour = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
 
@@ -103,9 +104,11 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
     if filters.min_hours is not None:
         corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
     if filters.max_price_per_hour is not None:
-        corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
-        if filters.currency:
-            corpora = corpora.filter(price_currency=filters.currency)
+        if filters.currency:  # an offer in that currency at or under the price, whatever the others cost
+            price = KeyTransform(filters.currency, "prices_per_hour")  # the code is data, never a lookup path
+            corpora = corpora.alias(price_here=price).filter(price_here__lte=filters.max_price_per_hour)
+        else:
+            corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
     return corpora.order_by("-published_at", "-pk")
 
 

@@ -21,6 +21,7 @@ def corpus_refresh_price(corpus_id: int) -> None:
     corpus = Corpus.objects.get(pk=corpus_id)
     shape = shape_of(corpus)
     best: tuple[Fraction, str] | None = None
+    per_currency: dict[str, Fraction] = {}
     for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).prefetch_related("versions"):
         version = max((v for v in offer.versions.all() if v.published), key=lambda v: v.number, default=None)
         if version is None:
@@ -30,7 +31,10 @@ def corpus_refresh_price(corpus_id: int) -> None:
         per_hour = Fraction(total, REFERENCE_HOURS)
         if best is None or per_hour < best[0]:
             best = (per_hour, plan.currency)
+        if plan.currency not in per_currency or per_hour < per_currency[plan.currency]:
+            per_currency[plan.currency] = per_hour
     Corpus.objects.filter(pk=corpus_id).update(
         price_per_hour_from=None if best is None else round(best[0]),
         price_currency="" if best is None else best[1],
+        prices_per_hour={currency: round(price) for currency, price in sorted(per_currency.items())},
     )

@@ -39,6 +39,7 @@ def test_catalogue_search_and_assets(market, buyer):
         assert bad.status_code == 400, odd
         assert set(bad.json()["errors"]) == {"min_hours", "max_price_per_hour"}
     assert api.get("/api/v1/corpora/?max_price_per_hour=12.5").status_code == 400
+    assert "currency" in api.get("/api/v1/corpora/?max_price_per_hour=100&currency=E_R").json()["errors"]
     assert [c["slug"] for c in api.get("/api/v1/corpora/?min_hours=0").json()["results"]] == [market["corpus"].slug]
     detail = api.get(f"/api/v1/corpora/{market['corpus'].slug}/").json()
     assert {o["name"] for o in detail["offers"]} == {"Flat", "Research licence"}

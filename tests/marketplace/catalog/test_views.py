@@ -305,6 +305,20 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
     assert title not in client.get(base + "?min_hours=100").content.decode()
     assert title in client.get(base + "?max_price=100&currency=EUR").content.decode()  # 100.00 EUR per hour
     assert title not in client.get(base + "?max_price=99.99&currency=EUR").content.decode()
+    # An offer in yen, fewer units than the euro one: each currency compares with its own prices.
+    from marketplace.catalog.services import offers
+
+    yen = {**OFFER_DATA, "name": "Yen", "currency": "JPY",
+           "price_plan": {"metric": "hours", "tiers": [{"up_to": None, "unit_price": 5000}]}}  # fmt: skip
+    offers.offer_publish(
+        access=licensor, offer=offers.offer_save(access=licensor, corpus=listed_corpus, data=yen).offer
+    )
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.prices_per_hour == {"EUR": 10000, "JPY": 5000}
+    assert title in client.get(base + "?max_price=200&currency=EUR").content.decode()
+    assert title in client.get(base + "?max_price=5000&currency=JPY").content.decode()
+    assert title not in client.get(base + "?max_price=4999&currency=JPY").content.decode()
+    assert title not in client.get(base + "?max_price=1000&currency=USD").content.decode()
     assert "Enter a number of hours" in client.get(base + "?min_hours=lots").content.decode()
     for odd in ("NaN", "sNaN", "Infinity", "-Infinity", "1e999999", "-1", "1" * 60):
         hours, price = client.get(base + f"?min_hours={odd}"), client.get(base + f"?max_price={odd}&currency=EUR")
