@@ -118,12 +118,15 @@ def public_corpus(slug: str) -> Corpus | None:
 
 def live_offer_versions(corpus: Corpus) -> list[OfferVersion]:
     """The current published version of each published offer."""
-    versions = []
-    for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).order_by("id"):
-        version = offer.versions.filter(published=True).order_by("-number").first()
-        if version is not None:
-            versions.append(version)
-    return versions
+    newest_first = (
+        OfferVersion.objects.filter(offer__corpus=corpus, offer__status=OfferStatus.PUBLISHED, published=True)
+        .select_related("offer")
+        .order_by("offer_id", "-number")
+    )
+    versions: dict[int, OfferVersion] = {}
+    for version in newest_first:  # one query, not one per offer
+        versions.setdefault(version.offer_id, version)
+    return list(versions.values())
 
 
 def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q: str = "") -> QuerySet[Asset]:
