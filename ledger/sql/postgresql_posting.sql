@@ -117,6 +117,9 @@ BEGIN
 
     -- 4. Entries. A key that exists already (or is committed meanwhile by a
     --    concurrent poster) is skipped here and handled as a replay below.
+    --    Rows go in key order (their ids are fixed above): two batches that
+    --    share keys then wait on them in one order, as posters do on accounts,
+    --    instead of deadlocking when they list them in opposite orders.
     WITH ins AS (
         INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
                                   request_hash, content_hash, leg_count, reverses_id)
@@ -124,6 +127,7 @@ BEGIN
           FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
                       p_metadata, p_reverses, p_leg_counts)
                WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
+         ORDER BY e.key COLLATE "C"
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING 1
     )

@@ -191,3 +191,39 @@ def test_a_post_racing_a_close_is_refused_as_period_closed(engine):
         ledger.entry_post(entry())
     other.join(10)
     assert JournalEntry.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_sharing_keys_in_opposite_orders_queue_instead_of_deadlocking():
+    """Each round, two batches list the same 300 keys in opposite orders with different payloads, at once."""
+    open_chart("EUR")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def run(rounds, debit, credit):
+        try:
+            for keys in rounds:
+                barrier.wait(10)
+                try:
+                    ledger.entries_post([entry(1, key=key, debit=debit, credit=credit) for key in keys])
+                    outcomes.append("posted")
+                except ledger.IdempotencyConflict:
+                    outcomes.append("conflict")
+                except Exception as exc:  # a deadlock surfaced as a raw database error before
+                    outcomes.append(f"{type(exc).__name__}: {str(exc).splitlines()[0]}")
+        finally:
+            connections.close_all()
+
+    rounds = [[f"r{r}-k{i:03d}" for i in range(300)] for r in range(6)]
+    backwards = [list(reversed(keys)) for keys in rounds]
+    threads = [
+        threading.Thread(target=run, args=(rounds, "cash:stripe", "revenue:commission")),
+        threading.Thread(target=run, args=(backwards, "receivable:lic_acme", "equity:opening")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(outcomes) == ["conflict"] * 6 + ["posted"] * 6, outcomes
+    assert JournalEntry.objects.count() == 6 * 300
