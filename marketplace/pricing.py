@@ -117,7 +117,7 @@ class PricePlan:
         previous = Fraction(0)
         for i, tier in enumerate(self.tiers):
             if tier.unit_price < 0:
-                errors[f"tiers.{i}"] = "Prices cannot be negative."
+                errors[f"tiers.{i}.unit_price"] = "Prices cannot be negative."
             if tier.up_to is None:
                 if i != len(self.tiers) - 1:
                     errors[f"tiers.{i}"] = "Only the last tier can be open-ended."

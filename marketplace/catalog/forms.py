@@ -215,11 +215,14 @@ class OfferForm(forms.Form):
         for key, messages in errors.items():
             field = self.SERVICE_FIELDS.get(key)
             if field is None and key.startswith("price_plan.tiers."):
-                # The service counts the tiers it was sent; empty form tiers were skipped.
-                index = int(key.rsplit(".", 1)[1])
+                # "tiers.N" is about tier N's bound, "tiers.N.unit_price" about its price. The service counts
+                # the tiers it was sent: empty form tiers were skipped.
+                index, _, part = key.removeprefix("price_plan.tiers.").partition(".")
                 tier_fields = getattr(self, "tier_fields", [])
-                up_to_field, price_field = tier_fields[index] if index < len(tier_fields) else ("tier_4_price",) * 2
-                field = price_field if "price" in " ".join(messages).lower() else up_to_field
+                up_to_field, price_field = (
+                    tier_fields[int(index)] if int(index) < len(tier_fields) else ("tier_4_price",) * 2
+                )
+                field = price_field if part == "unit_price" else up_to_field
             if field is None and key in self.fields:
                 field = key
             for message in messages:

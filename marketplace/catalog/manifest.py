@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, WORLDWIDE
+from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, LANGUAGE_TAG, WORLDWIDE
 
 REQUIRED = (
     "external_id", "title", "duration_seconds", "width", "height", "fps", "codec", "size_bytes", "sha256",
@@ -29,7 +29,6 @@ OPTIONAL = ("language", "rights_expiry", "territories", "clip_exclusions", "co_o
 COLUMNS = REQUIRED + OPTIONAL
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
 _TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$")
 # Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
@@ -255,7 +254,7 @@ def _uri(value: Any) -> str:
 
 def _language(value: Any) -> str:
     text = _text(value, 35, required=False)
-    if text and not _LANGUAGE.match(text):
+    if text and not LANGUAGE_TAG.match(text):
         raise ValueError(f"{text!r} is not a BCP 47 language tag (for example en, pt-BR)")
     return text
 

@@ -173,7 +173,6 @@ class ManifestImport(models.Model):
     size_bytes = models.BigIntegerField()
     status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
     file_error = models.TextField(blank=True, default="", help_text="A problem with the file as a whole.")
-    bytes_done = models.BigIntegerField(default=0)
     progress = models.PositiveSmallIntegerField(default=0, help_text="Percent of reading and checking done.")
     rows_seen = models.BigIntegerField(default=0)
     error_count = models.BigIntegerField(default=0)

@@ -53,13 +53,13 @@ LANGUAGES = {
 }  # fmt: skip
 
 
-_LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+LANGUAGE_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")  # well-formed BCP 47, as manifests check it
 
 
 def language_tag(text: str) -> str | None:
     """A well-formed BCP 47 tag in its usual case (``pt-BR``, ``zh-Hant-TW``), or None."""
     text = text.strip()
-    if len(text) > 35 or not _LANGUAGE_TAG.match(text):
+    if len(text) > 35 or not LANGUAGE_TAG.match(text):
         return None
     first, *rest = text.split("-")
     # After the language: a four-letter script in title case, a region (two letters, or three digits) in upper.

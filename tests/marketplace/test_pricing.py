@@ -99,7 +99,7 @@ ONE = [{"unit_price": 1}]
         ({**H, "metric": "minutes", "tiers": ONE}, "metric"),
         ({**H, "tiers": [{"up_to": "10", "unit_price": 1}]}, "tiers.0"),
         ({**H, "tiers": [{"up_to": "10", "unit_price": 2}, {"up_to": "5", "unit_price": 1}, *ONE]}, "tiers.1"),
-        ({**H, "tiers": [{"unit_price": -1}]}, "tiers.0"),
+        ({**H, "tiers": [{"unit_price": -1}]}, "tiers.0.unit_price"),
         ({**H, "tiers": [{"unit_price": "1.5"}]}, "tiers.0"),
         ({**H, "tiers": ONE, "overage_unit_price": 1}, "overage_unit_price"),
         ({**H, "tiers": ONE, "minimum_guarantee": 1, "prepaid_commitment": 1}, "prepaid_commitment"),

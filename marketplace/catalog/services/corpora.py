@@ -47,9 +47,9 @@ def _validate(data: dict) -> dict:
     genres = list(data.get("genres") or [])
     if any(g not in GENRES for g in genres):
         errors["genres"] = "Choose genres from the list."
-    given = [str(code).strip() for code in data.get("languages") or [] if str(code).strip()]
-    languages = list(dict.fromkeys(tag for tag in map(language_tag, given) if tag))
-    bad = [code for code in given if language_tag(code) is None]
+    tags = {code: language_tag(code) for code in (str(c).strip() for c in data.get("languages") or []) if code}
+    languages = list(dict.fromkeys(tag for tag in tags.values() if tag))
+    bad = [code for code, tag in tags.items() if tag is None]
     if bad:
         errors["languages"] = f"Not a language tag: {', '.join(bad)[:200]}. Use BCP 47 tags such as en, pt-BR or zxx."
     elif not languages:

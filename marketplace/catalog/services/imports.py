@@ -268,7 +268,7 @@ def _claim(import_id: int) -> ManifestImport | None:
         mi.attempts += 1
         mi.started_at = mi.started_at or timezone.now()
         mi.heartbeat_at = timezone.now()
-        mi.bytes_done = mi.rows_seen = mi.error_count = 0
+        mi.progress = mi.rows_seen = mi.error_count = 0
         mi.file_error = ""
         mi.save()
         # A retry starts over: drop whatever the last attempt staged.
@@ -337,7 +337,7 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
 
     def on_block(bytes_done: int, rows: int) -> None:
         percent = _share(bytes_done, mi.size_bytes, 0, COPY_READ)
-        _report(mi, progress, percent, "reading", bytes_done=bytes_done, rows_seen=rows)
+        _report(mi, progress, percent, "reading", rows_seen=rows)
 
     with mi.file.open("rb") as stream:
         header, rows = csv_copy.copy_file(stream, on_block)
@@ -357,7 +357,7 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
         error_count = staging.flush()
     finally:
         csv_copy.drop_raw()
-    _report(mi, progress, CHECKED, "checking", bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    _report(mi, progress, CHECKED, "checking", rows_seen=rows, error_count=error_count)
     return error_count
 
 
@@ -372,13 +372,12 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
                 rows += 1
                 if staging.add(result.row, result.errors):
                     percent = _share(result.bytes_read, mi.size_bytes, 0, CHECKED)
-                    fields = {"bytes_done": result.bytes_read, "rows_seen": rows, "error_count": staging.error_count}
-                    _report(mi, progress, percent, "checking", **fields)
+                    _report(mi, progress, percent, "checking", rows_seen=rows, error_count=staging.error_count)
     except ManifestFileError as exc:
         _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
         return None
     error_count = staging.flush()
-    _report(mi, progress, CHECKED, "checking", bytes_done=mi.size_bytes, rows_seen=rows, error_count=error_count)
+    _report(mi, progress, CHECKED, "checking", rows_seen=rows, error_count=error_count)
     return error_count
 
 

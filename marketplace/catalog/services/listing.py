@@ -20,7 +20,6 @@ def corpus_refresh_price(corpus_id: int) -> None:
     """Store the lowest published price per hour, measured at 1,000 hours, for browsing and filters."""
     corpus = Corpus.objects.get(pk=corpus_id)
     shape = shape_of(corpus)
-    best: tuple[Fraction, str] | None = None
     per_currency: dict[str, Fraction] = {}
     for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).prefetch_related("versions"):
         version = max((v for v in offer.versions.all() if v.published), key=lambda v: v.number, default=None)
@@ -29,10 +28,10 @@ def corpus_refresh_price(corpus_id: int) -> None:
         plan = PricePlan.from_dict(version.price_plan)
         total = quote(plan, quantity_for_hours(plan, REFERENCE_HOURS, shape)).total
         per_hour = Fraction(total, REFERENCE_HOURS)
-        if best is None or per_hour < best[0]:
-            best = (per_hour, plan.currency)
         if plan.currency not in per_currency or per_hour < per_currency[plan.currency]:
             per_currency[plan.currency] = per_hour
+    # The headline price: the fewest minor units of any currency, as shown on listings.
+    best = min(((price, currency) for currency, price in per_currency.items()), default=None)
     Corpus.objects.filter(pk=corpus_id).update(
         price_per_hour_from=None if best is None else round(best[0]),
         price_currency="" if best is None else best[1],

@@ -249,6 +249,11 @@ def test_offer_form_reports_plan_errors_next_to_fields(owner_client, licensor, c
     assert response.context["form"].errors["tier_3_up_to"] == ["Each tier must end above the previous one."]
     response = owner_client.post(
         url("offer_create", licensor, corpus_id=corpus.pk),
+        {**base, "tier_2_up_to": "100", "tier_2_price": "-2.00", "tier_4_price": "0.50"},
+    )
+    assert response.context["form"].errors["tier_2_price"] == ["Prices cannot be negative."]
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
         {**base, "tier_4_price": "5.00", "prepaid_commitment": "100.00", "overage_price": "-5.00"},
     )
     assert response.context["form"].errors["overage_price"] == ["Cannot be negative."]
