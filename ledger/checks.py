@@ -8,7 +8,7 @@ from django.core.checks import Error, register
 from django.db import connections
 from django.db.migrations.recorder import MigrationRecorder
 
-from ledger.sql import EXPECTED_TRIGGERS
+from ledger.sql import ADDED_TRIGGERS, EXPECTED_TRIGGERS
 
 
 @register("database")
@@ -20,8 +20,12 @@ def ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
         if not expected:
             continue
         # Before the ledger's migrations run (a fresh database), there is nothing to check yet.
-        if ("ledger", "0002_database_guarantees") not in MigrationRecorder(connection).applied_migrations():
+        applied = {name for app, name in MigrationRecorder(connection).applied_migrations() if app == "ledger"}
+        if "0002_database_guarantees" not in applied:
             continue
+        for migration, names in ADDED_TRIGGERS.get(connection.vendor, {}).items():
+            if migration in applied:
+                expected = expected | names
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'")

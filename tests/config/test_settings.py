@@ -50,3 +50,18 @@ def test_ledger_check_names_a_missing_trigger():
             cursor.execute(f"DROP TRIGGER {name}")
     errors = [e for e in run_checks(databases=["default"]) if e.id == "ledger.E001"]
     assert [e.msg for e in errors] == [f"ledger trigger {name} is missing from database 'default'"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_ledger_check_expects_a_later_trigger_once_its_migration_ran():
+    # migrate runs the system checks before migrating: a trigger that a pending migration adds must not stop it.
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_chain_block_no_truncate ON ledger_chain_block")
+        cursor.execute("DELETE FROM django_migrations WHERE app = 'ledger' AND name = '0013_no_truncate'")
+        assert [e for e in run_checks(databases=["default"]) if e.id == "ledger.E001"] == []
+        cursor.execute(
+            "INSERT INTO django_migrations (app, name, applied) VALUES ('ledger', '0013_no_truncate', now())"
+        )
+    errors = [e.msg for e in run_checks(databases=["default"]) if e.id == "ledger.E001"]
+    assert errors == ["ledger trigger ledger_chain_block_no_truncate is missing from database 'default'"]

@@ -123,6 +123,21 @@ def test_updates_and_deletes_are_refused(books, statement):
     assert Account.objects.filter(code="cash:stripe", currency="EUR").exists()
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "table",
+    ["ledger_entry", "ledger_posting", "ledger_account", "ledger_account_day", "ledger_period_close",
+     "ledger_chain_seal", "ledger_chain_block"],
+)  # fmt: skip
+def test_truncate_is_refused(books, table):
+    # The suite's own connections may truncate (config/settings/test.py); a production connection may not.
+    with pytest.raises(REFUSED, match=r"TRUNCATE on \w+ is not allowed"), transaction.atomic():
+        raw("SET LOCAL ledger.allow_truncate = off")
+        raw(f"TRUNCATE {table} CASCADE")
+    assert Posting.objects.filter(entry_id=books).count() == 2
+    assert Account.objects.filter(code="cash:stripe", currency="EUR").exists()
+
+
 def test_posting_in_another_currency_than_its_account_is_refused(books):
     with pytest.raises(REFUSED), transaction.atomic():
         entry = insert_entry()
