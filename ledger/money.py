@@ -35,6 +35,9 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }  # fmt: skip
 
 
+MAX_MINOR_UNITS = 2**63 - 1  # a stored amount is a bigint
+
+
 class CurrencyError(ValueError):
     """An unknown currency, or arithmetic that mixes two currencies."""
 
@@ -52,9 +55,15 @@ def minor_units(amount: Decimal | int | str, currency: str) -> int:
     rounding silently.
     """
     exponent = CURRENCY_EXPONENTS[validate_currency(currency)]
-    scaled = Decimal(amount).scaleb(exponent)
+    value = Decimal(amount)
+    # Infinity, NaN and exponents beyond any amount would overflow below; so would a bigint column.
+    if not value.is_finite() or (value and not -30 < value.adjusted() < 30):
+        raise ValueError(f"{amount} is not an amount of money")
+    scaled = value.scaleb(exponent)
     if scaled != scaled.to_integral_value():
         raise ValueError(f"{amount} has more decimal places than {currency} allows ({exponent})")
+    if abs(scaled) > MAX_MINOR_UNITS:
+        raise ValueError(f"{amount} {currency} is beyond the largest amount the books can hold")
     return int(scaled)
 
 

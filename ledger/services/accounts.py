@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Substr
 
@@ -9,6 +11,10 @@ from ledger.errors import AccountMismatch, UnknownAccount
 from ledger.models import Account
 from ledger.money import validate_currency
 from ledger.types import AccountInfo, AccountType
+
+# Control characters (a line break, a tab) and lone surrogates: a code is a URL path segment and a
+# spreadsheet cell on the finance pages, and neither can hold them.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _info(account: Account) -> AccountInfo:
@@ -40,8 +46,12 @@ def account_open(
     """
     validate_currency(currency)
     type = AccountType(type)
-    if not code or len(code) > 200:
+    if not isinstance(code, str) or not code or len(code) > 200:
         raise ValueError("account code must be 1-200 characters")
+    if _UNPRINTABLE.search(code):
+        raise ValueError("account code must not hold control characters (such as a line break)")
+    if len(name) > 200 or _UNPRINTABLE.search(name):
+        raise ValueError("account name must be at most 200 characters, without control characters")
     defaults = {
         "name": name or code,
         "type": type.value,

@@ -312,6 +312,18 @@ def _check_books() -> list[VerifyProblem]:
         problems.append(
             VerifyProblem("legs", f"entry {entry_id} declares {declared} legs but has {actual or 0}", entry_id)
         )
+    for entry_id, leg, code, account_currency, currency in (
+        Posting.objects.exclude(currency=F("account__currency"))
+        .order_by("entry_id", "leg_index")
+        .values_list("entry_id", "leg_index", "account__code", "account__currency", "currency")[:100]
+    ):
+        problems.append(
+            VerifyProblem(
+                "currency",
+                f"entry {entry_id}, leg {leg}: a posting in {currency} sits on account {code} ({account_currency})",
+                entry_id,
+            )
+        )
     problems.extend(_check_running_balances())
     sums = dict(Posting.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
     for account_id, code, currency, net in Account.objects.values_list("id", "code", "currency", "net"):

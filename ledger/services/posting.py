@@ -105,7 +105,7 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
     if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
         raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
     reverses = entry.reverses
-    if reverses is not None and (type(reverses) is not int or reverses <= 0):
+    if reverses is not None and (type(reverses) is not int or not 0 < reverses <= BALANCE_LIMIT):
         raise InvalidEntry("reverses must be the id of the entry this one reverses")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
@@ -542,7 +542,45 @@ def _chunk_size(count: int) -> int:
     return min(BULK_CHUNK, -(-count // 4))
 
 
+# The advisory lock that bulk calls with keys or reversals share and that such a batch sent in several
+# chunks holds alone (ledger_post_entries, step 0).
+BULK_KEYS_LOCK = 7145360201
+
+
+def _lock_for_chunks(entries: Sequence[NewEntry]) -> None:
+    """Before the first chunk of a batch that goes in several, take every lock that its chunks will need.
+
+    Each chunk's call locks its accounts in id order and claims its keys in key
+    order, but a transaction holding chunk 1's locks while it waits for chunk 2's
+    would deadlock with a batch that meets the same accounts, keys or reversals
+    the other way round. So the batch locks all its accounts at once, in id
+    order, and a batch with keys or reversals first takes the lock that such
+    calls share, exclusively.
+    """
+    refs = set()
+    keyed = False
+    for entry in entries:
+        keyed = keyed or entry.idempotency_key is not None or entry.reverses is not None
+        for leg in entry.legs if isinstance(entry.legs, list | tuple) else ():
+            if type(leg) is Leg and type(leg.account) is str and type(leg.currency) is str:
+                refs.add((leg.account, leg.currency))
+    codes, currencies = zip(*sorted(refs), strict=True) if refs else ((), ())
+    with connection.cursor() as cursor:
+        if keyed:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [BULK_KEYS_LOCK])
+        cursor.execute(
+            "SELECT a.id FROM ledger_account a JOIN unnest(%s::text[], %s::text[]) AS w(code, cur)"
+            " ON a.code = w.code AND a.currency = w.cur ORDER BY a.id FOR UPDATE OF a",
+            [list(codes), list(currencies)],
+        )
+
+
 def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[PostedEntry]:
+    size = _chunk_size(len(entries))
+    return _post_parts([entries[start : start + size] for start in range(0, len(entries), size)], posted_at)
+
+
+def _post_parts(parts: list[Sequence[NewEntry]], posted_at: dt.datetime) -> list[PostedEntry]:
     on_postgresql = _engine() == "postgresql"
     batcher = _Batcher(posted_at, encode=on_postgresql)
 
@@ -551,8 +589,6 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
             return _post_pg(chunk.unique, posted_at, chunk.params)
         return _post_orm(chunk.unique, posted_at)
 
-    size = _chunk_size(len(entries))
-    parts = [entries[start : start + size] for start in range(0, len(entries), size)]
     results: list[PostedEntry] = []
     mirror: list[int] = []
     if len(parts) == 1:
@@ -561,6 +597,8 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
     else:
         with transaction.atomic(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-prepare") as pool:
             pending = pool.submit(batcher.chunk, parts[0])
+            if connection.vendor == "postgresql":
+                _lock_for_chunks([entry for part in parts for entry in part])
             for following in [*parts[1:], None]:
                 chunk = pending.result()
                 if following is not None:

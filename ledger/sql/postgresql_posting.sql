@@ -61,6 +61,16 @@ DECLARE
     v_replays int := 0;
     v_ids bigint[];
 BEGIN
+    -- 0. Keys and reversals are claimed in order within a call (step 4), so
+    --    calls cannot wait on each other's in a cycle; but a batch sent in
+    --    several calls holds one call's while it claims the next. Such a batch
+    --    holds this lock exclusively (ledger.services.posting), other calls
+    --    with keys or reversals share it. Taken before the account locks, in
+    --    the same order as that batch takes them.
+    IF n > 1 AND (cardinality(array_remove(p_keys, NULL)) > 0 OR cardinality(array_remove(p_reverses, NULL)) > 0) THEN
+        PERFORM pg_advisory_xact_lock_shared(7145360201);
+    END IF;
+
     -- 1. Resolve account codes and lock the accounts in id order, in one
     --    statement: one global lock order, so concurrent posters queue instead
     --    of deadlocking.
@@ -117,9 +127,10 @@ BEGIN
 
     -- 4. Entries. A key that exists already (or is committed meanwhile by a
     --    concurrent poster) is skipped here and handled as a replay below.
-    --    Rows go in key order (their ids are fixed above): two batches that
-    --    share keys then wait on them in one order, as posters do on accounts,
-    --    instead of deadlocking when they list them in opposite orders.
+    --    Rows go in key order, then in order of the entry they reverse (their
+    --    ids are fixed above): two batches that share keys or reversals then
+    --    wait on them in one order, as posters do on accounts, instead of
+    --    deadlocking when they list them in opposite orders.
     WITH ins AS (
         INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
                                   request_hash, content_hash, leg_count, reverses_id)
@@ -127,7 +138,7 @@ BEGIN
           FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
                       p_metadata, p_reverses, p_leg_counts)
                WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
-         ORDER BY e.key COLLATE "C"
+         ORDER BY e.key COLLATE "C", e.rev
         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING 1
     )

@@ -153,7 +153,8 @@ def _list(value: Any) -> list:
 
 
 def _territories(value: Any) -> list[str]:
-    codes = [str(code).strip().upper() for code in _list(value)]
+    # ASCII before upper-casing: Unicode upper-cases the ligature U+FB01 to "FI" and the dotless i U+0131 to "I".
+    codes = [code.upper() if code.isascii() else code for code in (str(c).strip() for c in _list(value))]
     unknown = [code for code in codes if code != WORLDWIDE and code not in COUNTRIES]
     if unknown:
         shown = ", ".join(code if code.isalnum() and code.isascii() else repr(code) for code in unknown)
@@ -165,13 +166,20 @@ def _territories(value: Any) -> list[str]:
 
 def _seconds(text: str) -> Decimal:
     text = text.strip()
-    match = _TIMECODE.match(text)
+    match = _TIMECODE.match(text) if len(text) <= 40 else None
     if match:
         hours, minutes, seconds = match.groups()
-        return Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
-    if not _NUMBER.match(text) or Decimal(text) < 0:
-        raise ValueError(f"{text!r} is not a time (seconds, or HH:MM:SS)")
-    return Decimal(text)
+        value = Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
+    elif len(text) <= 40 and _NUMBER.match(text) and Decimal(text) >= 0:
+        value = Decimal(text)
+    else:
+        raise ValueError(f"{text[:40]!r} is not a time (seconds, or HH:MM:SS)")
+    # Bounded like a duration, to the millisecond: an exact value that is stored as it was checked.
+    if value > MAX_DURATION:
+        raise ValueError(f"time {text} is implausibly large (limit {MAX_DURATION} s)")
+    if value != value.quantize(Decimal("0.001")):
+        raise ValueError(f"time {text} has more than 3 decimal places")
+    return value
 
 
 def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
@@ -220,9 +228,9 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         percent = Decimal(text)
         if not 0 < percent <= 100:
             raise ValueError(f"share {percent}% of {org} must be above 0% and at most 100%")
-        bp = percent * 100
-        if bp != bp.to_integral_value():
+        if percent != percent.quantize(Decimal("0.01")):  # before scaling: 1e-999999999 would round to 0
             raise ValueError(f"share {percent}% of {org} has more than two decimals")
+        bp = percent * 100
         shares.append({"org": org, "bp": int(bp)})
     if shares:
         total = sum(s["bp"] for s in shares)
@@ -491,11 +499,15 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
             continue
         saw_row = True
         try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
+            # Decimals, not floats: 30.00000000000000001 must fail the decimal-places check as it does in a CSV.
+            record = json.loads(text, parse_float=Decimal)
+        except (ValueError, RecursionError) as exc:  # also an integer of 4,300+ digits, or nesting too deep
+            reason = (
+                exc.msg if isinstance(exc, json.JSONDecodeError) else "it nests too deeply or holds a number too long"
+            )
             hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
             yield RowResult(
-                line, None, [RowError(line, "", f"line {line} is not valid JSON: {exc.msg}{hint}")], consumed
+                line, None, [RowError(line, "", f"line {line} is not valid JSON: {reason}{hint}")], consumed
             )
             continue
         if not isinstance(record, dict):

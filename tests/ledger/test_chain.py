@@ -92,6 +92,25 @@ def test_changed_amount_is_named(chart):
     assert f"entry {victim}: its rows no longer match its content hash" in out
 
 
+def test_posting_moved_to_an_account_in_another_currency_is_named(chart):
+    """The same code in USD: the entry's content hash (code, posting currency, amount) still matches."""
+    open_chart("USD")
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    ledger.chain_seal()
+    victim = ids[1]
+    tamper(
+        "UPDATE ledger_posting SET account_id = (SELECT usd.id FROM ledger_account eur, ledger_account usd"
+        " WHERE eur.id = ledger_posting.account_id AND usd.code = eur.code AND usd.currency = 'USD')"
+        " WHERE entry_id = %s",
+        [victim],
+    )
+    report = ledger.chain_verify()
+    moved = [p for p in report.problems if p.kind == "currency"]
+    assert [p.entry_id for p in moved] == [victim, victim]
+    assert moved[0].message == f"entry {victim}, leg 0: a posting in EUR sits on account cash:stripe (USD)"
+    assert report.first_bad_entry == victim
+
+
 def test_deleted_entry_is_named(chart):
     ids = [post(100 + i, str(i)) for i in range(3)]
     ledger.chain_seal()

@@ -193,20 +193,17 @@ def test_a_post_racing_a_close_is_refused_as_period_closed(engine):
     assert JournalEntry.objects.count() == 0
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_batches_sharing_keys_in_opposite_orders_queue_instead_of_deadlocking():
-    """Each round, two batches list the same 300 keys in opposite orders with different payloads, at once."""
-    open_chart("EUR")
+def _race(first: list[list[NewEntry]], second: list[list[NewEntry]]) -> list[str]:
+    """Two threads post their batches round by round, starting each round together; the outcomes, in any order."""
     outcomes: list[str] = []
     barrier = threading.Barrier(2)
 
-    def run(rounds, debit, credit):
+    def run(batches):
         try:
-            for keys in rounds:
-                barrier.wait(10)
+            for batch in batches:
+                barrier.wait(30)
                 try:
-                    ledger.entries_post([entry(1, key=key, debit=debit, credit=credit) for key in keys])
+                    ledger.entries_post(batch)
                     outcomes.append("posted")
                 except ledger.IdempotencyConflict:
                     outcomes.append("conflict")
@@ -215,15 +212,41 @@ def test_batches_sharing_keys_in_opposite_orders_queue_instead_of_deadlocking():
         finally:
             connections.close_all()
 
-    rounds = [[f"r{r}-k{i:03d}" for i in range(300)] for r in range(6)]
-    backwards = [list(reversed(keys)) for keys in rounds]
-    threads = [
-        threading.Thread(target=run, args=(rounds, "cash:stripe", "revenue:commission")),
-        threading.Thread(target=run, args=(backwards, "receivable:lic_acme", "equity:opening")),
-    ]
+    threads = [threading.Thread(target=run, args=(first,)), threading.Thread(target=run, args=(second,))]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(120)
-    assert sorted(outcomes) == ["conflict"] * 6 + ["posted"] * 6, outcomes
-    assert JournalEntry.objects.count() == 6 * 300
+        thread.join(180)
+    return sorted(outcomes)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("rounds", "keys"), [(6, 300), (3, 1_200)], ids=["one-chunk", "several-chunks"])
+def test_batches_sharing_keys_in_opposite_orders_queue_instead_of_deadlocking(rounds, keys):
+    """Each round, two batches list the same keys in opposite orders with different payloads, at once.
+
+    Batches over PIPELINE_MIN entries go in several chunks, each locking only its own keys.
+    """
+    open_chart("EUR")
+    names = [[f"r{r}-k{i:04d}" for i in range(keys)] for r in range(rounds)]
+    first = [[entry(1, key=key) for key in batch] for batch in names]
+    second = [
+        [entry(1, key=key, debit="receivable:lic_acme", credit="equity:opening") for key in reversed(batch)]
+        for batch in names
+    ]
+    assert _race(first, second) == ["conflict"] * rounds + ["posted"] * rounds
+    assert JournalEntry.objects.count() == rounds * keys
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_meeting_accounts_in_opposite_orders_across_chunks_queue_instead_of_deadlocking():
+    """Without keys: one batch's early chunks use the accounts that the other's late chunks use, and back."""
+    open_chart("EUR")
+    sales = [entry(1) for _ in range(600)]
+    opening = [entry(1, debit="receivable:lic_acme", credit="equity:opening") for _ in range(600)]
+    rounds = 3
+    assert _race([sales + opening] * rounds, [opening + sales] * rounds) == ["posted"] * (2 * rounds)
+    assert JournalEntry.objects.count() == 2 * rounds * 1_200
+    assert ledger.account_balance("cash:stripe", "EUR").balance == 2 * rounds * 600

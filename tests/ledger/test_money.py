@@ -42,6 +42,13 @@ def test_minor_units_refuses_excess_precision():
         minor_units("1.5", "JPY")
 
 
+@pytest.mark.parametrize("amount", ["Infinity", "-Infinity", "NaN", "1e999999999", "1e30", "92233720368547758.08"])
+def test_minor_units_refuses_what_is_no_amount_or_beyond_a_bigint(amount):
+    with pytest.raises(ValueError, match=r"not an amount of money|beyond the largest amount"):
+        minor_units(amount, "EUR")
+    assert minor_units("92233720368547758.07", "EUR") == 2**63 - 1
+
+
 def test_round_minor_is_half_even():
     assert round_minor(Decimal("2.5")) == 2
     assert round_minor(Decimal("3.5")) == 4

@@ -7,7 +7,7 @@ import pytest
 from django.db import transaction
 
 from ledger import services as ledger
-from ledger.models import JournalEntry, Posting
+from ledger.models import Account, JournalEntry, Posting
 from ledger.types import AccountType, Leg, NewEntry, credit, debit
 from tests.fixtures.ledger import balances, eur
 
@@ -88,6 +88,22 @@ def test_any_account_code_posts_to_its_own_account(chart, code):
     assert ledger.account_balance("prepaid:lic_acme", "EUR").balance == 5
 
 
+@pytest.mark.parametrize(
+    ("code", "name", "message"),
+    [
+        ("cash:line1\nline2", "", "control characters"),
+        ("cash:\ttab", "", "control characters"),
+        ("cash:\ud800", "", "control characters"),
+        ("cash:fine", "n" * 201, "at most 200 characters"),
+        ("cash:fine", "Cash\rsomewhere", "without control characters"),
+    ],
+)
+def test_account_open_refuses_codes_and_names_that_pages_and_exports_cannot_show(db, code, name, message):
+    with pytest.raises(ValueError, match=message):
+        ledger.account_open(code=code, currency="EUR", type=AccountType.ASSET, name=name)
+    assert not Account.objects.exists()
+
+
 def test_account_open_is_idempotent_and_refuses_a_different_type(db):
     first = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
     again = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
@@ -166,11 +182,12 @@ ODD_TEXT = [
 
 def test_bulk_keeps_any_text_exactly(chart):
     """Batches travel as PostgreSQL array literals: quoting must not change a byte."""
-    for code in ODD_TEXT:
-        ledger.account_open(code=code, currency="EUR", type=AccountType.ASSET)
+    accounts = [code if code.isprintable() else f"odd:{i}" for i, code in enumerate(ODD_TEXT)]  # no line breaks
+    for account in accounts:
+        ledger.account_open(code=account, currency="EUR", type=AccountType.ASSET)
     entries = [
         NewEntry(
-            legs=[debit(code, eur(i + 1)), credit("revenue:commission", eur(i + 1))],
+            legs=[debit(accounts[i], eur(i + 1)), credit("revenue:commission", eur(i + 1))],
             description=f"desc {code}",
             idempotency_key=code,
             metadata={"note": code, code: [code, None, 1]},
@@ -456,8 +473,14 @@ def test_statement_pages_with_a_running_balance(chart):
         page = ledger.account_statement("cash:stripe", "EUR", limit=3, cursor=page.next_cursor)
         seen.extend(page.lines)
     assert [line.balance_after for line in seen] == [1, 3, 6, 10, 15, 21, 28]
-    with pytest.raises(ValueError, match="malformed statement cursor"):
-        ledger.account_statement("cash:stripe", "EUR", cursor="nope")
+    for cursor in ("nope", "99999999999999999999.0", "1.99999", "-1.0"):
+        with pytest.raises(ValueError, match="malformed statement cursor"):
+            ledger.account_statement("cash:stripe", "EUR", cursor=cursor)
+    with pytest.raises(ValueError, match="as_of_entry must be an entry id"):
+        ledger.account_balance("cash:stripe", "EUR", as_of_entry=2**64)
+    with pytest.raises(ledger.InvalidEntry, match="reverses must be the id"):
+        ledger.entry_post(NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))],
+                                   description="x", reverses=2**63))  # fmt: skip
 
 
 def test_replay_after_its_period_closed_still_returns_the_original(chart):

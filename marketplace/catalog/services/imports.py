@@ -43,7 +43,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
-from marketplace.catalog.services.totals import corpus_recount
+from marketplace.catalog.services.totals import TotalsTooLarge, corpus_recount
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Organisation, OrgKind
 
@@ -295,7 +295,10 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             else:
                 # Committed before the apply's transaction begins, so that the page can say what is happening.
                 _report(mi, progress, CHECKED, "applying", status=ImportStatus.APPLYING)
-                _apply(mi)
+                try:
+                    _apply(mi)
+                except TotalsTooLarge as exc:  # every row is fine, but together they are not; rolled back
+                    _finish(mi, ImportStatus.INVALID, file_error=str(exc))
         ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(manifest_import__status=ImportStatus.DONE).delete()
         _drop_superseded_rows(mi.corpus_id)
     except Superseded:

@@ -39,6 +39,18 @@ def test_import_adds_assets_and_keeps_totals_exact(licensor, corpus):
     )  # fmt: skip
 
 
+def test_rows_that_together_pass_what_a_corpus_can_total_change_nothing(licensor, corpus):
+    """Each size is within the row limit (10^15 bytes); 9,224 of them pass the 64-bit total."""
+    import_rows(licensor, corpus, [manifest_row("kept", size_bytes="1000")])
+    rows = [manifest_row(f"big{i}", size_bytes=str(10**15)) for i in range(9_224)]
+    mi = import_rows(licensor, corpus, rows)
+    assert mi.status == ImportStatus.INVALID
+    assert "more than a corpus can hold: check the size_bytes and duration_seconds columns" in mi.file_error
+    assert totals(corpus) == (1, Decimal("30.000"), 1000)
+    assert list(Asset.objects.filter(corpus=corpus).values_list("external_id", flat=True)) == ["kept"]
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()
+
+
 def test_the_same_file_twice_changes_nothing(licensor, corpus):
     rows = [manifest_row(f"a{i}") for i in range(4)]
     import_rows(licensor, corpus, rows)

@@ -187,6 +187,15 @@ UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
         ({"co_owners": "northlight:1e999999"}, "co_owners", "share 1E+999999% of northlight must be above 0%"),
         ({"co_owners": "northlight:0.001"}, "co_owners", "share 0.001% of northlight has more than two decimals"),
         ({"territories": "FR;X\x00"}, "territories", "unknown territory code(s) 'X\\x00': use ISO 3166-1"),
+        ({"territories": "\ufb01;\u0131t"}, "territories", "unknown territory code(s) '\ufb01', '\u0131t'"),
+        ({"co_owners": "northlight:100;harbour:1e-999999999"}, "co_owners", "harbour has more than two decimals"),
+        ({"clip_exclusions": "0-1e-999999999:brand"}, "clip_exclusions", "time 1e-999999999 has more than 3 dec"),
+        (
+            {"clip_exclusions": "1.00000000000000000000000000001-1.00000000000000000000000000002:music"},
+            "clip_exclusions",
+            "time 1.00000000000000000000000000001 has more than 3 decimal places",
+        ),
+        ({"clip_exclusions": f"0-{'9' * 41}:music"}, "clip_exclusions", "is not a time"),
     ],
 )
 def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrides, field, message):
@@ -213,6 +222,30 @@ def test_json_lines_values_that_are_not_text_or_storable_are_row_errors():
         (4, "", "unknown field " + repr("k" * 60) + "…"),
         (4, "", "unknown field 'bad\\x00key'"),
     ]
+
+
+def test_a_huge_exclusion_time_is_a_row_error_beside_a_bad_duration():
+    """The duration check is skipped when the duration is bad; the exclusion must still fail on its own."""
+    rows = parse(manifest_csv([manifest_row("bad", duration_seconds="-4", clip_exclusions="0-1e999999999:music")]))
+    assert [(line, field) for line, field, _ in messages(rows)] == [(2, "duration_seconds"), (2, "clip_exclusions")]
+    assert "time 1e999999999 is implausibly large" in messages(rows)[1][2]
+
+
+def test_json_lines_that_python_cannot_parse_are_row_errors_and_decimals_stay_exact():
+    lines = [
+        json.dumps(manifest_row("long")).replace('"1920"', "1" * 5000),
+        "[" * 100_000,
+        json.dumps({**manifest_row("precise"), "duration_seconds": 1}).replace(": 1,", ": 30.00000000000000001,"),
+        json.dumps({**manifest_row("fine"), "duration_seconds": 1}).replace(": 1,", ": 30.5,"),
+    ]
+    rows = parse(("\n".join(lines) + "\n").encode(), "jsonl")
+    reason = "it nests too deeply or holds a number too long"
+    assert messages(rows) == [
+        (1, "", f"line 1 is not valid JSON: {reason}"),
+        (2, "", f"line 2 is not valid JSON: {reason}"),
+        (3, "duration_seconds", "duration_seconds 30.00000000000000001 has more than 3 decimal places"),
+    ]
+    assert str(rows[3].row.duration_seconds) == "30.5"
 
 
 def test_clip_exclusion_times_have_one_spelling():

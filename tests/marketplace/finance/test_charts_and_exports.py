@@ -55,3 +55,21 @@ def test_exports_as_xlsx(client, activity, licensor):
     rows = list(load_workbook(io.BytesIO(b"".join(book.streaming_content))).active.iter_rows(values_only=True))
     assert rows[1][5] == "opening" and rows[-1][5] == "closing"
     assert rows[-1][16] == statement.closing
+
+
+def test_xlsx_journal_keeps_text_as_text(client, activity):
+    """The ledger stores any text but NUL: a formula-like description stays text, a vertical tab is replaced."""
+    from ledger import services as ledger
+    from ledger.types import Leg, NewEntry
+    from tests.fixtures.ledger import open_chart
+
+    open_chart("EUR")
+    ledger.entry_post(NewEntry(legs=[Leg("cash:stripe", "EUR", 5), Leg("revenue:commission", "EUR", -5)],
+                               description="=HYPERLINK(\"http://x.test\")\x0bInvoice 42"))  # fmt: skip
+    client.force_login(staff("xlsx-text@market.test"))
+    response = client.get("/finance/export/journal.xlsx")
+    assert response.status_code == 200
+    sheet = load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    cells = [row for row in sheet.iter_rows() if any(c.value == 5 for c in row)]
+    descriptions = [c for c in cells[0] if isinstance(c.value, str) and "Invoice 42" in c.value]
+    assert [(c.value, c.data_type) for c in descriptions] == [('=HYPERLINK("http://x.test")\ufffdInvoice 42', "s")]
