@@ -14,6 +14,7 @@ import datetime as dt
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -256,7 +257,7 @@ def _sha(value: Any) -> str:
 def _uri(value: Any) -> str:
     text = _text(value, 1000)
     if not _URI.match(text):
-        raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https:// or file://)")
+        raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https://, http:// or file://)")
     return text
 
 
@@ -337,15 +338,17 @@ def _suggest(name: str) -> str:
 
 
 def check_columns(columns: Iterable[str]) -> None:
-    columns = list(columns)
-    unknown = [c for c in columns if c not in COLUMNS]
-    missing = [c for c in REQUIRED if c not in columns]
-    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    counts = Counter(columns)  # a header may be megabytes wide: nothing quadratic, and a bounded message
+    unknown = [c for c in counts if c not in COLUMNS]
+    missing = [c for c in REQUIRED if c not in counts]
+    duplicated = sorted(c for c, n in counts.items() if n > 1 and c in COLUMNS)
     problems = []
     if missing:
         problems.append(f"missing required column(s): {', '.join(missing)}")
-    for name in unknown:
-        problems.append(f"unknown column {name!r}{_suggest(name)}")
+    for name in unknown[:10]:
+        problems.append(f"unknown column {_shown(name)}{_suggest(name)}")
+    if len(unknown) > 10:
+        problems.append(f"and {len(unknown) - 10:,} more unknown columns")
     if duplicated:
         problems.append(f"column(s) given twice: {', '.join(duplicated)}")
     if problems:

@@ -89,6 +89,17 @@ def test_wrong_columns_are_named_with_suggestions():
     assert "unknown column 'duration' (did you mean 'duration_seconds'?)" in message
 
 
+def test_a_very_wide_header_gets_a_bounded_message():
+    header = ",".join(["external_id", "title", "title"] + [f"extra{i}" for i in range(50_000)])
+    with pytest.raises(ManifestFileError) as caught:
+        parse(header.encode() + b"\n")
+    message = str(caught.value)
+    assert "unknown column 'extra9'" in message and "'extra10'" not in message
+    assert "and 49,990 more unknown columns" in message
+    assert "column(s) given twice: title" in message
+    assert len(message) < 2_000
+
+
 def test_truncated_csv_is_reported():
     content = manifest_csv([manifest_row("a1"), manifest_row("a2")])
     truncated = content[: len(content) - 60]
