@@ -236,6 +236,9 @@ class OfferForm(forms.Form):
         def major(value):
             return "" if value in (None, 0) else f"{Decimal(value).scaleb(-exponent):.{exponent}f}"
 
+        def major_or_zero(value):  # where 0 and absent differ: an overage of 0 is free, an absent one is the tier price
+            return "" if value is None else f"{Decimal(value).scaleb(-exponent):.{exponent}f}"
+
         initial = {
             "name": offer.name,
             "permitted_uses": version.permitted_uses,
@@ -254,7 +257,7 @@ class OfferForm(forms.Form):
             "flat_fee": major(plan.get("flat_fee")),
             "minimum_guarantee": major(plan.get("minimum_guarantee")),
             "prepaid_commitment": major(plan.get("prepaid_commitment")),
-            "overage_price": major(plan.get("overage_unit_price")),
+            "overage_price": major_or_zero(plan.get("overage_unit_price")),
             "usage_cap": plan.get("usage_cap") or "",
         }
         tiers = plan.get("tiers") or []

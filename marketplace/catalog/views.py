@@ -359,7 +359,8 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         initial = OfferForm.initial_for(offer, version) if version else {}
     else:
         corpus = _corpus(request, corpus_id)  # type: ignore[arg-type]
-        offer, version, initial = None, None, {"currency": "EUR", "metric": "hours"}
+        offer, version = None, None
+        initial = {"currency": "EUR", "metric": "hours", "territory": " ".join(corpus.territory)}
     form = OfferForm(request.POST or None, initial=initial)
     examples, example_error = [], None
     if request.method == "POST" and form.is_valid():

@@ -83,4 +83,17 @@ def territory_problem(codes: list[str], *, missing: str) -> str | None:
 
 
 def territory_codes(values) -> list[str]:
-    return sorted({str(code).strip().upper() for code in values or [] if str(code).strip()})
+    # ASCII only before upper-casing: Unicode upper-cases the ligature U+FB01 to "FI".
+    codes = (str(code).strip() for code in values or [])
+    return sorted({code.upper() if code.isascii() else code for code in codes if code})
+
+
+def territory_beyond(granted: list[str], held: list[str]) -> str | None:
+    """Why an offer's territory exceeds the corpus' rights, or None: a licence cannot grant what the licensor lacks."""
+    if WORLDWIDE in held:
+        return None
+    beyond = [code for code in granted if code not in held]
+    if not beyond:
+        return None
+    shown = "worldwide (WW)" if beyond == [WORLDWIDE] else ", ".join(beyond)
+    return f"The corpus' rights cover {', '.join(held)} only; an offer cannot grant {shown}."

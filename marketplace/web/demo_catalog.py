@@ -212,8 +212,10 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                 corpora.preview_add(access=access, corpus=corpus, upload=image, caption=caption)
         if not corpus.offers.exists():
             for name, terms in OFFERS.items():
+                # An offer grants at most the corpus' rights: here, all of them.
                 data = {"name": name, "currency": "EUR", "commission_bp": 2000, "no_identifiable_replicas": True,
-                        "no_verbatim_scenes": True, "no_derivative_works": True, **terms}  # fmt: skip
+                        "no_verbatim_scenes": True, "no_derivative_works": True, **terms,
+                        "territory": spec["territory"]}  # fmt: skip
                 version = offers.offer_save(access=access, corpus=corpus, data=data)
                 offers.offer_publish(access=access, offer=version.offer)
         corpus.refresh_from_db()

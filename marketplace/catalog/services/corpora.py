@@ -13,7 +13,14 @@ from django.utils.text import slugify
 from marketplace.catalog.manifest import co_owner_shares
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
 from marketplace.catalog.services.imports import licensor_slugs
-from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, language_tag, territory_codes, territory_problem
+from marketplace.catalog.vocab import (
+    CONTENT_RATINGS,
+    GENRES,
+    language_tag,
+    territory_beyond,
+    territory_codes,
+    territory_problem,
+)
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm
 
@@ -26,6 +33,13 @@ EDITABLE = (
     "territory",
     "chain_of_title",
     "co_owners",
+)
+
+
+# The operator approves what they read: nothing they review changes under them.
+IN_REVIEW_MESSAGE = (
+    "This corpus is waiting for the operator's review: its details and offers can be edited again once it is "
+    "approved or sent back."
 )
 
 
@@ -113,7 +127,17 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("A withdrawn corpus cannot be edited.")
+    if corpus.status == CorpusStatus.IN_REVIEW:
+        raise ValidationError(IN_REVIEW_MESSAGE)
     clean = _validate(data)
+    if clean["territory"] != corpus.territory:
+        for offer in corpus.offers.exclude(status=OfferStatus.ARCHIVED):
+            beyond = offer.current_version and territory_beyond(offer.current_version.territory, clean["territory"])
+            if beyond:
+                raise ValidationError(
+                    {"territory": f"Offer '{offer.name}' grants {', '.join(offer.current_version.territory)}: "
+                     f"narrow or archive it before narrowing the corpus' rights."}
+                )  # fmt: skip
     shares_before = corpus.co_owners
     _check_shares_change(access, shares_before, clean["co_owners"])
     for name, value in clean.items():

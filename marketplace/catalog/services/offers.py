@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from marketplace.catalog.models import Corpus, CorpusStatus, Offer, OfferStatus, OfferVersion
+from marketplace.catalog.services.corpora import IN_REVIEW_MESSAGE
 from marketplace.catalog.services.listing import corpus_refresh_price
-from marketplace.catalog.vocab import PERMITTED_USES, territory_codes, territory_problem
+from marketplace.catalog.vocab import PERMITTED_USES, territory_beyond, territory_codes, territory_problem
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import PlanError, PricePlan
@@ -100,10 +101,15 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("A withdrawn corpus takes no offers.")
+    if corpus.status == CorpusStatus.IN_REVIEW:
+        raise ValidationError(IN_REVIEW_MESSAGE)
     name = str(data.get("name") or "").strip()
     if not name:
         raise ValidationError({"name": "Name the offer (for example 'Research licence, 12 months')."})
     clean, refused = _validate(data)
+    beyond = territory_beyond(clean["territory"], corpus.territory)
+    if beyond:
+        raise ValidationError({"territory": beyond})
     if offer is None:
         offer = Offer.objects.create(corpus=corpus, name=name)
         version = OfferVersion(offer=offer, number=1, created_by=access.user, **clean)
@@ -136,8 +142,11 @@ def offer_publish(*, access: OrgAccess, offer: Offer) -> OfferVersion:
     offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus__organisation=access.organisation)
     if offer.status == OfferStatus.ARCHIVED:
         raise ValidationError("An archived offer stays off sale; create a new offer to sell these terms again.")
-    if Corpus.objects.filter(pk=offer.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
+    corpus_status = Corpus.objects.filter(pk=offer.corpus_id).values_list("status", flat=True).get()
+    if corpus_status == CorpusStatus.WITHDRAWN:
         raise ValidationError("A withdrawn corpus takes no offers.")
+    if corpus_status == CorpusStatus.IN_REVIEW:
+        raise ValidationError(IN_REVIEW_MESSAGE)
     version = offer.versions.order_by("-number").first()
     if version is None:
         raise ValidationError("This offer has no terms yet.")

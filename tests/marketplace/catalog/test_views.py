@@ -554,3 +554,65 @@ def test_asset_list_pages_keep_a_search_with_reserved_characters(owner_client, l
     assert 'href="?status=active&amp;q=Clip+%26+%23&amp;page=2"' in response.content.decode()
     second = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=active&q=Clip+%26+%23&page=2")
     assert second.content.decode().count('name="asset"') == 10
+
+
+def test_saving_an_offer_unchanged_keeps_a_free_overage(owner_client, licensor, corpus):
+    """An overage price of 0 (free past the commitment) differs from none (the tier price): it must survive the form."""
+    from marketplace.catalog.services import offers
+
+    plan = {"metric": "hours", "tiers": [{"up_to": None, "unit_price": 3000}], "prepaid_commitment": 100000,
+            "overage_unit_price": 0}  # fmt: skip
+    version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
+    page = owner_client.get(url("offer_edit", licensor, offer_id=version.offer_id))
+    form = page.context["form"]
+    assert form["overage_price"].value() == "0.00"
+    data = {name: form[name].value() for name in form.fields if form[name].value() not in (None, False)}
+    assert owner_client.post(url("offer_edit", licensor, offer_id=version.offer_id), data).status_code == 302
+    saved = Offer.objects.get(pk=version.offer_id).current_version.price_plan
+    assert (saved["overage_unit_price"], saved["prepaid_commitment"]) == (0, 100000)
+
+
+def test_an_offer_grants_no_territory_beyond_the_corpus_rights(owner_client, licensor):
+    from marketplace.catalog.services import corpora, offers
+
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE"]})
+    editor = owner_client.get(url("offer_create", licensor, corpus_id=corpus.pk)).context["form"]
+    assert editor["territory"].value() == "DE FR"
+    for territory, shown in ((["WW"], "worldwide (WW)"), (["FR", "US"], "US")):
+        with pytest.raises(ValidationError) as caught:
+            offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "territory": territory})
+        assert caught.value.message_dict["territory"] == [
+            f"The corpus' rights cover DE, FR only; an offer cannot grant {shown}."
+        ]
+    assert not Offer.objects.exists()
+    offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "territory": ["FR"]})
+    # Narrowing the corpus' rights below a live offer is refused too.
+    with pytest.raises(ValidationError) as caught:
+        corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["DE"]})
+    assert "Offer 'Research licence' grants FR" in caught.value.message_dict["territory"][0]
+
+
+def test_nothing_the_operator_reviews_changes_while_in_review(owner_client, licensor, listed_corpus):
+    from marketplace.catalog.services import corpora, offers
+
+    corpus = corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    assert corpus.status == "in_review"
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert "Waiting for the operator's review" in page and "Edit details" not in page and "New offer" not in page
+    response = owner_client.post(url("corpus_edit", licensor, corpus_id=corpus.pk), {**CORPUS_DATA, "title": "Changed"})
+    assert response.status_code in (200, 302)
+    corpus.refresh_from_db()
+    assert corpus.title == CORPUS_DATA["title"]
+    for attempt in (
+        lambda: corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "title": "Changed"}),
+        lambda: offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "name": "Another"}),
+        lambda: offers.offer_save(access=licensor, corpus=corpus, data=OFFER_DATA, offer=corpus.offers.get()),
+    ):
+        with pytest.raises(ValidationError, match="waiting for the operator's review"):
+            attempt()
+    assert corpus.offers.get().versions.count() == 1
+
+
+def test_archiving_an_offer_asks_first(owner_client, licensor, listed_corpus):
+    page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert 'data-confirm="Archive “Research licence”? It leaves sale for good' in page
