@@ -61,17 +61,25 @@ class CorpusForm(forms.Form):
 
 
 class ManifestUploadForm(forms.Form):
-    file = forms.FileField(help_text="A .csv or .jsonl manifest; see the format and example below.")
+    file = forms.FileField(
+        label="Manifest file", help_text="A .csv or .jsonl manifest; see the format and example below."
+    )
 
 
 class PreviewForm(forms.Form):
-    file = forms.FileField(help_text="An image or a short clip.")
+    file = forms.FileField(
+        label="Preview file",
+        help_text="An image or a short clip.",
+        error_messages={"required": "Choose a file to upload."},
+    )
     caption = forms.CharField(max_length=200, required=False)
 
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded, shown to affected licensees."
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Recorded, shown to affected licensees.",
+        error_messages={"required": "Say why: the reason is recorded and shown to affected licensees."},
     )
 
 

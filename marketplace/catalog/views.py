@@ -50,7 +50,11 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "catalog/corpus_list.html",
-        {"access": request.access, "page": page.get_page(request.GET.get("page"))},
+        {
+            "access": request.access,
+            "page": page.get_page(request.GET.get("page")),
+            "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+        },
     )
 
 
@@ -85,7 +89,11 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 @org_view(Perm.VIEW)
 def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
-    corpus = _corpus(request, corpus_id)
+    return _corpus_page(request, _corpus(request, corpus_id))
+
+
+def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, withdraw_form=None) -> HttpResponse:
+    """The corpus page; with a bound form when its post failed, so the errors sit next to its fields (400)."""
     return render(
         request,
         "catalog/corpus_detail.html",
@@ -98,11 +106,22 @@ def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "withdrawals": corpus.withdrawals.select_related("actor")[:10],
             "previews": corpus.previews.all(),
             "upload_form": ManifestUploadForm(),
-            "preview_form": PreviewForm(),
-            "withdraw_form": WithdrawForm(),
+            # Three forms on one page: ids of their own, so that each label points at its field.
+            "preview_form": preview_form or PreviewForm(auto_id="id_preview_%s"),
+            "withdraw_form": withdraw_form or WithdrawForm(auto_id="id_withdraw_%s"),
             "review_required": corpora.review_required(),
         },
+        status=400 if preview_form is not None or withdraw_form is not None else 200,
     )
+
+
+def _add_errors(form, exc: ValidationError, field: str) -> None:
+    """A service's refusal on the form: on the fields it names, else on ``field``."""
+    if hasattr(exc, "error_dict"):
+        for name, errors in exc.error_dict.items():
+            form.add_error(name if name in form.fields else field, errors)
+    else:
+        form.add_error(field, exc.messages)
 
 
 @require_POST
@@ -125,36 +144,37 @@ def corpus_submit(request: HttpRequest, corpus_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    form = WithdrawForm(request.POST)
-    try:
-        if not form.is_valid():
-            raise ValidationError({"reason": "Say why the corpus is withdrawn."})
-        withdrawal = withdrawals.corpus_withdraw(
-            access=request.access, corpus=corpus, reason=form.cleaned_data["reason"]
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count} assets).")
-    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    form = WithdrawForm(request.POST, auto_id="id_withdraw_%s")
+    if form.is_valid():
+        try:
+            withdrawal = withdrawals.corpus_withdraw(
+                access=request.access, corpus=corpus, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, "reason")
+        else:
+            messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count} assets).")
+            return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    return _corpus_page(request, corpus, withdraw_form=form)
 
 
 @require_POST
 @org_view(Perm.MANAGE_CATALOG)
 def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    form = PreviewForm(request.POST, request.FILES)
-    try:
-        if not form.is_valid():
-            raise ValidationError("Choose a file to upload.")
-        corpora.preview_add(
-            access=request.access, corpus=corpus, upload=form.cleaned_data["file"], caption=form.cleaned_data["caption"]
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "Preview added.")
-    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    form = PreviewForm(request.POST, request.FILES, auto_id="id_preview_%s")
+    if form.is_valid():
+        try:
+            corpora.preview_add(
+                access=request.access, corpus=corpus, upload=form.cleaned_data["file"],
+                caption=form.cleaned_data["caption"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            _add_errors(form, exc, "file")
+        else:
+            messages.success(request, "Preview added.")
+            return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    return _corpus_page(request, corpus, preview_form=form)
 
 
 @org_view(Perm.VIEW)

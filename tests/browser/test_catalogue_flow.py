@@ -56,7 +56,7 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
             [manifest_row("h1"), manifest_row("h2", sha256="not-a-hash"), manifest_row("h3", duration_seconds="-2")]
         )
     )
-    page.get_by_label("File").set_input_files(str(bad))
+    page.get_by_label("Manifest file").set_input_files(str(bad))
     page.get_by_role("button", name="Upload and import").click()
     expect(page.get_by_role("heading", name=re.compile("nothing was changed"))).to_be_visible(timeout=60_000)
     errors = page.locator("#row-errors")
@@ -69,7 +69,7 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     good = tmp_path / "harbour-fixed.csv"
     good.write_bytes(manifest_csv([manifest_row(f"h{i}") for i in range(1, 2001)]))
     page.get_by_role("link", name="Upload a corrected file").click()
-    page.get_by_label("File").set_input_files(str(good))
+    page.get_by_label("Manifest file").set_input_files(str(good))
     page.get_by_role("button", name="Upload and import").click()
     expect(page.locator("#count-added")).to_have_text("2,000", timeout=60_000)
     expect(page.locator("#import-status")).to_have_text("Done")
@@ -128,8 +128,10 @@ def test_import_page_follows_checking_then_applying_then_done(page, live_server)
     expect(label).to_have_text("Validating — 40%")
     running.update(progress=75)
     expect(bar).to_have_attribute("value", "75")
+    expect(page.locator("#import-status")).to_have_text("Validating")  # the heading's badge follows too
     running.update(status=ImportStatus.APPLYING)
     expect(label).to_have_text("Applying 2,000 rows…")
+    expect(page.locator("#import-status")).to_have_text("Applying")
     expect(bar).not_to_have_attribute("value", re.compile(".*"))
     running.update(status=ImportStatus.DONE, added=2000)
     expect(page.locator("#count-added")).to_have_text("2,000")

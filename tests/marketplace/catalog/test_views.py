@@ -344,6 +344,10 @@ def test_roles_inside_the_organisation(client, licensor, corpus, role, can_manag
     assert client.get(url("corpus", licensor, corpus_id=corpus.pk)).status_code == 200
     response = client.get(url("corpus_create", licensor))
     assert response.status_code == (200 if can_manage else 403)
+    if not can_manage:  # the reason, on a page with the site's header and a way back
+        page = response.content.decode()
+        assert "does not allow this (manage catalog)" in page and "Back to your dashboard" in page
+    assert ("New corpus" in client.get(url("corpus_list", licensor)).content.decode()) == can_manage
     response = client.post(
         url("import_create", licensor, corpus_id=corpus.pk),
         {"file": upload("m.csv", manifest_csv([manifest_row("a")]))},
@@ -354,7 +358,9 @@ def test_roles_inside_the_organisation(client, licensor, corpus, role, can_manag
 
 def test_licensee_cannot_reach_catalogue_management(client, licensee):
     client.force_login(licensee.user)
-    assert client.get(url("corpus_create", licensee)).status_code == 404
+    response = client.get(url("corpus_create", licensee))
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
     assert client.get(reverse("orgs:dashboard", args=[licensee.organisation.slug])).status_code == 200
 
 
@@ -445,9 +451,14 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     client.force_login(licensor.user)
     disguised = SimpleUploadedFile("cat.png", b"<html><script>alert(1)</script></html>", content_type="image/png")
     response = client.post(
-        url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": disguised}, follow=True
+        url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": disguised, "caption": "Kept"}
     )
-    assert "Upload an image (JPEG, PNG, WebP) or a short video clip" in response.content.decode()
+    # Next to the field, with the caption kept; the page's three forms each label their own fields.
+    assert response.status_code == 400
+    errors = response.context["preview_form"].errors["file"]
+    assert "Upload an image (JPEG, PNG, WebP) or a short video clip" in errors[0]
+    page = response.content.decode()
+    assert 'value="Kept"' in page and page.count('id="id_file"') == 1 and 'id="id_preview_file"' in page
     png = SimpleUploadedFile("../../evil name.html", PNG, content_type="text/html")
     client.post(url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": png, "caption": "Harbour"})
     preview = PreviewMedia.objects.get()
@@ -616,3 +627,14 @@ def test_nothing_the_operator_reviews_changes_while_in_review(owner_client, lice
 def test_archiving_an_offer_asks_first(owner_client, licensor, listed_corpus):
     page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
     assert 'data-confirm="Archive “Research licence”? It leaves sale for good' in page
+
+
+def test_a_refused_corpus_withdrawal_keeps_the_form_open_with_its_error(owner_client, licensor, listed_corpus):
+    response = owner_client.post(url("corpus_withdraw", licensor, corpus_id=listed_corpus.pk), {"reason": "   "})
+    assert response.status_code == 400
+    assert response.context["withdraw_form"].errors["reason"] == [
+        "Say why: the reason is recorded and shown to affected licensees."
+    ]
+    assert '<details class="card" open>' in response.content.decode()
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.status != "withdrawn"

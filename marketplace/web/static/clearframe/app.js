@@ -7,6 +7,7 @@ function watchImport(el) {
   const bar = el.querySelector("progress");
   const label = el.querySelector("[data-progress-label]");
   const rows = el.querySelector("[data-progress-rows]");
+  const badge = document.getElementById("import-status");
   async function tick() {
     let state;
     try {
@@ -25,6 +26,10 @@ function watchImport(el) {
       bar.value = state.percent;
       bar.textContent = state.percent + "%";
       label.textContent = state.status_label + " — " + state.percent + "%";
+    }
+    if (badge) {
+      badge.textContent = state.status_label;
+      badge.className = "status " + state.status;
     }
     if (rows) rows.textContent = state.rows_seen.toLocaleString() + " rows read, " + state.error_count.toLocaleString() + " with errors";
     if (state.finished) {
