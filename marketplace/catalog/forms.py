@@ -46,6 +46,19 @@ class CorpusForm(forms.Form):
         data["territory"] = _codes(data["territory"])
         return data
 
+    def add_service_problems(self, problems: dict[str, list[str]]) -> None:
+        """After the form's own checks failed: the service's rules for the fields that passed them."""
+        for field, messages in problems.items():
+            if field in self.fields and field not in self.errors:
+                self.add_error(field, messages)
+
+    def partial_service_data(self) -> dict:
+        """What service_data would be, with the fields that failed the form's checks left empty."""
+        data = dict.fromkeys(self.fields, "") | dict(self.cleaned_data)
+        data["languages"] = _codes(data["languages"] or "")
+        data["territory"] = _codes(data["territory"] or "")
+        return data
+
     @classmethod
     def initial_for(cls, corpus) -> dict:
         return {

@@ -69,6 +69,8 @@ def corpus_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Corpus “{corpus.title}” created. Next, import its manifest.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    elif request.method == "POST":
+        form.add_service_problems(corpora.corpus_problems(form.partial_service_data()))
     return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form})
 
 
@@ -84,6 +86,8 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
         else:
             messages.success(request, "Saved.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    elif request.method == "POST":
+        form.add_service_problems(corpora.corpus_problems(form.partial_service_data()))
     return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form, "corpus": corpus})
 
 

@@ -48,6 +48,16 @@ def review_required() -> bool:
     return getattr(settings, "MARKET_REVIEW_REQUIRED", True)
 
 
+def corpus_problems(data: dict) -> dict[str, list[str]]:
+    """The rules ``corpus_create`` would refuse ``data`` for, by field: for a form that failed its own checks,
+    so that one round shows every error."""
+    try:
+        _validate(data)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
 def _validate(data: dict) -> dict:
     errors = {}
     if not str(data.get("title", "")).strip():

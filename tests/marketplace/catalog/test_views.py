@@ -37,6 +37,18 @@ def test_create_corpus_shows_errors_next_to_fields(owner_client, licensor):
     assert response.status_code == 200
     form = response.context["form"]
     assert form.errors["title"] == ["This field is required."]
+    # The service's rules for the fields that passed the form's checks come in the same round.
+    assert form.errors["territory"] == [
+        "Unknown territory code(s): XX. Use ISO 3166-1 alpha-2 codes, or WW for worldwide."
+    ]
+    response = owner_client.post(
+        url("corpus_create", licensor),
+        {"title": "", "description": "short", "languages": "en-", "genres": ["urban"], "content_rating": "all_ages",
+         "territory": "WW", "chain_of_title": "   ", "co_owners": "nobody:100"},
+    )  # fmt: skip
+    assert sorted(response.context["form"].errors) == [
+        "chain_of_title", "co_owners", "description", "languages", "title",
+    ]  # fmt: skip
     response = owner_client.post(
         url("corpus_create", licensor),
         {
