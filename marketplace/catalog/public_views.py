@@ -67,12 +67,17 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     )  # fmt: skip
 
 
+def offers_with_examples(corpus) -> list[tuple]:
+    """Each offer on sale with what 100, 1,000 and 10,000 hours would cost, for the pages that show its terms."""
+    shape = shape_of(corpus)
+    return [(v, example_prices(PricePlan.from_dict(v.price_plan), shape)) for v in live_offer_versions(corpus)]
+
+
 def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
     corpus = public_corpus(slug)
     if corpus is None:
         raise Http404("No such corpus in the catalogue")
-    shape = shape_of(corpus)
-    offers = [(v, example_prices(PricePlan.from_dict(v.price_plan), shape)) for v in live_offer_versions(corpus)]
+    offers = offers_with_examples(corpus)
     sample = Paginator(corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id"), 20).get_page(
         request.GET.get("page")
     )

@@ -28,6 +28,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.selectors import corpus_assets
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
+from marketplace.catalog.vocab import PERMITTED_USES
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.views import form_errors
 from marketplace.pricing import PlanError, PricePlan, example_prices
@@ -494,13 +495,14 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
             messages.success(request, f"“{corpus.title}” is {outcome}.")
             return redirect("catalog:review_queue", org_slug=_slug(request))
-    from marketplace.catalog.selectors import live_offer_versions
+    from marketplace.catalog.public_views import offers_with_examples
 
     return render(
         request,
         "catalog/review_detail.html",
         {
-            "access": request.access, "corpus": corpus, "form": form, "offers": live_offer_versions(corpus),
+            "access": request.access, "corpus": corpus, "form": form, "offers": offers_with_examples(corpus),
             "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
+            "previews": corpus.previews.all(), "uses": PERMITTED_USES,
         },
     )  # fmt: skip

@@ -282,6 +282,10 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     client.force_login(operator.user)
     queue = client.get(url("review_queue", operator)).content.decode()
     assert listed_corpus.title in queue
+    # Everything the listing would show: its facts, its offers' terms and example prices.
+    review = client.get(url("review", operator, corpus_id=listed_corpus.pk)).content.decode()
+    for shown in ("Rights territory", "Content rating", "Research licence", "10,000 hours", "No previews."):
+        assert shown in review, shown
     response = client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "reject", "note": ""})
     assert "Say why the listing is rejected" in response.content.decode()
     client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "reject", "note": "Add releases"})
