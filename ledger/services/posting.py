@@ -576,11 +576,6 @@ def _lock_for_chunks(entries: Sequence[NewEntry]) -> None:
 
 
 def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[PostedEntry]:
-    size = _chunk_size(len(entries))
-    return _post_parts([entries[start : start + size] for start in range(0, len(entries), size)], posted_at)
-
-
-def _post_parts(parts: list[Sequence[NewEntry]], posted_at: dt.datetime) -> list[PostedEntry]:
     on_postgresql = _engine() == "postgresql"
     batcher = _Batcher(posted_at, encode=on_postgresql)
 
@@ -589,6 +584,8 @@ def _post_parts(parts: list[Sequence[NewEntry]], posted_at: dt.datetime) -> list
             return _post_pg(chunk.unique, posted_at, chunk.params)
         return _post_orm(chunk.unique, posted_at)
 
+    size = _chunk_size(len(entries))
+    parts = [entries[start : start + size] for start in range(0, len(entries), size)]
     results: list[PostedEntry] = []
     mirror: list[int] = []
     if len(parts) == 1:
@@ -598,7 +595,7 @@ def _post_parts(parts: list[Sequence[NewEntry]], posted_at: dt.datetime) -> list
         with transaction.atomic(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-prepare") as pool:
             pending = pool.submit(batcher.chunk, parts[0])
             if connection.vendor == "postgresql":
-                _lock_for_chunks([entry for part in parts for entry in part])
+                _lock_for_chunks(entries)
             for following in [*parts[1:], None]:
                 chunk = pending.result()
                 if following is not None:

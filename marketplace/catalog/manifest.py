@@ -459,9 +459,10 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
             message = str(exc)
             hint = " (the file may be truncated)" if "EOF" in message or "end of data" in message else ""
             saw_row = True  # the row error stands; it is not an empty file
-            yield RowResult(
-                start_line, None, [RowError(start_line, "", f"line {start_line}: {message}{hint}")], state["bytes"]
-            )
+            # A bad byte on the same lines is reported too, not only the syntax it led to.
+            errors = [decode_errors.pop(n) for n in range(start_line, state["line"] + 1) if n in decode_errors]
+            errors.append(RowError(start_line, "", f"line {start_line}: {message}{hint}"))
+            yield RowResult(start_line, None, errors, state["bytes"])
             if hint:
                 break
             continue  # the reader starts afresh on the next line, so later rows are checked too

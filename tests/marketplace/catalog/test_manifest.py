@@ -177,6 +177,11 @@ def test_rows_after_a_csv_syntax_error_are_still_checked():
     assert [(line, field) for line, field, _ in found] == [(3, ""), (4, "sha256")]
     assert "',' expected after '\"'" in found[0][2]
     assert [r.row.external_id for r in parse(content) if r.row] == ["a1", "a4"]
+    # A bad byte on the broken line is reported too, not only the syntax error it came with.
+    both = messages(parse(content.replace(b'"Clip a2"x', b'"Clip \xffa2"x', 1)))
+    assert [line for line, _, _ in both[:2]] == [3, 3]
+    assert both[0][2].startswith("line 3 is not valid UTF-8 (byte 0xFF")
+    assert "',' expected after '\"'" in both[1][2]
 
 
 UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
