@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -184,33 +184,44 @@ def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 @org_view(Perm.VIEW)
 def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
-    corpus = _corpus(request, corpus_id)
-    status = request.GET.get("status", AssetStatus.ACTIVE)
+    return _asset_list_page(request, _corpus(request, corpus_id), request.GET)
+
+
+def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=(), back=None) -> HttpResponse:
+    status = params.get("status", AssetStatus.ACTIVE)
     if status not in AssetStatus.values and status != "all":
         status = AssetStatus.ACTIVE
-    assets = corpus_assets(corpus, status=None if status == "all" else status, q=request.GET.get("q", "").strip())
+    assets = corpus_assets(corpus, status=None if status == "all" else status, q=params.get("q", "").strip())
     # Keyset-friendly: the paginator counts only when asked for page numbers; cap the count for huge corpora.
-    page = Paginator(assets, 50).get_page(request.GET.get("page"))
+    page = Paginator(assets, 50).get_page(params.get("page"))
     return render(
         request,
         "catalog/asset_list.html",
         {
             "access": request.access, "corpus": corpus, "page": page, "status": status,
-            "q": request.GET.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
-            "withdraw_form": WithdrawForm(), "query": urlencode({"status": status, "q": request.GET.get("q", "")}),
+            "q": params.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+            "withdraw_form": withdraw_form or WithdrawForm(), "selected": set(selected),
+            "back": back or request.get_full_path(), "query": urlencode({"status": status, "q": params.get("q", "")}),
         },
+        status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
 
 
 @org_view(Perm.VIEW)
 def asset_detail(request: HttpRequest, corpus_id: int, asset_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
+    return _asset_page(request, corpus, asset_id)
+
+
+def _asset_page(request, corpus, asset_id: int, *, withdraw_form=None) -> HttpResponse:
     asset = get_object_or_404(Asset.objects.select_related("withdrawal__actor"), pk=asset_id, corpus=corpus)
     return render(
         request,
         "catalog/asset_detail.html",
-        {"access": request.access, "corpus": corpus, "asset": asset, "withdraw_form": WithdrawForm(),
-         "can_manage": request.access.can(Perm.MANAGE_CATALOG)},
+        {"access": request.access, "corpus": corpus, "asset": asset, "withdraw_form": withdraw_form or WithdrawForm(),
+         "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+         "back": reverse("catalog:asset", args=[_slug(request), corpus.pk, asset.pk])},
+        status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
 
 
@@ -225,17 +236,30 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("catalog:assets", args=[_slug(request), corpus.pk])
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            if not ids:
+                raise ValidationError({"reason": "Select at least one asset to withdraw."})
+            withdrawal = withdrawals.assets_withdraw(
+                access=request.access, corpus=corpus, asset_ids=ids, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc, "reason")
+        else:
+            messages.success(
+                request, f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified."
+            )
+            return redirect(back)
+    # Back on the page the form came from, with the error next to the reason and the selection kept.
+    parsed = urlsplit(back)
     try:
-        if not ids:
-            raise ValidationError("Select at least one asset to withdraw.")
-        withdrawal = withdrawals.assets_withdraw(
-            access=request.access, corpus=corpus, asset_ids=ids, reason=request.POST.get("reason", "")
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified.")
-    return redirect(back)
+        from_page = resolve(parsed.path).url_name
+    except Resolver404:
+        from_page = None
+    if from_page == "asset" and len(ids) == 1:
+        return _asset_page(request, corpus, ids[0], withdraw_form=form)
+    return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
 
 
 @org_view(Perm.VIEW)

@@ -173,7 +173,7 @@ def test_oversized_upload_is_stopped_while_streaming(owner_client, licensor, cor
 
 
 def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, corpus):
-    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(5)])
     ids = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", flat=True))
     response = owner_client.post(
         url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[:2], "reason": "Brand complaint from X"}
@@ -181,13 +181,12 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     assert response.status_code == 302
     assert Asset.objects.filter(corpus=corpus, status="withdrawn").count() == 2
     back = url("assets", licensor, corpus_id=corpus.pk)
-    for target, lands in [
-        (back + "?page=2", back + "?page=2"),
-        ("//evil.example/x", back),
-        ("https://evil.example", back),
-    ]:
+    for asset, (target, lands) in zip(
+        ids[2:], [(back + "?page=2", back + "?page=2"), ("//evil.example/x", back), ("https://evil.example", back)],
+        strict=True,
+    ):  # fmt: skip
         response = owner_client.post(
-            url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[2:], "reason": "Again", "next": target}
+            url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": [asset], "reason": "Again", "next": target}
         )
         assert response["Location"] == lands
     page = owner_client.get(url("withdrawals", licensor)).content.decode()
@@ -654,3 +653,23 @@ def test_a_refused_corpus_withdrawal_keeps_the_form_open_with_its_error(owner_cl
     assert '<details class="card" open>' in response.content.decode()
     listed_corpus.refresh_from_db()
     assert listed_corpus.status != "withdrawn"
+
+
+def test_a_refused_asset_withdrawal_is_shown_on_the_page_it_came_from(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    ids = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", flat=True))
+    listing = url("assets", licensor, corpus_id=corpus.pk) + "?q=a"
+    response = owner_client.post(
+        url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[:2], "reason": "  ", "next": listing}
+    )
+    assert response.status_code == 400
+    assert response.context["withdraw_form"].errors["reason"]
+    page = response.content.decode()
+    assert page.count(" checked>") == 2 and f'value="{listing}"' in page  # the selection and the way back kept
+    detail = url("asset", licensor, corpus_id=corpus.pk, asset_id=ids[2])
+    response = owner_client.post(
+        url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": [ids[2]], "reason": " ", "next": detail}
+    )
+    assert response.status_code == 400 and response.context["asset"].pk == ids[2]
+    assert response.context["withdraw_form"].errors["reason"]
+    assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
