@@ -226,7 +226,9 @@ def usage_charge(plan: PricePlan, quantity: Fraction | int) -> int:
         return 0
     quantity = charged_quantity(plan, Fraction(quantity))
     value = tiered_value(plan, quantity)
-    if plan.prepaid_commitment and plan.overage_unit_price is not None and value > plan.prepaid_commitment:
+    if plan.prepaid_commitment and plan.overage_unit_price is not None:
+        # Past the quantity that used the commitment up, every unit is overage, whatever its tier would
+        # cost (a free tier included): so the charge never jumps, and tier_breakdown explains it.
         covered = _quantity_for_value(plan, Fraction(plan.prepaid_commitment))
         if covered is not None and quantity > covered:
             value = plan.prepaid_commitment + (quantity - covered) * plan.overage_unit_price

@@ -8,11 +8,9 @@ from django import forms
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.manifest import shares_text
-from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES, LANGUAGES, PERMITTED_USES
+from marketplace.catalog.vocab import CONTENT_RATINGS, CURRENCIES, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import MAX_PRICE_MINOR, METRICS
-
-CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD"]
 
 
 def _codes(value: str) -> list[str]:

@@ -20,7 +20,7 @@ from marketplace.catalog.selectors import (
 )
 from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES
 from marketplace.catalog.services.listing import shape_of
-from marketplace.catalog.vocab import GENRES, LANGUAGES, PERMITTED_USES
+from marketplace.catalog.vocab import CURRENCIES, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.pricing import PricePlan, example_prices
 
 
@@ -62,7 +62,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
         "catalog/public_list.html",
         {
             "page": page, "filters": filters, "errors": errors, "query": query.urlencode(),
-            "genres": GENRES, "languages": LANGUAGES, "uses": PERMITTED_USES,
+            "genres": GENRES, "languages": LANGUAGES, "uses": PERMITTED_USES, "currencies": CURRENCIES,
         },
     )  # fmt: skip
 

@@ -15,6 +15,8 @@ COUNTRIES = frozenset(
     """.split()  # noqa: SIM905 - a compact, greppable list
 )
 WORLDWIDE = "WW"
+# The currencies an offer may be priced in (and the catalogue filters prices by).
+CURRENCIES = ["EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD"]
 
 GENRES = {
     "aerial": "Aerial and drone",

@@ -98,7 +98,8 @@ def invitation_accept(*, token: str, user) -> Membership:
     if invitation.status != "pending":
         raise ValidationError(f"This invitation is {invitation.status}.")
     # The link alone is not enough: it may have been forwarded, or read over someone's shoulder.
-    if (user.email or "").casefold() != invitation.email.casefold():
+    # Case-insensitive, but not casefold(): that makes bob@straße.de and bob@strasse.de one address.
+    if (user.email or "").lower() != invitation.email.lower():
         raise ValidationError(
             f"This invitation was sent to {invitation.email}; sign in with that address to accept it."
         )

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django import forms
 
 from ledger.money import minor_units
-from marketplace.catalog.forms import CURRENCIES
+from marketplace.catalog.vocab import CURRENCIES
 from marketplace.orgs.models import Organisation, OrgKind
 
 MAX_ADVANCE = 10**11  # minor units: a bound well inside the ledger's integers, and any advance a market pays

@@ -16,6 +16,7 @@ from marketplace.pricing import (
     minimum_guarantee_shortfall,
     quantity_for_hours,
     quote,
+    tier_breakdown,
     usage_charge,
 )
 
@@ -78,6 +79,17 @@ def test_prepaid_commitment_with_overage_rate():
     assert usage_charge(p, 100) == 1_000_000  # exactly the commitment
     assert usage_charge(p, 150) == 1_000_000 + 50 * 7000  # past it, at the overage rate
     assert quote(p, 50).total == 1_000_000  # the commitment is paid in full regardless
+
+
+def test_overage_starts_where_the_commitment_is_used_up_even_across_a_free_tier():
+    """10 h at 1.00 use up a 10.00 commitment; from there every hour is overage, the free tier too: no jump later."""
+    p = plan(metric="hours", tiers=[{"up_to": "10", "unit_price": 100}, {"up_to": "20", "unit_price": 0},
+                                    {"unit_price": 100}], prepaid_commitment=1000, overage_unit_price=50)  # fmt: skip
+    assert [usage_charge(p, q) for q in (10, 15, 20, 21)] == [1000, 1250, 1500, 1550]
+    assert incremental_charge(p, 20, Fraction(2002, 100)) == 1  # 0.02 h at 0.50 a unit, not 5.00
+    assert tier_breakdown(p, 10, 20) == [
+        {"tier": "overage", "from": "10", "up_to": None, "quantity": "10", "unit_price": 50}
+    ]
 
 
 def test_usage_cap_stops_charging():

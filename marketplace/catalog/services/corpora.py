@@ -204,6 +204,9 @@ def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str
         raise ValidationError("This corpus is not waiting for review.")
     if not approve and not note.strip():
         raise ValidationError({"note": "Say why the listing is rejected; the licensor will see it."})
+    if approve and (corpus.asset_count == 0 or not corpus.offers.filter(status=OfferStatus.PUBLISHED).exists()):
+        # Imports can still run during review: a listing with nothing on sale would be published nowhere.
+        raise ValidationError("This corpus has no active assets or no offer on sale any more: send it back instead.")
     if approve:
         corpus.status = CorpusStatus.PUBLISHED
         corpus.published_at = timezone.now()

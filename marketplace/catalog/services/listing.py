@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
+
+from django.db import transaction
 
 from marketplace.catalog.models import Corpus, OfferStatus
 from marketplace.pricing import CorpusShape, PricePlan, quantity_for_hours, quote
@@ -16,9 +19,15 @@ def shape_of(corpus: Corpus) -> CorpusShape:
     )
 
 
+@transaction.atomic
 def corpus_refresh_price(corpus_id: int) -> None:
-    """Store the lowest published price per hour, measured at 1,000 hours, for browsing and filters."""
-    corpus = Corpus.objects.get(pk=corpus_id)
+    """Store the lowest published price per hour, measured at 1,000 hours, for browsing and filters.
+
+    Under the corpus lock, which imports and withdrawals hold while they change the totals: a refresh that
+    read the totals before one of them committed would otherwise overwrite its price with a stale one.
+    Rounded up, so that a "price up to" filter never admits a corpus that costs more.
+    """
+    corpus = Corpus.objects.select_for_update().get(pk=corpus_id)
     shape = shape_of(corpus)
     per_currency: dict[str, Fraction] = {}
     for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).prefetch_related("versions"):
@@ -33,7 +42,7 @@ def corpus_refresh_price(corpus_id: int) -> None:
     # The headline price: the fewest minor units of any currency, as shown on listings.
     best = min(((price, currency) for currency, price in per_currency.items()), default=None)
     Corpus.objects.filter(pk=corpus_id).update(
-        price_per_hour_from=None if best is None else round(best[0]),
+        price_per_hour_from=None if best is None else math.ceil(best[0]),
         price_currency="" if best is None else best[1],
-        prices_per_hour={currency: round(price) for currency, price in sorted(per_currency.items())},
+        prices_per_hour={currency: math.ceil(price) for currency, price in sorted(per_currency.items())},
     )

@@ -164,6 +164,8 @@ def offer_publish(*, access: OrgAccess, offer: Offer) -> OfferVersion:
 def offer_archive(*, access: OrgAccess, offer: Offer) -> Offer:
     access.require(Perm.MANAGE_CATALOG)
     offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus__organisation=access.organisation)
+    if Corpus.objects.filter(pk=offer.corpus_id, status=CorpusStatus.IN_REVIEW).exists():
+        raise ValidationError(IN_REVIEW_MESSAGE)
     offer.status = OfferStatus.ARCHIVED
     offer.save(update_fields=["status"])
     corpus_refresh_price(offer.corpus_id)

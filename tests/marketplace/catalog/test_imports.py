@@ -382,7 +382,7 @@ def test_withdrawing_assets_refreshes_the_listed_price_per_hour(licensor, corpus
     films = list(Asset.objects.filter(external_id__startswith="f").values_list("id", flat=True))
     withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=films, reason="Music claim received")
     corpus.refresh_from_db()
-    assert (before, corpus.price_per_hour_from) == (198, 12_000)  # now 120 thirty-second clips per hour
+    assert (before, corpus.price_per_hour_from) == (199, 12_000)  # rounded up; now 120 thirty-second clips per hour
 
 
 def test_the_manifest_applied_last_is_the_current_listing_whatever_order_imports_were_queued(licensor, corpus):
@@ -454,3 +454,50 @@ def test_withdrawing_missing_assets_waits_for_an_apply_in_flight_and_then_refuse
     assert set(Asset.objects.filter(corpus=corpus).values_list("external_id", "status")) == {
         ("a", "active"), ("b", "active"), ("c", "active"), ("d", "active"),
     }  # fmt: skip
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_price_refresh_waits_for_a_withdrawal_changing_the_totals(licensor, corpus):
+    """An offer edit refreshes the listing price after its commit; a withdrawal in flight must not be undone."""
+    from marketplace.catalog.models import Corpus
+    from marketplace.catalog.services import offers
+    from marketplace.catalog.services.listing import corpus_refresh_price
+    from tests.fixtures.market import OFFER_DATA
+
+    import_rows(licensor, corpus, [manifest_row("big", size_bytes=str(10**11)), manifest_row("small")])
+    plan = {"metric": "gb", "tiers": [{"up_to": None, "unit_price": 100}]}
+    version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
+    offers.offer_publish(access=licensor, offer=version.offer)
+    withdrawn, release = threading.Event(), threading.Event()
+
+    def withdraw_and_hold():
+        try:
+            from django.db import transaction
+
+            with transaction.atomic():
+                big = Asset.objects.get(corpus=corpus, external_id="big").pk
+                withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[big], reason="Rights lapsed")
+                withdrawn.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def refresh():
+        try:
+            corpus_refresh_price(corpus.pk)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=withdraw_and_hold)
+    holder.start()
+    assert withdrawn.wait(10)
+    refresher = threading.Thread(target=refresh)
+    refresher.start()
+    refresher.join(1)
+    release.set()
+    holder.join(10)
+    refresher.join(10)
+    stored = Corpus.objects.get(pk=corpus.pk).prices_per_hour
+    corpus_refresh_price(corpus.pk)  # from the committed totals alone
+    assert stored == Corpus.objects.get(pk=corpus.pk).prices_per_hour

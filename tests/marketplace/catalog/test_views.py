@@ -673,3 +673,34 @@ def test_a_refused_asset_withdrawal_is_shown_on_the_page_it_came_from(owner_clie
     assert response.status_code == 400 and response.context["asset"].pk == ids[2]
     assert response.context["withdraw_form"].errors["reason"]
     assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
+
+
+def test_an_offer_cannot_be_archived_in_review_and_approval_needs_something_on_sale(
+    owner_client, licensor, operator, listed_corpus
+):
+    from marketplace.catalog.services import corpora, offers, withdrawals
+
+    corpus = corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    with pytest.raises(ValidationError, match="waiting for the operator's review"):
+        offers.offer_archive(access=licensor, offer=corpus.offers.get())
+    # Imports and withdrawals still run during review: nothing left on sale cannot be approved.
+    every = list(corpus.assets.values_list("pk", flat=True))
+    withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=every, reason="Rights lapsed")
+    with pytest.raises(ValidationError, match="no active assets or no offer on sale"):
+        corpora.corpus_review(access=operator, corpus_id=corpus.pk, approve=True)
+    corpus.refresh_from_db()
+    assert corpus.status == "in_review"
+
+
+def test_the_catalogue_filters_prices_in_every_offer_currency_and_never_above_the_limit(client, licensor, corpus):
+    from marketplace.catalog.services import offers
+
+    import_rows(licensor, corpus, [manifest_row("a", duration_seconds="2400")])
+    # 0.03 EUR an asset, 1.5 assets an hour: 0.045 an hour, stored rounded up (half-even would say 0.04).
+    plan = {"metric": "assets", "tiers": [{"up_to": None, "unit_price": 3}]}
+    version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
+    offers.offer_publish(access=licensor, offer=version.offer)
+    corpus.refresh_from_db()
+    assert corpus.prices_per_hour == {"EUR": 5}
+    page = client.get(reverse("catalog:public_list") + "?currency=JPY").content.decode()
+    assert "<option selected>JPY</option>" in page and "<option >AUD</option>" in page

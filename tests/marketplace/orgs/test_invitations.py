@@ -62,12 +62,20 @@ def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_c
     link = emailed_link()
     path = link[link.index("/invitations/") :]
     # Someone else holding the link (forwarded, or seen over a shoulder) cannot use it.
-    other = get_user_model().objects.create_user("other@example.com", email="other@example.com", password=PASSWORD)
-    client.force_login(other)
-    response = client.post(path)
-    assert "This invitation was sent to someone@example.com; sign in with that address" in response.content.decode()
-    assert not Membership.objects.filter(user=other).exists()
-    assert Invitation.objects.get().status == "pending"
+    users = get_user_model().objects
+    other = users.create_user("other@example.com", email="other@example.com", password=PASSWORD)
+    # Nor an address that is only the same under Unicode case folding (ß folds to ss).
+    lookalike = users.create_user("someone@exampleß.com", email="someone@exampleß.com", password=PASSWORD)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.force_login(licensor.user)
+        invite(client, licensor, email="someone@examplesS.com", role=Role.ADMIN)
+    folded = emailed_link()
+    for intruder, target in ((other, path), (lookalike, folded[folded.index("/invitations/") :])):
+        client.force_login(intruder)
+        response = client.post(target)
+        assert "; sign in with that address" in response.content.decode()
+        assert not Membership.objects.filter(user=intruder).exists()
+    assert {i.status for i in Invitation.objects.all()} == {"pending"}
     client.force_login(existing)
     client.post(path)
     assert Membership.objects.get(user=existing).role == Role.VIEWER
