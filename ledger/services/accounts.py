@@ -50,6 +50,9 @@ def account_open(
         raise ValueError("account code must be 1-200 characters")
     if _UNPRINTABLE.search(code):
         raise ValueError("account code must not hold control characters (such as a line break)")
+    if any(segment in (".", "..") for segment in code.split("/")):
+        # A browser resolves /./ and /../ in a page address: the finance page's link would open another account.
+        raise ValueError("account code must not have '.' or '..' between slashes")
     if len(name) > 200 or _UNPRINTABLE.search(name):
         raise ValueError("account name must be at most 200 characters, without control characters")
     defaults = {

@@ -49,7 +49,9 @@ from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 MAX_LEGS = 10_000
 MAX_AMOUNT = 10**15  # minor units per leg: far above any real payment
 BALANCE_LIMIT = 2**63 - 1  # a stored balance is a bigint; 9,223 legs of MAX_AMOUNT reach it
-BALANCE_OVERFLOW = "the entry would take an account's balance past the 64-bit limit of minor units"
+BALANCE_OVERFLOW = (
+    "the entry would take an account's balance, or one day's total on it, past the 64-bit limit of minor units"
+)
 # Text that PostgreSQL cannot store (NUL) or that cannot be encoded at all (a lone surrogate).
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _T = TypeVar("_T")
@@ -391,21 +393,26 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
 
         reversed_ids = [p.reverses for _, p in new if p.reverses is not None]
         if reversed_ids:
-            taken = JournalEntry.objects.filter(reverses_id__in=reversed_ids).values_list("reverses_id", "id")
-            for original, reversal in taken:
-                raise AlreadyReversed(original, reversal)
+            taken = dict(JournalEntry.objects.filter(reverses_id__in=reversed_ids).values_list("reverses_id", "id"))
+            for original in reversed_ids:  # the first in the batch, as the PostgreSQL function names it
+                if original in taken:
+                    raise AlreadyReversed(original, taken[original])
 
+        # Every running balance against the no-overdraft rule first, then against the 64-bit limit: the
+        # PostgreSQL function checks overdrafts before it writes, and meets an overflow only as it writes.
         running = {key: a.net for key, a in accounts.items()}
+        overflow = False
         for _, p in new:
             for leg in p.legs:
                 ref = (leg.account, leg.currency)
                 running[ref] += leg.amount
-                if not -BALANCE_LIMIT <= running[ref] <= BALANCE_LIMIT:
-                    raise InvalidEntry(BALANCE_OVERFLOW)
+                overflow = overflow or not -BALANCE_LIMIT <= running[ref] <= BALANCE_LIMIT
                 account = accounts[ref]
                 attempted = running[ref] * AccountType(account.type).normal_sign
                 if account.forbid_negative and attempted < 0:
                     raise InsufficientBalance(account.code, account.currency, account.balance, attempted)
+        if overflow:
+            raise InvalidEntry(BALANCE_OVERFLOW)
 
         created = JournalEntry.objects.bulk_create(
             [
@@ -476,6 +483,9 @@ def _apply_day_deltas(day_deltas: dict[tuple[int, dt.date], list[int]]) -> None:
             row.net += net
             row.postings += count
             to_update.append(row)
+    # A back-dated post can take one day's total past 64 bits though no running balance gets there.
+    if any(not -BALANCE_LIMIT <= row.net <= BALANCE_LIMIT for row in to_create + to_update):
+        raise InvalidEntry(BALANCE_OVERFLOW)
     AccountDay.objects.bulk_create(to_create)
     AccountDay.objects.bulk_update(to_update, ["net", "postings"])
 

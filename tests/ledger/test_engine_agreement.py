@@ -49,6 +49,12 @@ def test_a_second_reversal_without_a_key_is_already_reversed_on_every_path(engin
         ledger.entries_post([refund_of(sale, 40), entry(1)])
     assert (single.value.reversal_id, bulk.value.reversal_id) == (first, first)
     assert JournalEntry.objects.count() == 2
+    # Two entries already reversed in one batch: the first in the batch is named.
+    other = ledger.entry_post(entry(70)).id
+    other_refund = ledger.entry_post(refund_of(other)).id
+    with pytest.raises(ledger.AlreadyReversed) as both:
+        ledger.entries_post([refund_of(other, 10), refund_of(sale, 10)])
+    assert (both.value.entry_id, both.value.reversal_id) == (other, other_refund)
 
 
 def test_a_key_conflict_is_named_before_a_closed_period_or_a_reversal(engine):
@@ -118,6 +124,25 @@ def test_a_balance_past_64_bits_is_an_invalid_entry(engine):
     with pytest.raises(ledger.InvalidEntry, match=BALANCE_OVERFLOW):
         ledger.entries_post([entry(1), huge])
     assert JournalEntry.objects.count() == 1
+    # Past the limit and overdrawn at once: the overdraft is named, as the database function checks it first.
+    past = [Leg("cash:stripe", "EUR", MAX_AMOUNT)] * 4_600 + [Leg("revenue:commission", "EUR", -MAX_AMOUNT)] * 4_600
+    overdrawn = NewEntry(legs=[*past, Leg("prepaid:lic_acme", "EUR", 5), Leg("cash:stripe", "EUR", -5)],
+                         description="huge and overdrawn", effective_date=DAY)  # fmt: skip
+    for post in (ledger.entry_post, lambda e: ledger.entries_post([e])):
+        with pytest.raises(ledger.InsufficientBalance):
+            post(overdrawn)
+
+
+def test_a_day_total_past_64_bits_is_an_invalid_entry_though_no_balance_gets_there(engine):
+    def move(sign, when):
+        legs = [Leg("cash:stripe", "EUR", sign * MAX_AMOUNT), Leg("revenue:commission", "EUR", -sign * MAX_AMOUNT)]
+        return NewEntry(legs=legs * 4_700, description="large", effective_date=when)
+
+    ledger.entry_post(move(1, DAY))
+    ledger.entry_post(move(-1, DAY - dt.timedelta(days=1)))  # back-dated: the balance is 0 again
+    with pytest.raises(ledger.InvalidEntry, match="one day's total"):
+        ledger.entry_post(move(1, DAY))  # the balance would be 4.7e18, the day's total 9.4e18
+    assert JournalEntry.objects.count() == 2
 
 
 def test_trial_balance_amounts_are_ints_now_and_in_the_past(engine):

@@ -5,7 +5,7 @@ import datetime as dt
 import io
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from ledger import services as ledger
@@ -83,6 +83,21 @@ def test_journal_csv_filters_by_date_and_writes_a_file(posted, tmp_path):
     assert "wrote 3 rows" in out.getvalue()
     rows = list(csv.DictReader(target.open()))
     assert {r["entry_id"] for r in rows} == {str(posted[1])}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["journal", "--from", "2026-13-01"], "not a date"),
+        (["journal", "--as-of", "2026-03-01"], "--as-of applies to the trial balance"),
+        (["trial-balance", "--from", "2026-03-01"], "--from and --to apply to the journal"),
+        (["journal", "--from", "2026-03-11", "--to", "2026-03-01"], "is after --to"),
+        (["journal", "-o", "/nonexistent/dir/journal.csv"], "cannot write /nonexistent/dir/journal.csv"),
+    ],
+)
+def test_export_refuses_options_it_would_not_honour(posted, arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("ledger_export", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def test_trial_balance_csv(posted):

@@ -95,6 +95,8 @@ def test_any_account_code_posts_to_its_own_account(chart, code):
         ("cash:\ttab", "", "control characters"),
         ("cash:\ud800", "", "control characters"),
         ("cash:fine", "n" * 201, "at most 200 characters"),
+        ("x/../payable:org:b", "", "'.' or '..' between slashes"),
+        ("./cash", "", "'.' or '..' between slashes"),
         ("cash:fine", "Cash\rsomewhere", "without control characters"),
     ],
 )

@@ -1,5 +1,6 @@
 """Export the journal (one row per posting) or the trial balance as CSV."""
 
+import argparse
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError
@@ -12,8 +13,8 @@ from ledger.models import Posting
 def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
-    except ValueError:
-        raise CommandError(f"not a date (YYYY-MM-DD): {value!r}") from None
+    except ValueError:  # argparse turns this into a usage error naming the option
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 class Command(BaseCommand):
@@ -27,11 +28,26 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", dest="as_of", type=_date, help="trial balance at the end of this date")
 
     def handle(self, *args, report, output=None, date_from=None, date_to=None, as_of=None, **options):
-        out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout  # noqa: SIM115
+        # An option that the report does not take is an error, not a different report than the one asked for.
+        if report == "journal" and as_of is not None:
+            raise CommandError("--as-of applies to the trial balance; the journal takes --from and --to")
+        if report == "trial-balance" and (date_from or date_to):
+            raise CommandError("--from and --to apply to the journal; the trial balance takes --as-of")
+        if date_from and date_to and date_from > date_to:
+            raise CommandError(f"--from {date_from} is after --to {date_to}")
+        try:
+            out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout  # noqa: SIM115
+        except OSError as exc:
+            raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         try:
             if report == "journal":
                 progress = Progress("exporting postings", self.stderr) if output else None
-                total = Posting.objects.count() if progress else None
+                postings = Posting.objects.all()
+                if date_from:
+                    postings = postings.filter(entry__effective_date__gte=date_from)
+                if date_to:
+                    postings = postings.filter(entry__effective_date__lte=date_to)
+                total = postings.count() if progress else None
 
                 def rows():
                     for count, row in enumerate(ledger.journal_rows(date_from=date_from, date_to=date_to), start=1):

@@ -83,6 +83,12 @@ def test_bad_date_shows_an_error_next_to_the_field(staff_client, entry_id):
     assert staff_client.get(reverse("finance:journal_csv") + "?from=yesterday").status_code == 400
 
 
+def test_downloads_of_a_past_trial_balance_keep_its_date(staff_client, entry_id):
+    page = staff_client.get(reverse("finance:trial_balance") + "?as_of=2026-01-31").content.decode()
+    for name in ("finance:trial_balance_csv", "finance:trial_balance_xlsx"):
+        assert f'href="{reverse(name)}?as_of=2026-01-31"' in page, name
+
+
 def test_csv_downloads(staff_client, entry_id):
     response = staff_client.get(reverse("finance:journal_csv"))
     assert response["Content-Disposition"] == 'attachment; filename="journal.csv"'
