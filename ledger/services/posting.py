@@ -606,12 +606,17 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
             pending = pool.submit(batcher.chunk, parts[0])
             if connection.vendor == "postgresql":
                 _lock_for_chunks(entries)
-            for following in [*parts[1:], None]:
+            for position, following in enumerate([*parts[1:], None], start=2):
                 chunk = pending.result()
                 if following is not None:
                     pending = pool.submit(batcher.chunk, following)
                 if chunk.unique:
-                    results.extend(send(chunk))
+                    try:
+                        results.extend(send(chunk))
+                    except LedgerError as refusal:
+                        later = [pending.result().unique] if following is not None else []
+                        later += [batcher.chunk(part).unique for part in parts[position:]]
+                        raise _first_refusal(refusal, [p for part in later for p in part]) from None
                 mirror.extend(chunk.mirror)
     out = []
     seen: set[int] = set()
@@ -622,6 +627,69 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
         seen.add(index)
         out.append(result)
     return out
+
+
+# The order in which one call names the first of several problems (docs/ledger.md); validation comes first.
+_REFUSAL_ORDER = (UnknownAccount, IdempotencyConflict, PeriodClosed, AlreadyReversed, InsufficientBalance)
+
+
+def _first_refusal(refusal: LedgerError, later: list[_Prepared]) -> LedgerError:
+    """A chunk was refused: what one call for the whole batch would have named instead, from the chunks after it.
+
+    Preparing them (above) raised any validation error already; here each database rule that ranks above the
+    refusal is checked on them in turn. Only on this path: a batch that posts pays nothing for it.
+    """
+    rank = next((i for i, kind in enumerate(_REFUSAL_ORDER) if isinstance(refusal, kind)), len(_REFUSAL_ORDER))
+    checks = (_unknown_account_in, _key_conflict_in, _closed_period_in, _reversed_already_in)[:rank]
+    for check in checks:
+        found = check(later)
+        if found is not None:
+            return found
+    return refusal
+
+
+def _unknown_account_in(batch: list[_Prepared]) -> LedgerError | None:
+    refs = [(leg.account, leg.currency) for p in batch for leg in p.legs]
+    known = set(Account.objects.filter(code__in={code for code, _ in refs}).values_list("code", "currency"))
+    missing = next((ref for ref in refs if ref not in known), None)
+    return None if missing is None else UnknownAccount(*missing)
+
+
+def _stored_by_key(batch: list[_Prepared]) -> dict[str | None, tuple[int, str]]:
+    keys = [p.key for p in batch if p.key is not None]
+    rows = JournalEntry.objects.filter(idempotency_key__in=keys).values_list("idempotency_key", "id", "request_hash")
+    return {key: (entry_id, request_hash) for key, entry_id, request_hash in rows}
+
+
+def _key_conflict_in(batch: list[_Prepared]) -> LedgerError | None:
+    stored = _stored_by_key(batch)
+    for p in batch:
+        if p.key is not None and p.key in stored and stored[p.key][1] != p.request_hash:
+            return IdempotencyConflict(p.key, stored[p.key][0])
+    return None
+
+
+def _closed_period_in(batch: list[_Prepared]) -> LedgerError | None:
+    closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
+    stored = _stored_by_key(batch) if closed is not None else {}
+    for p in batch:
+        if closed is not None and p.effective_date <= closed and p.key not in stored:
+            return PeriodClosed(p.effective_date, closed)
+    return None
+
+
+def _reversed_already_in(batch: list[_Prepared]) -> LedgerError | None:
+    wanted = [p for p in batch if p.reverses is not None]
+    taken = {
+        reversed_id: (reversal, key)
+        for reversed_id, reversal, key in JournalEntry.objects.filter(
+            reverses_id__in=[p.reverses for p in wanted]
+        ).values_list("reverses_id", "id", "idempotency_key")
+    }
+    for p in wanted:
+        if p.reverses in taken and (p.key is None or taken[p.reverses][1] != p.key):
+            return AlreadyReversed(p.reverses, taken[p.reverses][0])
+    return None
 
 
 def _post_one(prepared: _Prepared, posted_at: dt.datetime) -> PostedEntry:

@@ -14,7 +14,7 @@ from django.test import override_settings
 
 from ledger import services as ledger
 from ledger.models import JournalEntry, PeriodClose
-from ledger.services.posting import BALANCE_OVERFLOW, MAX_AMOUNT
+from ledger.services.posting import BALANCE_OVERFLOW, MAX_AMOUNT, PIPELINE_MIN
 from ledger.types import Leg, NewEntry
 from tests.fixtures.ledger import open_chart
 
@@ -69,6 +69,27 @@ def test_a_key_conflict_is_named_before_a_closed_period_or_a_reversal(engine):
         with pytest.raises(ledger.IdempotencyConflict) as caught:
             attempt()
         assert (caught.value.key, caught.value.entry_id) == ("k1", sale)
+
+
+@pytest.mark.parametrize("filler", [0, PIPELINE_MIN], ids=["one-call", "several-chunks"])
+def test_a_batch_names_the_same_first_problem_however_many_chunks_it_takes(engine, filler):
+    """One rule ranks above another whether or not the batch is large enough to go in chunks."""
+    ledger.entry_post(entry(5, key="taken"))
+    ledger.period_close(through=DAY - dt.timedelta(days=1))
+    overdraft = entry(1, debit="prepaid:lic_acme", credit="cash:stripe")
+    closed = entry(1, when=DAY - dt.timedelta(days=3))
+    fill = [entry(1) for _ in range(filler)]
+    cases = [
+        ([overdraft, *fill, entry(1, debit="nowhere")], ledger.UnknownAccount),
+        ([closed, *fill, entry(6, key="taken")], ledger.IdempotencyConflict),
+        ([overdraft, *fill, closed], ledger.PeriodClosed),
+        ([overdraft, *fill, NewEntry(legs=[Leg("cash:stripe", "EUR", 1), Leg("revenue:commission", "EUR", -2)],
+                                     description="off by one")], ledger.UnbalancedEntry),
+    ]  # fmt: skip
+    for batch, expected in cases:
+        with pytest.raises(expected):
+            ledger.entries_post(batch)
+    assert JournalEntry.objects.count() == 1
 
 
 def test_an_overdraft_names_the_first_leg_that_breaches(engine):
