@@ -88,7 +88,7 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
             messages.success(request, "Saved.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif request.method == "POST":
-        form.add_service_problems(corpora.corpus_problems(form.partial_service_data()))
+        form.add_service_problems(corpora.corpus_problems(form.partial_service_data(), corpus=corpus))
     return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form, "corpus": corpus})
 
 
@@ -120,13 +120,16 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
     )
 
 
-def _add_errors(form, exc: ValidationError, field: str) -> None:
-    """A service's refusal on the form: on the fields it names, else on ``field``."""
-    if hasattr(exc, "error_dict"):
+def _errors_on_form(request: HttpRequest, form, exc: ValidationError) -> bool:
+    """A service's refusal: on the form's fields when it names them (the page re-renders the form), else a
+    message for the page it came from (the refusal may be about state that now hides the form, such as an
+    asset withdrawn meanwhile). Returns whether the form took the errors."""
+    if hasattr(exc, "error_dict") and all(name in form.fields for name in exc.error_dict):
         for name, errors in exc.error_dict.items():
-            form.add_error(name if name in form.fields else field, errors)
-    else:
-        form.add_error(field, exc.messages)
+            form.add_error(name, errors)
+        return True
+    messages.error(request, " ".join(exc.messages))
+    return False
 
 
 @require_POST
@@ -156,7 +159,8 @@ def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
                 access=request.access, corpus=corpus, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc, "reason")
+            if not _errors_on_form(request, form, exc):
+                return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
         else:
             messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count} assets).")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
@@ -175,7 +179,8 @@ def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
                 caption=form.cleaned_data["caption"],
             )  # fmt: skip
         except ValidationError as exc:
-            _add_errors(form, exc, "file")
+            if not _errors_on_form(request, form, exc):
+                return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
         else:
             messages.success(request, "Preview added.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
@@ -202,6 +207,7 @@ def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=()
             "q": params.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
             "withdraw_form": withdraw_form or WithdrawForm(), "selected": set(selected),
             "back": back or request.get_full_path(), "query": urlencode({"status": status, "q": params.get("q", "")}),
+            "list_url": reverse("catalog:assets", args=[_slug(request), corpus.pk]),
         },
         status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
@@ -245,11 +251,11 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
                 access=request.access, corpus=corpus, asset_ids=ids, reason=form.cleaned_data["reason"]
             )
         except ValidationError as exc:
-            _add_errors(form, exc, "reason")
+            if not _errors_on_form(request, form, exc):
+                return redirect(back)
         else:
-            messages.success(
-                request, f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified."
-            )
+            done = f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified."
+            messages.success(request, done)
             return redirect(back)
     # Back on the page the form came from, with the error next to the reason and the selection kept.
     parsed = urlsplit(back)
@@ -487,8 +493,12 @@ def offer_publish(request: HttpRequest, offer_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
-    offers.offer_archive(access=request.access, offer=offer)
-    messages.success(request, f"Offer “{offer.name}” is archived; licences already sold are unaffected.")
+    try:
+        offers.offer_archive(access=request.access, offer=offer)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Offer “{offer.name}” is archived; licences already sold are unaffected.")
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=offer.corpus_id)
 
 

@@ -48,14 +48,33 @@ def review_required() -> bool:
     return getattr(settings, "MARKET_REVIEW_REQUIRED", True)
 
 
-def corpus_problems(data: dict) -> dict[str, list[str]]:
-    """The rules ``corpus_create`` would refuse ``data`` for, by field: for a form that failed its own checks,
-    so that one round shows every error."""
+def corpus_problems(data: dict, corpus: Corpus | None = None) -> dict[str, list[str]]:
+    """The rules ``corpus_create`` (or, given the corpus, ``corpus_update``) would refuse ``data`` for, by
+    field: for a form that failed its own checks, so that one round shows every error."""
+    problems: dict[str, list[str]] = {}
     try:
         _validate(data)
     except ValidationError as exc:
-        return exc.message_dict
-    return {}
+        problems = exc.message_dict
+    if corpus is not None and "territory" not in problems:
+        problem = _narrower_than_offers(corpus, territory_codes(data.get("territory")))
+        if problem:
+            problems["territory"] = [problem]
+    return problems
+
+
+def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
+    """Why the corpus' rights cannot shrink to ``territory``: a live offer grants more."""
+    if territory == corpus.territory:
+        return None
+    for offer in corpus.offers.exclude(status=OfferStatus.ARCHIVED):
+        version = offer.current_version
+        if version and territory_beyond(version.territory, territory):
+            return (
+                f"Offer '{offer.name}' grants {', '.join(version.territory)}: "
+                "narrow or archive it before narrowing the corpus' rights."
+            )
+    return None
 
 
 def _validate(data: dict) -> dict:
@@ -140,14 +159,9 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
     if corpus.status == CorpusStatus.IN_REVIEW:
         raise ValidationError(IN_REVIEW_MESSAGE)
     clean = _validate(data)
-    if clean["territory"] != corpus.territory:
-        for offer in corpus.offers.exclude(status=OfferStatus.ARCHIVED):
-            beyond = offer.current_version and territory_beyond(offer.current_version.territory, clean["territory"])
-            if beyond:
-                raise ValidationError(
-                    {"territory": f"Offer '{offer.name}' grants {', '.join(offer.current_version.territory)}: "
-                     f"narrow or archive it before narrowing the corpus' rights."}
-                )  # fmt: skip
+    problem = _narrower_than_offers(corpus, clean["territory"])
+    if problem:
+        raise ValidationError({"territory": problem})
     shares_before = corpus.co_owners
     _check_shares_change(access, shares_before, clean["co_owners"])
     for name, value in clean.items():
@@ -253,8 +267,11 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     access.require(Perm.MANAGE_CATALOG)
     if corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This corpus belongs to another organisation.")
+    corpus = Corpus.objects.get(pk=corpus.pk)  # its status now, not as the caller last read it
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("This corpus has been withdrawn.")
+    if corpus.status == CorpusStatus.IN_REVIEW:
+        raise ValidationError(IN_REVIEW_MESSAGE)
     if upload.size > PREVIEW_MAX_BYTES:
         raise ValidationError({"file": "Preview files are limited to 50 MB."})
     kind, ext = _preview_format(upload)

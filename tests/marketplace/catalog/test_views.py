@@ -577,7 +577,8 @@ def test_corpus_languages_are_checked_normalised_and_found_by_their_language(cli
 def test_asset_list_pages_keep_a_search_with_reserved_characters(owner_client, licensor, corpus):
     import_rows(licensor, corpus, [manifest_row(f"a{i:02d}", title=f"Clip & #{i}") for i in range(60)])
     response = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"q": "Clip & #"})
-    assert 'href="?status=active&amp;q=Clip+%26+%23&amp;page=2"' in response.content.decode()
+    listing = url("assets", licensor, corpus_id=corpus.pk)
+    assert f'href="{listing}?status=active&amp;q=Clip+%26+%23&amp;page=2"' in response.content.decode()
     second = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=active&q=Clip+%26+%23&page=2")
     assert second.content.decode().count('name="asset"') == 10
 
@@ -704,3 +705,52 @@ def test_the_catalogue_filters_prices_in_every_offer_currency_and_never_above_th
     assert corpus.prices_per_hour == {"EUR": 5}
     page = client.get(reverse("catalog:public_list") + "?currency=JPY").content.decode()
     assert "<option selected>JPY</option>" in page and "<option >AUD</option>" in page
+
+
+def test_in_review_the_page_offers_no_archive_or_preview_and_refusals_are_messages(
+    owner_client, licensor, listed_corpus
+):
+    from marketplace.catalog.services import corpora
+
+    corpus = corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert ">Archive</button>" not in page and "Add preview" not in page
+    offer = corpus.offers.get()
+    response = owner_client.post(url("offer_archive", licensor, offer_id=offer.pk), follow=True)
+    assert response.status_code == 200 and "waiting for the operator&#x27;s review" in response.content.decode()
+    response = owner_client.post(url("preview_upload", licensor, corpus_id=corpus.pk),
+                                 {"file": upload("still.png", PNG)}, follow=True)  # fmt: skip
+    assert "waiting for the operator&#x27;s review" in response.content.decode()
+    assert not corpus.previews.exists() and offer.status == "published"
+
+
+def test_a_withdrawal_refused_for_the_assets_state_is_a_message_on_the_page(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a0")])
+    asset = Asset.objects.get(corpus=corpus)
+    detail = url("asset", licensor, corpus_id=corpus.pk, asset_id=asset.pk)
+    for _ in range(2):  # the second, from a tab opened before the first: the form is gone, the refusal is not
+        form = {"asset": [asset.pk], "reason": "Rights lapsed", "next": detail}
+        response = owner_client.post(url("assets_withdraw", licensor, corpus_id=corpus.pk), form, follow=True)
+    assert response.status_code == 200 and "These assets are already withdrawn." in response.content.decode()
+
+
+def test_the_asset_list_re_rendered_after_a_refusal_links_to_the_list(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i:03d}") for i in range(60)])
+    listing = url("assets", licensor, corpus_id=corpus.pk)
+    ids = list(Asset.objects.filter(corpus=corpus).values_list("pk", flat=True)[:2])
+    response = owner_client.post(url("assets_withdraw", licensor, corpus_id=corpus.pk),
+                                 {"asset": ids, "reason": "x", "next": listing + "?page=1"})  # fmt: skip
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert f'action="{listing}"' in page and f'href="{listing}?status=active&amp;q=&amp;page=2"' in page
+
+
+def test_editing_a_corpus_shows_the_offer_territory_rule_with_the_other_errors(owner_client, licensor):
+    from marketplace.catalog.services import corpora, offers
+
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE"]})
+    offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "territory": ["FR", "DE"]})
+    form = {**CORPUS_DATA, "title": "", "languages": "zxx", "territory": "FR"}
+    errors = owner_client.post(url("corpus_edit", licensor, corpus_id=corpus.pk), form).context["form"].errors
+    assert sorted(errors) == ["territory", "title"]
+    assert "grants DE, FR: narrow or archive it" in errors["territory"][0]
