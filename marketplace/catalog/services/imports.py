@@ -413,6 +413,23 @@ def _check_duplicates(mi: ManifestImport) -> int:
         return _store_errors(mi.pk, errors)
 
 
+CANCELLED_MESSAGE = "Cancelled before it was applied: nothing was changed. Upload the file again to import it."
+
+
+@transaction.atomic
+def manifest_import_cancel(import_id: int) -> bool:
+    """Stop an unfinished import for good, so that the sweeper does not finish it later. False if it had
+    finished (an apply that commits first wins: its status row is locked until then)."""
+    cancelled = (
+        ManifestImport.objects.filter(pk=import_id)
+        .exclude(status__in=FINISHED)
+        .update(status=ImportStatus.FAILED, file_error=CANCELLED_MESSAGE, finished_at=timezone.now())
+    )
+    if cancelled:
+        ManifestRow.objects.filter(manifest_import_id=import_id).delete()
+    return bool(cancelled)
+
+
 def _finish(mi: ManifestImport, status: str, **fields) -> None:
     """End this attempt; an attempt that no longer owns the import stops here."""
     owned = ManifestImport.objects.filter(pk=mi.pk, attempts=mi.attempts).exclude(status__in=FINISHED)

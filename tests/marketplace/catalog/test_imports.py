@@ -274,6 +274,34 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
         call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username)
 
 
+def test_ctrl_c_on_the_import_command_cancels_the_import_for_good(licensor, corpus, tmp_path, monkeypatch):
+    """Left unfinished, the sweeper would take the import up again and apply the file minutes later."""
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from marketplace.catalog.management.commands import import_manifest
+
+    class Interrupted:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(import_manifest, "Progress", Interrupted)
+    path = tmp_path / "m.csv"
+    path.write_bytes(manifest_csv([manifest_row(f"k{i}") for i in range(5)]))
+    with pytest.raises(CommandError, match=r"interrupted: import \d+ is cancelled and nothing was changed"):
+        call_command("import_manifest", corpus.pk, str(path), "--as", licensor.user.username, stdout=io.StringIO())
+    mi = ManifestImport.objects.get(corpus=corpus)
+    assert (mi.status, mi.file_error) == (ImportStatus.FAILED, imports.CANCELLED_MESSAGE)
+    assert not Asset.objects.filter(corpus=corpus).exists()
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()
+    assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # a late delivery does nothing
+    assert not imports.manifest_import_cancel(mi.pk)
+
+
 # Two workers, one import or one corpus: each attempt owns its import until it ends.
 
 

@@ -5,10 +5,11 @@ from pathlib import Path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from ledger.management.progress import Progress
 from marketplace.catalog.models import Corpus, ManifestRowError
-from marketplace.catalog.services.imports import manifest_import_run, manifest_upload
+from marketplace.catalog.services.imports import manifest_import_cancel, manifest_import_run, manifest_upload
 from marketplace.orgs.access import OrgAccess
 from marketplace.orgs.models import Membership
 
@@ -39,7 +40,15 @@ class Command(BaseCommand):
         except (ValidationError, PermissionDenied) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         progress = Progress(f"importing {file.name}", self.stderr)
-        mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
+        try:
+            mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
+        except KeyboardInterrupt:
+            # Ctrl-C means stop: left unfinished, the sweeper would take the import up and apply it minutes later.
+            if not connection.in_atomic_block:  # the interrupted statement may have left it mid-query
+                connection.close()
+            if manifest_import_cancel(mi.pk):
+                raise CommandError(f"interrupted: import {mi.pk} is cancelled and nothing was changed") from None
+            raise CommandError(f"interrupted after import {mi.pk} had finished; see its page") from None
         progress.done()
         if mi.status == "done":
             self.stdout.write(

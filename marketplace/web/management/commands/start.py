@@ -74,6 +74,9 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nstopping…")
         finally:
+            # A second signal (make passes the group's SIGTERM on as well) must not cut the shutdown short.
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
             for process in processes.values():
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGTERM)
