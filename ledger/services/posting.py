@@ -385,18 +385,10 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
             else:
                 results[i] = PostedEntry(found.pk, p.key, found.effective_date, created=False)
 
-        closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
-        if closed is not None:
-            for _, p in new:
-                if p.effective_date <= closed:
-                    raise PeriodClosed(p.effective_date, closed)
-
-        reversed_ids = [p.reverses for _, p in new if p.reverses is not None]
-        if reversed_ids:
-            taken = dict(JournalEntry.objects.filter(reverses_id__in=reversed_ids).values_list("reverses_id", "id"))
-            for original in reversed_ids:  # the first in the batch, as the PostgreSQL function names it
-                if original in taken:
-                    raise AlreadyReversed(original, taken[original])
+        unstored = [p for _, p in new]
+        refusal = _closed_period_in(unstored, stored={}) or _reversed_already_in(unstored)
+        if refusal is not None:
+            raise refusal
 
         # Every running balance against the no-overdraft rule first, then against the 64-bit limit: the
         # PostgreSQL function checks overdrafts before it writes, and meets an overflow only as it writes.
@@ -669,17 +661,23 @@ def _key_conflict_in(batch: list[_Prepared]) -> LedgerError | None:
     return None
 
 
-def _closed_period_in(batch: list[_Prepared]) -> LedgerError | None:
+def _closed_period_in(batch: list[_Prepared], stored: dict | None = None) -> LedgerError | None:
+    """The first entry dated in a closed period; a replay of a stored key may be (``stored``: known already)."""
     closed = PeriodClose.objects.aggregate(m=Max("through_date"))["m"]
-    stored = _stored_by_key(batch) if closed is not None else {}
+    if closed is None:
+        return None
+    stored = _stored_by_key(batch) if stored is None else stored
     for p in batch:
-        if closed is not None and p.effective_date <= closed and p.key not in stored:
+        if p.effective_date <= closed and p.key not in stored:
             return PeriodClosed(p.effective_date, closed)
     return None
 
 
 def _reversed_already_in(batch: list[_Prepared]) -> LedgerError | None:
+    """The first entry reversing one that is reversed already (but for a replay of that reversal's key)."""
     wanted = [p for p in batch if p.reverses is not None]
+    if not wanted:
+        return None
     taken = {
         reversed_id: (reversal, key)
         for reversed_id, reversal, key in JournalEntry.objects.filter(

@@ -5,13 +5,14 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
+from django.db import connection
 
 from ledger import services as ledger
 from ledger.models import ChainSeal, JournalEntry
 from ledger.sql import statements
 from ledger.types import NewEntry, credit, debit
 from tests.fixtures.ledger import eur, open_chart
+from tests.fixtures.threads import HeldTransaction
 
 # Sealing covers finished transactions only, so on PostgreSQL these tests commit.
 pytestmark = pytest.mark.django_db(transaction=connection.vendor == "postgresql")
@@ -192,33 +193,18 @@ def test_direct_balance_edit_is_reported(chart):
 
 @pytest.mark.postgres
 def test_an_entry_that_commits_late_is_sealed_by_a_later_run(chart):
-    inside = threading.Event()
-    release = threading.Event()
-    late: dict[str, int] = {}
-
-    def slow_writer():
-        try:
-            with transaction.atomic():
-                late["id"] = post(5, "late")
-                inside.set()
-                release.wait(20)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=slow_writer)
-    thread.start()
-    assert inside.wait(20)
+    late = HeldTransaction(lambda: post(5, "late"))
     # Other accounts, so that this writer does not queue behind the open one's row locks.
     early = post(7, "early", debit_to="receivable:lic_acme", credit_to="equity:opening")
     first = ledger.chain_seal()
     # The early entry's transaction started after the open one, so it waits too:
     # sealing stops at the oldest running transaction.
     assert first.sealed == 0
-    release.set()
-    thread.join(20)
+    late.commit()
+    late.join()
     second = ledger.chain_seal()
     assert second.sealed == 2
-    assert list(ChainSeal.objects.order_by("seq").values_list("entry_id", flat=True)) == sorted([late["id"], early])
+    assert list(ChainSeal.objects.order_by("seq").values_list("entry_id", flat=True)) == sorted([late.result, early])
     assert ledger.chain_verify().ok
 
 

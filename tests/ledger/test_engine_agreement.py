@@ -9,7 +9,7 @@ import re
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import connection, connections
 from django.test import override_settings
 
 from ledger import services as ledger
@@ -17,6 +17,7 @@ from ledger.models import JournalEntry, PeriodClose
 from ledger.services.posting import BALANCE_OVERFLOW, MAX_AMOUNT, PIPELINE_MIN
 from ledger.types import Leg, NewEntry
 from tests.fixtures.ledger import open_chart
+from tests.fixtures.threads import HeldTransaction
 
 DAY = dt.date(2026, 3, 2)
 
@@ -186,56 +187,37 @@ def test_a_code_prefix_is_case_sensitive_on_every_database(engine):
 # --- races (PostgreSQL) ------------------------------------------------------------------------------------
 
 
-def _in_thread(work, started: threading.Event, release: threading.Event) -> threading.Thread:
-    """Run ``work`` in its own transaction on its own connection, held open until ``release``."""
-
-    def run():
-        try:
-            with transaction.atomic():
-                work()
-                started.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert started.wait(10)
-    threading.Timer(1.0, release.set).start()  # the main thread's call below must wait for this commit
-    return thread
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_key_committed_meanwhile_with_another_payload_is_a_conflict(engine):
-    started, release = threading.Event(), threading.Event()
     first = entry(5, key="race", debit="receivable:lic_acme", credit="prepaid:lic_acme")
-    other = _in_thread(lambda: ledger.entry_post(first), started, release)
+    other = HeldTransaction(lambda: ledger.entry_post(first))
+    other.commit(after=1.0)  # the call below must wait for this commit
     with pytest.raises(ledger.IdempotencyConflict):
         ledger.entry_post(entry(6, key="race"))  # other accounts: only the key's index makes it wait
-    other.join(10)
+    other.join()
     assert JournalEntry.objects.filter(idempotency_key="race").count() == 1
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_closers_at_once_cannot_both_close(engine):
-    started, release = threading.Event(), threading.Event()
-    other = _in_thread(lambda: ledger.period_close(through=DAY), started, release)
+    other = HeldTransaction(lambda: ledger.period_close(through=DAY))
+    other.commit(after=1.0)
     with pytest.raises(ledger.LedgerError, match="periods close forward only"):
         ledger.period_close(through=DAY - dt.timedelta(days=10))
-    other.join(10)
+    other.join()
     assert list(PeriodClose.objects.values_list("through_date", flat=True)) == [DAY]
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_post_racing_a_close_is_refused_as_period_closed(engine):
-    started, release = threading.Event(), threading.Event()
-    other = _in_thread(lambda: ledger.period_close(through=DAY), started, release)
+    other = HeldTransaction(lambda: ledger.period_close(through=DAY))
+    other.commit(after=1.0)
     with pytest.raises(ledger.PeriodClosed):
         ledger.entry_post(entry())
-    other.join(10)
+    other.join()
     assert JournalEntry.objects.count() == 0
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.catalog.manifest import co_owner_shares
-from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, PreviewMedia
+from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion, PreviewMedia
 from marketplace.catalog.services.imports import licensor_slugs
 from marketplace.catalog.vocab import (
     CONTENT_RATINGS,
@@ -67,11 +67,20 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
     """Why the corpus' rights cannot shrink to ``territory``: a live offer grants more."""
     if territory == corpus.territory:
         return None
-    for offer in corpus.offers.exclude(status=OfferStatus.ARCHIVED):
-        version = offer.current_version
-        if version and territory_beyond(version.territory, territory):
+    versions = (
+        OfferVersion.objects.filter(offer__corpus=corpus)
+        .exclude(offer__status=OfferStatus.ARCHIVED)
+        .select_related("offer")
+        .order_by("offer_id", "-number")
+    )
+    seen: set[int] = set()
+    for version in versions:  # each offer's current version: its first row
+        if version.offer_id in seen:
+            continue
+        seen.add(version.offer_id)
+        if territory_beyond(version.territory, territory):
             return (
-                f"Offer '{offer.name}' grants {', '.join(version.territory)}: "
+                f"Offer '{version.offer.name}' grants {', '.join(version.territory)}: "
                 "narrow or archive it before narrowing the corpus' rights."
             )
     return None

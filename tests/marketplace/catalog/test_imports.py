@@ -21,6 +21,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import imports, withdrawals
 from marketplace.events.models import DomainEvent
 from tests.fixtures.market import add_member, import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.threads import HeldTransaction
 
 
 def totals(corpus):
@@ -497,19 +498,10 @@ def test_a_price_refresh_waits_for_a_withdrawal_changing_the_totals(licensor, co
     plan = {"metric": "gb", "tiers": [{"up_to": None, "unit_price": 100}]}
     version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
     offers.offer_publish(access=licensor, offer=version.offer)
-    withdrawn, release = threading.Event(), threading.Event()
-
-    def withdraw_and_hold():
-        try:
-            from django.db import transaction
-
-            with transaction.atomic():
-                big = Asset.objects.get(corpus=corpus, external_id="big").pk
-                withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[big], reason="Rights lapsed")
-                withdrawn.set()
-                release.wait(10)
-        finally:
-            connections.close_all()
+    big = Asset.objects.get(corpus=corpus, external_id="big").pk
+    withdrawal = HeldTransaction(
+        lambda: withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[big], reason="Rights lapsed")
+    )
 
     def refresh():
         try:
@@ -517,14 +509,11 @@ def test_a_price_refresh_waits_for_a_withdrawal_changing_the_totals(licensor, co
         finally:
             connections.close_all()
 
-    holder = threading.Thread(target=withdraw_and_hold)
-    holder.start()
-    assert withdrawn.wait(10)
     refresher = threading.Thread(target=refresh)
     refresher.start()
-    refresher.join(1)
-    release.set()
-    holder.join(10)
+    refresher.join(1)  # it waits for the withdrawal's corpus lock (it used to read the old totals and go on)
+    withdrawal.commit()
+    withdrawal.join()
     refresher.join(10)
     stored = Corpus.objects.get(pk=corpus.pk).prices_per_hour
     corpus_refresh_price(corpus.pk)  # from the committed totals alone
