@@ -38,6 +38,7 @@ from ledger.services.exports import (
     JOURNAL_COLUMNS,
     TRIAL_BALANCE_COLUMNS,
     journal_rows,
+    spreadsheet_text,
     trial_balance_rows,
     write_csv,
 )
@@ -114,6 +115,7 @@ __all__ = [
     "period_close",
     "periods_list",
     "round_minor",
+    "spreadsheet_text",
     "trial_balance",
     "trial_balance_rows",
     "write_csv",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Protocol
 
@@ -77,6 +78,20 @@ def trial_balance_rows(*, as_of_date: dt.date | None = None) -> Iterator[list]:
         yield [row.account.code, row.name, row.type.value, row.account.currency, row.debit, row.credit]
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (=HYPERLINK(...) in a corpus title would reach
+# the finance team's Excel through an entry's description). A leading apostrophe is the spreadsheets' own mark
+# for text; a cell that already starts with one gets another, so removing exactly one restores the stored text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def spreadsheet_text(value: object) -> object:
+    """A CSV cell that a spreadsheet shows as the stored text and never evaluates (docs/ledger.md, "Exports")."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 class TextSink(Protocol):
     def write(self, text: str, /) -> object: ...
 
@@ -86,6 +101,6 @@ def write_csv(rows: Iterator[list], columns: list[str], out: TextSink) -> int:
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(row)
+        writer.writerow([spreadsheet_text(cell) for cell in row])
         count += 1
     return count

@@ -7,6 +7,8 @@ from collections.abc import Iterable, Iterator
 
 from django.http import StreamingHttpResponse
 
+from ledger.services import spreadsheet_text
+
 
 class _Echo:
     """A write-only file that hands each CSV line back to the streaming response."""
@@ -24,6 +26,8 @@ def csv_lines(rows: Iterable[Iterable], columns: list[str]) -> Iterator[str]:
 
 
 def csv_response(rows: Iterable[Iterable], columns: list[str], filename: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_lines(rows, columns), content_type="text/csv; charset=utf-8")
+    """A download for people, who open it in a spreadsheet: no cell is run as a formula (docs/ledger.md)."""
+    safe_rows = ([spreadsheet_text(cell) for cell in row] for row in rows)
+    response = StreamingHttpResponse(csv_lines(safe_rows, columns), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -59,6 +59,36 @@ def test_journal_csv_has_one_row_per_posting(posted):
     assert sum(int(r["amount_minor"]) for r in rows) == 0
 
 
+@pytest.mark.parametrize(
+    ("stored", "written"),
+    [
+        ('=HYPERLINK("http://evil.example","x")', '\'=HYPERLINK("http://evil.example","x")'),
+        ("+1 refund", "'+1 refund"),
+        ("-fee", "'-fee"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tTabbed", "'\tTabbed"),
+        ("'Tis an apostrophe", "''Tis an apostrophe"),
+        ("Usage 2026-03", "Usage 2026-03"),
+        ("-42", "-42"),
+    ],
+)
+def test_journal_csv_cells_never_run_as_spreadsheet_formulas(chart, stored, written):
+    ledger.entry_post(
+        NewEntry(
+            legs=[debit("cash:stripe", eur(5)), credit("revenue:commission", eur(5))],
+            description=stored,
+            idempotency_key=stored,
+        )
+    )
+    out = io.StringIO()
+    call_command("ledger_export", "journal", stdout=out)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["description"], r["idempotency_key"]) for r in rows] == [(written, written)] * 2
+    assert [r["amount_minor"] for r in rows] == ["5", "-5"]  # numbers stay numbers
+    restored = written[1:] if written.startswith("'") else written  # the documented rule
+    assert restored == stored
+
+
 def test_journal_export_streams_on_while_accounts_are_opened(posted):
     from ledger.services import exports
     from ledger.types import AccountType

@@ -102,3 +102,18 @@ def test_csv_downloads(staff_client, entry_id):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     totals = (sum(int(r["debit_minor"]) for r in rows), sum(int(r["credit_minor"]) for r in rows))
     assert totals == (250_000, 250_000)
+
+
+def test_csv_download_cells_never_run_as_formulas(staff_client, chart):
+    ledger.entry_post(
+        NewEntry(
+            legs=[debit("cash:stripe", eur(100)), credit("revenue:commission", eur(100))],
+            description="=cmd|' /C calc'!A0",
+        )
+    )
+    response = staff_client.get(reverse("finance:journal_csv"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [(r["description"], r["amount_minor"]) for r in rows] == [
+        ("'=cmd|' /C calc'!A0", "100"),
+        ("'=cmd|' /C calc'!A0", "-100"),
+    ]
