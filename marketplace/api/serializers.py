@@ -17,7 +17,7 @@ class MoneyField(serializers.Serializer):
 
 class OfferSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="offer_id", help_text="Quote this id.")
-    name = serializers.CharField(source="offer.name")
+    name = serializers.CharField(help_text="This version's name.")
     version = serializers.IntegerField(source="number")
     corpus = serializers.SlugRelatedField(source="offer.corpus", slug_field="slug", read_only=True)
 

@@ -275,7 +275,7 @@ class OfferStatus(models.TextChoices):
 
 class Offer(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="offers")
-    name = models.CharField(max_length=120)
+    name = models.CharField(max_length=120, help_text="The latest version's name; each version keeps its own.")
     status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -296,6 +296,8 @@ class OfferVersion(models.Model):
 
     offer = models.ForeignKey(Offer, on_delete=models.PROTECT, related_name="versions")
     number = models.PositiveIntegerField()
+    # Names carry terms ("Research licence, 12 months"): a licence shows the name it was bought under.
+    name = models.CharField(max_length=120)
     permitted_uses = models.JSONField(default=list)
     term_months = models.PositiveIntegerField()
     territory = models.JSONField(default=list)
@@ -326,7 +328,7 @@ class OfferVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.offer} v{self.number}"
+        return f"{self.name} v{self.number}"
 
     @property
     def commission_percent(self):

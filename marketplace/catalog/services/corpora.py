@@ -70,7 +70,6 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
     versions = (
         OfferVersion.objects.filter(offer__corpus=corpus)
         .exclude(offer__status=OfferStatus.ARCHIVED)
-        .select_related("offer")
         .order_by("offer_id", "-number")
     )
     seen: set[int] = set()
@@ -80,7 +79,7 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
         seen.add(version.offer_id)
         if territory_beyond(version.territory, territory):
             return (
-                f"Offer '{version.offer.name}' grants {', '.join(version.territory)}: "
+                f"Offer '{version.name}' grants {', '.join(version.territory)}: "
                 "narrow or archive it before narrowing the corpus' rights."
             )
     return None

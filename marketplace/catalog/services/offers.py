@@ -112,7 +112,7 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
         raise ValidationError({"territory": beyond})
     if offer is None:
         offer = Offer.objects.create(corpus=corpus, name=name)
-        version = OfferVersion(offer=offer, number=1, created_by=access.user, **clean)
+        version = OfferVersion(offer=offer, number=1, name=name, created_by=access.user, **clean)
     else:
         offer = Offer.objects.select_for_update().get(pk=offer.pk, corpus=corpus)
         if offer.status == OfferStatus.ARCHIVED:
@@ -122,13 +122,13 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
         latest = offer.versions.order_by("-number").first()
         if latest is not None and not latest.published:
             version = latest
-            for key, value in clean.items():
+            for key, value in {"name": name, **clean}.items():
                 setattr(version, key, value)
         else:
             number = (latest.number if latest else 0) + 1
             version = OfferVersion(
-                offer=offer, number=number, created_by=access.user, published=True, published_at=timezone.now(),
-                **clean,
+                offer=offer, number=number, name=name, created_by=access.user, published=True,
+                published_at=timezone.now(), **clean,
             )  # fmt: skip
     version.save()
     version.refused_licensees.set(refused)

@@ -137,3 +137,22 @@ def test_takedown_acknowledged_in_the_ui_is_seen_by_the_licensor(client, admin_c
     assert "Lumen" in page and "removed" in page and "awaiting" not in page
     sold = client.get(reverse("licensing:licence_list", args=[licensor.organisation.slug])).content.decode()
     assert licence_id in sold and "Licences granted" in sold
+
+
+def test_a_licence_keeps_the_offer_name_it_was_bought_under(admin_client, licensor, market, buyer):
+    from marketplace.catalog.services import offers
+    from tests.fixtures.market import OFFER_DATA
+
+    _, api = buyer
+    licence_id = buy(api, market["flat"])["licence"]
+    renamed = offers.offer_save(
+        access=licensor,
+        corpus=market["corpus"],
+        offer=market["flat"],
+        data={**OFFER_DATA, "name": "Flat, 24 months", "price_plan": {"metric": None, "flat_fee": 100_000}},
+    )
+    assert (renamed.number, renamed.name, str(renamed)) == (2, "Flat, 24 months", "Flat, 24 months v2")
+    detail = admin_client.get(url("licensing:licence", admin_client, licence_id=licence_id)).content.decode()
+    assert "Flat, version 1" in detail and "24 months" not in detail
+    listed = {o["id"]: (o["name"], o["version"]) for o in api.get("/api/v1/offers/").json()["results"]}
+    assert listed[market["flat"].pk] == ("Flat, 24 months", 2)

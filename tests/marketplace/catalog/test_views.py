@@ -223,8 +223,13 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     owner_client.post(url("offer_publish", licensor, offer_id=offer.pk))
     page = owner_client.get(url("offer_edit", licensor, offer_id=offer.pk)).content.decode()
     assert "120,000.00 EUR" in page
-    owner_client.post(url("offer_edit", licensor, offer_id=offer.pk), {**form, "tier_4_price": "80.00"})
-    assert list(offer.versions.values_list("number", "published")) == [(1, True), (2, True)]
+    owner_client.post(
+        url("offer_edit", licensor, offer_id=offer.pk), {**form, "name": "Research+", "tier_4_price": "80.00"}
+    )
+    assert list(offer.versions.values_list("number", "published", "name")) == [
+        (1, True, "Research"),
+        (2, True, "Research+"),
+    ]
     assert offer.versions.get(number=1).price_plan["tiers"][1]["unit_price"] == 9000  # version 1 is frozen
 
 
