@@ -260,6 +260,7 @@ else:
 
 # Largest manifest file accepted (bytes).
 MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
+PREVIEW_MAX_BYTES = env_int("PREVIEW_MAX_BYTES", 50 * 1024**2)
 # Uploads above this size stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 

@@ -85,6 +85,14 @@ class PreviewForm(forms.Form):
     )
     caption = forms.CharField(max_length=200, required=False)
 
+    def __init__(self, *args, **kwargs):
+        from marketplace.catalog.services.corpora import max_preview_bytes
+        from marketplace.catalog.services.imports import human_size
+
+        super().__init__(*args, **kwargs)
+        limit = human_size(max_preview_bytes())
+        self.fields["file"].help_text = f"An image (JPEG, PNG, WebP) or a short clip (MP4, WebM), up to {limit}."
+
 
 class WithdrawForm(forms.Form):
     reason = forms.CharField(

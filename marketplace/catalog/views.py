@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
@@ -168,11 +169,14 @@ def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 
 @require_POST
+@limit_upload(corpora.max_preview_bytes)
 @org_view(Perm.MANAGE_CATALOG)
 def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    form = PreviewForm(request.POST, request.FILES, auto_id="id_preview_%s")
-    if form.is_valid():
+    form = PreviewForm(request.POST, request.FILES, auto_id="id_preview_%s")  # parses the body, through the limit
+    if _stopped_as_too_large(request, form, corpora.check_preview_size):
+        pass
+    elif form.is_valid():
         try:
             corpora.preview_add(
                 access=request.access, corpus=corpus, upload=form.cleaned_data["file"],
@@ -282,6 +286,20 @@ def withdrawal_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _stopped_as_too_large(request: HttpRequest, form, check_size: Callable[[int], None]) -> bool:
+    """An upload that :func:`limit_upload` stopped arrives without its file: say why next to the field."""
+    too_large = getattr(request, "upload_too_large", None)
+    if not too_large:
+        return False
+    form.is_valid()
+    form.errors.pop("file", None)  # "required": the upload was stopped; say why instead
+    try:
+        check_size(too_large)
+    except ValidationError as exc:
+        form_errors(form, exc)
+    return True
+
+
 # --- imports -----------------------------------------------------------------------
 
 
@@ -292,14 +310,8 @@ def import_create(request: HttpRequest, corpus_id: int) -> HttpResponse:
     form = ManifestUploadForm()
     if request.method == "POST":
         form = ManifestUploadForm(request.POST, request.FILES)  # parses the body, through the size limit
-        too_large = getattr(request, "upload_too_large", None)
-        if too_large:
-            form.is_valid()
-            form.errors.pop("file", None)  # "required": the upload was stopped; say why instead
-            try:
-                imports.check_size(too_large)
-            except ValidationError as exc:
-                form_errors(form, exc)
+        if _stopped_as_too_large(request, form, imports.check_size):
+            pass
         elif form.is_valid():
             try:
                 manifest_import = imports.manifest_upload(

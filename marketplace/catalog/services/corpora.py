@@ -12,7 +12,7 @@ from django.utils.text import slugify
 
 from marketplace.catalog.manifest import co_owner_shares
 from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion, PreviewMedia
-from marketplace.catalog.services.imports import licensor_slugs
+from marketplace.catalog.services.imports import human_size, licensor_slugs
 from marketplace.catalog.vocab import (
     CONTENT_RATINGS,
     GENRES,
@@ -256,7 +256,16 @@ PREVIEW_FORMATS = (
     ("clip", "webm", "video/webm", lambda head: head.startswith(b"\x1a\x45\xdf\xa3")),
 )
 PREVIEW_CONTENT_TYPES = {ext: content_type for _, ext, content_type, _ in PREVIEW_FORMATS} | {"jpeg": "image/jpeg"}
-PREVIEW_MAX_BYTES = 50 * 1024 * 1024
+
+
+def max_preview_bytes() -> int:
+    return getattr(settings, "PREVIEW_MAX_BYTES", 50 * 1024**2)
+
+
+def check_preview_size(size: int) -> None:
+    limit = max_preview_bytes()
+    if size > limit:
+        raise ValidationError({"file": f"The file is {human_size(size)}; previews are limited to {human_size(limit)}."})
 
 
 def _preview_format(upload) -> tuple[str, str]:
@@ -280,8 +289,7 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
         raise ValidationError("This corpus has been withdrawn.")
     if corpus.status == CorpusStatus.IN_REVIEW:
         raise ValidationError(IN_REVIEW_MESSAGE)
-    if upload.size > PREVIEW_MAX_BYTES:
-        raise ValidationError({"file": "Preview files are limited to 50 MB."})
+    check_preview_size(upload.size)
     kind, ext = _preview_format(upload)
     upload.name = f"{secrets.token_hex(16)}.{ext}"
     return PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])

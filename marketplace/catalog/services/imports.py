@@ -82,7 +82,7 @@ def manifest_format(filename: str) -> str:
     raise ValidationError({"file": f"{filename!r} is not a .csv or .jsonl manifest."})
 
 
-def _human(size: int) -> str:
+def human_size(size: int) -> str:
     for unit in ("bytes", "KB", "MB", "GB", "TB"):
         if size < 1024 or unit == "TB":
             return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
@@ -94,7 +94,10 @@ def check_size(size: int) -> None:
     limit = max_manifest_bytes()
     if size > limit:
         raise ValidationError(
-            {"file": f"The manifest is {_human(size)}; the limit is {_human(limit)}. Split it into smaller files."}
+            {
+                "file": f"The manifest is {human_size(size)}; the limit is {human_size(limit)}. "
+                "Split it into smaller files."
+            }
         )
 
 

@@ -510,6 +510,24 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     assert client.get(link).status_code == 200
 
 
+@override_settings(PREVIEW_MAX_BYTES=2000)
+def test_an_oversized_preview_is_stopped_while_streaming(owner_client, licensor, listed_corpus):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.catalog.models import PreviewMedia
+
+    page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "up to 2.0 KB" in page
+    big = SimpleUploadedFile("big.png", PNG + b"\0" * 5000, content_type="image/png")
+    response = owner_client.post(
+        url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": big, "caption": "Harbour"}
+    )
+    assert response.status_code == 400
+    errors = response.context["preview_form"].errors["file"]
+    assert errors == ["The file is 5.0 KB; previews are limited to 2.0 KB."]
+    assert not PreviewMedia.objects.exists()
+
+
 def test_only_a_published_corpus_has_a_public_page(client, licensor, operator, listed_corpus):
     from marketplace.catalog.services import corpora, withdrawals
 
