@@ -67,6 +67,9 @@ STAGE_COLUMNS = (
 
 
 WITHDRAWN_MESSAGE = "The corpus was withdrawn before this manifest was applied; nothing was changed."
+LOST_FILE_MESSAGE = (
+    "The uploaded file is no longer in storage, so it cannot be read; nothing was changed. Upload it again."
+)
 
 
 def max_manifest_bytes() -> int:
@@ -289,6 +292,10 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
         if Corpus.objects.filter(pk=mi.corpus_id, status=CorpusStatus.WITHDRAWN).exists():
             _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
             return ManifestImport.objects.get(pk=import_id)
+        if not mi.file.storage.exists(mi.file.name):  # no attempt will find it: fail now, not after retries
+            log.error("manifest import %s: its file %s is missing from storage", import_id, mi.file.name)
+            _finish(mi, ImportStatus.FAILED, file_error=LOST_FILE_MESSAGE)
+            return ManifestImport.objects.get(pk=import_id)
         row_errors = _validate_and_stage(mi, progress)
         if row_errors is not None:
             # Duplicates are checked even when other rows failed, so one pass reports every bad row.
@@ -317,7 +324,9 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             .exclude(status__in=FINISHED)
             .update(
                 status=ImportStatus.FAILED if given_up else ImportStatus.QUEUED,
-                file_error=f"The import failed: {exc}"
+                # The exception's text can name server paths or SQL: it stays in the log.
+                file_error=f"The import failed {mi.attempts} times ({type(exc).__name__}); nothing was changed. "
+                f"Upload the file again, or ask support about import {import_id}."
                 if given_up
                 else f"The import failed unexpectedly ({type(exc).__name__}); it will be retried.",
             )

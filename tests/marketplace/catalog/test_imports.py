@@ -184,7 +184,7 @@ def test_repeated_crashes_mark_the_import_failed(licensor, corpus, monkeypatch):
     )
 
     def boom(corpus_id):
-        raise RuntimeError("disk full")
+        raise RuntimeError("disk full at /srv/clearframe/media")
 
     monkeypatch.setattr(imports, "corpus_recount", boom)
     for _ in range(imports.MAX_ATTEMPTS):
@@ -192,9 +192,23 @@ def test_repeated_crashes_mark_the_import_failed(licensor, corpus, monkeypatch):
             imports.manifest_import_run(mi.pk)
     mi.refresh_from_db()
     assert mi.status == ImportStatus.FAILED
+    assert mi.file_error == (
+        f"The import failed 3 times (RuntimeError); nothing was changed. "
+        f"Upload the file again, or ask support about import {mi.pk}."
+    )  # the exception's own text (a server path here) stays in the log
     assert not ManifestRow.objects.filter(manifest_import=mi).exists()  # the last attempt staged them, and gave up
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # finished imports are left alone
     assert not Asset.objects.exists()
+
+
+def test_a_manifest_lost_from_storage_fails_at_once_without_naming_its_path(licensor, corpus):
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("a")])), enqueue=False
+    )
+    mi.file.storage.delete(mi.file.name)
+    done = imports.manifest_import_run(mi.pk)
+    assert (done.status, done.attempts, done.file_error) == (ImportStatus.FAILED, 1, imports.LOST_FILE_MESSAGE)
+    assert mi.file.name not in done.file_error and not Asset.objects.exists()
 
 
 def test_withdrawn_assets_stay_withdrawn_on_reimport(licensor, corpus):
