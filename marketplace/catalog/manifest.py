@@ -421,7 +421,7 @@ TRUNCATED_LAST_LINE = (
 
 
 def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
-    state = {"bytes": 0, "line": 0, "last_complete": True}
+    state = {"bytes": 0, "line": 0, "last_complete": True, "quotes": 0}
     decode_errors: dict[int, RowError] = {}
 
     def lines() -> Iterator[str]:
@@ -436,9 +436,11 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
                     raise ManifestFileError(error.message.replace("line 1", "the header line"))
                 decode_errors[state["line"]] = error
             state["last_complete"] = raw.endswith((b"\n", b"\r"))
+            state["quotes"] += text.count('"')
             yield text
 
-    reader = csv.reader(lines(), strict=True)
+    source = lines()
+    reader = csv.reader(source, strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -451,6 +453,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
     saw_row = False
     while True:
         start_line = state["line"] + 1
+        state["quotes"] = 0
         try:
             fields = next(reader)
         except StopIteration:
@@ -458,6 +461,10 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
         except csv.Error as exc:
             message = str(exc)
             hint = " (the file may be truncated)" if "EOF" in message or "end of data" in message else ""
+            if message.startswith("field larger than field limit"):
+                message = f"a field is longer than {csv.field_size_limit():,} characters, more than any manifest field"
+            if not hint and not _skip_open_quote(source, state):
+                hint = "; its quoted field is never closed"
             saw_row = True  # the row error stands; it is not an empty file
             # A bad byte on the same lines is reported too, not only the syntax it led to.
             errors = [decode_errors.pop(n) for n in range(start_line, state["line"] + 1) if n in decode_errors]
@@ -465,7 +472,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
             yield RowResult(start_line, None, errors, state["bytes"])
             if hint:
                 break
-            continue  # the reader starts afresh on the next line, so later rows are checked too
+            continue  # the reader starts afresh after the bad record, so later rows are checked too
         if not fields or fields == [""]:
             continue
         saw_row = True
@@ -486,6 +493,16 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
         yield RowResult(line, None if errors else row, errors, state["bytes"])
     if not saw_row:
         raise ManifestFileError("The manifest has a header but no rows.")
+
+
+def _skip_open_quote(source: Iterator[str], state: dict) -> bool:
+    """Read past the rest of a bad record whose quoted field spans lines, so that its next lines are not checked
+    as rows of their own. An odd count of quotes so far means a field is still open ("" inside one counts two).
+    False if the file ends first."""
+    while state["quotes"] % 2:
+        if next(source, None) is None:
+            return False
+    return True
 
 
 def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:

@@ -184,6 +184,29 @@ def test_rows_after_a_csv_syntax_error_are_still_checked():
     assert "',' expected after '\"'" in both[1][2]
 
 
+def test_a_quoted_field_over_the_limit_is_one_error_however_many_lines_it_spans():
+    import csv
+
+    spanning = "x" * csv.field_size_limit() + '\nsecond line, with "quotes" inside\n' + "y" * 10
+    rows = [
+        manifest_row("a1"),
+        manifest_row("a2", title=spanning),
+        manifest_row("a3", sha256="abc"),
+        manifest_row("a4"),
+    ]
+    found = messages(parse(manifest_csv(rows)))
+    assert found == [
+        (3, "", "line 3: a field is longer than 131,072 characters, more than any manifest field"),
+        (6, "sha256", found[1][2]),  # the next record, on the line after the field closes: nothing in between
+    ]
+    assert [r.row.external_id for r in parse(manifest_csv(rows)) if r.row] == ["a1", "a4"]
+    never_closed = manifest_csv([manifest_row("a1")]) + b'a2,"' + b"x" * (csv.field_size_limit() + 1) + b"\nmore\n"
+    assert messages(parse(never_closed))[-1] == (
+        3, "", "line 3: a field is longer than 131,072 characters, more than any manifest field; "
+        "its quoted field is never closed",
+    )  # fmt: skip
+
+
 UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
 
 
