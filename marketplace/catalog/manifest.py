@@ -31,7 +31,7 @@ COLUMNS = REQUIRED + OPTIONAL
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
-_TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]{1,2}):([0-9]{1,2}(?:\.[0-9]+)?)$")
+_TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]{1,2}):([0-5]?[0-9](?:\.[0-9]+)?)$")
 # Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -100,11 +100,20 @@ def _text(value: Any, limit: int, required: bool = True) -> str:
     return value
 
 
+def _number(text: str) -> Decimal:
+    """``text`` already matches _NUMBER; an exponent past about 10^18 ("1e99999999999999999999") is out of
+    Decimal's range, and a row error like any other rather than a crash of the import."""
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        raise ValueError(f"{text!r} is out of range") from None
+
+
 def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
     text = _text(value, 40)
     if not _NUMBER.match(text):
         raise ValueError(f"{text!r} is not a number")
-    number = Decimal(text)
+    number = _number(text)
     if number <= 0:
         raise ValueError(f"must be greater than zero (got {text})")
     if number > maximum:
@@ -168,11 +177,11 @@ def _territories(value: Any) -> list[str]:
 def _seconds(text: str) -> Decimal:
     text = text.strip()
     match = _TIMECODE.match(text) if len(text) <= 40 else None
-    if match:
+    if match and (match[1] is None or int(match[2]) < 60):  # HH:MM:SS, or MM:SS; seconds below 60 (the pattern)
         hours, minutes, seconds = match.groups()
         value = Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
-    elif len(text) <= 40 and _NUMBER.match(text) and Decimal(text) >= 0:
-        value = Decimal(text)
+    elif len(text) <= 40 and _NUMBER.match(text) and _number(text) >= 0:
+        value = _number(text).copy_abs()  # -0 is stored as 0: one spelling per time (abs() would round)
     else:
         raise ValueError(f"{text[:40]!r} is not a time (seconds, or HH:MM:SS)")
     # Bounded like a duration, to the millisecond: an exact value that is stored as it was checked.
@@ -226,7 +235,7 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         text = str(item.get("share", "")).strip().rstrip("%")
         if not _NUMBER.match(text):
             raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage")
-        percent = Decimal(text)
+        percent = _number(text)
         if not 0 < percent <= 100:
             raise ValueError(f"share {percent}% of {org} must be above 0% and at most 100%")
         if percent != percent.quantize(Decimal("0.01")):  # before scaling: 1e-999999999 would round to 0
@@ -522,9 +531,12 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
         try:
             # Decimals, not floats: 30.00000000000000001 must fail the decimal-places check as it does in a CSV.
             record = json.loads(text, parse_float=Decimal)
-        except (ValueError, RecursionError) as exc:  # also an integer of 4,300+ digits, or nesting too deep
+        # Also an integer of 4,300+ digits, a number whose exponent is out of Decimal's range, or nesting too deep.
+        except (ValueError, ArithmeticError, RecursionError) as exc:
             reason = (
-                exc.msg if isinstance(exc, json.JSONDecodeError) else "it nests too deeply or holds a number too long"
+                exc.msg
+                if isinstance(exc, json.JSONDecodeError)
+                else "it nests too deeply or holds a number too long or out of range"
             )
             hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
             yield RowResult(
@@ -535,7 +547,10 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
             yield RowResult(line, None, [RowError(line, "", f"line {line} must be a JSON object")], consumed)
             continue
         unknown = [k for k in record if k not in COLUMNS]
-        errors = [RowError(line, _field_name(k), f"unknown field {_shown(k)}{_suggest(k)}") for k in unknown]
+        # Bounded like a CSV header's: a line may carry thousands of stray keys.
+        errors = [RowError(line, _field_name(k), f"unknown field {_shown(k)}{_suggest(k)}") for k in unknown[:10]]
+        if len(unknown) > 10:
+            errors.append(RowError(line, "", f"and {len(unknown) - 10:,} more unknown fields"))
         row, field_errors = validate_record(record, line, known_orgs)
         errors.extend(field_errors)
         yield RowResult(line, None if errors else row, errors, consumed)

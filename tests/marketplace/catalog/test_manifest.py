@@ -208,6 +208,7 @@ def test_a_quoted_field_over_the_limit_is_one_error_however_many_lines_it_spans(
 
 
 UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
+HUGE = "1e99999999999999999999999"
 
 
 @pytest.mark.parametrize(
@@ -235,6 +236,14 @@ UNSTORABLE = "contains a NUL character or invalid Unicode (a lone surrogate)"
             "time 1.00000000000000000000000000001 has more than 3 decimal places",
         ),
         ({"clip_exclusions": f"0-{'9' * 41}:music"}, "clip_exclusions", "is not a time"),
+        # Exponents past Decimal's range: Decimal() raises an ArithmeticError, not a ValueError.
+        ({"duration_seconds": HUGE}, "duration_seconds", f"duration_seconds '{HUGE}' is out of range"),
+        ({"fps": HUGE}, "fps", f"fps '{HUGE}' is out of range"),
+        ({"clip_exclusions": f"0-{HUGE}:music"}, "clip_exclusions", f"'{HUGE}' is out of range"),
+        ({"co_owners": f"northlight:{HUGE}"}, "co_owners", f"'{HUGE}' is out of range"),
+        # Minutes and seconds of a time code stay below 60 (MM:SS alone may count more minutes).
+        ({"clip_exclusions": "00:00:75-00:01:00:music"}, "clip_exclusions", "'00:00:75' is not a time"),
+        ({"clip_exclusions": "0-01:99:00:music"}, "clip_exclusions", "'01:99:00' is not a time"),
     ],
 )
 def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrides, field, message):
@@ -243,6 +252,34 @@ def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrid
     assert [(line, name) for line, name, _ in messages(rows)] == [(3, field)]
     assert message in messages(rows)[0][2]
     assert rows[1].row is None
+
+
+def test_time_codes_and_negative_zero_have_one_spelling():
+    rows = parse(manifest_csv([manifest_row("a", duration_seconds="7200", clip_exclusions="75:30-01:59:59.5:music")]))
+    assert rows[0].row.clip_exclusions == [{"start": "4530", "end": "7199.5", "reason": "music"}]
+    for start in ('"-0"', "-0.0", "0"):  # -0 would compare unequal to 0 on re-upload
+        line = json.dumps(manifest_row("j")).replace(
+            '"clip_exclusions": ""', f'"clip_exclusions": [{{"start": {start}, "end": 5, "reason": "music"}}]'
+        )
+        assert parse(line.encode() + b"\n", "jsonl")[0].row.clip_exclusions == [
+            {"start": "0", "end": "5", "reason": "music"}
+        ]
+
+
+def test_json_lines_numbers_out_of_range_and_stray_keys_are_bounded_row_errors():
+    lines = [
+        json.dumps(manifest_row("j1")).replace('"fps": "25"', f'"fps": {HUGE}'),
+        json.dumps({**manifest_row("j2"), **{f"titl{n}": 0 for n in range(5_000)}}),
+    ]
+    rows = parse("".join(line + "\n" for line in lines).encode(), "jsonl")
+    found = messages(rows)
+    assert found[0] == (
+        1,
+        "",
+        "line 1 is not valid JSON: it nests too deeply or holds a number too long or out of range",
+    )
+    assert len(found) == 1 + 11 and found[-1] == (2, "", "and 4,990 more unknown fields")
+    assert found[1] == (2, "titl0", "unknown field 'titl0' (did you mean 'title'?)")
 
 
 def test_json_lines_values_that_are_not_text_or_storable_are_row_errors():
@@ -278,7 +315,7 @@ def test_json_lines_that_python_cannot_parse_are_row_errors_and_decimals_stay_ex
         json.dumps({**manifest_row("fine"), "duration_seconds": 1}).replace(": 1,", ": 30.5,"),
     ]
     rows = parse(("\n".join(lines) + "\n").encode(), "jsonl")
-    reason = "it nests too deeply or holds a number too long"
+    reason = "it nests too deeply or holds a number too long or out of range"
     assert messages(rows) == [
         (1, "", f"line 1 is not valid JSON: {reason}"),
         (2, "", f"line 2 is not valid JSON: {reason}"),
