@@ -62,13 +62,19 @@ def filter_number(text: str, maximum: Decimal) -> Decimal | None:
     return number if number.is_finite() and 0 <= number <= maximum else None
 
 
-def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
-    """Published corpora with at least one published offer, filtered; newest first."""
-    live_offer = OfferVersion.objects.filter(
+def _live_offer() -> QuerySet[OfferVersion]:
+    return OfferVersion.objects.filter(
         offer__corpus=OuterRef("pk"), offer__status=OfferStatus.PUBLISHED, published=True
     )
+
+
+def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
+    """Published corpora with something to sell (an active asset and a published offer), filtered; newest first."""
+    live_offer = _live_offer()
     corpora = (
-        Corpus.objects.filter(status=CorpusStatus.PUBLISHED).filter(Exists(live_offer)).select_related("organisation")
+        Corpus.objects.filter(status=CorpusStatus.PUBLISHED, asset_count__gt=0)
+        .filter(Exists(live_offer))
+        .select_related("organisation")
     )
     if filters.q:
         if connection.vendor == "postgresql":
@@ -110,6 +116,18 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
         else:
             corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
     return corpora.order_by("-published_at", "-pk")
+
+
+def unlisted_because(corpus: Corpus) -> list[str]:
+    """Why a published corpus is missing from the public catalogue (see :func:`public_corpora`); empty if listed."""
+    if corpus.status != CorpusStatus.PUBLISHED:
+        return []
+    reasons = []
+    if corpus.asset_count == 0:
+        reasons.append("it has no active assets")
+    if not Corpus.objects.filter(pk=corpus.pk).filter(Exists(_live_offer())).exists():
+        reasons.append("it has no published offer")
+    return reasons
 
 
 def public_corpus(slug: str) -> Corpus | None:

@@ -26,7 +26,7 @@ from marketplace.catalog.models import (
     Offer,
     Withdrawal,
 )
-from marketplace.catalog.selectors import corpus_assets
+from marketplace.catalog.selectors import corpus_assets, unlisted_because
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import PERMITTED_USES
@@ -116,6 +116,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "preview_form": preview_form or PreviewForm(auto_id="id_preview_%s"),
             "withdraw_form": withdraw_form or WithdrawForm(auto_id="id_withdraw_%s"),
             "review_required": corpora.review_required(),
+            "unlisted_because": unlisted_because(corpus),
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,
     )

@@ -9,7 +9,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from marketplace.catalog.models import Asset, Corpus, ImportStatus, ManifestImport, Offer
-from marketplace.catalog.services import imports
+from marketplace.catalog.services import imports, offers, withdrawals
 from marketplace.orgs.models import Role
 from tests.fixtures.market import (
     CORPUS_DATA,
@@ -307,6 +307,32 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     page = client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
     assert "Research licence" in page
     assert "a0" in page  # sample assets
+
+
+def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
+    client, licensor, operator, listed_corpus
+):
+    from marketplace.catalog.services import corpora
+
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    public = reverse("catalog:public_corpus", args=[listed_corpus.slug])
+    client.force_login(licensor.user)
+    page = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert f'href="{public}"' in page and "not in the public catalogue" not in page
+
+    ids = list(Asset.objects.filter(corpus=listed_corpus).values_list("id", flat=True))
+    withdrawals.assets_withdraw(access=licensor, corpus=listed_corpus, asset_ids=ids, reason="Rights lapsed")
+    page = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "Published, but not in the public catalogue: it has no active assets." in page
+    assert f'href="{public}"' not in page
+    for offer in listed_corpus.offers.all():
+        offers.offer_archive(access=licensor, offer=offer)
+    page = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "not in the public catalogue: it has no active assets and it has no published offer." in page
+    client.logout()
+    assert listed_corpus.title not in client.get(reverse("catalog:public_list")).content.decode()
+    assert client.get(public).status_code == 404
 
 
 def test_submit_needs_assets_and_a_published_offer(owner_client, licensor, corpus):
