@@ -20,20 +20,41 @@ from marketplace.catalog.selectors import (
 )
 from marketplace.catalog.services.corpora import PREVIEW_CONTENT_TYPES
 from marketplace.catalog.services.listing import shape_of
-from marketplace.catalog.vocab import CURRENCIES, GENRES, LANGUAGES, PERMITTED_USES
+from marketplace.catalog.vocab import (
+    CURRENCIES,
+    GENRES,
+    LANGUAGES,
+    PERMITTED_USES,
+    language_tag,
+    territory_codes,
+    territory_problem,
+)
 from marketplace.pricing import PricePlan, example_prices
 
 
 def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
+    """The filters as typed; one that cannot be read is an error next to its field and filters nothing."""
     errors: dict[str, str] = {}
     get = request.GET
+    language = get.get("language", "").strip()
+    if language and not language_tag(language):
+        errors["language"] = "Choose a language from the list (or give a language tag such as pt-BR)."
+        language = ""
+    territory = get.get("territory", "").strip()
+    if territory and (problem := territory_problem(territory_codes([territory]), missing="")):
+        errors["territory"] = problem.replace("code(s)", "code")
+        territory = ""
+    currency = get.get("currency", "").strip().upper() or "EUR"
+    if currency not in CURRENCIES:
+        errors["currency"] = f"Choose one of {', '.join(CURRENCIES)}."
+        currency = "EUR"
     filters = CatalogueFilters(
         q=get.get("q", "").strip()[:200],
-        language=get.get("language", "").strip()[:35],
+        language=language,
         genre=get.get("genre", "") if get.get("genre", "") in GENRES else "",
         use=get.get("use", "") if get.get("use", "") in PERMITTED_USES else "",
-        territory=get.get("territory", "").strip().upper()[:2],
-        currency=get.get("currency", "EUR").strip().upper()[:3] or "EUR",
+        territory=territory.upper(),
+        currency=currency,
     )
     if get.get("min_hours"):
         hours = filter_number(get["min_hours"], MAX_FILTER_HOURS)
@@ -41,7 +62,7 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
             errors["min_hours"] = "Enter a number of hours."
         else:
             filters.min_hours = hours
-    if get.get("max_price"):
+    if get.get("max_price") and "currency" not in errors:
         price = filter_number(get["max_price"], MAX_FILTER_PRICE)
         try:
             if price is None:

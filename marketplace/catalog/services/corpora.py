@@ -85,14 +85,31 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
     return None
 
 
+# Shown in full on the listing and the review page: long enough for a rights history, short enough to read.
+DESCRIPTION_MAX = 10_000
+CHAIN_OF_TITLE_MAX = 20_000
+
+
 def _validate(data: dict) -> dict:
     errors = {}
-    if not str(data.get("title", "")).strip():
+    title = str(data.get("title", "")).strip()
+    description = str(data.get("description", "")).strip()
+    chain_of_title = str(data.get("chain_of_title", "")).strip()
+    if not title:
         errors["title"] = "Give the corpus a title."
-    if len(str(data.get("description", "")).strip()) < 20:
+    elif len(title) > 200:
+        errors["title"] = f"Keep the title to 200 characters (it has {len(title):,})."
+    if len(description) < 20:
         errors["description"] = "Describe the corpus in at least a sentence (20 characters)."
-    if not str(data.get("chain_of_title", "")).strip():
+    elif len(description) > DESCRIPTION_MAX:
+        errors["description"] = f"Keep the description to {DESCRIPTION_MAX:,} characters (it has {len(description):,})."
+    if not chain_of_title:
         errors["chain_of_title"] = "State how you hold the rights (the chain of title); buyers and courts rely on it."
+    elif len(chain_of_title) > CHAIN_OF_TITLE_MAX:
+        errors["chain_of_title"] = (
+            f"Keep the chain of title to {CHAIN_OF_TITLE_MAX:,} characters (it has {len(chain_of_title):,}); "
+            "attach longer agreements to your records and summarise them here."
+        )
     if data.get("content_rating") not in CONTENT_RATINGS:
         errors["content_rating"] = f"Choose one of: {', '.join(CONTENT_RATINGS)}."
     genres = list(data.get("genres") or [])

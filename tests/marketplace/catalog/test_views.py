@@ -377,6 +377,17 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
         assert "Enter a number of hours" in hours.content.decode()
         assert "Enter a price per hour" in price.content.decode()
         assert title in hours.content.decode() and title in price.content.decode()  # a bad filter filters nothing
+    for query, message in (
+        ("territory=XX", "Unknown territory code: XX."),
+        ("territory=U", "Unknown territory code: U."),
+        ("language=english", "Choose a language from the list"),
+        ("currency=XYZ&max_price=5", "Choose one of EUR, USD"),
+    ):
+        page = client.get(f"{base}?{query}").content.decode()
+        assert message in page and title in page, query
+        assert "Enter a price per hour" not in page  # the currency is what is wrong, not the price
+    lower = client.get(base + "?territory=jp").content.decode()  # lower case is read
+    assert title in lower and "Unknown territory" not in lower
     assert client.get(reverse("catalog:public_corpus", args=["no-such-corpus"])).status_code == 404
 
 
@@ -803,3 +814,21 @@ def test_editing_a_corpus_shows_the_offer_territory_rule_with_the_other_errors(o
     errors = owner_client.post(url("corpus_edit", licensor, corpus_id=corpus.pk), form).context["form"].errors
     assert sorted(errors) == ["territory", "title"]
     assert "grants DE, FR: narrow or archive it" in errors["territory"][0]
+
+
+def test_corpus_texts_have_limits_that_the_form_names(owner_client, licensor):
+    from marketplace.catalog.services import corpora
+    from tests.fixtures.market import CORPUS_DATA
+
+    data = {**CORPUS_DATA, "description": "d" * 10_001, "chain_of_title": "c" * 20_001}
+    with pytest.raises(ValidationError) as caught:
+        corpora.corpus_create(access=licensor, data=data)
+    assert caught.value.message_dict == {
+        "description": ["Keep the description to 10,000 characters (it has 10,001)."],
+        "chain_of_title": [
+            "Keep the chain of title to 20,000 characters (it has 20,001); "
+            "attach longer agreements to your records and summarise them here."
+        ],
+    }
+    assert not Corpus.objects.exists()
+    corpora.corpus_create(access=licensor, data={**data, "description": "d" * 10_000, "chain_of_title": "c" * 20_000})
