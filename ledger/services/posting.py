@@ -544,8 +544,8 @@ def _chunk_size(count: int) -> int:
     return min(BULK_CHUNK, -(-count // 4))
 
 
-# The advisory lock that bulk calls with keys or reversals share and that such a batch sent in several
-# chunks holds alone (ledger_post_entries, step 0).
+# The advisory lock that keyed calls share and that a batch sent in several chunks, or one that reverses
+# entries, holds alone (ledger_post_entries, step 0).
 BULK_KEYS_LOCK = 7145360201
 
 

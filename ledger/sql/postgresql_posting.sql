@@ -61,13 +61,19 @@ DECLARE
     v_replays int := 0;
     v_ids bigint[];
 BEGIN
-    -- 0. Keys and reversals are claimed in order within a call (step 4), so
-    --    calls cannot wait on each other's in a cycle; but a batch sent in
-    --    several calls holds one call's while it claims the next. Such a batch
-    --    holds this lock exclusively (ledger.services.posting), other calls
-    --    with keys or reversals share it. Taken before the account locks, in
-    --    the same order as that batch takes them.
-    IF n > 1 AND (cardinality(array_remove(p_keys, NULL)) > 0 OR cardinality(array_remove(p_reverses, NULL)) > 0) THEN
+    -- 0. Keys are claimed in key order within a call (step 4), so keyed calls
+    --    cannot wait on each other's keys in a cycle. Reversals are claimed in
+    --    a second unique index, whose order no sort can match with the keys':
+    --    a call that reverses entries in a batch holds this lock exclusively,
+    --    as a batch sent in several calls does (it holds one call's claims
+    --    while it makes the next; ledger.services.posting). Other batches with
+    --    keys, and one entry with both a key and a reversal (as
+    --    ledger_post_entry), share it. Taken before the account locks, in the
+    --    same order as that batch takes them.
+    IF n > 1 AND cardinality(array_remove(p_reverses, NULL)) > 0 THEN
+        PERFORM pg_advisory_xact_lock(7145360201);
+    ELSIF (n > 1 AND cardinality(array_remove(p_keys, NULL)) > 0)
+       OR EXISTS (SELECT FROM unnest(p_keys, p_reverses) AS x(k, r) WHERE k IS NOT NULL AND r IS NOT NULL) THEN
         PERFORM pg_advisory_xact_lock_shared(7145360201);
     END IF;
 
@@ -242,6 +248,11 @@ DECLARE
     v_id bigint;
     v_day_work boolean;  -- an account's bucket holds another day than this entry's
 BEGIN
+    -- A key and a reversal: claimed in two indexes, so it queues behind a batch that reverses (ledger_post_entries,
+    -- step 0) rather than holding one claim while that batch holds the other.
+    IF p_key IS NOT NULL AND p_reverses IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock_shared(7145360201);
+    END IF;
     WITH wanted AS MATERIALIZED (
         SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
     ), locked AS MATERIALIZED (

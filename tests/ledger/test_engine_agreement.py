@@ -7,6 +7,7 @@ with the ORM engine, which is all that runs there.
 import datetime as dt
 import re
 import threading
+import time
 
 import pytest
 from django.db import connection, connections
@@ -278,3 +279,40 @@ def test_batches_meeting_accounts_in_opposite_orders_across_chunks_queue_instead
     assert _race([sales + opening] * rounds, [opening + sales] * rounds) == ["posted"] * (2 * rounds)
     assert JournalEntry.objects.count() == 2 * rounds * 1_200
     assert ledger.account_balance("cash:stripe", "EUR").balance == 2 * rounds * 600
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_batches_meeting_a_key_and_a_reversal_the_other_way_round_queue_instead_of_deadlocking():
+    """P claims the reversal of x and waits on key b (held by a third writer); Q claims key c, which P posts
+    later, and then the reversal of x. Keys and reversals are two indexes: no sort orders both."""
+    open_chart("EUR")
+    x = ledger.entry_post(entry(debit="receivable:lic_acme", credit="equity:opening")).id
+    holder = HeldTransaction(
+        lambda: ledger.entry_post(entry(key="b", debit="receivable:lic_acme", credit="prepaid:lic_acme"))
+    )
+    outcomes: dict[str, str] = {}
+
+    def run(name, batch):
+        try:
+            ledger.entries_post(batch)
+            outcomes[name] = "posted"
+        except Exception as exc:
+            outcomes[name] = type(exc).__name__
+        finally:
+            connections.close_all()
+
+    other = {"debit": "expense:processing_fees", "credit": "equity:opening"}
+    p = threading.Thread(target=run, args=("P", [entry(key="a", reverses=x), entry(key="b"), entry(key="c")]))
+    q = threading.Thread(target=run, args=("Q", [entry(key="c", **other), entry(key="d", reverses=x, **other)]))
+    p.start()
+    time.sleep(0.5)
+    q.start()
+    time.sleep(0.5)
+    holder.rollback()
+    for thread in (p, q):
+        thread.join(30)
+    holder.join()
+    assert outcomes["P"] == "posted"
+    assert outcomes["Q"] in ("IdempotencyConflict", "AlreadyReversed"), outcomes
+    assert JournalEntry.objects.filter(reverses_id=x).count() == 1
