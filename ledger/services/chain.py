@@ -215,7 +215,11 @@ def _verify(progress: Callable[[int, int], None] | None, chunk: int) -> VerifyRe
                     problems.append(
                         VerifyProblem(
                             "chain",
-                            f"entry {seal.entry_id}: its content hash differs from the sealed one",
+                            # Both look alike from here: the content hash re-written with the entry, or a seal
+                            # before this one re-written to match an earlier entry's change.
+                            f"entry {seal.entry_id}: seal {seal.seq} does not follow from the seal before it: this "
+                            "entry's content hash was changed after sealing, or an earlier seal was rewritten "
+                            "(then the entries before this one are suspect)",
                             seal.entry_id,
                         )
                     )

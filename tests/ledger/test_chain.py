@@ -37,15 +37,16 @@ def tamper(sql: str, params=()) -> None:
     """Run raw SQL with the immutability triggers out of the way, as an attacker with DB access could."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute("ALTER TABLE ledger_posting DISABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER USER")
+            tables = ("ledger_posting", "ledger_entry", "ledger_chain_seal")
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             cursor.execute(sql, params)
-            cursor.execute("ALTER TABLE ledger_posting ENABLE TRIGGER USER")
-            cursor.execute("ALTER TABLE ledger_entry ENABLE TRIGGER USER")
+            for table in tables:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
         else:
             names = [
                 "ledger_posting_no_update", "ledger_posting_no_delete", "ledger_entry_no_update",
-                "ledger_entry_no_delete",
+                "ledger_entry_no_delete", "ledger_chain_seal_no_update", "ledger_chain_seal_no_delete",
             ]  # fmt: skip
             for name in names:
                 cursor.execute(f"DROP TRIGGER {name}")
@@ -140,6 +141,34 @@ def test_rewritten_content_hash_breaks_the_chain(chart):
     report = ledger.chain_verify()
     assert [p.kind for p in report.problems] == ["chain"]
     assert report.first_bad_entry == ids[0]
+
+
+def test_a_rewritten_seal_is_reported_without_blaming_the_entry_after_it(chart):
+    from ledger.models import ChainSeal
+    from ledger.services import _hashing
+
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    ledger.chain_seal()
+    # The attacker edits entry 1, re-hashes it and rewrites its seal, but not the seals after it.
+    tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [ids[0]])
+    entry = JournalEntry.objects.get(pk=ids[0])
+    forged = _hashing.stored_content_hash(
+        idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
+        description=entry.description, metadata=entry.metadata, reverses=None,
+        legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
+    )  # fmt: skip
+    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, ids[0]])
+    seal = ChainSeal.objects.get(entry_id=ids[0])
+    tamper(
+        "UPDATE ledger_chain_seal SET chain_hash = %s WHERE seq = %s",
+        [_hashing.chain_hash(_hashing.GENESIS_HASH, seal.seq, ids[0], forged), seal.seq],
+    )
+    report = ledger.chain_verify()
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("chain", ids[1])]
+    assert report.problems[0].message == (
+        f"entry {ids[1]}: seal {seal.seq + 1} does not follow from the seal before it: this entry's content hash was "
+        "changed after sealing, or an earlier seal was rewritten (then the entries before this one are suspect)"
+    )
 
 
 def test_an_entry_without_postings_is_named_even_with_a_matching_hash(chart):
