@@ -123,7 +123,7 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
             if _UNSTORABLE.search(metadata_json) or "\\u0000" in metadata_json:
                 _refuse_unstorable(json.loads(metadata_json))
             metadata = json.loads(metadata_json, parse_float=_stored_float)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deeply to encode
             raise InvalidEntry(f"metadata must be plain JSON: {exc}") from None
     else:
         metadata_json = "{}"
@@ -402,7 +402,8 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
                 account = accounts[ref]
                 attempted = running[ref] * AccountType(account.type).normal_sign
                 if account.forbid_negative and attempted < 0:
-                    raise InsufficientBalance(account.code, account.currency, account.balance, attempted)
+                    before = (running[ref] - leg.amount) * AccountType(account.type).normal_sign  # this entry's start
+                    raise InsufficientBalance(account.code, account.currency, before, attempted)
         if overflow:
             raise InvalidEntry(BALANCE_OVERFLOW)
 
@@ -582,6 +583,7 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
     batcher = _Batcher(posted_at, encode=on_postgresql)
 
     def send(chunk: _Chunk) -> list[PostedEntry]:
+        _require_entries(p.reverses for p in chunk.unique if p.reverses is not None)  # validated first, as one
         if on_postgresql:
             return _post_pg(chunk.unique, posted_at, chunk.params)
         return _post_orm(chunk.unique, posted_at)
@@ -622,7 +624,9 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
 
 
 # The order in which one call names the first of several problems (docs/ledger.md); validation comes first.
-_REFUSAL_ORDER = (UnknownAccount, IdempotencyConflict, PeriodClosed, AlreadyReversed, InsufficientBalance)
+_REFUSAL_ORDER = (
+    EntryNotFound, UnknownAccount, IdempotencyConflict, PeriodClosed, AlreadyReversed, InsufficientBalance
+)  # fmt: skip
 
 
 def _first_refusal(refusal: LedgerError, later: list[_Prepared]) -> LedgerError:
@@ -632,12 +636,20 @@ def _first_refusal(refusal: LedgerError, later: list[_Prepared]) -> LedgerError:
     refusal is checked on them in turn. Only on this path: a batch that posts pays nothing for it.
     """
     rank = next((i for i, kind in enumerate(_REFUSAL_ORDER) if isinstance(refusal, kind)), len(_REFUSAL_ORDER))
-    checks = (_unknown_account_in, _key_conflict_in, _closed_period_in, _reversed_already_in)[:rank]
-    for check in checks:
+    checks = (_missing_reversal_in, _unknown_account_in, _key_conflict_in, _closed_period_in, _reversed_already_in)
+    for check in checks[:rank]:
         found = check(later)
         if found is not None:
             return found
     return refusal
+
+
+def _missing_reversal_in(batch: list[_Prepared]) -> LedgerError | None:
+    try:
+        _require_entries(p.reverses for p in batch if p.reverses is not None)
+    except EntryNotFound as missing:
+        return missing
+    return None
 
 
 def _unknown_account_in(batch: list[_Prepared]) -> LedgerError | None:
@@ -721,7 +733,6 @@ def entries_post(entries: Sequence[NewEntry]) -> list[PostedEntry]:
     """
     if not entries:
         return []
-    _require_entries(e.reverses for e in entries if type(e.reverses) is int and e.reverses > 0)
     return _post_many(entries, timezone.now())
 
 

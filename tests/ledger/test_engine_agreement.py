@@ -107,6 +107,41 @@ def test_an_overdraft_names_the_first_leg_that_breaches(engine):
             "royalty_payable:lor_north", 100, -50,
         )  # fmt: skip
 
+    # In a batch: the balance just before the breaching entry (after the batch's earlier draws), not the stored one.
+    draw = entry(60, debit="prepaid:lic_acme", credit="cash:stripe")
+    with pytest.raises(ledger.InsufficientBalance) as caught:
+        ledger.entries_post([draw, draw])
+    assert (caught.value.account_code, caught.value.balance, caught.value.attempted) == ("prepaid:lic_acme", 40, -20)
+    assert "balance 40, this entry would move it to -20" in str(caught.value)
+
+
+def test_a_batch_names_an_invalid_entry_before_a_missing_reversal_target(engine):
+    out_of_range = entry(reverses=2**63)
+    unbalanced = NewEntry(legs=[Leg("cash:stripe", "EUR", 1), Leg("revenue:commission", "EUR", -2)],
+                          description="off by one", reverses=999_999)  # fmt: skip
+    for bad, expected in ((out_of_range, ledger.InvalidEntry), (unbalanced, ledger.UnbalancedEntry)):
+        for post in (
+            ledger.entry_post,
+            lambda e: ledger.entries_post([e]),
+            lambda e: ledger.entries_post([entry(1), e]),
+        ):
+            with pytest.raises(expected) as caught:
+                post(bad)
+            assert type(caught.value) is expected
+    with pytest.raises(ledger.EntryNotFound, match="no journal entry 999999 to reverse"):
+        ledger.entries_post([entry(1), refund_of(999_999)])
+    assert JournalEntry.objects.count() == 0
+
+
+def test_metadata_nested_too_deeply_to_encode_is_an_invalid_entry(engine):
+    nested: dict = {}
+    for _ in range(5_000):
+        nested = {"a": nested}
+    for post in (ledger.entry_post, lambda e: ledger.entries_post([e])):
+        with pytest.raises(ledger.InvalidEntry, match="metadata must be plain JSON"):
+            post(entry(metadata=nested))
+    assert JournalEntry.objects.count() == 0
+
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
