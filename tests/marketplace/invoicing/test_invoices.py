@@ -123,3 +123,25 @@ def test_licensee_finance_sees_its_invoices_in_the_dashboard(client, licensor, b
     assert f"/o/lumen/charges/{charge.pk}/" in detail and invoice.payment_reference in detail
     pdf = client.get(f"/o/lumen/invoices/{invoice.public_id}/pdf/")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+
+
+def test_the_licensors_dashboard_shows_what_it_sold_and_what_it_is_owed(client, licensor, buyer, market):
+    from marketplace.orgs.models import Role
+    from tests.fixtures.market import add_member
+
+    lumen, _ = buyer
+    client.force_login(licensor.user)
+    assert "appear here once buyers license your corpora" in client.get("/o/northlight/").content.decode()
+    hourly = licence_on(licensor, lumen.organisation, market["corpus"], HOURLY)
+    report(hourly, [("seconds_delivered", 720, "m0")])
+    rating_rate_all()
+    owed = ledger.account_balance("royalty_payable:org:northlight", "EUR").balance
+    assert owed == 1_600  # 20.00 EUR charged, less 20% commission
+    page = client.get("/o/northlight/").content.decode()
+    assert "Licences sold" in page and ">1</a>" in page and "1 active" in page
+    assert "Charged to buyers (EUR)" in page and ">20.00</a>" in page
+    assert "Royalties owed to you (EUR)" in page and ">16.00<" in page
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    client.force_login(viewer)
+    page = client.get("/o/northlight/").content.decode()
+    assert "Licences sold" in page and "Royalties owed" not in page and "20.00" not in page  # money is for finance
