@@ -66,6 +66,12 @@ class Corpus(models.Model):
     def total_hours(self):
         return self.total_seconds / 3600
 
+    @property
+    def content_rating_label(self) -> str:
+        from marketplace.catalog.vocab import CONTENT_RATINGS
+
+        return CONTENT_RATINGS.get(self.content_rating, self.content_rating)
+
 
 class PreviewMedia(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="previews")

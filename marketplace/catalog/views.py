@@ -164,7 +164,7 @@ def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
             if not _errors_on_form(request, form, exc):
                 return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
         else:
-            messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count} assets).")
+            messages.success(request, f"The corpus is withdrawn ({withdrawal.asset_count:,} assets).")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     return _corpus_page(request, corpus, withdraw_form=form)
 

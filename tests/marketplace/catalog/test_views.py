@@ -832,3 +832,13 @@ def test_corpus_texts_have_limits_that_the_form_names(owner_client, licensor):
     }
     assert not Corpus.objects.exists()
     corpora.corpus_create(access=licensor, data={**data, "description": "d" * 10_000, "chain_of_title": "c" * 20_000})
+
+
+def test_an_archived_offer_is_shown_read_only(owner_client, licensor, corpus):
+    version = offers.offer_save(access=licensor, corpus=corpus, data=OFFER_DATA)
+    offers.offer_archive(access=licensor, offer=version.offer)
+    page = owner_client.get(url("offer_edit", licensor, offer_id=version.offer.pk)).content.decode()
+    assert "This offer is archived" in page and "Save offer" not in page
+    live = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "name": "Live"})
+    page = owner_client.get(url("offer_edit", licensor, offer_id=live.offer.pk)).content.decode()
+    assert "This offer is archived" not in page and "Save offer" in page
