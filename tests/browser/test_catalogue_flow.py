@@ -37,6 +37,13 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     # The form explains what is missing, next to each field.
     page.get_by_role("button", name="Create corpus").click()
     expect(page.locator("#id_title_error")).to_contain_text("This field is required")
+    # ...and starts at a summary of what to fix, each linked to its field; a checkbox group is named by its legend.
+    summary = page.locator("[data-error-summary]")
+    expect(summary).to_be_focused()
+    expect(summary).to_contain_text("This form has")
+    expect(page.get_by_role("group", name="Genres")).to_be_visible()
+    summary.get_by_role("link", name="Title", exact=True).click()
+    expect(page.get_by_role("textbox", name="Title", exact=True)).to_be_focused()
     page.get_by_role("textbox", name="Title", exact=True).fill("Rotterdam harbour 4K")
     page.get_by_role("textbox", name="Description", exact=True).fill(
         "Cranes, ships and quays at dawn, filmed in 4K by our own crews."

@@ -105,6 +105,9 @@ function copyButton(button) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  // A form that came back with errors: start at its summary, which links to each field.
+  const summary = document.querySelector("[data-error-summary]");
+  if (summary) summary.focus();
   document.querySelectorAll("form[data-confirm]").forEach(confirmSubmit);
   document.querySelectorAll("[data-copy]").forEach(copyButton);
   document.querySelectorAll("[data-import-status-url]").forEach(watchImport);
