@@ -24,6 +24,7 @@ urlpatterns = [
     path(f"{org}imports/<int:import_id>/", views.import_detail, name="import"),
     path(f"{org}imports/<int:import_id>/status.json", views.import_status, name="import_status"),
     path(f"{org}imports/<int:import_id>/errors.csv", views.import_errors_csv, name="import_errors_csv"),
+    path(f"{org}imports/<int:import_id>/missing.csv", views.import_missing_csv, name="import_missing_csv"),
     path(
         f"{org}imports/<int:import_id>/withdraw-missing/", views.import_withdraw_missing, name="import_withdraw_missing"
     ),

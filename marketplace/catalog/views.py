@@ -21,6 +21,7 @@ from marketplace.catalog.models import (
     AssetStatus,
     Corpus,
     CorpusStatus,
+    ImportStatus,
     ManifestImport,
     ManifestRowError,
     Offer,
@@ -360,14 +361,36 @@ def _import_state(mi: ManifestImport) -> dict:
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     mi = _import(request, import_id)
     errors = Paginator(ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "id"), 100)
+    missing = _missing(mi)
     return render(
         request,
         "catalog/import_detail.html",
         {
             "access": request.access, "mi": mi, "corpus": mi.corpus, "errors": errors.get_page(request.GET.get("page")),
             "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+            "missing_sample": list(missing[:MISSING_SHOWN]) if missing is not None else None,
         },
     )  # fmt: skip
+
+
+MISSING_SHOWN = 20
+
+
+def _missing(mi: ManifestImport):
+    """The assets that withdrawing the missing would take down, while that can still be done; else None."""
+    if mi.status != ImportStatus.DONE or not mi.missing or mi.missing_withdrawal_id:
+        return None
+    if not imports.missing_listing_kept(mi):
+        return None
+    return imports.missing_assets(mi).order_by("external_id").values_list("external_id", "title")
+
+
+@org_view(Perm.VIEW)
+def import_missing_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
+    missing = _missing(_import(request, import_id))
+    if missing is None:
+        raise Http404("Nothing is missing from this import, or its missing assets were withdrawn.")
+    return csv_response(missing.iterator(), ["external_id", "title"], f"manifest-missing-{import_id}.csv")
 
 
 @org_view(Perm.VIEW)

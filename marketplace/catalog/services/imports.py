@@ -498,6 +498,14 @@ def missing_assets(mi: ManifestImport):
     return Asset.objects.filter(corpus_id=mi.corpus_id, status=AssetStatus.ACTIVE).exclude(external_id__in=listed)
 
 
+def missing_listing_kept(mi: ManifestImport) -> bool:
+    """Whether this import's copy of the manifest is whole. Staged rows live in an unlogged table on PostgreSQL:
+    a crash empties it, and an empty listing would make every asset "missing"."""
+    return ManifestRow.objects.filter(manifest_import_id=mi.pk).count() == (
+        mi.added + mi.changed + mi.unchanged + mi.still_withdrawn
+    )
+
+
 def _apply(mi: ManifestImport) -> None:
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value

@@ -13,11 +13,10 @@ from marketplace.catalog.models import (
     CorpusStatus,
     ImportStatus,
     ManifestImport,
-    ManifestRow,
     Withdrawal,
     WithdrawalScope,
 )
-from marketplace.catalog.services.imports import latest_applied, missing_assets
+from marketplace.catalog.services.imports import latest_applied, missing_assets, missing_listing_kept
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
 from marketplace.events.services import event_record
@@ -107,11 +106,7 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
     latest = latest_applied(mi.corpus_id)
     if latest is None or latest.pk != mi.pk:
         raise ValidationError("A newer manifest has been imported since; withdraw from that import instead.")
-    # Staged rows live in an unlogged table on PostgreSQL: a crash empties it, and an empty listing would
-    # make every asset "missing". Withdraw only against the listing the import counted.
-    if ManifestRow.objects.filter(manifest_import_id=mi.pk).count() != (
-        mi.added + mi.changed + mi.unchanged + mi.still_withdrawn
-    ):
+    if not missing_listing_kept(mi):  # withdraw only against the listing the import counted
         raise ValidationError(
             "This import's copy of the manifest was lost when the database restarted; "
             "upload the manifest again to see what is missing."

@@ -842,3 +842,19 @@ def test_an_archived_offer_is_shown_read_only(owner_client, licensor, corpus):
     live = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "name": "Live"})
     page = owner_client.get(url("offer_edit", licensor, offer_id=live.offer.pk)).content.decode()
     assert "This offer is archived" not in page and "Save offer" in page
+
+
+def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i:02d}") for i in range(30)])
+    again = import_rows(licensor, corpus, [manifest_row("a00"), manifest_row("a01")])
+    assert again.missing == 28
+    page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
+    assert "<td>a02</td>" in page and "<td>a21</td>" in page and "<td>a22</td>" not in page  # the first 20
+    assert "20 of 28 shown." in page and "<td>a00</td>" not in page
+    download = owner_client.get(url("import_missing_csv", licensor, import_id=again.pk))
+    rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
+    assert rows[0] == ["external_id", "title"] and [r[0] for r in rows[1:]] == [f"a{i:02d}" for i in range(2, 30)]
+    owner_client.post(url("import_withdraw_missing", licensor, import_id=again.pk), {"reason": ""})
+    page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
+    assert "The 28 missing assets were withdrawn" in page and "<td>a02</td>" not in page
+    assert owner_client.get(url("import_missing_csv", licensor, import_id=again.pk)).status_code == 404
