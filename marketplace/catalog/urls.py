@@ -15,6 +15,9 @@ urlpatterns = [
     path(f"{org}corpora/<int:corpus_id>/submit/", views.corpus_submit, name="corpus_submit"),
     path(f"{org}corpora/<int:corpus_id>/withdraw/", views.corpus_withdraw, name="corpus_withdraw"),
     path(f"{org}corpora/<int:corpus_id>/previews/", views.preview_upload, name="preview_upload"),
+    path(
+        f"{org}corpora/<int:corpus_id>/previews/<int:preview_id>/remove/", views.preview_remove, name="preview_remove"
+    ),
     path(f"{org}corpora/<int:corpus_id>/assets/", views.asset_list, name="assets"),
     path(f"{org}corpora/<int:corpus_id>/assets/withdraw/", views.assets_withdraw, name="assets_withdraw"),
     path(f"{org}corpora/<int:corpus_id>/assets/<int:asset_id>/", views.asset_detail, name="asset"),

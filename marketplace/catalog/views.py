@@ -25,6 +25,7 @@ from marketplace.catalog.models import (
     ManifestImport,
     ManifestRowError,
     Offer,
+    PreviewMedia,
     Withdrawal,
 )
 from marketplace.catalog.selectors import corpus_assets, unlisted_because
@@ -191,6 +192,16 @@ def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
             messages.success(request, "Preview added.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     return _corpus_page(request, corpus, preview_form=form)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def preview_remove(request: HttpRequest, corpus_id: int, preview_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    preview = get_object_or_404(PreviewMedia.objects.select_related("corpus"), pk=preview_id, corpus=corpus)
+    corpora.preview_remove(access=request.access, preview=preview)
+    messages.success(request, "Preview removed.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
 
 
 @org_view(Perm.VIEW)

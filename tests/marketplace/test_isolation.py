@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from marketplace.api.keys import api_key_create
 from marketplace.api.models import ApiKey
-from marketplace.catalog.models import Asset
+from marketplace.catalog.models import Asset, PreviewMedia
 from marketplace.catalog.services import withdrawals
 from marketplace.invoicing.services import invoice_issue
 from marketplace.licensing import services as licensing
@@ -54,6 +54,10 @@ def victim(db, market, licensor):
     asset = Asset.objects.get(corpus=corpus, external_id="v1")
     withdrawals.assets_withdraw(access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received")
     invitation = invitation_create(access=access, email="new@victim.example", role="viewer")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    png = SimpleUploadedFile("still.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+    preview = corpora.preview_add(access=access, corpus=corpus, upload=png, caption="Harbour")
 
     lab, lab_owner = make_org("victim-lab", OrgKind.LICENSEE)
     lab.invoicing_approved = True
@@ -83,7 +87,7 @@ def victim(db, market, licensor):
         "statement_id": statement.public_id, "kind": "pdf",
         "charge_id": RatingCharge.objects.get(licence=hourly).pk, "invoice_id": invoice.public_id,
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
-        "asset_id": asset.pk, "invitation_id": invitation.pk,
+        "asset_id": asset.pk, "invitation_id": invitation.pk, "preview_id": preview.pk,
         "licensee_slug": lab.slug, "licence_id": order.licence.public_id, "version": 1, "key_id": key.public_id,
         "endpoint_id": endpoint.public_id, "delivery_id": WebhookDelivery.objects.get(endpoint=endpoint).message_id,
         "notice_id": TakedownNotice.objects.get(licence=order.licence).public_id,
@@ -132,6 +136,7 @@ def test_another_organisation_gets_404_on_every_route(client, victim, attacker_k
     assert endpoint.active and endpoint.previous_secret == ""
     assert WebhookDelivery.objects.get(message_id=victim["delivery_id"]).next_attempt_at == delivery_due
     assert TakedownNotice.objects.get(public_id=victim["notice_id"]).acknowledged_at is None
+    assert PreviewMedia.objects.filter(pk=victim["preview_id"]).exists()
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, victim):

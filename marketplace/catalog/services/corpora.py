@@ -296,6 +296,18 @@ def _preview_format(upload) -> tuple[str, str]:
 
 
 @transaction.atomic
+def preview_remove(*, access: OrgAccess, preview: PreviewMedia) -> None:
+    """Take a preview down at once, in any state of its corpus (a face without a release, the wrong clip): it
+    leaves every page now, and its file leaves storage once the removal commits."""
+    access.require(Perm.MANAGE_CATALOG)
+    if preview.corpus.organisation_id != access.organisation.pk:
+        raise ValidationError("This preview belongs to another organisation.")
+    name, storage = preview.file.name, preview.file.storage
+    PreviewMedia.objects.filter(pk=preview.pk).delete()
+    transaction.on_commit(lambda: storage.delete(name))
+
+
+@transaction.atomic
 def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "") -> PreviewMedia:
     """Store a preview under a random name of its real type, so that no upload is ever served as a page."""
     access.require(Perm.MANAGE_CATALOG)

@@ -858,3 +858,35 @@ def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn
     page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
     assert "The 28 missing assets were withdrawn" in page and "<td>a02</td>" not in page
     assert owner_client.get(url("import_missing_csv", licensor, import_id=again.pk)).status_code == 404
+
+
+def test_a_licensor_takes_a_preview_down_at_once(
+    client, licensor, operator, listed_corpus, django_capture_on_commit_callbacks
+):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from marketplace.catalog.models import PreviewMedia
+    from marketplace.catalog.services import corpora
+
+    preview = corpora.preview_add(
+        access=licensor, corpus=listed_corpus, upload=SimpleUploadedFile("a.png", PNG), caption="Face, no release"
+    )
+    stored = preview.file.name
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    link = reverse("catalog:preview_file", args=[preview.pk])
+    remove = url("preview_remove", licensor, corpus_id=listed_corpus.pk, preview_id=preview.pk)
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    client.force_login(viewer)
+    assert client.post(remove).status_code in (403, 404)
+    assert f'action="{remove}"' not in client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    client.force_login(licensor.user)
+    page = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert f'action="{remove}"' in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(remove)
+    assert response.status_code == 302
+    assert not PreviewMedia.objects.filter(pk=preview.pk).exists() and not preview.file.storage.exists(stored)
+    client.logout()
+    assert client.get(link).status_code == 404
+    assert link not in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
