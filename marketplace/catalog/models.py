@@ -195,11 +195,15 @@ class ManifestImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # 1, 2, 3… per corpus in the order imports applied, taken under the corpus lock: which listing is current
+    # must not hang on the clocks of the workers that applied them.
+    applied_seq = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="catalog_import_status_valid")
+            models.CheckConstraint(condition=Q(status__in=ImportStatus.values), name="catalog_import_status_valid"),
+            models.UniqueConstraint(fields=["corpus", "applied_seq"], name="catalog_import_applied_seq_uniq"),
         ]
 
     def __str__(self) -> str:

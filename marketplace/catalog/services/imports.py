@@ -27,7 +27,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, read_manifest
@@ -548,8 +548,10 @@ def _apply(mi: ManifestImport) -> None:
                 )
         corpus_recount(mi.corpus_id)
         corpus_refresh_price(mi.corpus_id)
+        last = ManifestImport.objects.filter(corpus_id=mi.corpus_id).aggregate(seq=Max("applied_seq"))["seq"]
         ManifestImport.objects.filter(pk=mi.pk).update(
             status=ImportStatus.DONE,
+            applied_seq=(last or 0) + 1,  # under the corpus lock taken above: applies are serial per corpus
             finished_at=timezone.now(),
             added=diff.added,
             changed=diff.changed,
@@ -579,7 +581,9 @@ def latest_applied(corpus_id: int) -> ManifestImport | None:
 
 
 def _applied(corpus_id: int):
-    return ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE).order_by("-finished_at", "-pk")
+    return ManifestImport.objects.filter(corpus_id=corpus_id, status=ImportStatus.DONE).order_by(
+        F("applied_seq").desc(nulls_last=True), "-pk"
+    )
 
 
 def imports_stalled(older_than_seconds: int | None = None):

@@ -428,6 +428,26 @@ def test_withdrawing_assets_refreshes_the_listed_price_per_hour(licensor, corpus
     assert (before, corpus.price_per_hour_from) == (199, 12_000)  # rounded up; now 120 thirty-second clips per hour
 
 
+def test_the_manifest_applied_last_is_current_whatever_the_clock_of_the_worker_that_applied_it(
+    licensor, corpus, monkeypatch
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b"), manifest_row("c")])
+    slow = timezone.now() - dt.timedelta(hours=1)  # a worker whose clock is an hour behind applies next
+    monkeypatch.setattr(imports.timezone, "now", lambda: slow)
+    behind = import_rows(licensor, corpus, [manifest_row("a")])
+    monkeypatch.undo()
+    assert imports.latest_applied(corpus.pk).pk == behind.pk
+    assert list(corpus.imports.filter(status="done").order_by("applied_seq").values_list("applied_seq", flat=True)) == [
+        1,
+        2,
+    ]
+    assert withdrawals.missing_withdraw(access=licensor, manifest_import=behind).asset_count == 2
+
+
 def test_the_manifest_applied_last_is_the_current_listing_whatever_order_imports_were_queued(licensor, corpus):
     import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b"), manifest_row("c")])
     first = queued(licensor, corpus, [manifest_row("a")])
