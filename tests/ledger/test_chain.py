@@ -123,20 +123,25 @@ def test_deleted_entry_is_named(chart):
     assert any(p.kind == "missing" and f"entry {ids[1]} was sealed" in p.message for p in report.problems)
 
 
-def test_rewritten_content_hash_breaks_the_chain(chart):
-    ids = [post(100 + i, str(i)) for i in range(3)]
-    ledger.chain_seal()
-    # A careful attacker edits the text and recomputes the entry's own hash...
-    tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [ids[0]])
-    entry = JournalEntry.objects.get(pk=ids[0])
+def edit_and_rehash(entry_id: int) -> str:
+    """What a careful attacker does: edit an entry's text (a sale of 100) and recompute its own hash."""
     from ledger.services import _hashing
 
+    tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [entry_id])
+    entry = JournalEntry.objects.get(pk=entry_id)
     forged = _hashing.stored_content_hash(
         idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
         description=entry.description, metadata=entry.metadata, reverses=None,
         legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
     )  # fmt: skip
-    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, ids[0]])
+    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, entry_id])
+    return forged
+
+
+def test_rewritten_content_hash_breaks_the_chain(chart):
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    ledger.chain_seal()
+    edit_and_rehash(ids[0])
     # ...but the sealed chain still holds the original hash.
     report = ledger.chain_verify()
     assert [p.kind for p in report.problems] == ["chain"]
@@ -150,14 +155,7 @@ def test_a_rewritten_seal_is_reported_without_blaming_the_entry_after_it(chart):
     ids = [post(100 + i, str(i)) for i in range(3)]
     ledger.chain_seal()
     # The attacker edits entry 1, re-hashes it and rewrites its seal, but not the seals after it.
-    tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [ids[0]])
-    entry = JournalEntry.objects.get(pk=ids[0])
-    forged = _hashing.stored_content_hash(
-        idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
-        description=entry.description, metadata=entry.metadata, reverses=None,
-        legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
-    )  # fmt: skip
-    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, ids[0]])
+    forged = edit_and_rehash(ids[0])
     seal = ChainSeal.objects.get(entry_id=ids[0])
     tamper(
         "UPDATE ledger_chain_seal SET chain_hash = %s WHERE seq = %s",
