@@ -142,7 +142,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 except ValidationError as exc:
                     form_errors(form, exc)
                 else:
-                    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                    login(request, user)  # through the configured backend, so that the session holds
         if user is not None:
             try:
                 membership = services.invitation_accept(token=token, user=user)

@@ -47,6 +47,10 @@ def test_accept_without_an_account_creates_one_and_joins(client, licensor, djang
     response = client.post(path, {"full_name": "New Person", "password": PASSWORD})
     assert response.status_code == 302
     user = get_user_model().objects.get(username="new.person@example.com")
+    # Signed in for good: the next page is the organisation's, not the sign-in form.
+    assert client.session["_auth_user_id"] == str(user.pk)
+    landing = client.get(response["Location"])
+    assert landing.status_code == 200 and licensor.organisation.name in landing.content.decode()
     membership = Membership.objects.get(user=user)
     assert (membership.organisation, membership.role) == (licensor.organisation, Role.CATALOG_MANAGER)
     assert "This invitation is accepted" in client.get(path).content.decode()
