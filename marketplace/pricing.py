@@ -103,6 +103,21 @@ class PricePlan:
         plan.validate()
         return plan
 
+    def check_for_sale(self) -> None:
+        """Rules for a plan put on sale now, beyond what every stored plan (a licence's frozen one) must meet:
+        terms that only usage can move are refused on a plan that meters nothing, where they would be charged
+        (a commitment paid up front) or promised (an overage rate, a cap) for nothing."""
+        errors: dict[str, str] = {}
+        if self.metric is None:
+            if self.prepaid_commitment:
+                errors["prepaid_commitment"] = "A prepaid commitment is drawn down by usage: choose a usage metric."
+            if self.overage_unit_price is not None:
+                errors["overage_unit_price"] = "An overage rate prices usage: choose a usage metric."
+            if self.usage_cap is not None:
+                errors["usage_cap"] = "A usage cap limits metered usage: choose a usage metric."
+        if errors:
+            raise PlanError(errors)
+
     def validate(self) -> None:
         errors: dict[str, str] = {}
         if self.metric is not None and self.metric not in METRICS:
@@ -324,13 +339,13 @@ def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
         lines.append(QuoteLine("Flat fee", None, None, plan.flat_fee))
     usage = usage_charge(plan, quantity)
     if plan.metric:
-        unit = METRICS[plan.metric]
+        units = METRIC_PLURALS[plan.metric]
         charged = charged_quantity(plan, quantity)
         lower = Fraction(0)
         for tier in plan.tiers:
             upper = charged if tier.up_to is None else min(charged, tier.up_to)
             if upper > lower:
-                label = f"{unit}s {_fraction_str(lower)} to {'∞' if tier.up_to is None else _fraction_str(tier.up_to)}"
+                label = f"{units} {_fraction_str(lower)} to {'∞' if tier.up_to is None else _fraction_str(tier.up_to)}"
                 lines.append(
                     QuoteLine(label, upper - lower, tier.unit_price, round_minor((upper - lower) * tier.unit_price))
                 )
@@ -341,7 +356,7 @@ def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
         if usage != tier_total:
             lines.append(QuoteLine("Overage pricing and rounding", None, None, usage - tier_total))
         if charged < quantity:
-            notes.append(f"Usage past the cap of {_fraction_str(plan.usage_cap)} {unit}s is not charged.")  # type: ignore[arg-type]
+            notes.append(f"Usage past the cap of {_fraction_str(plan.usage_cap)} {units} is not charged.")  # type: ignore[arg-type]
     total = plan.flat_fee + usage
     if plan.minimum_guarantee and usage < plan.minimum_guarantee:
         lines.append(QuoteLine("Minimum guarantee top-up", None, None, plan.minimum_guarantee - usage))

@@ -196,6 +196,8 @@ class OfferForm(forms.Form):
                 errors["tier_4_price"] = "Give the price per unit (beyond the last tier, if any)."
             tiers.append({"up_to": None, "unit_price": last or 0})
             self.tier_fields.append(("tier_4_price", "tier_4_price"))
+        if not data.get("metric") and (tiers or last is not None):
+            errors["metric"] = "Choose what the prices count (hours, assets or GB), or clear them for a flat fee only."
         plan = {
             "metric": data.get("metric") or None,
             "tiers": tiers if data.get("metric") else [],

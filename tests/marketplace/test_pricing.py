@@ -95,7 +95,8 @@ def test_overage_starts_where_the_commitment_is_used_up_even_across_a_free_tier(
 def test_usage_cap_stops_charging():
     p = plan(metric="hours", tiers=[{"unit_price": 10000}], usage_cap="200")
     assert usage_charge(p, 200) == usage_charge(p, 5000) == 2_000_000
-    assert any("not charged" in note for note in quote(p, 300).notes)
+    assert quote(p, 300).notes == ["Usage past the cap of 200 hours of video is not charged."]
+    assert [line.label for line in quote(p, 300).lines] == ["hours of video 0 to ∞"]
 
 
 H = {"currency": "EUR", "metric": "hours"}

@@ -67,6 +67,7 @@ def _validate(data: dict) -> tuple[dict, list[Organisation]]:
     plan_data["currency"] = data.get("currency")
     try:
         plan = PricePlan.from_dict(plan_data)
+        plan.check_for_sale()
     except PlanError as exc:
         for key, message in exc.errors.items():
             errors["currency" if key == "currency" else f"price_plan.{key}"] = message

@@ -890,3 +890,18 @@ def test_a_licensor_takes_a_preview_down_at_once(
     client.logout()
     assert client.get(link).status_code == 404
     assert link not in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
+
+
+def test_a_flat_fee_offer_refuses_prices_and_terms_that_only_usage_could_move(owner_client, licensor, corpus):
+    form = {
+        "name": "Flat", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "WW",
+        "commission_percent": "20", "currency": "EUR", "metric": "", "flat_fee": "100.00",
+    }  # fmt: skip
+    create = url("offer_create", licensor, corpus_id=corpus.pk)
+    response = owner_client.post(create, {**form, "tier_1_up_to": "100", "tier_1_price": "5.00", "tier_4_price": "3"})
+    assert "Choose what the prices count" in response.context["form"].errors["metric"][0]
+    response = owner_client.post(create, {**form, "prepaid_commitment": "10.00", "usage_cap": "50"})
+    errors = response.context["form"].errors
+    assert "drawn down by usage" in errors["prepaid_commitment"][0] and "limits metered usage" in errors["usage_cap"][0]
+    assert not Offer.objects.exists()
+    assert owner_client.post(create, form).status_code == 302  # a flat fee alone
