@@ -103,8 +103,16 @@ class WithdrawForm(forms.Form):
 
 
 class ReviewForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+    # No default: a reason typed for a rejection must not publish the listing because the select said Approve.
+    decision = forms.ChoiceField(
+        choices=[("", "Choose…"), ("approve", "Approve and publish"), ("reject", "Send back to the licensor")],
+        error_messages={"required": "Choose whether to approve the listing or send it back."},
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="Required when sending back; the licensor sees it either way.",
+    )
 
 
 def _major(value, currency: str, field: str, errors: dict) -> int | None:

@@ -67,6 +67,13 @@ class Corpus(models.Model):
         return self.total_seconds / 3600
 
     @property
+    def status_label(self) -> str:
+        """A draft the operator sent back reads as such in lists, not as a plain draft."""
+        if self.status == CorpusStatus.DRAFT and self.review_note:
+            return "Sent back"
+        return self.get_status_display()
+
+    @property
     def content_rating_label(self) -> str:
         from marketplace.catalog.vocab import CONTENT_RATINGS
 

@@ -585,5 +585,6 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "access": request.access, "corpus": corpus, "form": form, "offers": offers_with_examples(corpus),
             "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
             "previews": corpus.previews.all(), "uses": PERMITTED_USES,
+            "sent_back": corpora.review_history(corpus),
         },
     )  # fmt: skip

@@ -234,6 +234,14 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
     return corpus
 
 
+def review_history(corpus: Corpus, limit: int = 5) -> list[dict]:
+    """The listing's earlier rejections, newest first, so that a reviewer can check they were dealt with."""
+    from marketplace.events.models import DomainEvent
+
+    events = DomainEvent.objects.filter(type="corpus.rejected", subject=f"corpus:{corpus.pk}").order_by("-id")
+    return [{"at": e.created_at, "note": e.payload.get("note", "")} for e in events[:limit]]
+
+
 @transaction.atomic
 def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str = "") -> Corpus:
     """The operator approves a listing, or rejects it with a reason the licensor will see."""

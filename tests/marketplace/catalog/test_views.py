@@ -298,9 +298,21 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
 
     client.force_login(licensor.user)
     assert "Add releases" in client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert ">Sent back<" in client.get(url("corpus_list", licensor)).content.decode()
     client.post(url("corpus_submit", licensor, corpus_id=listed_corpus.pk))
     client.force_login(operator.user)
-    client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "approve", "note": ""})
+    # The earlier reason is on the review page; a note without a decision publishes nothing.
+    review = client.get(url("review", operator, corpus_id=listed_corpus.pk)).content.decode()
+    assert "Sent back before" in review and "Add releases" in review
+    response = client.post(url("review", operator, corpus_id=listed_corpus.pk), {"note": "Missing model releases"})
+    assert "Choose whether to approve the listing or send it back." in response.content.decode()
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.status == "in_review"
+    client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "approve", "note": "Nice set"})
+    client.force_login(licensor.user)
+    page = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "The operator approved this listing with a note: Nice set" in page
+    client.force_login(operator.user)
     client.logout()
     listing = client.get(reverse("catalog:public_list") + "?q=ports&use=pre_training&territory=FR").content.decode()
     assert listed_corpus.title in listing
