@@ -917,3 +917,14 @@ def test_a_flat_fee_offer_refuses_prices_and_terms_that_only_usage_could_move(ow
     assert "drawn down by usage" in errors["prepaid_commitment"][0] and "limits metered usage" in errors["usage_cap"][0]
     assert not Offer.objects.exists()
     assert owner_client.post(create, form).status_code == 302  # a flat fee alone
+
+
+def test_pages_of_a_corpus_in_review_say_so_before_anything_is_typed(owner_client, licensor, listed_corpus):
+    from marketplace.catalog.services import corpora
+
+    offer = listed_corpus.offers.first()
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    for name, kwargs in (("corpus_edit", {"corpus_id": listed_corpus.pk}), ("offer_edit", {"offer_id": offer.pk})):
+        page = owner_client.get(url(name, licensor, **kwargs)).content.decode()
+        assert "waiting for the operator's review" in page, name
+        assert 'type="submit">Save' not in page, name
