@@ -33,6 +33,7 @@ from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import PERMITTED_USES
 from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.models import OrgKind
 from marketplace.orgs.views import form_errors
 from marketplace.pricing import PlanError, PricePlan, example_prices
 from marketplace.web.csv_stream import csv_response
@@ -48,7 +49,7 @@ def _slug(request: HttpRequest) -> str:
     return request.access.organisation.slug
 
 
-@org_view(Perm.VIEW)
+@org_view(Perm.VIEW, kinds={OrgKind.LICENSOR})
 def corpus_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Corpus.objects.filter(organisation=request.access.organisation).order_by("-created_at"), 25)
     return render(
@@ -285,7 +286,7 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
 
 
-@org_view(Perm.VIEW)
+@org_view(Perm.VIEW, kinds={OrgKind.LICENSOR})
 def withdrawal_list(request: HttpRequest) -> HttpResponse:
     items = (
         Withdrawal.objects.filter(corpus__organisation=request.access.organisation)

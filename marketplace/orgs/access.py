@@ -88,8 +88,9 @@ def org_access(user, slug: str) -> OrgAccess:
     return OrgAccess(membership.organisation, membership)
 
 
-def org_view(perm: Perm = Perm.VIEW) -> Callable:
-    """Resolve ``org_slug`` from the URL into ``request.access``, enforcing ``perm``."""
+def org_view(perm: Perm = Perm.VIEW, *, kinds: set[str] | None = None) -> Callable:
+    """Resolve ``org_slug`` from the URL into ``request.access``, enforcing ``perm``; a page for other ``kinds``
+    of organisation (a licensor's corpora, to a licensee) does not exist for this one: 404."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -97,6 +98,8 @@ def org_view(perm: Perm = Perm.VIEW) -> Callable:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             access = org_access(request.user, org_slug)
+            if kinds is not None and access.organisation.kind not in kinds:
+                raise Http404("Not available for this organisation")
             try:
                 access.require(perm)
             except PermissionDenied:

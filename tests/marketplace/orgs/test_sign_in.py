@@ -33,3 +33,22 @@ def test_accounts_that_differ_only_in_case_keep_their_exact_sign_in(client, db):
     assert client.session["_auth_user_id"] == str(lower.pk)
     client.logout()
     assert sign_in(client, "OLD@example.com").status_code == 200  # ambiguous: neither
+
+
+def test_the_menu_offers_only_pages_the_role_opens_and_licensor_pages_stay_with_licensors(client, licensor, licensee):
+    from django.urls import reverse
+
+    from marketplace.orgs.models import Role
+    from tests.fixtures.market import add_member
+
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    client.force_login(viewer)
+    menu = client.get(reverse("orgs:dashboard", args=[licensor.organisation.slug])).content.decode()
+    assert "/corpora/" in menu and "/charges/" not in menu and "/statements/" not in menu and "/payouts/" not in menu
+    client.force_login(licensor.user)  # the owner: every page
+    menu = client.get(reverse("orgs:dashboard", args=[licensor.organisation.slug])).content.decode()
+    assert "/charges/" in menu and "/statements/" in menu and "/payouts/" in menu
+    client.force_login(licensee.user)
+    slug = licensee.organisation.slug
+    for name in ("catalog:corpus_list", "catalog:withdrawals"):
+        assert client.get(reverse(name, args=[slug])).status_code == 404, name
