@@ -8,6 +8,11 @@ class InviteForm(forms.Form):
     email = forms.EmailField()
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
+    def __init__(self, *args, roles: list[tuple[str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if roles is not None:  # only the roles this member may give
+            self.fields["role"].choices = roles
+
 
 class RegisterForm(forms.Form):
     full_name = forms.CharField(max_length=150, required=False, label="Your name")

@@ -48,17 +48,76 @@ def membership_set(*, organisation: Organisation, user, role: str) -> Membership
     return membership
 
 
+def roles_offered(access: OrgAccess) -> list[tuple[str, str]]:
+    """The roles this member may give: an owner is made by an owner, and a catalogue manager has nothing to
+    manage in a licensee."""
+    return [
+        (value, label)
+        for value, label in Role.choices
+        if (value != Role.OWNER or access.role == Role.OWNER)
+        and (value != Role.CATALOG_MANAGER or access.organisation.kind != OrgKind.LICENSEE)
+    ]
+
+
+def _check_role_offered(access: OrgAccess, role: str) -> None:
+    if role == Role.OWNER and access.role != Role.OWNER:
+        raise ValidationError({"role": "Only an owner can make someone an owner."})
+    if role not in dict(roles_offered(access)):
+        raise ValidationError({"role": f"Choose one of: {', '.join(label for _, label in roles_offered(access))}."})
+
+
+@transaction.atomic
+def membership_change(*, access: OrgAccess, membership_id: int, role: str) -> Membership:
+    """Give a member another role. Owners are changed by owners only, and the last owner stays one."""
+    access.require(Perm.MANAGE_MEMBERS)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .get(pk=membership_id, organisation=access.organisation)
+    )
+    _check_role_offered(access, role)
+    if membership.role == Role.OWNER and role != Role.OWNER:
+        _release_owner(access, membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, access: OrgAccess, membership_id: int) -> Membership:
+    """Take someone out of the organisation (their account stays, with any other memberships)."""
+    access.require(Perm.MANAGE_MEMBERS)
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user")
+        .get(pk=membership_id, organisation=access.organisation)
+    )
+    if membership.role == Role.OWNER:
+        _release_owner(access, membership)
+    membership.delete()
+    return membership
+
+
+def _release_owner(access: OrgAccess, membership: Membership) -> None:
+    if access.role != Role.OWNER:
+        raise ValidationError("Only an owner can change or remove an owner.")
+    owners = Membership.objects.select_for_update().filter(organisation=access.organisation, role=Role.OWNER)
+    if not owners.exclude(pk=membership.pk).exists():
+        raise ValidationError(f"{membership.user.email} is the last owner: make someone else an owner first.")
+
+
 @transaction.atomic
 def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_url: str = "") -> Invitation:
     """Invite someone by email. The token is mailed once and only its hash is stored."""
     access.require(Perm.MANAGE_MEMBERS)
     email = get_user_model().objects.normalize_email(email).strip()
-    if role not in Role.values:
-        raise ValidationError({"role": f"Choose one of: {', '.join(Role.values)}."})
-    if role == Role.OWNER and access.role != Role.OWNER:
-        raise ValidationError({"role": "Only an owner can invite another owner."})
+    _check_role_offered(access, role)
     if Membership.objects.filter(organisation=access.organisation, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {access.organisation.name}."})
+    # Inviting again sends a new link and retires the old one: one pending invitation per address.
+    Invitation.objects.filter(
+        organisation=access.organisation, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=timezone.now())
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organisation=access.organisation,

@@ -78,10 +78,11 @@ def _sales(org, *, with_money: bool) -> dict:
 @org_view(Perm.VIEW)
 def members(request: HttpRequest) -> HttpResponse:
     access = request.access
-    form = InviteForm()
+    roles = services.roles_offered(access)
+    form = InviteForm(roles=roles)
     if request.method == "POST":
         access.require(Perm.MANAGE_MEMBERS)
-        form = InviteForm(request.POST)
+        form = InviteForm(request.POST, roles=roles)
         if form.is_valid():
             try:
                 invitation = services.invitation_create(
@@ -105,8 +106,39 @@ def members(request: HttpRequest) -> HttpResponse:
             "memberships": Membership.objects.filter(organisation=access.organisation).select_related("user"),
             "invitations": Invitation.objects.filter(organisation=access.organisation).select_related("invited_by"),
             "can_manage": access.can(Perm.MANAGE_MEMBERS),
+            "roles": roles,
         },
     )
+
+
+@require_POST
+@org_view(Perm.MANAGE_MEMBERS)
+def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
+    get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
+    try:
+        membership = services.membership_change(
+            access=request.access, membership_id=membership_id, role=request.POST.get("role", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+
+
+@require_POST
+@org_view(Perm.MANAGE_MEMBERS)
+def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
+    get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
+    try:
+        membership = services.membership_remove(access=request.access, membership_id=membership_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, f"{membership.user.email} is no longer a member of {request.access.organisation.name}."
+        )
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
 @require_POST

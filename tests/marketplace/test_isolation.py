@@ -14,7 +14,7 @@ from marketplace.catalog.models import Asset, PreviewMedia
 from marketplace.catalog.services import withdrawals
 from marketplace.invoicing.services import invoice_issue
 from marketplace.licensing import services as licensing
-from marketplace.orgs.models import Invitation, OrgKind
+from marketplace.orgs.models import Invitation, Membership, OrgKind
 from marketplace.orgs.services import invitation_create
 from marketplace.rating.models import RatingCharge
 from marketplace.rating.services import rating_rate_all
@@ -88,6 +88,7 @@ def victim(db, market, licensor):
         "charge_id": RatingCharge.objects.get(licence=hourly).pk, "invoice_id": invoice.public_id,
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
         "asset_id": asset.pk, "invitation_id": invitation.pk, "preview_id": preview.pk,
+        "membership_id": access.membership.pk,
         "licensee_slug": lab.slug, "licence_id": order.licence.public_id, "version": 1, "key_id": key.public_id,
         "endpoint_id": endpoint.public_id, "delivery_id": WebhookDelivery.objects.get(endpoint=endpoint).message_id,
         "notice_id": TakedownNotice.objects.get(licence=order.licence).public_id,
@@ -137,6 +138,7 @@ def test_another_organisation_gets_404_on_every_route(client, victim, attacker_k
     assert WebhookDelivery.objects.get(message_id=victim["delivery_id"]).next_attempt_at == delivery_due
     assert TakedownNotice.objects.get(public_id=victim["notice_id"]).acknowledged_at is None
     assert PreviewMedia.objects.filter(pk=victim["preview_id"]).exists()
+    assert Membership.objects.get(pk=victim["membership_id"]).role == "owner"
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client, victim):

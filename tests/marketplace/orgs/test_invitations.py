@@ -115,3 +115,51 @@ def test_invite_errors_are_shown_next_to_the_field(client, licensor):
     client.force_login(licensor.user)
     response = invite(client, licensor, email=licensor.user.email)
     assert "is already a member" in response.context["form"].errors["email"][0]
+
+
+def test_owners_and_admins_manage_roles_and_the_last_owner_stays(client, licensor):
+    from django.urls import reverse
+
+    from tests.fixtures.market import add_member
+
+    org = licensor.organisation
+    admin = add_member(org, "admin@northlight.example", Role.ADMIN)
+    viewer = add_member(org, "viewer@northlight.example", Role.VIEWER)
+    members = reverse("orgs:members", args=[org.slug])
+
+    def membership(user):
+        return Membership.objects.get(organisation=org, user=user)
+
+    def change(user, role):
+        return client.post(reverse("orgs:membership_change", args=[org.slug, membership(user).pk]), {"role": role})
+
+    client.force_login(admin)
+    page = client.get(members).content.decode()
+    assert '<option value="owner"' not in page  # an admin cannot make owners: not offered
+    refused = client.post(members, {"email": "x@y.example", "role": "owner"}).content.decode()
+    assert "Select a valid choice" in refused and not Invitation.objects.exists()
+    change(viewer, Role.CATALOG_MANAGER)
+    assert membership(viewer).role == Role.CATALOG_MANAGER
+    change(licensor.user, Role.VIEWER)  # an admin cannot demote the owner
+    assert membership(licensor.user).role == Role.OWNER
+    client.force_login(licensor.user)
+    response = change(licensor.user, Role.ADMIN)
+    assert membership(licensor.user).role == Role.OWNER  # the last owner
+    assert "is the last owner" in client.get(response["Location"]).content.decode()
+    change(admin, Role.OWNER)
+    change(licensor.user, Role.ADMIN)
+    assert (membership(admin).role, membership(licensor.user).role) == (Role.OWNER, Role.ADMIN)
+    client.post(reverse("orgs:membership_remove", args=[org.slug, membership(viewer).pk]))
+    assert not Membership.objects.filter(organisation=org, user=viewer).exists()
+    assert get_user_model().objects.filter(pk=viewer.pk).exists()  # the account stays
+
+
+def test_inviting_again_retires_the_earlier_link(client, licensor, licensee, django_capture_on_commit_callbacks):
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor)
+        invite(client, licensor, email="New.Person@example.com")
+    assert [i.status for i in Invitation.objects.order_by("id")] == ["revoked", "pending"]
+    client.force_login(licensee.user)
+    page = client.get(reverse("orgs:members", args=[licensee.organisation.slug])).content.decode()
+    assert 'value="catalog_manager"' not in page  # nothing to manage in a licensee
