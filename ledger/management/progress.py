@@ -31,8 +31,13 @@ class Progress:
             rate = done / max(now - self.started, 1e-9)
             of = f"/{total:,}" if total else ""
             line = f"{done:,}{of}{share}  {rate:,.0f}/s"
-        self.out.write(f"\r{self.label}: {line}", ending="")
+        # Plain text: on a terminal, Django styles whatever goes to stderr as an error (red, bold).
+        self.out.write(f"\r{self.label}: {line}", ending="", style_func=_plain)
         self.out.flush()
 
     def done(self) -> None:
-        self.out.write("")
+        self.out.write("", style_func=_plain)
+
+
+def _plain(text: str) -> str:
+    return text

@@ -278,6 +278,16 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
             "import_manifest", corpus.pk, str(bad), "--as", licensor.user.username, stdout=out, stderr=io.StringIO()
         )
     assert "line 2: width must be greater than zero (got 0)" in out.getvalue()
+    # The corpus by its slug, the member's address in any case; progress is plain text, not error-styled.
+    from marketplace.catalog.management.commands.import_manifest import Command
+
+    tty = io.StringIO()
+    tty.isatty = lambda: True  # type: ignore[method-assign]
+    command = Command(stdout=io.StringIO(), stderr=tty, force_color=True)  # as on a terminal: errors in red
+    call_command(command, corpus.slug, str(good), "--as", licensor.user.username.upper())
+    assert "importing m.csv" in tty.getvalue() and "\x1b[" not in tty.getvalue()
+    with pytest.raises(CommandError, match="no corpus 'no-such-corpus'"):
+        call_command("import_manifest", "no-such-corpus", str(good), "--as", licensor.user.username)
     with pytest.raises(CommandError, match="is not a member"):
         call_command("import_manifest", corpus.pk, str(good), "--as", "stranger@example.com")
     # A member without the catalogue role may not import, there as in the browser.

@@ -18,16 +18,21 @@ class Command(BaseCommand):
     help = "Validate and import a CSV or JSON Lines manifest into a corpus (the same job the web upload runs)."
 
     def add_arguments(self, parser):
-        parser.add_argument("corpus", type=int, help="corpus id")
-        parser.add_argument("file", type=Path)
-        parser.add_argument("--as", dest="user", required=True, help="email of the member importing it")
+        parser.add_argument("corpus", help="the corpus: its id, or its slug as in its public address")
+        parser.add_argument("file", type=Path, help="the manifest, .csv or .jsonl (docs/manifest.md)")
+        parser.add_argument("--as", dest="user", required=True, help="email of the member importing it, any case")
         parser.add_argument("--show-errors", type=int, default=20, help="how many row errors to print")
 
     def handle(self, *args, corpus, file, user, show_errors, **options):
-        corpus_obj = Corpus.objects.select_related("organisation").filter(pk=corpus).first()
+        corpora = Corpus.objects.select_related("organisation")
+        corpus_obj = corpora.filter(**{"pk" if corpus.isdigit() else "slug": corpus}).first()
         if corpus_obj is None:
-            raise CommandError(f"no corpus {corpus}")
-        membership = Membership.objects.filter(user__username=user, organisation=corpus_obj.organisation).first()
+            raise CommandError(f"no corpus {corpus!r} (give its id or its slug)")
+        members = Membership.objects.filter(organisation=corpus_obj.organisation)
+        membership = members.filter(user__username=user).first()
+        if membership is None:  # as sign-in does: any case, when one member has that address
+            matches = list(members.filter(user__username__iexact=user.strip())[:2])
+            membership = matches[0] if len(matches) == 1 else None
         if membership is None:
             raise CommandError(f"{user} is not a member of {corpus_obj.organisation.name}")
         if not file.is_file():
