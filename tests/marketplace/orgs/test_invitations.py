@@ -74,6 +74,12 @@ def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_c
         client.force_login(licensor.user)
         invite(client, licensor, email="someone@examplesS.com", role=Role.ADMIN)
     folded = emailed_link()
+    # The page says so before anything is clicked, and offers to sign out and come back.
+    client.force_login(other)
+    page = client.get(path).content.decode()
+    assert "but this invitation is for someone@example.com" in page and "Accept and join" not in page
+    signed_out = client.post(reverse("logout"), {"next": path})
+    assert signed_out["Location"] == path
     for intruder, target in ((other, path), (lookalike, folded[folded.index("/invitations/") :])):
         client.force_login(intruder)
         response = client.post(target)
