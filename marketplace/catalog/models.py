@@ -294,6 +294,10 @@ class Offer(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="offers")
     name = models.CharField(max_length=120, help_text="The latest version's name; each version keeps its own.")
     status = models.CharField(max_length=10, choices=OfferStatus.choices, default=OfferStatus.DRAFT)
+    # While on sale: its current version's price per hour at 1,000 hours for this corpus, rounded up, so that the
+    # catalogue's price filter reads the offer that grants the terms asked for (services.listing).
+    listed_price_per_hour = models.BigIntegerField(null=True, blank=True, editable=False)
+    listed_currency = models.CharField(max_length=3, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -8,7 +8,6 @@ from decimal import Decimal, InvalidOperation
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
-from django.db.models.fields.json import KeyTransform
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
 
@@ -103,18 +102,20 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
         terms.append(covers)  # and what an offer grants
     if filters.use:
         terms.append(json_list_contains("permitted_uses", filters.use))
+    if filters.max_price_per_hour is not None and filters.currency:
+        # An offer in that currency at or under the price, and the same offer grants the terms asked for: a
+        # cheap evaluation-only offer must not list a corpus whose pre-training offer costs more.
+        terms.append(
+            Q(offer__listed_currency=filters.currency, offer__listed_price_per_hour__lte=filters.max_price_per_hour)
+        )
+    elif filters.max_price_per_hour is not None:
+        corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
     if terms:
         newer = OfferVersion.objects.filter(offer=OuterRef("offer"), published=True, number__gt=OuterRef("number"))
         current = live_offer.filter(~Exists(newer))
         corpora = corpora.filter(Exists(current.filter(*terms)))
     if filters.min_hours is not None:
         corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
-    if filters.max_price_per_hour is not None:
-        if filters.currency:  # an offer in that currency at or under the price, whatever the others cost
-            price = KeyTransform(filters.currency, "prices_per_hour")  # the code is data, never a lookup path
-            corpora = corpora.alias(price_here=price).filter(price_here__lte=filters.max_price_per_hour)
-        else:
-            corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
     return corpora.order_by("-published_at", "-pk")
 
 

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 from django.db import transaction
 
-from marketplace.catalog.models import Corpus, OfferStatus
+from marketplace.catalog.models import Corpus, Offer, OfferStatus
 from marketplace.pricing import CorpusShape, PricePlan, quantity_for_hours, quote
 
 REFERENCE_HOURS = 1_000
@@ -30,15 +30,20 @@ def corpus_refresh_price(corpus_id: int) -> None:
     corpus = Corpus.objects.select_for_update().get(pk=corpus_id)
     shape = shape_of(corpus)
     per_currency: dict[str, Fraction] = {}
-    for offer in corpus.offers.filter(status=OfferStatus.PUBLISHED).prefetch_related("versions"):
+    listed: dict[int, tuple[int | None, str]] = {}
+    for offer in corpus.offers.prefetch_related("versions"):
         version = max((v for v in offer.versions.all() if v.published), key=lambda v: v.number, default=None)
-        if version is None:
+        if version is None or offer.status != OfferStatus.PUBLISHED:
+            listed[offer.pk] = (None, "")
             continue
         plan = PricePlan.from_dict(version.price_plan)
         total = quote(plan, quantity_for_hours(plan, REFERENCE_HOURS, shape)).total
         per_hour = Fraction(total, REFERENCE_HOURS)
+        listed[offer.pk] = (math.ceil(per_hour), plan.currency)
         if plan.currency not in per_currency or per_hour < per_currency[plan.currency]:
             per_currency[plan.currency] = per_hour
+    for offer_id, (price, currency) in listed.items():
+        Offer.objects.filter(pk=offer_id).update(listed_price_per_hour=price, listed_currency=currency)
     # The headline price: the fewest minor units of any currency, as shown on listings.
     best = min(((price, currency) for currency, price in per_currency.items()), default=None)
     Corpus.objects.filter(pk=corpus_id).update(

@@ -928,3 +928,22 @@ def test_pages_of_a_corpus_in_review_say_so_before_anything_is_typed(owner_clien
         page = owner_client.get(url(name, licensor, **kwargs)).content.decode()
         assert "waiting for the operator's review" in page, name
         assert 'type="submit">Save' not in page, name
+
+
+def test_the_price_filter_reads_the_offer_that_grants_the_use_asked_for(client, licensor, operator, listed_corpus):
+    from marketplace.catalog.services import corpora
+
+    cheap = {**OFFER_DATA, "name": "Evaluation only", "permitted_uses": ["evaluation"],
+             "price_plan": {"metric": "hours", "tiers": [{"up_to": None, "unit_price": 100}]}}  # fmt: skip
+    offers.offer_publish(
+        access=licensor, offer=offers.offer_save(access=licensor, corpus=listed_corpus, data=cheap).offer
+    )
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    base, title = reverse("catalog:public_list"), listed_corpus.title
+    # Research licence: pre-training and evaluation at 100.00 EUR per hour; the other, evaluation at 1.00.
+    assert title not in client.get(base + "?use=pre_training&max_price=10&currency=EUR").content.decode()
+    assert title in client.get(base + "?use=pre_training&max_price=100&currency=EUR").content.decode()
+    assert title in client.get(base + "?use=evaluation&max_price=1&currency=EUR").content.decode()
+    assert title in client.get(base + "?max_price=1&currency=EUR").content.decode()
+    assert title not in client.get(base + "?max_price=0.99&currency=EUR").content.decode()
