@@ -76,6 +76,12 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
 def catalogue(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     page = Paginator(public_corpora(filters), 20).get_page(request.GET.get("page"))
+    for corpus in page:
+        # In the currency chosen above where an offer uses it: the lowest of all currencies compares yen with euros.
+        here = (corpus.prices_per_hour or {}).get(filters.currency)
+        corpus.card_price = (
+            (here, filters.currency) if here is not None else (corpus.price_per_hour_from, corpus.price_currency)
+        )
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -378,6 +378,9 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
     )
     listed_corpus.refresh_from_db()
     assert listed_corpus.prices_per_hour == {"EUR": 10000, "JPY": 5000}
+    # The card shows the price in the chosen currency, not the fewest minor units of any.
+    assert "from 100.00 EUR per hour" in client.get(base + "?currency=EUR").content.decode()
+    assert "from 5,000 JPY per hour" in client.get(base + "?currency=JPY").content.decode()
     assert title in client.get(base + "?max_price=200&currency=EUR").content.decode()
     assert title in client.get(base + "?max_price=5000&currency=JPY").content.decode()
     assert title not in client.get(base + "?max_price=4999&currency=JPY").content.decode()
