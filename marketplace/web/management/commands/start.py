@@ -13,8 +13,14 @@ from marketplace.web.demo import ADMIN_USER, DEMO_PASSWORD, FINANCE_USER
 from marketplace.web.demo_buying import DEMO_API_KEY
 from marketplace.web.demo_finance import CONTROLLER
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def _interrupt(signum, frame):
+    # The first signal stops everything; the ones after it (make passes the group's SIGTERM on as well, and
+    # Ctrl-C reaches the whole group) must not interrupt the shutdown, so they are ignored from here on.
+    for other in _STOP_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -39,7 +45,7 @@ class Command(BaseCommand):
         }  # fmt: skip
         # A supervisor's SIGTERM (or a closed terminal's SIGHUP) stops the children too, as Ctrl-C does:
         # they run in their own sessions and would otherwise outlive this process.
-        for signum in (signal.SIGTERM, signal.SIGHUP):
+        for signum in _STOP_SIGNALS:
             signal.signal(signum, _interrupt)
         processes: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
@@ -74,8 +80,7 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             self.stdout.write("\nstopping…")
         finally:
-            # A second signal (make passes the group's SIGTERM on as well) must not cut the shutdown short.
-            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            for signum in _STOP_SIGNALS:  # also when a child's exit stopped us
                 signal.signal(signum, signal.SIG_IGN)
             for process in processes.values():
                 if process.poll() is None:
