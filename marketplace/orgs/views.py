@@ -138,6 +138,8 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
         messages.success(
             request, f"{membership.user.email} is no longer a member of {request.access.organisation.name}."
         )
+        if membership.user_id == request.user.pk:  # left it: its pages are no longer theirs to see
+            return redirect("home")
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
