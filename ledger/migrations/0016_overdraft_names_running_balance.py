@@ -1,4 +1,5 @@
-"""A batch refused for an overdraft names the balance just before the breaching entry, not before the batch."""
+"""A batch refused for an overdraft names the balance just before the breaching entry (after the batch's earlier
+entries), as one post does, not the balance before the batch."""
 
 from django.db import migrations
 

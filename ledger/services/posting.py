@@ -395,6 +395,7 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
         running = {key: a.net for key, a in accounts.items()}
         overflow = False
         for _, p in new:
+            before = {(leg.account, leg.currency): running[(leg.account, leg.currency)] for leg in p.legs}
             for leg in p.legs:
                 ref = (leg.account, leg.currency)
                 running[ref] += leg.amount
@@ -402,8 +403,8 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
                 account = accounts[ref]
                 attempted = running[ref] * AccountType(account.type).normal_sign
                 if account.forbid_negative and attempted < 0:
-                    before = (running[ref] - leg.amount) * AccountType(account.type).normal_sign  # this entry's start
-                    raise InsufficientBalance(account.code, account.currency, before, attempted)
+                    start = before[ref] * AccountType(account.type).normal_sign  # just before this entry
+                    raise InsufficientBalance(account.code, account.currency, start, attempted)
         if overflow:
             raise InvalidEntry(BALANCE_OVERFLOW)
 

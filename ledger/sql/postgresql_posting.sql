@@ -171,9 +171,13 @@ BEGIN
     IF v_replays < n THEN
         -- 6. No-overdraft accounts: check every running balance, not only the last.
         IF v_any_forbid THEN
-            -- Named with the running balance just before the breaching leg, which is what the entry moves.
-            SELECT r.code, r.currency, r.type, r.running - r.amt AS net, r.running INTO v_bad
-              FROM (SELECT a.code, a.currency, a.type, l.amt, v_ids[l.e] AS eid, l.li,
+            -- Named as one post names it: the balance just before the entry (after the batch's earlier
+            -- entries), and the first running balance that breaks the rule.
+            SELECT r.code, r.currency, r.type, r.before AS net, r.running INTO v_bad
+              FROM (SELECT a.code, a.currency, a.type, v_ids[l.e] AS eid, l.li,
+                           a.net + coalesce(sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e]
+                                                             RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                               AS before,
                            a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li) AS running
                       FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) AS l(e, li, acc, amt)
                       JOIN ledger_account a ON a.id = l.acc

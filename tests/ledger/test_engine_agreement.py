@@ -115,6 +115,20 @@ def test_an_overdraft_names_the_first_leg_that_breaches(engine):
     assert "balance 40, this entry would move it to -20" in str(caught.value)
 
 
+def test_an_overdraft_names_the_balance_before_the_entry_and_the_first_breach_on_every_path(engine):
+    ledger.entry_post(entry(10, credit="prepaid:lic_acme"))
+    legs = [Leg("prepaid:lic_acme", "EUR", 8), Leg("prepaid:lic_acme", "EUR", 5), Leg("cash:stripe", "EUR", -13)]
+    twice = NewEntry(legs=legs, description="two draws on one account", effective_date=DAY)
+    for attempt in (
+        lambda: ledger.entry_post(twice),
+        lambda: ledger.entries_post([twice]),
+        lambda: ledger.entries_post([entry(1), twice]),
+    ):
+        with pytest.raises(ledger.InsufficientBalance) as caught:
+            attempt()
+        assert (caught.value.balance, caught.value.attempted) == (10, -3)
+
+
 def test_a_batch_names_an_invalid_entry_before_a_missing_reversal_target(engine):
     out_of_range = entry(reverses=2**63)
     unbalanced = NewEntry(legs=[Leg("cash:stripe", "EUR", 1), Leg("revenue:commission", "EUR", -2)],
