@@ -31,7 +31,7 @@ COLUMNS = REQUIRED + OPTIONAL
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
-_TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]{1,2}):([0-5]?[0-9](?:\.[0-9]+)?)$")
+_TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-5]?[0-9](?:\.[0-9]+)?)$")
 # Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
@@ -231,7 +231,9 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
             raise ValueError("each co-owner must be an object with org and share")
         org = str(item.get("org", "")).strip()
         if org not in known_orgs:
-            raise ValueError(f"co-owner {org!r} is not a licensor on ClearFrame")
+            raise ValueError(
+                f"co-owner {org!r} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
+            )
         text = str(item.get("share", "")).strip().rstrip("%")
         if not _NUMBER.match(text):
             raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage")

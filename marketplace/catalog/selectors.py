@@ -21,6 +21,7 @@ from marketplace.catalog.models import (
     PreviewMedia,
 )
 from marketplace.catalog.vocab import language_tag
+from marketplace.orgs.access import ROLE_PERMS, Perm
 from marketplace.orgs.models import Membership, OrgKind
 
 
@@ -164,6 +165,10 @@ def preview_visible(preview: PreviewMedia, user) -> bool:
     if not user.is_authenticated:
         return False
     memberships = Membership.objects.filter(user=user)
-    return memberships.filter(
-        Q(organisation_id=preview.corpus.organisation_id) | Q(organisation__kind=OrgKind.OPERATOR)
-    ).exists()
+    if memberships.filter(organisation_id=preview.corpus.organisation_id).exists():
+        return True
+    if preview.corpus.status != CorpusStatus.IN_REVIEW:  # a draft nobody submitted is its licensor's alone
+        return False
+    # Operators whose role reviews listings: the roles that see the review page (ROLE_PERMS[...] has REVIEW).
+    reviewers = [role for role, perms in ROLE_PERMS.items() if Perm.REVIEW in perms]
+    return memberships.filter(organisation__kind=OrgKind.OPERATOR, role__in=reviewers).exists()

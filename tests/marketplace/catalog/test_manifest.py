@@ -69,7 +69,13 @@ def test_every_bad_row_is_reported_with_line_and_field():
 
 def test_unknown_co_owner_is_named():
     rows = parse(manifest_csv([manifest_row("a", co_owners="nobody:100")]))
-    assert messages(rows) == [(2, "co_owners", "co_owners co-owner 'nobody' is not a licensor on ClearFrame")]
+    assert messages(rows) == [
+        (
+            2,
+            "co_owners",
+            "co_owners co-owner 'nobody' is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)",
+        )
+    ]
 
 
 def test_wrong_encoding_names_the_line_and_byte():
@@ -254,9 +260,20 @@ def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrid
     assert rows[1].row is None
 
 
+def test_the_example_manifests_offered_for_download_import_as_they_are():
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parents[3] / "marketplace" / "catalog" / "static" / "catalog"
+    for name, fmt in (("manifest-example.csv", "csv"), ("manifest-example.jsonl", "jsonl")):
+        rows = parse((static / name).read_bytes(), fmt)
+        assert messages(rows) == [] and len(rows) == 3, name
+
+
 def test_time_codes_and_negative_zero_have_one_spelling():
     rows = parse(manifest_csv([manifest_row("a", duration_seconds="7200", clip_exclusions="75:30-01:59:59.5:music")]))
     assert rows[0].row.clip_exclusions == [{"start": "4530", "end": "7199.5", "reason": "music"}]
+    long = parse(manifest_csv([manifest_row("b", duration_seconds="7300", clip_exclusions="120:00-121:00:music")]))
+    assert long[0].row.clip_exclusions == [{"start": "7200", "end": "7260", "reason": "music"}]  # MM:SS past 99
     for start in ('"-0"', "-0.0", "0"):  # -0 would compare unequal to 0 on re-upload
         line = json.dumps(manifest_row("j")).replace(
             '"clip_exclusions": ""', f'"clip_exclusions": [{{"start": {start}, "end": 5, "reason": "music"}}]'

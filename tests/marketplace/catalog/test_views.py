@@ -90,7 +90,8 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     edit = url("corpus_edit", licensor, corpus_id=corpus.pk)
     for shares, message in [
         ("northlight:60;partner-films:30", "Co-owners: co-owner shares sum to 90%; they must sum to 100%."),
-        ("northlight:60;nobody:40", "Co-owners: co-owner 'nobody' is not a licensor on ClearFrame."),
+        ("northlight:60;nobody:40",
+         "Co-owners: co-owner 'nobody' is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)."),
         ("northlight:66.666;partner-films:33.334", "Co-owners: share 66.666% of northlight has more than two "
          "decimals."),
     ]:  # fmt: skip
@@ -544,18 +545,22 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     assert "sandbox" in served["Content-Security-Policy"] and "private" in served["Cache-Control"]
     assert no_media_route(preview.file.name)  # no public folder of uploads, even with DEBUG on
 
-    # A draft's previews: its organisation and the operators only.
+    # A draft's previews: its organisation only; once submitted, the operators who review listings too.
     client.force_login(other_licensor.user)
     assert client.get(link).status_code == 404
     client.logout()
     assert client.get(link).status_code == 404
     client.force_login(operator.user)
-    assert client.get(link).status_code == 200
+    assert client.get(link).status_code == 404  # never submitted
     with pytest.raises(ValidationError, match="another organisation"):
         corpora.preview_add(access=other_licensor, corpus=listed_corpus, upload=SimpleUploadedFile("x.png", PNG))
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    assert client.get(link).status_code == 200
+    bookkeeper = add_member(operator.organisation, "books@market.example", Role.FINANCE)
+    client.force_login(bookkeeper)
+    assert client.get(link).status_code == 404  # an operator's finance role reviews nothing
 
     # Once published, anyone.
-    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
     corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
     client.logout()
     assert link in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
