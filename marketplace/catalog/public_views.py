@@ -12,6 +12,7 @@ from marketplace.catalog.selectors import (
     MAX_FILTER_HOURS,
     MAX_FILTER_PRICE,
     CatalogueFilters,
+    active_assets_pages,
     filter_number,
     live_offer_versions,
     preview_visible,
@@ -105,9 +106,8 @@ def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
     if corpus is None:
         raise Http404("No such corpus in the catalogue")
     offers = offers_with_examples(corpus)
-    sample = Paginator(corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id"), 20).get_page(
-        request.GET.get("page")
-    )
+    active = corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")
+    sample = active_assets_pages(corpus, active, 20).get_page(request.GET.get("page"))
     return render(
         request,
         "catalog/public_corpus.html",

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -156,6 +157,14 @@ def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q:
     if q:
         assets = assets.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
     return assets.order_by("id")
+
+
+def active_assets_pages(corpus: Corpus, assets: QuerySet[Asset], per_page: int) -> Paginator:
+    """Pages of a corpus' active assets, unfiltered, numbered from its stored total rather than a COUNT(*) over
+    what may be a million rows (the total is kept exact in every transaction that changes assets)."""
+    pages = Paginator(assets, per_page)
+    pages.count = corpus.asset_count  # a cached property: set, it is never computed
+    return pages
 
 
 def preview_visible(preview: PreviewMedia, user) -> bool:

@@ -28,7 +28,7 @@ from marketplace.catalog.models import (
     PreviewMedia,
     Withdrawal,
 )
-from marketplace.catalog.selectors import corpus_assets, unlisted_because
+from marketplace.catalog.selectors import active_assets_pages, corpus_assets, unlisted_because
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import PERMITTED_USES
@@ -215,8 +215,11 @@ def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=()
     if status not in AssetStatus.values and status != "all":
         status = AssetStatus.ACTIVE
     assets = corpus_assets(corpus, status=None if status == "all" else status, q=params.get("q", "").strip())
-    # Keyset-friendly: the paginator counts only when asked for page numbers; cap the count for huge corpora.
-    page = Paginator(assets, 50).get_page(params.get("page"))
+    if status == AssetStatus.ACTIVE and not params.get("q", "").strip():
+        pages = active_assets_pages(corpus, assets, 50)  # numbered from the stored total: nothing to count
+    else:
+        pages = Paginator(assets, 50)  # a search or another status counts its matches, through the listing index
+    page = pages.get_page(params.get("page"))
     return render(
         request,
         "catalog/asset_list.html",

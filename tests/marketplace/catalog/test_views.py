@@ -955,3 +955,16 @@ def test_the_price_filter_reads_the_offer_that_grants_the_use_asked_for(client, 
     assert title in client.get(base + "?use=evaluation&max_price=1&currency=EUR").content.decode()
     assert title in client.get(base + "?max_price=1&currency=EUR").content.decode()
     assert title not in client.get(base + "?max_price=0.99&currency=EUR").content.decode()
+
+
+def test_the_asset_pages_are_numbered_from_the_stored_total_without_counting(owner_client, licensor, corpus):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    import_rows(licensor, corpus, [manifest_row(f"a{i:03d}") for i in range(120)])
+    with CaptureQueriesContext(connection) as queries:
+        page = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?page=3").content.decode()
+    assert "a100" in page and "Page 3 of 3" in page
+    assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "catalog_asset" in q["sql"]]
+    searched = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?q=a11").content.decode()
+    assert "a110" in searched and "a100" not in searched  # a search still counts its own matches
