@@ -45,7 +45,7 @@ from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import TotalsTooLarge, corpus_recount
 from marketplace.orgs.access import OrgAccess, Perm
-from marketplace.orgs.models import Organisation, OrgKind
+from marketplace.orgs.models import Membership, Organisation, OrgKind
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +300,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
         if row_errors is not None:
             # Duplicates are checked even when other rows failed, so one pass reports every bad row.
             row_errors += _check_duplicates(mi)
+            row_errors += _check_share_changes(mi)
             if row_errors:
                 _finish(mi, ImportStatus.INVALID, error_count=row_errors)
             else:
@@ -420,6 +421,37 @@ def _check_duplicates(mi: ManifestImport) -> int:
                 line, "external_id", f"external_id {external_id!r} already appears on line {first_line[external_id]}"
             )
         )
+    with transaction.atomic():
+        _hold(mi)
+        return _store_errors(mi.pk, errors)
+
+
+SHARES_NEED_FINANCE = (
+    "these co-owners differ from the asset's: changing royalty shares needs an owner or admin of the "
+    "organisation; ask one to upload this manifest, or keep the asset's co-owners"
+)
+
+
+def _check_share_changes(mi: ManifestImport) -> int:
+    """Royalty shares decide who is paid: as on the corpus page, only a member who also holds the finance
+    permission (an owner or admin) may set or change an asset's co-owners through a manifest."""
+    corpus = Corpus.objects.select_related("organisation").get(pk=mi.corpus_id)
+    membership = Membership.objects.filter(user_id=mi.uploaded_by_id, organisation=corpus.organisation).first()
+    if membership is not None and OrgAccess(corpus.organisation, membership).can(Perm.FINANCE):
+        return 0
+    has_shares = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT r.line FROM catalog_manifestrow r
+              LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
+             WHERE r.manifest_import_id = %s
+               AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0 ELSE a.co_owners <> r.co_owners END
+             ORDER BY r.line
+            """,
+            [mi.corpus_id, mi.pk],
+        )
+        errors = [RowError(line, "co_owners", SHARES_NEED_FINANCE) for (line,) in cursor.fetchall()]
     with transaction.atomic():
         _hold(mi)
         return _store_errors(mi.pk, errors)

@@ -562,3 +562,28 @@ def test_a_price_refresh_waits_for_a_withdrawal_changing_the_totals(licensor, co
     stored = Corpus.objects.get(pk=corpus.pk).prices_per_hour
     corpus_refresh_price(corpus.pk)  # from the committed totals alone
     assert stored == Corpus.objects.get(pk=corpus.pk).prices_per_hour
+
+
+def test_royalty_shares_in_a_manifest_need_an_owner_or_admin_as_on_the_corpus_page(licensor, corpus):
+    from marketplace.orgs.models import Organisation, OrgKind
+    from tests.fixtures.market import access_for
+
+    Organisation.objects.create(name="Partner", slug="partner", kind=OrgKind.LICENSOR)
+    shared = manifest_row("a", co_owners="partner:99;northlight:1")
+    manager = access_for(
+        licensor.organisation, add_member(licensor.organisation, "cm@northlight.example", "catalog_manager")
+    )
+    refused = import_rows(manager, corpus, [shared, manifest_row("b")])
+    assert refused.status == ImportStatus.INVALID and not Asset.objects.exists()
+    assert list(ManifestRowError.objects.filter(manifest_import=refused).values_list("line", "field")) == [
+        (2, "co_owners")
+    ]
+    assert import_rows(licensor, corpus, [shared, manifest_row("b")]).status == ImportStatus.DONE  # the owner may
+    shares = {s["org"]: s["bp"] for s in Asset.objects.get(external_id="a").co_owners}
+    assert shares == {"partner": 9900, "northlight": 100}
+    # The manager re-imports the same shares, and edits everything else: fine. Changing them is not.
+    same = import_rows(manager, corpus, [{**shared, "title": "Retitled"}, manifest_row("b")])
+    assert (same.status, same.changed) == (ImportStatus.DONE, 1)
+    moved = import_rows(manager, corpus, [manifest_row("a", co_owners="partner:1;northlight:99"), manifest_row("b")])
+    assert moved.status == ImportStatus.INVALID
+    assert {s["org"]: s["bp"] for s in Asset.objects.get(external_id="a").co_owners}["partner"] == 9900
