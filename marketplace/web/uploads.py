@@ -14,17 +14,19 @@ class SizeLimitHandler(FileUploadHandler):
         super().__init__(request)
         self.limit = limit
         self.received = 0
+        self.declared = 0
 
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):  # noqa: N803
-        if content_length and content_length > self.limit + 64 * 1024:
-            self.request.upload_too_large = content_length  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=False)
+        # Django handles StopUpload only once a file's data arrives, so a body declared too large is stopped
+        # at its first chunk (below), not here, where it would escape as a server error.
+        self.declared = content_length or 0
 
     def receive_data_chunk(self, raw_data, start):
         self.received += len(raw_data)
-        if self.received > self.limit:
-            self.request.upload_too_large = self.received  # type: ignore[attr-defined]
-            raise StopUpload(connection_reset=False)
+        if self.received > self.limit or self.declared > self.limit + 64 * 1024:
+            # The size to report: the declared body when it is known (the file and a little form data).
+            self.request.upload_too_large = max(self.received, self.declared)  # type: ignore[attr-defined]
+            raise StopUpload(connection_reset=False)  # the rest is read and dropped, so the page can answer
         return raw_data
 
     def file_complete(self, file_size):

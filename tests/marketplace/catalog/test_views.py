@@ -170,6 +170,9 @@ def test_oversized_upload_is_stopped_while_streaming(owner_client, licensor, cor
     )
     assert response.status_code == 400
     assert "the limit is 500 bytes" in response.content.decode()
+    huge = manifest_csv([manifest_row(f"a{i}") for i in range(1_000)])  # about 300 KB, far past the limit
+    response = owner_client.post(url("import_create", licensor, corpus_id=corpus.pk), {"file": upload("big.csv", huge)})
+    assert response.status_code == 400 and "the limit is 500 bytes" in response.content.decode()
     assert not ManifestImport.objects.exists()
 
 
@@ -581,7 +584,16 @@ def test_an_oversized_preview_is_stopped_while_streaming(owner_client, licensor,
     )
     assert response.status_code == 400
     errors = response.context["preview_form"].errors["file"]
-    assert errors == ["The file is 5.0 KB; previews are limited to 2.0 KB."]
+    assert errors == ["The file is 5.2 KB; previews are limited to 2.0 KB."]  # the body as sent
+    assert not PreviewMedia.objects.exists()
+    # Declared far over the limit: stopped at its first chunk, with the same answer rather than a server error.
+    huge = SimpleUploadedFile("huge.png", PNG + b"\0" * 200_000, content_type="image/png")
+    response = owner_client.post(
+        url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"caption": "Harbour", "file": huge}
+    )
+    assert response.status_code == 400
+    assert "previews are limited to 2.0 KB" in response.context["preview_form"].errors["file"][0]
+    assert 'value="Harbour"' in response.content.decode()  # sent before the file, so kept
     assert not PreviewMedia.objects.exists()
 
 
