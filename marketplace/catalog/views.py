@@ -275,7 +275,7 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
             if not _errors_on_form(request, form, exc):
                 return redirect(back)
         else:
-            done = f"Withdrew {withdrawal.asset_count} asset(s). Affected licensees will be notified."
+            done = f"Withdrew {withdrawal.asset_count:,} asset(s). Affected licensees will be notified."
             messages.success(request, done)
             return redirect(back)
     # Back on the page the form came from, with the error next to the reason and the selection kept.
@@ -384,6 +384,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
             "access": request.access, "mi": mi, "corpus": mi.corpus, "errors": errors.get_page(request.GET.get("page")),
             "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
             "missing_sample": list(missing[:MISSING_SHOWN]) if missing is not None else None,
+            "superseded": mi.status == ImportStatus.DONE and imports.latest_applied(mi.corpus_id) != mi,
         },
     )  # fmt: skip
 
@@ -395,8 +396,8 @@ def _missing(mi: ManifestImport):
     """The assets that withdrawing the missing would take down, while that can still be done; else None."""
     if mi.status != ImportStatus.DONE or not mi.missing or mi.missing_withdrawal_id:
         return None
-    if not imports.missing_listing_kept(mi):
-        return None
+    if imports.latest_applied(mi.corpus_id) != mi or not imports.missing_listing_kept(mi):
+        return None  # a newer import is the listing now, or this one's copy was lost
     return imports.missing_assets(mi).order_by("external_id").values_list("external_id", "title")
 
 
@@ -441,7 +442,7 @@ def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpRespons
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Withdrew the {withdrawal.asset_count} assets missing from this manifest.")
+        messages.success(request, f"Withdrew the {withdrawal.asset_count:,} assets missing from this manifest.")
     return redirect("catalog:import", org_slug=_slug(request), import_id=mi.pk)
 
 

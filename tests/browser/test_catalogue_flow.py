@@ -42,6 +42,8 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("This form has")
     expect(page.get_by_role("group", name="Genres")).to_be_visible()
+    summary.get_by_role("link", name="Genres", exact=True).click()
+    expect(page.get_by_role("group", name="Genres").get_by_role("checkbox").first).to_be_focused()
     summary.get_by_role("link", name="Title", exact=True).click()
     expect(page.get_by_role("textbox", name="Title", exact=True)).to_be_focused()
     page.get_by_role("textbox", name="Title", exact=True).fill("Rotterdam harbour 4K")

@@ -427,8 +427,8 @@ def _check_duplicates(mi: ManifestImport) -> int:
 
 
 SHARES_NEED_FINANCE = (
-    "these co-owners differ from the asset's: changing royalty shares needs an owner or admin of the "
-    "organisation; ask one to upload this manifest, or keep the asset's co-owners"
+    "setting or changing an asset's royalty co-owners needs an owner or admin of the organisation; ask one to "
+    "upload this manifest, or keep the co-owners the asset has (none for a new asset)"
 )
 
 

@@ -980,3 +980,17 @@ def test_the_asset_pages_are_numbered_from_the_stored_total_without_counting(own
     assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper() and "catalog_asset" in q["sql"]]
     searched = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?q=a11").content.decode()
     assert "a110" in searched and "a100" not in searched  # a search still counts its own matches
+
+
+def test_an_older_import_says_a_newer_one_holds_the_listing_and_every_role_sees_the_missing(client, licensor, corpus):
+    older = import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b")])
+    older = import_rows(licensor, corpus, [manifest_row("a")])
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    client.force_login(viewer)
+    page = client.get(url("import", licensor, import_id=older.pk)).content.decode()
+    assert "<td>b</td>" in page and "Withdraw the missing assets" not in page  # seen, not withdrawable by a viewer
+    import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b"), manifest_row("c")])
+    client.force_login(licensor.user)
+    page = client.get(url("import", licensor, import_id=older.pk)).content.decode()
+    assert "A newer manifest has been imported into this corpus since" in page
+    assert "Withdraw the missing assets" not in page and "<td>b</td>" not in page
