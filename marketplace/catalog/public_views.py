@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
 
 from ledger.money import minor_units
@@ -121,7 +121,7 @@ def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def preview_file(request: HttpRequest, preview_id: int) -> FileResponse:
+def preview_file(request: HttpRequest, preview_id: int) -> HttpResponse:
     """A corpus preview, to whoever may see the corpus; uploads are never served from a public folder."""
     preview = get_object_or_404(PreviewMedia.objects.select_related("corpus"), pk=preview_id)
     if not preview_visible(preview, request.user):
@@ -129,9 +129,17 @@ def preview_file(request: HttpRequest, preview_id: int) -> FileResponse:
     content_type = PREVIEW_CONTENT_TYPES.get(preview.file.name.rsplit(".", 1)[-1].lower())
     if content_type is None:  # stored before uploads were checked: not served
         raise Http404("No such preview")
-    response = FileResponse(preview.file.open("rb"), content_type=content_type)
+    public = preview.corpus.status == CorpusStatus.PUBLISHED
+    # A stored preview never changes (a new upload is a new name), so its name is its version. Caches may keep
+    # it but must ask each time: a preview taken down (a face without a release) is gone at the next view.
+    etag = f'"{preview.pk}-{preview.file.name.rsplit("/", 1)[-1]}"'
+    if public and etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        response = FileResponse(preview.file.open("rb"), content_type=content_type)
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    public = preview.corpus.status == CorpusStatus.PUBLISHED
-    response["Cache-Control"] = "public, max-age=3600" if public else "private, no-store"
+    response["Cache-Control"] = "public, no-cache" if public else "private, no-store"
+    if public:
+        response["ETag"] = etag
     return response

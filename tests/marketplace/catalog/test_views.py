@@ -567,7 +567,9 @@ def test_previews_are_checked_by_content_and_served_only_to_who_may_see_the_corp
     corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
     client.logout()
     assert link in client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
-    assert client.get(link).status_code == 200
+    public = client.get(link)
+    assert public.status_code == 200 and public["Cache-Control"] == "public, no-cache"  # kept, but asked again
+    assert client.get(link, HTTP_IF_NONE_MATCH=public["ETag"]).status_code == 304
 
 
 @override_settings(PREVIEW_MAX_BYTES=2000)
