@@ -13,6 +13,7 @@ from marketplace.catalog.selectors import (
     MAX_FILTER_PRICE,
     CatalogueFilters,
     active_assets_pages,
+    card_prices,
     filter_number,
     live_offer_versions,
     preview_visible,
@@ -77,12 +78,9 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
 def catalogue(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     page = Paginator(public_corpora(filters), 20).get_page(request.GET.get("page"))
+    prices = card_prices(list(page), filters)
     for corpus in page:
-        # In the currency chosen above where an offer uses it: the lowest of all currencies compares yen with euros.
-        here = (corpus.prices_per_hour or {}).get(filters.currency)
-        corpus.card_price = (
-            (here, filters.currency) if here is not None else (corpus.price_per_hour_from, corpus.price_currency)
-        )
+        corpus.card_price = prices[corpus.pk]
     query = request.GET.copy()
     query.pop("page", None)
     return render(

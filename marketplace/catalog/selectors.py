@@ -96,14 +96,9 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
         corpora = corpora.filter(json_list_contains("genres", filters.genre))
     # Offer terms are those on sale now (an older version's no longer apply), and one offer must
     # grant them all: a use in one offer and the territory in another license neither.
-    terms = []
+    terms = _offer_terms(filters)
     if filters.territory:
-        code = filters.territory.upper()
-        covers = json_list_contains("territory", code) | json_list_contains("territory", "WW")
-        corpora = corpora.filter(covers)  # the rights the licensor holds
-        terms.append(covers)  # and what an offer grants
-    if filters.use:
-        terms.append(json_list_contains("permitted_uses", filters.use))
+        corpora = corpora.filter(_covers(filters.territory))  # the rights the licensor holds, too
     if filters.max_price_per_hour is not None and filters.currency:
         # An offer in that currency at or under the price, and the same offer grants the terms asked for: a
         # cheap evaluation-only offer must not list a corpus whose pre-training offer costs more.
@@ -113,12 +108,54 @@ def public_corpora(filters: CatalogueFilters) -> QuerySet[Corpus]:
     elif filters.max_price_per_hour is not None:
         corpora = corpora.filter(price_per_hour_from__lte=filters.max_price_per_hour)
     if terms:
-        newer = OfferVersion.objects.filter(offer=OuterRef("offer"), published=True, number__gt=OuterRef("number"))
-        current = live_offer.filter(~Exists(newer))
-        corpora = corpora.filter(Exists(current.filter(*terms)))
+        corpora = corpora.filter(Exists(_current_versions(live_offer).filter(*terms)))
     if filters.min_hours is not None:
         corpora = corpora.filter(total_seconds__gte=filters.min_hours * 3600)
     return corpora.order_by("-published_at", "-pk")
+
+
+def _covers(territory: str) -> Q:
+    return json_list_contains("territory", territory.upper()) | json_list_contains("territory", "WW")
+
+
+def _offer_terms(filters: CatalogueFilters) -> list[Q]:
+    terms = []
+    if filters.territory:
+        terms.append(_covers(filters.territory))
+    if filters.use:
+        terms.append(json_list_contains("permitted_uses", filters.use))
+    return terms
+
+
+def _current_versions(versions: QuerySet[OfferVersion]) -> QuerySet[OfferVersion]:
+    """Each offer's current published version among ``versions``: an older version's terms are no longer sold."""
+    newer = OfferVersion.objects.filter(offer=OuterRef("offer"), published=True, number__gt=OuterRef("number"))
+    return versions.filter(~Exists(newer))
+
+
+def card_prices(corpora: list[Corpus], filters: CatalogueFilters) -> dict[int, tuple[int | None, str]]:
+    """The "from" price per hour to show on each corpus' card: of the offers that grant the use and territory
+    asked for (all offers on sale when none is asked), in the chosen currency when one of them uses it."""
+    terms = _offer_terms(filters)
+    if not terms:
+        found: dict[int, dict[str, int]] = {c.pk: dict(c.prices_per_hour or {}) for c in corpora}
+    else:
+        versions = OfferVersion.objects.filter(
+            offer__corpus__in=[c.pk for c in corpora], offer__status=OfferStatus.PUBLISHED, published=True,
+            offer__listed_price_per_hour__isnull=False,
+        )  # fmt: skip
+        found = {c.pk: {} for c in corpora}
+        for corpus_id, currency, price in (
+            _current_versions(versions)
+            .filter(*terms)
+            .values_list("offer__corpus_id", "offer__listed_currency", "offer__listed_price_per_hour")
+        ):
+            found[corpus_id][currency] = min(price, found[corpus_id].get(currency, price))
+    cards = {}
+    for corpus_id, prices in found.items():
+        currency = filters.currency if filters.currency in prices else min(prices, default="")
+        cards[corpus_id] = (prices.get(currency), currency)
+    return cards
 
 
 def unlisted_because(corpus: Corpus) -> list[str]:

@@ -969,6 +969,9 @@ def test_the_price_filter_reads_the_offer_that_grants_the_use_asked_for(client, 
     assert title in client.get(base + "?use=evaluation&max_price=1&currency=EUR").content.decode()
     assert title in client.get(base + "?max_price=1&currency=EUR").content.decode()
     assert title not in client.get(base + "?max_price=0.99&currency=EUR").content.decode()
+    # The card's price is that of the offers granting what was asked for.
+    assert "from 100.00 EUR per hour" in client.get(base + "?use=pre_training&currency=EUR").content.decode()
+    assert "from 1.00 EUR per hour" in client.get(base + "?currency=EUR").content.decode()
 
 
 def test_the_asset_pages_are_numbered_from_the_stored_total_without_counting(owner_client, licensor, corpus):
