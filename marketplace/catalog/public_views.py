@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
 
-from ledger.money import minor_units
+from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.models import AssetStatus, CorpusStatus, PreviewMedia
 from marketplace.catalog.selectors import (
     MAX_FILTER_HOURS,
@@ -71,7 +71,8 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
                 raise ValueError
             filters.max_price_per_hour = minor_units(price, filters.currency)
         except (ValueError, KeyError):
-            errors["max_price"] = "Enter a price per hour, like 120 or 99.50."
+            example = "120" if CURRENCY_EXPONENTS.get(filters.currency) == 0 else "120 or 99.50"
+            errors["max_price"] = f"Enter a price per hour in {filters.currency}, like {example}."
     return filters, errors
 
 

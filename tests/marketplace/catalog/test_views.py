@@ -405,6 +405,10 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
         page = client.get(f"{base}?{query}").content.decode()
         assert message in page and title in page, query
         assert "Enter a price per hour" not in page  # the currency is what is wrong, not the price
+    yen = client.get(base + "?max_price=100.5&currency=JPY").content.decode()
+    assert "Enter a price per hour in JPY, like 120." in yen and 'aria-describedby="max_price_error"' in yen
+    tagged = client.get(base + "?language=pt-BR").content.decode()
+    assert '<option value="pt-BR" selected>' in tagged  # shown as chosen, though not in the list
     lower = client.get(base + "?territory=jp").content.decode()  # lower case is read
     assert title in lower and "Unknown territory" not in lower
     assert client.get(reverse("catalog:public_corpus", args=["no-such-corpus"])).status_code == 404
