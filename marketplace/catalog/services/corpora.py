@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -22,7 +24,8 @@ from marketplace.catalog.vocab import (
     territory_problem,
 )
 from marketplace.events.services import event_record
-from marketplace.orgs.access import OrgAccess, Perm
+from marketplace.orgs.access import ROLE_PERMS, OrgAccess, Perm
+from marketplace.orgs.models import Membership, OrgKind
 
 EDITABLE = (
     "title",
@@ -37,6 +40,8 @@ EDITABLE = (
 
 
 # The operator approves what they read: nothing they review changes under them.
+log = logging.getLogger(__name__)
+
 IN_REVIEW_MESSAGE = (
     "This corpus is waiting for the operator's review: its details and offers can be edited again once it is "
     "approved or sent back."
@@ -225,6 +230,13 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
         corpus.status = CorpusStatus.PUBLISHED
         corpus.published_at = timezone.now()
     corpus.save()
+    if corpus.status == CorpusStatus.IN_REVIEW:
+        _notify(
+            _emails_of(Membership.objects.filter(organisation__kind=OrgKind.OPERATOR), Perm.REVIEW),
+            f"Listing to review: {corpus.title}",
+            f"{access.organisation.name} submitted “{corpus.title}” ({corpus.asset_count:,} assets) for listing.\n\n"
+            "Review it from the operator's Review queue on ClearFrame.",
+        )
     event_record(
         type="corpus.submitted" if review_required() else "corpus.published",
         organisation=access.organisation,
@@ -232,6 +244,26 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
         payload={"corpus": corpus.pk, "slug": corpus.slug},
     )
     return corpus
+
+
+def _emails_of(memberships, perm: Perm) -> list[str]:
+    """The addresses of the members whose role holds ``perm``."""
+    roles = [role for role, perms in ROLE_PERMS.items() if perm in perms]
+    return sorted(set(memberships.filter(role__in=roles).exclude(user__email="").values_list("user__email", flat=True)))
+
+
+def _notify(recipients: list[str], subject: str, body: str) -> None:
+    """Mail once the decision is committed (a rolled-back review tells nobody anything); a mail server that
+    refuses it is logged, and the decision stands."""
+
+    def send() -> None:
+        try:
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, recipients)
+        except Exception:
+            log.exception("could not mail %s about %r", ", ".join(recipients), subject)
+
+    if recipients:
+        transaction.on_commit(send)
 
 
 def review_history(corpus: Corpus, limit: int = 5) -> list[dict]:
@@ -262,6 +294,14 @@ def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str
         corpus.status = CorpusStatus.DRAFT
         corpus.review_note = note.strip()
     corpus.save()
+    outcome = "is published in the catalogue" if approve else "was sent back by the operator"
+    _notify(
+        _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
+        f"“{corpus.title}” {outcome}",
+        f"Your listing “{corpus.title}” {outcome}."
+        + (f"\n\nThe operator's note:\n{corpus.review_note}" if corpus.review_note else "")
+        + "\n\nSee the corpus page on ClearFrame.",
+    )
     event_record(
         type="corpus.published" if approve else "corpus.rejected",
         organisation=access.organisation,

@@ -1003,3 +1003,24 @@ def test_an_older_import_says_a_newer_one_holds_the_listing_and_every_role_sees_
     page = client.get(url("import", licensor, import_id=older.pk)).content.decode()
     assert "A newer manifest has been imported into this corpus since" in page
     assert "Withdraw the missing assets" not in page and "<td>b</td>" not in page
+
+
+def test_submitting_and_deciding_a_listing_is_mailed_to_who_acts_next(
+    licensor, operator, listed_corpus, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from marketplace.catalog.services import corpora
+
+    add_member(operator.organisation, "books@market.example", Role.FINANCE)  # reviews nothing: not told
+    add_member(licensor.organisation, "books@northlight.example", Role.FINANCE)
+    with django_capture_on_commit_callbacks(execute=True):
+        corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    assert [(m.subject, m.to) for m in mail.outbox] == [
+        (f"Listing to review: {listed_corpus.title}", [operator.user.email])
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=False, note="Add model releases")
+    sent_back = mail.outbox[-1]
+    assert sent_back.subject == f"“{listed_corpus.title}” was sent back by the operator"
+    assert sent_back.to == [licensor.user.email] and "Add model releases" in sent_back.body
