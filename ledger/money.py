@@ -35,7 +35,8 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 }  # fmt: skip
 
 
-MAX_MINOR_UNITS = 2**63 - 1  # a stored amount is a bigint
+BIGINT_MAX = 2**63 - 1  # the largest id, amount or balance a bigint column holds
+MAX_MINOR_UNITS = BIGINT_MAX  # a stored amount is a bigint
 
 
 class CurrencyError(ValueError):

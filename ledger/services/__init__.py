@@ -37,6 +37,7 @@ from ledger.services.chain import ChainStatus, chain_seal, chain_status, chain_v
 from ledger.services.exports import (
     JOURNAL_COLUMNS,
     TRIAL_BALANCE_COLUMNS,
+    journal_count,
     journal_rows,
     spreadsheet_text,
     trial_balance_rows,
@@ -111,6 +112,7 @@ __all__ = [
     "entry_get",
     "entry_post",
     "entry_reverse",
+    "journal_count",
     "journal_rows",
     "period_close",
     "periods_list",

@@ -19,6 +19,7 @@ from django.db import connection
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
+from ledger.money import BIGINT_MAX
 from ledger.services.accounts import with_code_prefix
 from ledger.types import (
     AccountBalance,
@@ -65,7 +66,7 @@ def account_balance(
         raise ValueError("give as_of_date or as_of_entry, not both")
     params: list[int | dt.date]
     if as_of_entry is not None:
-        if type(as_of_entry) is not int or not 0 < as_of_entry <= _MAX_ID:
+        if type(as_of_entry) is not int or not 0 < as_of_entry <= BIGINT_MAX:
             raise ValueError(f"as_of_entry must be an entry id, not {as_of_entry!r}")
         net_sql, params = _NET_AS_OF_ENTRY, [as_of_entry]
     elif as_of_date is not None:
@@ -139,16 +140,13 @@ def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     return TrialBalance(as_of=as_of_date, rows=rows)
 
 
-_MAX_ID = 2**63 - 1  # ids are bigints
-
-
 def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
     if not cursor:
         return None
     try:
         entry_id, leg = cursor.split(".", 1)
         position = int(entry_id), int(leg)
-        if not (0 < position[0] <= _MAX_ID and 0 <= position[1] < 2**15):
+        if not (0 < position[0] <= BIGINT_MAX and 0 <= position[1] < 2**15):
             raise ValueError(cursor)
         return position
     except ValueError:

@@ -35,11 +35,7 @@ def journal_rows(
 ) -> Iterator[list]:
     """One row per posting, in posting order, fetched in keyset pages."""
     accounts = {a_id: (code, type_) for a_id, code, type_ in Account.objects.values_list("id", "code", "type")}
-    entries = JournalEntry.objects.order_by("id")
-    if date_from:
-        entries = entries.filter(effective_date__gte=date_from)
-    if date_to:
-        entries = entries.filter(effective_date__lte=date_to)
+    entries = _entries(date_from, date_to).order_by("id")
     after = 0
     while True:
         page = list(
@@ -71,6 +67,20 @@ def journal_rows(
                 key or "",
             ]
         after = page[-1][0]
+
+
+def journal_count(*, date_from: dt.date | None = None, date_to: dt.date | None = None) -> int:
+    """How many rows :func:`journal_rows` yields for the same dates (for a progress bar)."""
+    return Posting.objects.filter(entry__in=_entries(date_from, date_to).values("id")).count()
+
+
+def _entries(date_from: dt.date | None, date_to: dt.date | None):
+    entries = JournalEntry.objects.all()
+    if date_from:
+        entries = entries.filter(effective_date__gte=date_from)
+    if date_to:
+        entries = entries.filter(effective_date__lte=date_to)
+    return entries
 
 
 def trial_balance_rows(*, as_of_date: dt.date | None = None) -> Iterator[list]:

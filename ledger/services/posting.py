@@ -42,13 +42,13 @@ from ledger.errors import (
     UnknownAccount,
 )
 from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting
-from ledger.money import CURRENCY_EXPONENTS
+from ledger.money import BIGINT_MAX, CURRENCY_EXPONENTS
 from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
 MAX_LEGS = 10_000
 MAX_AMOUNT = 10**15  # minor units per leg: far above any real payment
-BALANCE_LIMIT = 2**63 - 1  # a stored balance is a bigint; 9,223 legs of MAX_AMOUNT reach it
+BALANCE_LIMIT = BIGINT_MAX  # a stored balance is a bigint; 9,223 legs of MAX_AMOUNT reach it
 BALANCE_OVERFLOW = (
     "the entry would take an account's balance, or one day's total on it, past the 64-bit limit of minor units"
 )
@@ -107,7 +107,7 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
     if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
         raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
     reverses = entry.reverses
-    if reverses is not None and (type(reverses) is not int or not 0 < reverses <= BALANCE_LIMIT):
+    if reverses is not None and (type(reverses) is not int or not 0 < reverses <= BIGINT_MAX):
         raise InvalidEntry("reverses must be the id of the entry this one reverses")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
@@ -395,16 +395,18 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
         running = {key: a.net for key, a in accounts.items()}
         overflow = False
         for _, p in new:
-            before = {(leg.account, leg.currency): running[(leg.account, leg.currency)] for leg in p.legs}
-            for leg in p.legs:
+            for index, leg in enumerate(p.legs):
                 ref = (leg.account, leg.currency)
                 running[ref] += leg.amount
                 overflow = overflow or not -BALANCE_LIMIT <= running[ref] <= BALANCE_LIMIT
                 account = accounts[ref]
-                attempted = running[ref] * AccountType(account.type).normal_sign
-                if account.forbid_negative and attempted < 0:
-                    start = before[ref] * AccountType(account.type).normal_sign  # just before this entry
-                    raise InsufficientBalance(account.code, account.currency, start, attempted)
+                sign = AccountType(account.type).normal_sign
+                if account.forbid_negative and running[ref] * sign < 0:
+                    # Named with the balance just before this entry: take back its legs on the account so far.
+                    moved = sum(other.amount for other in p.legs[: index + 1] if (other.account, other.currency) == ref)
+                    raise InsufficientBalance(
+                        account.code, account.currency, (running[ref] - moved) * sign, running[ref] * sign
+                    )
         if overflow:
             raise InvalidEntry(BALANCE_OVERFLOW)
 

@@ -176,14 +176,17 @@ def _territories(value: Any) -> list[str]:
 
 def _seconds(text: str) -> Decimal:
     text = text.strip()
-    match = _TIMECODE.match(text) if len(text) <= 40 else None
+    not_a_time = ValueError(f"{text[:40]!r} is not a time (seconds, or HH:MM:SS)")
+    if len(text) > 40:
+        raise not_a_time
+    match = _TIMECODE.match(text)
     if match and (match[1] is None or int(match[2]) < 60):  # HH:MM:SS, or MM:SS; seconds below 60 (the pattern)
         hours, minutes, seconds = match.groups()
         value = Decimal(hours or 0) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
-    elif len(text) <= 40 and _NUMBER.match(text) and _number(text) >= 0:
-        value = _number(text).copy_abs()  # -0 is stored as 0: one spelling per time (abs() would round)
+    elif _NUMBER.match(text) and (value := _number(text)) >= 0:
+        value = value.copy_abs()  # -0 is stored as 0: one spelling per time (abs() would round)
     else:
-        raise ValueError(f"{text[:40]!r} is not a time (seconds, or HH:MM:SS)")
+        raise not_a_time
     # Bounded like a duration, to the millisecond: an exact value that is stored as it was checked.
     if value > MAX_DURATION:
         raise ValueError(f"time {text} is implausibly large (limit {MAX_DURATION} s)")

@@ -22,7 +22,7 @@ from marketplace.catalog.models import (
     PreviewMedia,
 )
 from marketplace.catalog.vocab import language_tag
-from marketplace.orgs.access import ROLE_PERMS, Perm
+from marketplace.orgs.access import Perm, roles_with
 from marketplace.orgs.models import Membership, OrgKind
 
 
@@ -165,7 +165,9 @@ def unlisted_because(corpus: Corpus) -> list[str]:
     reasons = []
     if corpus.asset_count == 0:
         reasons.append("it has no active assets")
-    if not Corpus.objects.filter(pk=corpus.pk).filter(Exists(_live_offer())).exists():
+    if not OfferVersion.objects.filter(
+        offer__corpus=corpus, offer__status=OfferStatus.PUBLISHED, published=True
+    ).exists():
         reasons.append("it has no published offer")
     return reasons
 
@@ -215,6 +217,5 @@ def preview_visible(preview: PreviewMedia, user) -> bool:
         return True
     if preview.corpus.status != CorpusStatus.IN_REVIEW:  # a draft nobody submitted is its licensor's alone
         return False
-    # Operators whose role reviews listings: the roles that see the review page (ROLE_PERMS[...] has REVIEW).
-    reviewers = [role for role, perms in ROLE_PERMS.items() if Perm.REVIEW in perms]
-    return memberships.filter(organisation__kind=OrgKind.OPERATOR, role__in=reviewers).exists()
+    # The operator's members whose role reviews listings: those who see the review page.
+    return memberships.filter(organisation__kind=OrgKind.OPERATOR, role__in=roles_with(Perm.REVIEW)).exists()

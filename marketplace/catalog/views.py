@@ -178,9 +178,7 @@ def corpus_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
 def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
     form = PreviewForm(request.POST, request.FILES, auto_id="id_preview_%s")  # parses the body, through the limit
-    if _stopped_as_too_large(request, form, corpora.check_preview_size):
-        pass
-    elif form.is_valid():
+    if not _stopped_as_too_large(request, form, corpora.check_preview_size) and form.is_valid():
         try:
             corpora.preview_add(
                 access=request.access, corpus=corpus, upload=form.cleaned_data["file"],
@@ -327,9 +325,7 @@ def import_create(request: HttpRequest, corpus_id: int) -> HttpResponse:
     form = ManifestUploadForm()
     if request.method == "POST":
         form = ManifestUploadForm(request.POST, request.FILES)  # parses the body, through the size limit
-        if _stopped_as_too_large(request, form, imports.check_size):
-            pass
-        elif form.is_valid():
+        if not _stopped_as_too_large(request, form, imports.check_size) and form.is_valid():
             try:
                 manifest_import = imports.manifest_upload(
                     access=request.access, corpus=corpus, upload=form.cleaned_data["file"]
@@ -376,7 +372,8 @@ def _import_state(mi: ManifestImport) -> dict:
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     mi = _import(request, import_id)
     errors = Paginator(ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "id"), 100)
-    missing = _missing(mi)
+    superseded = mi.status == ImportStatus.DONE and imports.latest_applied(mi.corpus_id) != mi
+    missing = None if superseded else _missing(mi)
     return render(
         request,
         "catalog/import_detail.html",
@@ -384,7 +381,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
             "access": request.access, "mi": mi, "corpus": mi.corpus, "errors": errors.get_page(request.GET.get("page")),
             "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
             "missing_sample": list(missing[:MISSING_SHOWN]) if missing is not None else None,
-            "superseded": mi.status == ImportStatus.DONE and imports.latest_applied(mi.corpus_id) != mi,
+            "superseded": superseded,
         },
     )  # fmt: skip
 
@@ -393,17 +390,19 @@ MISSING_SHOWN = 20
 
 
 def _missing(mi: ManifestImport):
-    """The assets that withdrawing the missing would take down, while that can still be done; else None."""
+    """The assets that withdrawing the missing would take down; None when there is nothing to withdraw. The
+    caller has checked that no newer import holds the listing."""
     if mi.status != ImportStatus.DONE or not mi.missing or mi.missing_withdrawal_id:
         return None
-    if imports.latest_applied(mi.corpus_id) != mi or not imports.missing_listing_kept(mi):
-        return None  # a newer import is the listing now, or this one's copy was lost
+    if not imports.missing_listing_kept(mi):  # this import's copy of the manifest was lost
+        return None
     return imports.missing_assets(mi).order_by("external_id").values_list("external_id", "title")
 
 
 @org_view(Perm.VIEW)
 def import_missing_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
-    missing = _missing(_import(request, import_id))
+    mi = _import(request, import_id)
+    missing = _missing(mi) if imports.latest_applied(mi.corpus_id) == mi else None
     if missing is None:
         raise Http404("Nothing is missing from this import, or its missing assets were withdrawn.")
     return csv_response(missing.iterator(), ["external_id", "title"], f"manifest-missing-{import_id}.csv")

@@ -37,6 +37,12 @@ ROLE_PERMS: dict[str, set[Perm]] = {
     Role.VIEWER: {Perm.VIEW},
 }
 
+
+def roles_with(perm: Perm) -> list[str]:
+    """The roles whose members hold ``perm`` (in an organisation of a kind it applies to)."""
+    return [role for role, perms in ROLE_PERMS.items() if perm in perms]
+
+
 # Which organisation kinds an action makes sense for at all.
 KIND_PERMS: dict[Perm, set[str]] = {
     Perm.MANAGE_CATALOG: {OrgKind.LICENSOR},

@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledger import services as ledger
 from ledger.management.progress import Progress
-from ledger.models import Posting
 
 
 def _date(value: str) -> dt.date:
@@ -42,12 +41,7 @@ class Command(BaseCommand):
         try:
             if report == "journal":
                 progress = Progress("exporting postings", self.stderr) if output else None
-                postings = Posting.objects.all()
-                if date_from:
-                    postings = postings.filter(entry__effective_date__gte=date_from)
-                if date_to:
-                    postings = postings.filter(entry__effective_date__lte=date_to)
-                total = postings.count() if progress else None
+                total = ledger.journal_count(date_from=date_from, date_to=date_to) if progress else None
 
                 def rows():
                     for count, row in enumerate(ledger.journal_rows(date_from=date_from, date_to=date_to), start=1):

@@ -24,7 +24,7 @@ from marketplace.catalog.vocab import (
     territory_problem,
 )
 from marketplace.events.services import event_record
-from marketplace.orgs.access import ROLE_PERMS, OrgAccess, Perm
+from marketplace.orgs.access import OrgAccess, Perm, roles_with
 from marketplace.orgs.models import Membership, OrgKind
 
 EDITABLE = (
@@ -39,9 +39,9 @@ EDITABLE = (
 )
 
 
-# The operator approves what they read: nothing they review changes under them.
 log = logging.getLogger(__name__)
 
+# The operator approves what they read: nothing they review changes under them.
 IN_REVIEW_MESSAGE = (
     "This corpus is waiting for the operator's review: its details and offers can be edited again once it is "
     "approved or sent back."
@@ -248,8 +248,8 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
 
 def _emails_of(memberships, perm: Perm) -> list[str]:
     """The addresses of the members whose role holds ``perm``."""
-    roles = [role for role, perms in ROLE_PERMS.items() if perm in perms]
-    return sorted(set(memberships.filter(role__in=roles).exclude(user__email="").values_list("user__email", flat=True)))
+    addresses = memberships.filter(role__in=roles_with(perm)).exclude(user__email="")
+    return sorted(set(addresses.values_list("user__email", flat=True)))
 
 
 def _notify(recipients: list[str], subject: str, body: str) -> None:
