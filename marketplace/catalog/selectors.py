@@ -198,6 +198,14 @@ def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q:
     return assets.order_by("id")
 
 
+def review_history(corpus: Corpus, limit: int = 5) -> list[dict]:
+    """The listing's earlier rejections, newest first, so that a reviewer can check they were dealt with."""
+    from marketplace.events.models import DomainEvent
+
+    events = DomainEvent.objects.filter(type="corpus.rejected", subject=f"corpus:{corpus.pk}").order_by("-id")
+    return [{"at": e.created_at, "note": e.payload.get("note", "")} for e in events[:limit]]
+
+
 def active_assets_pages(corpus: Corpus, assets: QuerySet[Asset], per_page: int) -> Paginator:
     """Pages of a corpus' active assets, unfiltered, numbered from its stored total rather than a COUNT(*) over
     what may be a million rows (the total is kept exact in every transaction that changes assets)."""

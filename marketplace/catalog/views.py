@@ -28,7 +28,7 @@ from marketplace.catalog.models import (
     PreviewMedia,
     Withdrawal,
 )
-from marketplace.catalog.selectors import active_assets_pages, corpus_assets, unlisted_because
+from marketplace.catalog.selectors import active_assets_pages, corpus_assets, review_history, unlisted_because
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import PERMITTED_USES
@@ -589,6 +589,6 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "access": request.access, "corpus": corpus, "form": form, "offers": offers_with_examples(corpus),
             "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
             "previews": corpus.previews.all(), "uses": PERMITTED_USES,
-            "sent_back": corpora.review_history(corpus),
+            "sent_back": review_history(corpus),
         },
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -15,6 +15,7 @@ from marketplace.orgs import services
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
 from marketplace.orgs.models import Invitation, Membership, OrgKind
+from marketplace.orgs.selectors import licensor_sales
 
 
 def form_errors(form, exc: ValidationError) -> None:
@@ -43,36 +44,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         context["running_imports"] = ManifestImport.objects.filter(
             corpus__organisation=org, status__in=[ImportStatus.QUEUED, ImportStatus.VALIDATING, ImportStatus.APPLYING]
         ).count()
-        context["sales"] = _sales(org, with_money=access.can(Perm.FINANCE))
+        context["sales"] = licensor_sales(org, with_money=access.can(Perm.FINANCE))
     elif org.kind == OrgKind.OPERATOR:
         context["review_queue"] = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
         context["published"] = Corpus.objects.filter(status=CorpusStatus.PUBLISHED).count()
     return render(request, "orgs/dashboard.html", context)
-
-
-def _sales(org, *, with_money: bool) -> dict:
-    """Licences sold, and for those who may see money (as on the Earnings page): what buyers were charged on
-    them, and the royalties the ledger owes the organisation now, per currency."""
-    from ledger import services as ledger
-    from marketplace.licensing.models import Licence, LicenceStatus
-    from marketplace.rating.models import RatingCharge
-
-    sales: dict = Licence.objects.filter(licensor=org).aggregate(
-        sold=Count("id"), active=Count("id", filter=Q(status=LicenceStatus.ACTIVE))
-    )
-    if with_money:
-        sales["charged"] = list(
-            RatingCharge.objects.filter(licensor=org)
-            .values("currency")
-            .annotate(amount=Sum("amount"))
-            .order_by("currency")
-        )
-        sales["owed"] = [
-            b
-            for b in ledger.account_balances(party_ref=org.party_ref)
-            if b.account.code.startswith("royalty_payable:") and b.balance
-        ]
-    return sales
 
 
 @org_view(Perm.VIEW)

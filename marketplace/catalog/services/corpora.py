@@ -266,14 +266,6 @@ def _notify(recipients: list[str], subject: str, body: str) -> None:
         transaction.on_commit(send)
 
 
-def review_history(corpus: Corpus, limit: int = 5) -> list[dict]:
-    """The listing's earlier rejections, newest first, so that a reviewer can check they were dealt with."""
-    from marketplace.events.models import DomainEvent
-
-    events = DomainEvent.objects.filter(type="corpus.rejected", subject=f"corpus:{corpus.pk}").order_by("-id")
-    return [{"at": e.created_at, "note": e.payload.get("note", "")} for e in events[:limit]]
-
-
 @transaction.atomic
 def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str = "") -> Corpus:
     """The operator approves a listing, or rejects it with a reason the licensor will see."""
