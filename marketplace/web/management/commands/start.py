@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,16 @@ def _interrupt(signum, frame):
     for other in _STOP_SIGNALS:
         signal.signal(other, signal.SIG_IGN)
     raise KeyboardInterrupt
+
+
+def _wait_for_port(host: str, port: int, web: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and web.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.25)
 
 
 class Command(BaseCommand):
@@ -54,23 +65,24 @@ class Command(BaseCommand):
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
             )
         url = f"http://{host}:{port}/"
-        self.stdout.write(
-            self.style.SUCCESS(f"\nClearFrame is running at {url}\n")
-            + f"  finance (staff):  {FINANCE_USER} / {DEMO_PASSWORD}  → {url}finance/\n"
-            + f"  second approver:  {CONTROLLER} / {DEMO_PASSWORD}  (four eyes: approves what finance reviewed)\n"
-            + f"  admin:            {ADMIN_USER} / {DEMO_PASSWORD}  → {url}admin/\n"
-            + f"  licensor:         studio@northlight.example / {DEMO_PASSWORD}\n"
-            + f"  operator:         ops@clearframe.example / {DEMO_PASSWORD}  (one listing awaits review)\n"
-            + f"  licensee:         ml@lumen-ai.example / {DEMO_PASSWORD}\n"
-            + f"  catalogue:        {url}catalogue/\n"
-            + f"  API docs:         {url}api/v1/docs/  (quick start: docs/api.md)\n"
-            + f"  demo API key:     {DEMO_API_KEY}  (Lumen AI; holds a licence)\n"
-            + f"  database:         {settings.DATABASES['default']['NAME']}\n"
-            + f"  broker:           {settings.CELERY_BROKER_URL}\n"
-            + f"  logs:             {log_dir}/{{web,worker,beat}}.log\n"
-            + "Press Ctrl-C to stop.\n"
-        )
-        try:
+        try:  # an interrupt while the server starts stops the children too
+            _wait_for_port(host, int(port), processes["web"])  # the URL is printed once it answers
+            self.stdout.write(
+                self.style.SUCCESS(f"\nClearFrame is running at {url}\n")
+                + f"  finance (staff):  {FINANCE_USER} / {DEMO_PASSWORD}  → {url}finance/\n"
+                + f"  second approver:  {CONTROLLER} / {DEMO_PASSWORD}  (four eyes: approves what finance reviewed)\n"
+                + f"  admin:            {ADMIN_USER} / {DEMO_PASSWORD}  → {url}admin/\n"
+                + f"  licensor:         studio@northlight.example / {DEMO_PASSWORD}\n"
+                + f"  operator:         ops@clearframe.example / {DEMO_PASSWORD}  (one listing awaits review)\n"
+                + f"  licensee:         ml@lumen-ai.example / {DEMO_PASSWORD}\n"
+                + f"  catalogue:        {url}catalogue/\n"
+                + f"  API docs:         {url}api/v1/docs/  (quick start: docs/api.md)\n"
+                + f"  demo API key:     {DEMO_API_KEY}  (Lumen AI; holds a licence)\n"
+                + f"  database:         {settings.DATABASES['default']['NAME']}\n"
+                + f"  broker:           {settings.CELERY_BROKER_URL}\n"
+                + f"  logs:             {log_dir}/{{web,worker,beat}}.log\n"
+                + "Press Ctrl-C to stop.\n"
+            )
             while True:
                 for name, process in processes.items():
                     if process.poll() is not None:
