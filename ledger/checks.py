@@ -28,16 +28,27 @@ def ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
                 expected = expected | names
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                cursor.execute("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'")
+                # tgenabled 'D': switched off with ALTER TABLE … DISABLE TRIGGER, present but not enforcing.
+                cursor.execute(
+                    "SELECT tgname, tgenabled <> 'D' FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'"
+                )
             else:
-                cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger%'")
-            present = {row[0] for row in cursor.fetchall()}
-        for name in sorted(expected - present):
+                cursor.execute("SELECT name, 1 FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger%'")
+            present = dict(cursor.fetchall())
+        for name in sorted(expected - present.keys()):
             errors.append(
                 Error(
                     f"ledger trigger {name} is missing from database {alias!r}",
                     hint="re-install the ledger's guarantees (ledger.sql.install) in a migration",
                     id="ledger.E001",
+                )
+            )
+        for name in sorted(name for name in expected & present.keys() if not present[name]):
+            errors.append(
+                Error(
+                    f"ledger trigger {name} is disabled in database {alias!r}",
+                    hint=f"ALTER TABLE … ENABLE TRIGGER {name}",
+                    id="ledger.E002",
                 )
             )
     return errors

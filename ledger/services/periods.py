@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from ledger.errors import LedgerError
 from ledger.models import PeriodClose
@@ -27,10 +28,16 @@ def closed_through() -> dt.date | None:
 def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> ClosedPeriod:
     """Close the books through ``through``. Closing is final and moves only forward.
 
-    On PostgreSQL the close waits for every in-flight posting transaction and
-    blocks new ones until it commits, so no entry can slip into the period
-    after the check.
+    Only days that have begun (in UTC) can be closed: a close cannot be undone,
+    and one dated ahead would refuse every post until then. On PostgreSQL the
+    close waits for every in-flight posting transaction and blocks new ones
+    until it commits, so no entry can slip into the period after the check.
     """
+    if type(through) is not dt.date:
+        raise ValueError(f"through must be a datetime.date, not {type(through).__name__}")
+    today = timezone.now().astimezone(dt.UTC).date()
+    if through > today:
+        raise LedgerError(f"cannot close the books through {through.isoformat()}: that day has not begun (UTC)")
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
@@ -41,6 +48,11 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
         if current is not None and through <= current:
             raise LedgerError(f"the books are already closed through {current.isoformat()}; periods close forward only")
         row = PeriodClose.objects.create(through_date=through, closed_by=closed_by, note=note)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Last, under the lock: posters whose snapshot cannot see this transaction read it here
+                # (ledger_entry_check_period), as no snapshot hides a sequence.
+                cursor.execute("SELECT setval('ledger_period_closer', pg_current_xact_id()::text::bigint)")
     return ClosedPeriod(row.through_date, row.closed_at, row.closed_by, row.note)
 
 

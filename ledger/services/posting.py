@@ -247,8 +247,11 @@ _RETRY_CONSTRAINTS = ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverse
 
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     diag = getattr(exc.__cause__, "diag", None)
-    if getattr(diag, "sqlstate", None) == "22003":  # numeric_value_out_of_range: a bigint balance or total
+    sqlstate = getattr(diag, "sqlstate", None)
+    if sqlstate == "22003":  # numeric_value_out_of_range: a bigint balance or total
         return InvalidEntry(BALANCE_OVERFLOW)
+    if sqlstate == "40001":  # serialization_failure: the caller retries its transaction, as for any other
+        return None
     message = getattr(diag, "message_primary", None) or ""
     if diag is None or not message.startswith("ledger:"):
         return None

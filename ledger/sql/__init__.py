@@ -40,6 +40,13 @@ ADDED_TRIGGERS = {
             "ledger_chain_block_no_truncate",
         },
     },
+    "sqlite": {
+        "0017_no_replace_and_snapshot_close": {
+            "ledger_entry_no_replace", "ledger_posting_no_replace", "ledger_account_no_replace",
+            "ledger_account_day_no_replace", "ledger_period_close_no_replace", "ledger_chain_seal_no_replace",
+            "ledger_chain_block_no_replace", "ledger_entry_date_canonical", "ledger_posting_amount_integer",
+        },
+    },
 }  # fmt: skip
 
 

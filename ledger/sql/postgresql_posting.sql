@@ -445,6 +445,13 @@ END $$;
 
 -- Closed periods, one set-based check per INSERT statement; the statement's
 -- entries also join the unchecked range (above).
+--
+-- Under REPEATABLE READ or SERIALIZABLE the statement reads the transaction's
+-- snapshot, which may predate a close that committed since (the close's table
+-- lock only orders it against transactions already writing entries). The
+-- closer leaves its transaction id in the sequence ledger_period_closer, which
+-- no snapshot hides: if that transaction committed and this snapshot cannot see
+-- it, the insert is refused as a serialization failure, to be retried.
 CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_closed date;
@@ -452,6 +459,7 @@ DECLARE
     v_range record;
     v_tx text;
     v_state text[];
+    v_closer xid8;
 BEGIN
     SELECT max(through_date) INTO v_closed FROM ledger_period_close;
     IF v_closed IS NOT NULL THEN
@@ -463,6 +471,16 @@ BEGIN
                                            'entry_id', v_bad.id)::text,
                 HINT = format('entry %s is dated %s, inside a closed period (closed through %s)',
                               v_bad.id, v_bad.effective_date, v_closed);
+        END IF;
+    END IF;
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        v_closer := pg_sequence_last_value('ledger_period_closer')::text::xid8;
+        IF v_closer IS NOT NULL AND NOT pg_visible_in_snapshot(v_closer, pg_current_snapshot()) THEN
+            IF pg_xact_status(v_closer) = 'committed' THEN
+                RAISE EXCEPTION 'ledger: the books were closed after this transaction took its snapshot'
+                    USING ERRCODE = 'serialization_failure',
+                    HINT = 'retry the transaction: a new snapshot sees the close';
+            END IF;
         END IF;
     END IF;
     v_state := string_to_array(current_setting('ledger.unchecked', true), ':');

@@ -65,3 +65,12 @@ def test_ledger_check_expects_a_later_trigger_once_its_migration_ran():
         )
     errors = [e.msg for e in run_checks(databases=["default"]) if e.id == "ledger.E001"]
     assert errors == ["ledger trigger ledger_chain_block_no_truncate is missing from database 'default'"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_ledger_check_names_a_disabled_trigger():
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_immutable")
+    errors = [e.msg for e in run_checks(databases=["default"]) if e.id == "ledger.E002"]
+    assert errors == ["ledger trigger ledger_entry_immutable is disabled in database 'default'"]

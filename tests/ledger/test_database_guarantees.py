@@ -138,6 +138,46 @@ def test_truncate_is_refused(books, table):
     assert Account.objects.filter(code="cash:stripe", currency="EUR").exists()
 
 
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="REPLACE is SQLite's; PostgreSQL's upserts fire the UPDATE triggers"
+)
+@pytest.mark.parametrize(
+    "table",
+    ["ledger_entry", "ledger_posting", "ledger_account", "ledger_account_day", "ledger_period_close",
+     "ledger_chain_seal", "ledger_chain_block"],
+)  # fmt: skip
+def test_replace_is_refused(books, table):
+    # REPLACE deletes the row it collides with without firing DELETE triggers; each table refuses the collision.
+    ledger.entry_post(
+        NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))], description="old",
+                 effective_date=dt.date.today() - dt.timedelta(days=3))
+    )  # fmt: skip
+    ledger.period_close(through=dt.date.today() - dt.timedelta(days=5))
+    ledger.chain_seal()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        (rows,) = cursor.fetchone()
+    assert rows > 0
+    with pytest.raises(REFUSED, match=f"collides with a stored row of {table}"), transaction.atomic():
+        raw(f"REPLACE INTO {table} SELECT * FROM {table}")
+    with pytest.raises(REFUSED, match="collides with a stored row of ledger_period_close"), transaction.atomic():
+        raw("INSERT OR REPLACE INTO ledger_period_close (id, through_date, closed_at, closed_by, note)"
+            " SELECT id, '2000-01-01', closed_at, closed_by, note FROM ledger_period_close")  # fmt: skip
+    assert ledger.closed_through() == dt.date.today() - dt.timedelta(days=5)
+    assert Account.objects.get(code="prepaid:lic_acme").forbid_negative
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's column types refuse these themselves")
+def test_raw_dates_and_amounts_must_be_well_formed(books):
+    with pytest.raises(REFUSED, match="YYYY-MM-DD"), transaction.atomic():
+        insert_entry(effective_date="2026-1-15")
+    with pytest.raises(REFUSED, match=r"integers of minor units"), transaction.atomic():
+        entry = insert_entry()
+        insert_posting(entry, 0, "cash:stripe", 0.5)
+        insert_posting(entry, 1, "prepaid:lic_acme", -0.5)
+    assert JournalEntry.objects.count() == 1
+
+
 def test_posting_in_another_currency_than_its_account_is_refused(books):
     with pytest.raises(REFUSED), transaction.atomic():
         entry = insert_entry()

@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections, transaction
 from django.test import override_settings
 
 from ledger import services as ledger
@@ -269,6 +269,34 @@ def test_a_post_racing_a_close_is_refused_as_period_closed(engine):
         ledger.entry_post(entry())
     other.join()
     assert JournalEntry.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("level", ["REPEATABLE READ", "SERIALIZABLE"])
+@pytest.mark.parametrize(
+    "post", [ledger.entry_post, lambda e: ledger.entries_post([e, entry(2)])], ids=["one", "batch"]
+)
+def test_a_post_whose_snapshot_predates_a_close_is_a_serialization_failure(engine, level, post):
+    # The close commits after this transaction's snapshot, and before the post takes any lock it would wait on.
+    with pytest.raises(OperationalError) as caught, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+        assert ledger.closed_through() is None  # the snapshot is taken here
+        closer = HeldTransaction(lambda: ledger.period_close(through=DAY))
+        closer.commit()
+        closer.join()
+        post(entry())
+    assert caught.value.__cause__.sqlstate == "40001"
+    assert "closed after this transaction took its snapshot" in str(caught.value)
+    assert JournalEntry.objects.count() == 0
+    with pytest.raises(ledger.PeriodClosed):  # retried, with a snapshot that sees the close
+        post(entry())
+    with transaction.atomic():  # a snapshot that sees the close: a later day posts at this level too
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET TRANSACTION ISOLATION LEVEL {level}")
+        ledger.entry_post(entry(when=DAY + dt.timedelta(days=1)))
+    assert JournalEntry.objects.count() == 1
 
 
 def _race(first: list[list[NewEntry]], second: list[list[NewEntry]]) -> list[str]:

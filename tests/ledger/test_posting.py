@@ -368,6 +368,17 @@ def test_closed_period_refuses_backdated_entries(chart):
     assert [p.note for p in ledger.periods_list()] == ["October"]
 
 
+def test_only_days_that_have_begun_can_be_closed(chart):
+    # A close is final: one dated ahead would refuse every post until then, with no way back.
+    today = TODAY
+    with pytest.raises(ledger.LedgerError, match="that day has not begun"):
+        ledger.period_close(through=today + dt.timedelta(days=1))
+    with pytest.raises(ValueError, match=r"must be a datetime\.date, not str"):
+        ledger.period_close(through=today.isoformat())
+    assert ledger.closed_through() is None
+    assert ledger.period_close(through=today).through_date == today
+
+
 def test_balance_now_as_of_date_and_as_of_entry(chart):
     first = topup(100, effective_date=TODAY - dt.timedelta(days=10))
     second = topup(200, effective_date=TODAY - dt.timedelta(days=5))
