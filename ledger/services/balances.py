@@ -12,6 +12,7 @@ statement, so that it sees both sides at the same moment.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from django.db import connection
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
-from ledger.money import BIGINT_MAX
+from ledger.money import BIGINT_MAX, validate_currency
 from ledger.services.accounts import with_code_prefix
 from ledger.types import (
     AccountBalance,
@@ -32,7 +33,15 @@ from ledger.types import (
 )
 
 
+def _checked_date(name: str, value: dt.date | None) -> dt.date | None:
+    """Reads take a date, not text: SQLite would compare a string as text and answer for the wrong day."""
+    if value is not None and type(value) is not dt.date:
+        raise ValueError(f"{name} must be a datetime.date, not {type(value).__name__}")
+    return value
+
+
 def _account(code: str, currency: str) -> Account:
+    validate_currency(currency)
     try:
         return Account.objects.get(code=code, currency=currency)
     except Account.DoesNotExist:
@@ -64,6 +73,8 @@ def account_balance(
     just after ``as_of_entry`` was posted (by posting order)."""
     if as_of_date is not None and as_of_entry is not None:
         raise ValueError("give as_of_date or as_of_entry, not both")
+    validate_currency(currency)
+    _checked_date("as_of_date", as_of_date)
     params: list[int | dt.date]
     if as_of_entry is not None:
         if type(as_of_entry) is not int or not 0 < as_of_entry <= BIGINT_MAX:
@@ -118,6 +129,7 @@ def account_history(code: str, currency: str) -> list[tuple[dt.date, int]]:
 
 def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     """Every account with its debit or credit balance; debits equal credits per currency."""
+    _checked_date("as_of_date", as_of_date)
     net_sql, params = (_NET_NOW, []) if as_of_date is None else (_NET_AS_OF_DATE, [as_of_date, as_of_date])
     with connection.cursor() as cursor:
         cursor.execute(
@@ -140,17 +152,18 @@ def trial_balance(*, as_of_date: dt.date | None = None) -> TrialBalance:
     return TrialBalance(as_of=as_of_date, rows=rows)
 
 
+_CURSOR = re.compile(r"([1-9][0-9]{0,18})\.([0-9]{1,5})", re.ASCII)
+
+
 def _decode_cursor(cursor: str | None) -> tuple[int, int] | None:
     if not cursor:
         return None
-    try:
-        entry_id, leg = cursor.split(".", 1)
-        position = int(entry_id), int(leg)
-        if not (0 < position[0] <= BIGINT_MAX and 0 <= position[1] < 2**15):
-            raise ValueError(cursor)
-        return position
-    except ValueError:
-        raise ValueError(f"malformed statement cursor {cursor!r}") from None
+    # Exactly what the ledger issues: int() alone would also take " 5", "5_0" and other scripts' digits.
+    match = _CURSOR.fullmatch(cursor) if isinstance(cursor, str) else None
+    position = (int(match[1]), int(match[2])) if match else (0, 0)
+    if not (0 < position[0] <= BIGINT_MAX and 0 <= position[1] < 2**15):
+        raise ValueError(f"malformed statement cursor {cursor!r}")
+    return position
 
 
 def account_statement(
@@ -168,6 +181,8 @@ def account_statement(
     so page 10,000 costs the same as page 1.
     """
     limit = max(1, min(limit, 1000))
+    _checked_date("date_from", date_from)
+    _checked_date("date_to", date_to)
     account = _account(code, currency)
     queryset = Posting.objects.filter(account_id=account.pk).select_related("entry")
     after = _decode_cursor(cursor)
@@ -267,4 +282,6 @@ def entry_get(entry_id: int) -> EntryDetail:
 
 def entry_find(idempotency_key: str) -> int | None:
     """The id of the entry posted under a key, if any."""
+    if not isinstance(idempotency_key, str) or not idempotency_key:
+        raise ValueError("idempotency_key must be a non-empty string")
     return JournalEntry.objects.filter(idempotency_key=idempotency_key).values_list("id", flat=True).first()

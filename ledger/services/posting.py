@@ -72,6 +72,14 @@ class _Prepared:
     legs: list[Leg]
 
 
+RESERVED_KEY_PREFIX = "ledger:"
+
+
+def reversal_key(entry_id: int | None) -> str:
+    """The idempotency key entry_reverse posts under by default."""
+    return f"{RESERVED_KEY_PREFIX}reverse:{entry_id}"
+
+
 def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Prepared:
     legs = entry.legs if isinstance(entry.legs, list) else list(entry.legs)
     if len(legs) < 2:
@@ -104,6 +112,15 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         raise InvalidEntry("idempotency_key must be a string of 1-255 characters")
     if entry.idempotency_key is not None and _UNSTORABLE.search(entry.idempotency_key):
         raise InvalidEntry("idempotency_key holds a NUL character or a lone surrogate")
+    if (
+        entry.idempotency_key is not None
+        and entry.idempotency_key.startswith(RESERVED_KEY_PREFIX)
+        and entry.idempotency_key != reversal_key(entry.reverses)
+    ):
+        # Taken by another entry, the key would make entry_reverse's replay a permanent conflict.
+        raise InvalidEntry(
+            f"idempotency keys beginning {RESERVED_KEY_PREFIX!r} are reserved for the ledger's reversals"
+        )
     if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
         raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
     reverses = entry.reverses
@@ -768,7 +785,7 @@ def entry_reverse(
     request = NewEntry(
         legs=legs,
         description=description or f"Reversal of entry {entry_id}: {original.description}",
-        idempotency_key=idempotency_key or f"ledger:reverse:{entry_id}",
+        idempotency_key=idempotency_key or reversal_key(entry_id),
         effective_date=effective_date,
         metadata={**(metadata or {}), "reverses": entry_id},
         reverses=entry_id,

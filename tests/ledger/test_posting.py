@@ -486,9 +486,41 @@ def test_statement_pages_with_a_running_balance(chart):
         page = ledger.account_statement("cash:stripe", "EUR", limit=3, cursor=page.next_cursor)
         seen.extend(page.lines)
     assert [line.balance_after for line in seen] == [1, 3, 6, 10, 15, 21, 28]
-    for cursor in ("nope", "99999999999999999999.0", "1.99999", "-1.0"):
+    for cursor in ("nope", "99999999999999999999.0", "1.99999", "-1.0", " 5.1", "5_0.1", "\u0661.0", "01.0"):
         with pytest.raises(ValueError, match="malformed statement cursor"):
             ledger.account_statement("cash:stripe", "EUR", cursor=cursor)
+
+
+def test_the_ledgers_own_reversal_keys_are_reserved(chart):
+    sale = topup(100)
+    with pytest.raises(ledger.InvalidEntry, match="beginning 'ledger:' are reserved"):
+        topup(1, key=f"ledger:reverse:{sale.id + 1}")
+    with pytest.raises(ledger.InvalidEntry, match="beginning 'ledger:' are reserved"):
+        topup(1, key="ledger:mine")
+    later = topup(7)
+    reversal = ledger.entry_reverse(later.id)
+    assert ledger.entry_find(f"ledger:reverse:{later.id}") == reversal.id
+    assert ledger.entry_reverse(later.id).id == reversal.id  # the replay still finds its own key
+
+
+def test_reads_refuse_arguments_of_the_wrong_form(chart):
+    topup(5)
+    for currency in ("eur", "ZZZ"):
+        with pytest.raises(ValueError, match="is not an ISO 4217 currency code"):
+            ledger.account_balance("cash:stripe", currency)
+        with pytest.raises(ValueError, match="is not an ISO 4217 currency code"):
+            ledger.account_statement("cash:stripe", currency)
+    with pytest.raises(ValueError, match=r"as_of_date must be a datetime\.date, not str"):
+        ledger.account_balance("cash:stripe", "EUR", as_of_date="junk")
+    with pytest.raises(ValueError, match=r"as_of_date must be a datetime\.date, not str"):
+        ledger.trial_balance(as_of_date=TODAY.isoformat())
+    with pytest.raises(ValueError, match=r"date_from must be a datetime\.date"):
+        ledger.account_statement("cash:stripe", "EUR", date_from="2026-01-01")
+    with pytest.raises(ValueError, match="idempotency_key must be a non-empty string"):
+        ledger.entry_find(None)
+    with pytest.raises(ledger.UnknownAccount):
+        ledger.account_balance("cash:elsewhere", "EUR")
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_date=TODAY).balance == 5
     with pytest.raises(ValueError, match="as_of_entry must be an entry id"):
         ledger.account_balance("cash:stripe", "EUR", as_of_entry=2**64)
     with pytest.raises(ledger.InvalidEntry, match="reverses must be the id"):
