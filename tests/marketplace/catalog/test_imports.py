@@ -12,15 +12,16 @@ from django.test import override_settings
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
+    Corpus,
     ImportStatus,
     ManifestImport,
     ManifestRow,
     ManifestRowError,
     Withdrawal,
 )
-from marketplace.catalog.services import imports, withdrawals
+from marketplace.catalog.services import corpora, imports, withdrawals
 from marketplace.events.models import DomainEvent
-from tests.fixtures.market import add_member, import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.market import CORPUS_DATA, add_member, import_rows, manifest_csv, manifest_row, upload
 from tests.fixtures.threads import HeldTransaction
 
 
@@ -294,12 +295,26 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     viewer = add_member(licensor.organisation, "viewer@northlight.example", "viewer")
     with pytest.raises(CommandError, match="does not allow this"):
         call_command("import_manifest", corpus.pk, str(good), "--as", viewer.username)
+    with pytest.raises(CommandError, match="invalid _count value: '-1'"):
+        call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username, "--show-errors", "-1")
+    # A slug of digits that is another corpus' id: refused, naming both, rather than a guess.
+    titled_1917 = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "title": "1917"})
+    Corpus.objects.filter(pk=titled_1917.pk).update(slug=str(corpus.pk))
+    with pytest.raises(CommandError, match=rf"is the slug of corpus {titled_1917.pk} \(1917\) and the id of another"):
+        call_command("import_manifest", str(corpus.pk), str(good), "--as", licensor.user.username)
+    call_command("import_manifest", str(titled_1917.pk), str(good), "--as", licensor.user.username, stdout=out)
+    assert Asset.objects.filter(corpus=titled_1917).count() == 2
     withdrawals.corpus_withdraw(access=licensor, corpus=corpus, reason="Rights dispute with the estate")
     with pytest.raises(CommandError, match="has been withdrawn"):
-        call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username)
+        call_command("import_manifest", corpus.slug, str(good), "--as", licensor.user.username)
 
 
-def test_ctrl_c_on_the_import_command_cancels_the_import_for_good(licensor, corpus, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("stop", "said"), [(KeyboardInterrupt, "interrupted"), (RuntimeError, r"failed \(RuntimeError\)")]
+)
+def test_ctrl_c_or_a_crash_in_the_import_command_cancels_the_import_for_good(
+    licensor, corpus, tmp_path, monkeypatch, stop, said
+):
     """Left unfinished, the sweeper would take the import up again and apply the file minutes later."""
     import io
 
@@ -312,12 +327,12 @@ def test_ctrl_c_on_the_import_command_cancels_the_import_for_good(licensor, corp
             pass
 
         def __call__(self, *args, **kwargs):
-            raise KeyboardInterrupt
+            raise stop
 
     monkeypatch.setattr(import_manifest, "Progress", Interrupted)
     path = tmp_path / "m.csv"
     path.write_bytes(manifest_csv([manifest_row(f"k{i}") for i in range(5)]))
-    with pytest.raises(CommandError, match=r"interrupted: import \d+ is cancelled and nothing was changed"):
+    with pytest.raises(CommandError, match=rf"{said}: import \d+ is cancelled and nothing was changed"):
         call_command("import_manifest", corpus.pk, str(path), "--as", licensor.user.username, stdout=io.StringIO())
     mi = ManifestImport.objects.get(corpus=corpus)
     assert (mi.status, mi.file_error) == (ImportStatus.FAILED, imports.CANCELLED_MESSAGE)

@@ -21,13 +21,10 @@ class Command(BaseCommand):
         parser.add_argument("corpus", help="the corpus: its id, or its slug as in its public address")
         parser.add_argument("file", type=Path, help="the manifest, .csv or .jsonl (docs/manifest.md)")
         parser.add_argument("--as", dest="user", required=True, help="email of the member importing it, any case")
-        parser.add_argument("--show-errors", type=int, default=20, help="how many row errors to print")
+        parser.add_argument("--show-errors", type=_count, default=20, help="how many row errors to print")
 
     def handle(self, *args, corpus, file, user, show_errors, **options):
-        corpora = Corpus.objects.select_related("organisation")
-        corpus_obj = corpora.filter(**{"pk" if corpus.isdigit() else "slug": corpus}).first()
-        if corpus_obj is None:
-            raise CommandError(f"no corpus {corpus!r} (give its id or its slug)")
+        corpus_obj = _corpus(corpus)
         members = Membership.objects.filter(organisation=corpus_obj.organisation)
         membership = members.filter(user__username=user).first()
         if membership is None:  # as sign-in does: any case, when one member has that address
@@ -47,19 +44,22 @@ class Command(BaseCommand):
         progress = Progress(f"importing {file.name}", self.stderr)
         try:
             mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
-        except KeyboardInterrupt:
-            # Ctrl-C means stop: left unfinished, the sweeper would take the import up and apply it minutes later.
+        except (KeyboardInterrupt, Exception) as exc:
+            # Ctrl-C means stop, and so does a crash here: left unfinished, the sweeper would take the import up
+            # and apply it minutes later, behind the back of whoever ran this. The crash itself is in the log.
             if not connection.in_atomic_block:  # the interrupted statement may have left it mid-query
                 connection.close()
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed ({type(exc).__name__})"
             if manifest_import_cancel(mi.pk):
-                raise CommandError(f"interrupted: import {mi.pk} is cancelled and nothing was changed") from None
-            raise CommandError(f"interrupted after import {mi.pk} had finished; see its page") from None
+                raise CommandError(f"{what}: import {mi.pk} is cancelled and nothing was changed") from None
+            raise CommandError(f"{what} after import {mi.pk} had finished; see its page") from None
         progress.done()
         if mi.status == "done":
+            withdrawn = f", {mi.still_withdrawn:,} still withdrawn" if mi.still_withdrawn else ""
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"import {mi.pk} done: {mi.added:,} added, {mi.changed:,} changed, {mi.unchanged:,} unchanged, "
-                    f"{mi.missing:,} missing from this manifest"
+                    f"import {mi.pk} done: {mi.added:,} added, {mi.changed:,} changed, {mi.unchanged:,} unchanged"
+                    f"{withdrawn}, {mi.missing:,} missing from this manifest"
                 )
             )
             return
@@ -70,3 +70,27 @@ class Command(BaseCommand):
         if mi.error_count > show_errors:
             self.stdout.write(f"… and {mi.error_count - show_errors:,} more")
         raise CommandError(f"import {mi.pk} {mi.status}: nothing was changed")
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise ValueError(text)
+    return value
+
+
+def _corpus(given: str) -> Corpus:
+    """By slug or by id. A slug can be all digits (a corpus titled "1917"): when it names one corpus and the
+    same digits another's id, refuse rather than guess."""
+    corpora = Corpus.objects.select_related("organisation")
+    by_slug = corpora.filter(slug=given).first()
+    by_id = corpora.filter(pk=int(given)).first() if given.isascii() and given.isdigit() and len(given) < 19 else None
+    if by_slug and by_id and by_slug.pk != by_id.pk:
+        raise CommandError(
+            f"{given!r} is the slug of corpus {by_slug.pk} ({by_slug.title}) and the id of another corpus "
+            f"({by_id.title}, slug {by_id.slug!r}): give {by_slug.pk} for the first or {by_id.slug!r} for the second"
+        )
+    found = by_slug or by_id
+    if found is None:
+        raise CommandError(f"no corpus {given!r} (give its id or its slug)")
+    return found
