@@ -383,12 +383,18 @@ def _decode(raw: bytes, line: int) -> tuple[str, RowError | None]:
         )
 
 
-def read_manifest(stream: IO[bytes], fmt: str, known_orgs: frozenset[str]) -> Iterator[RowResult]:
-    """Yield one result per record. ``fmt`` is ``csv`` or ``jsonl``."""
+def read_manifest(
+    stream: IO[bytes], fmt: str, known_orgs: frozenset[str], columns: set[str] | None = None
+) -> Iterator[RowResult]:
+    """Yield one result per record. ``fmt`` is ``csv`` or ``jsonl``.
+
+    ``columns``, if given, collects the columns the file carries: the CSV header's, or every key some JSON Lines
+    record has. An optional column the file leaves out keeps what each asset stores (kept_columns)."""
+    columns = set() if columns is None else columns
     if fmt == "csv":
-        yield from _read_csv(stream, known_orgs)
+        yield from _read_csv(stream, known_orgs, columns)
     elif fmt == "jsonl":
-        yield from _read_jsonl(stream, known_orgs)
+        yield from _read_jsonl(stream, known_orgs, columns)
     else:
         raise ManifestFileError(f"unknown manifest format {fmt!r}: upload .csv or .jsonl")
 
@@ -434,7 +440,13 @@ TRUNCATED_LAST_LINE = (
 )
 
 
-def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
+def kept_columns(columns: Iterable[str]) -> list[str]:
+    """The optional columns a file leaves out, in table order: re-uploading it leaves them as each asset has them."""
+    present = set(columns)
+    return [name for name in OPTIONAL if name not in present]
+
+
+def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) -> Iterator[RowResult]:
     state = {"bytes": 0, "line": 0, "last_complete": True, "quotes": 0}
     decode_errors: dict[int, RowError] = {}
 
@@ -463,6 +475,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResu
         raise ManifestFileError(f"The header line is not valid CSV: {exc}.") from None
     header = [h.strip() for h in header]
     check_columns(header)
+    columns.update(header)
     width = len(header)
     saw_row = False
     while True:
@@ -519,7 +532,21 @@ def _skip_open_quote(source: Iterator[str], state: dict) -> bool:
     return True
 
 
-def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowResult]:
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict:
+    """JSON lets a key repeat and json.loads keeps the last; a manifest row would silently lose the first."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        seen: set[str] = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise _DuplicateKey(f"the key {_shown(repeated)} appears twice")
+    return record
+
+
+def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) -> Iterator[RowResult]:
     consumed = 0
     saw_row = False
     for line, raw in enumerate(_lines(stream), start=1):
@@ -535,14 +562,15 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
         saw_row = True
         try:
             # Decimals, not floats: 30.00000000000000001 must fail the decimal-places check as it does in a CSV.
-            record = json.loads(text, parse_float=Decimal)
+            record = json.loads(text, parse_float=Decimal, object_pairs_hook=_object_without_repeats)
         # Also an integer of 4,300+ digits, a number whose exponent is out of Decimal's range, or nesting too deep.
         except (ValueError, ArithmeticError, RecursionError) as exc:
-            reason = (
-                exc.msg
-                if isinstance(exc, json.JSONDecodeError)
-                else "it nests too deeply or holds a number too long or out of range"
-            )
+            if isinstance(exc, json.JSONDecodeError):
+                reason = exc.msg
+            elif isinstance(exc, _DuplicateKey):
+                reason = str(exc)
+            else:
+                reason = "it nests too deeply or holds a number too long or out of range"
             hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
             yield RowResult(
                 line, None, [RowError(line, "", f"line {line} is not valid JSON: {reason}{hint}")], consumed
@@ -551,6 +579,7 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str]) -> Iterator[RowRe
         if not isinstance(record, dict):
             yield RowResult(line, None, [RowError(line, "", f"line {line} must be a JSON object")], consumed)
             continue
+        columns.update(k for k in record if k in COLUMNS)
         unknown = [k for k in record if k not in COLUMNS]
         # Bounded like a CSV header's: a line may carry thousands of stray keys.
         errors = [RowError(line, _field_name(k), f"unknown field {_shown(k)}{_suggest(k)}") for k in unknown[:10]]

@@ -194,6 +194,9 @@ class ManifestImport(models.Model):
     unchanged = models.BigIntegerField(default=0)
     missing = models.BigIntegerField(default=0, help_text="Active assets that this manifest no longer lists.")
     still_withdrawn = models.BigIntegerField(default=0, help_text="Rows for withdrawn assets, left withdrawn.")
+    kept_columns = models.JSONField(
+        default=list, blank=True, help_text="Optional columns the file leaves out: assets keep what they store."
+    )
     missing_withdrawal = models.ForeignKey(
         "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

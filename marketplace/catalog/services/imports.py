@@ -30,7 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
-from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, read_manifest
+from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, kept_columns, read_manifest
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -357,6 +357,7 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
 
     with mi.file.open("rb") as stream:
         header, rows = csv_copy.copy_file(stream, on_block)
+    _keep(mi, header)
     staging = _Staging(mi)
     try:
         plain, pages = 0, csv_copy.raw_pages()
@@ -382,9 +383,10 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
     known = licensor_slugs()
     staging = _Staging(mi)
     rows = 0
+    columns: set[str] = set()
     try:
         with mi.file.open("rb") as stream:
-            for result in read_manifest(stream, mi.format, known):
+            for result in read_manifest(stream, mi.format, known, columns):
                 rows += 1
                 if staging.add(result.row, result.errors):
                     percent = _share(result.bytes_read, mi.size_bytes, 0, CHECKED)
@@ -393,8 +395,19 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
         _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
         return None
     error_count = staging.flush()
+    _keep(mi, columns)
     _report(mi, progress, CHECKED, "checking", rows_seen=rows, error_count=error_count)
     return error_count
+
+
+def _keep(mi: ManifestImport, columns: Iterable[str]) -> None:
+    mi.kept_columns = kept_columns(columns)
+    ManifestImport.objects.filter(pk=mi.pk).update(kept_columns=mi.kept_columns)
+
+
+def _fields(mi: ManifestImport) -> tuple[str, ...]:
+    """The asset fields this manifest speaks for: an optional column it leaves out keeps what the asset stores."""
+    return tuple(f for f in _ASSET_FIELDS if f not in mi.kept_columns)
 
 
 def _check_duplicates(mi: ManifestImport) -> int:
@@ -437,6 +450,8 @@ def _check_share_changes(mi: ManifestImport) -> int:
     permission (an owner or admin) may set or change an asset's co-owners through a manifest."""
     corpus = Corpus.objects.select_related("organisation").get(pk=mi.corpus_id)
     membership = Membership.objects.filter(user_id=mi.uploaded_by_id, organisation=corpus.organisation).first()
+    if "co_owners" in mi.kept_columns:  # the file leaves every asset's shares as they are
+        return 0
     if membership is not None and OrgAccess(corpus.organisation, membership).can(Perm.FINANCE):
         return 0
     has_shares = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
@@ -487,10 +502,10 @@ _ASSET_FIELDS = (
 )  # fmt: skip
 
 
-def _unchanged(asset: str, row: str) -> str:
+def _unchanged(asset: str, row: str, fields: tuple[str, ...]) -> str:
     """SQL: the asset holds exactly what the staged row says (only rights_expiry may be NULL)."""
     same_date = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
-    return " AND ".join(f"{asset}.{f} {same_date if f == 'rights_expiry' else '='} {row}.{f}" for f in _ASSET_FIELDS)
+    return " AND ".join(f"{asset}.{f} {same_date if f == 'rights_expiry' else '='} {row}.{f}" for f in fields)
 
 
 @dataclass(frozen=True)
@@ -504,7 +519,7 @@ class ImportDiff:
 
 def _diff(mi: ManifestImport) -> ImportDiff:
     """Compare the staged rows with the corpus' assets, in SQL."""
-    same = _unchanged("a", "r")
+    same = _unchanged("a", "r", _fields(mi))
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -567,14 +582,14 @@ def _apply(mi: ManifestImport) -> None:
                     [mi.corpus_id, mi.pk, adapt(now), adapt(now), mi.pk, mi.corpus_id],
                 )
             if diff.changed or diff.still_withdrawn:  # a withdrawn asset's data follows the file too
-                assignments = ", ".join(f"{f} = r.{f}" for f in _ASSET_FIELDS)
+                assignments = ", ".join(f"{f} = r.{f}" for f in _fields(mi))
                 cursor.execute(
                     f"""
                     UPDATE catalog_asset SET {assignments}, last_import_id = %s, updated_at = %s
                       FROM catalog_manifestrow r
                      WHERE r.manifest_import_id = %s
                        AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
-                       AND NOT ({_unchanged("catalog_asset", "r")})
+                       AND NOT ({_unchanged("catalog_asset", "r", _fields(mi))})
                     """,
                     [mi.pk, adapt(now), mi.pk, mi.corpus_id],
                 )

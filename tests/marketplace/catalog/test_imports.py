@@ -602,3 +602,61 @@ def test_royalty_shares_in_a_manifest_need_an_owner_or_admin_as_on_the_corpus_pa
     moved = import_rows(manager, corpus, [manifest_row("a", co_owners="partner:1;northlight:99"), manifest_row("b")])
     assert moved.status == ImportStatus.INVALID
     assert {s["org"]: s["bp"] for s in Asset.objects.get(external_id="a").co_owners}["partner"] == 9900
+
+
+def test_a_column_the_file_leaves_out_keeps_what_each_asset_has(licensor, corpus):
+    """A re-upload of the required columns only (a title fix from another system) must not wipe rights data."""
+    from marketplace.catalog.manifest import REQUIRED
+    from marketplace.orgs.models import Organisation, OrgKind
+    from tests.fixtures.market import access_for
+
+    Organisation.objects.create(name="Partner", slug="partner", kind=OrgKind.LICENSOR)
+    rich = manifest_row("a", language="fr", rights_expiry="2031-12-31", territories="FR;DE",
+                        clip_exclusions="1-5:likeness", co_owners="partner:50;northlight:50")  # fmt: skip
+    import_rows(licensor, corpus, [rich])
+    stored = Asset.objects.values("language", "rights_expiry", "territories", "clip_exclusions", "co_owners").get()
+    manager = access_for(
+        licensor.organisation, add_member(licensor.organisation, "cm@northlight.example", "catalog_manager")
+    )
+    # A catalogue manager may send it too: co-owners left out are co-owners unchanged.
+    slim = imports.manifest_upload(
+        access=manager, corpus=corpus,
+        upload=upload("m.csv", manifest_csv([{**rich, "title": "Retitled"}, manifest_row("b")], columns=REQUIRED)),
+    )  # fmt: skip
+    slim = imports.manifest_import_run(slim.pk)
+    assert (slim.status, slim.added, slim.changed) == (ImportStatus.DONE, 1, 1)
+    assert slim.kept_columns == ["language", "rights_expiry", "territories", "clip_exclusions", "co_owners"]
+    a = Asset.objects.get(external_id="a")
+    assert a.title == "Retitled"
+    assert {k: getattr(a, k) for k in stored} == stored
+    assert Asset.objects.get(external_id="b").language == ""  # a new asset takes the empty value
+    # The same in JSON Lines: a key in no record is kept; present and empty, it clears.
+    lines = [{k: v for k, v in rich.items() if k in REQUIRED} | {"title": "Again", "language": ""}]
+    jsonl = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.jsonl", "".join(json.dumps(r) + "\n" for r in lines).encode())
+    )
+    jsonl = imports.manifest_import_run(jsonl.pk)
+    assert jsonl.kept_columns == ["rights_expiry", "territories", "clip_exclusions", "co_owners"]
+    a.refresh_from_db()
+    assert (a.title, a.language, a.territories, a.co_owners) == (
+        "Again", "", stored["territories"], stored["co_owners"]
+    )  # fmt: skip
+    # Unchanged when the columns it has agree.
+    again = imports.manifest_import_run(
+        imports.manifest_upload(
+            access=licensor, corpus=corpus,
+            upload=upload("m2.jsonl", "".join(json.dumps(r) + "\n" for r in lines).encode()),
+        ).pk
+    )  # fmt: skip
+    assert (again.changed, again.unchanged) == (0, 1)
+
+
+def test_a_json_lines_key_given_twice_is_a_row_error(licensor, corpus):
+    text = json.dumps(manifest_row("a"))[:-1] + ', "external_id": "b"}\n'
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.jsonl", text.encode())).pk
+    )
+    assert mi.status == ImportStatus.INVALID and not Asset.objects.exists()
+    assert list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "message")) == [
+        (1, "line 1 is not valid JSON: the key 'external_id' appears twice")
+    ]

@@ -62,6 +62,8 @@ class Command(BaseCommand):
                     f"{withdrawn}, {mi.missing:,} missing from this manifest"
                 )
             )
+            if mi.kept_columns:
+                self.stdout.write(f"columns not in the file, kept as each asset had them: {', '.join(mi.kept_columns)}")
             return
         if mi.file_error:
             self.stdout.write(self.style.ERROR(mi.file_error))
