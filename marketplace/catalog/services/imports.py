@@ -16,9 +16,10 @@ rows with its successor's.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -411,7 +412,9 @@ def _fields(mi: ManifestImport) -> tuple[str, ...]:
 
 
 def _check_duplicates(mi: ManifestImport) -> int:
-    """An external id may appear once per manifest; every later occurrence is an error."""
+    """An external id may appear once per manifest; every later occurrence is an error.
+
+    Read and stored in chunks: a file whose every row repeats one id has as many errors as rows."""
     duplicates = (
         ManifestRow.objects.filter(manifest_import_id=mi.pk)
         .values("external_id")
@@ -419,24 +422,31 @@ def _check_duplicates(mi: ManifestImport) -> int:
         .filter(n__gt=1)
         .values_list("external_id", flat=True)
     )
-    errors = []
-    first_line: dict[str, int] = {}
-    for external_id, line in (
+    occurrences = (
         ManifestRow.objects.filter(manifest_import_id=mi.pk, external_id__in=duplicates)
         .order_by("external_id", "line")
         .values_list("external_id", "line")
-    ):
-        if external_id not in first_line:
-            first_line[external_id] = line
-            continue
-        errors.append(
-            RowError(
-                line, "external_id", f"external_id {external_id!r} already appears on line {first_line[external_id]}"
-            )
-        )
-    with transaction.atomic():
-        _hold(mi)
-        return _store_errors(mi.pk, errors)
+    )
+    first: tuple[str, int] = ("", 0)  # rows come sorted by id: only the current id's first line is needed
+
+    def errors() -> Iterator[RowError]:
+        nonlocal first
+        for external_id, line in occurrences.iterator(chunk_size=ERROR_CHUNK):
+            if external_id != first[0] or not first[1]:
+                first = (external_id, line)
+                continue
+            yield RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first[1]}")
+
+    return _store_errors_chunked(mi, errors())
+
+
+def _store_errors_chunked(mi: ManifestImport, errors: Iterable[RowError]) -> int:
+    stored, errors = 0, iter(errors)
+    while chunk := list(itertools.islice(errors, ERROR_CHUNK)):
+        with transaction.atomic():
+            _hold(mi)
+            stored += _store_errors(mi.pk, chunk)
+    return stored
 
 
 SHARES_NEED_FINANCE = (
@@ -455,21 +465,20 @@ def _check_share_changes(mi: ManifestImport) -> int:
     if membership is not None and OrgAccess(corpus.organisation, membership).can(Perm.FINANCE):
         return 0
     has_shares = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT r.line FROM catalog_manifestrow r
-              LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
-             WHERE r.manifest_import_id = %s
-               AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0 ELSE a.co_owners <> r.co_owners END
-             ORDER BY r.line
-            """,
-            [mi.corpus_id, mi.pk],
-        )
-        errors = [RowError(line, "co_owners", SHARES_NEED_FINANCE) for (line,) in cursor.fetchall()]
-    with transaction.atomic():
-        _hold(mi)
-        return _store_errors(mi.pk, errors)
+    refused = ManifestRow.objects.raw(
+        f"""
+        SELECT r.id, r.line FROM catalog_manifestrow r
+          LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
+         WHERE r.manifest_import_id = %s
+           AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0 ELSE a.co_owners <> r.co_owners END
+         ORDER BY r.line
+        """,
+        [mi.corpus_id, mi.pk],
+    )
+    # In chunks, as duplicates: every row of a large file may set shares.
+    return _store_errors_chunked(
+        mi, (RowError(row.line, "co_owners", SHARES_NEED_FINANCE) for row in refused.iterator())
+    )
 
 
 CANCELLED_MESSAGE = "Cancelled before it was applied: nothing was changed. Upload the file again to import it."

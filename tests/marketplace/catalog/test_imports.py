@@ -660,3 +660,15 @@ def test_a_json_lines_key_given_twice_is_a_row_error(licensor, corpus):
     assert list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "message")) == [
         (1, "line 1 is not valid JSON: the key 'external_id' appears twice")
     ]
+
+
+def test_every_repeat_of_an_id_is_reported_in_chunks(licensor, corpus, monkeypatch):
+    monkeypatch.setattr(imports, "ERROR_CHUNK", 500)  # errors are stored a chunk at a time, never all held at once
+    rows = [manifest_row("dup") for _ in range(1_201)] + [manifest_row("x"), manifest_row("x")]
+    mi = import_rows(licensor, corpus, rows)
+    assert (mi.status, mi.error_count) == (ImportStatus.INVALID, 1_201)
+    errors = ManifestRowError.objects.filter(manifest_import=mi).order_by("line")
+    assert errors.first().message == "external_id 'dup' already appears on line 2"
+    assert errors.last().message == "external_id 'x' already appears on line 1203"
+    assert errors.last().line == 1_204
+    assert not Asset.objects.exists()
