@@ -1,5 +1,5 @@
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 from marketplace.api import views
@@ -9,7 +9,7 @@ urlpatterns = [
     # The schema and the interactive docs are public, like any API reference.
     path("schema/", SpectacularAPIView.as_view(permission_classes=[AllowAny]), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[AllowAny]), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", permission_classes=[AllowAny]), name="redoc"),
+    path("redoc/", views.RedocView.as_view(url_name="api:schema", permission_classes=[AllowAny]), name="redoc"),
     path("corpora/", views.CorpusList.as_view(), name="corpora"),
     path("corpora/<slug:slug>/", views.CorpusDetail.as_view(), name="corpus"),
     path("corpora/<slug:slug>/assets/", views.CorpusAssets.as_view(), name="corpus_assets"),
