@@ -228,18 +228,18 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         if isinstance(item, str):
             org, sep, share = item.rpartition(":")
             if not sep:
-                raise ValueError(f"{item!r} is not org:percent (for example northlight-studios:60)")
+                raise ValueError(f"{_shown(item)} is not org:percent (for example northlight-studios:60)")
             item = {"org": org, "share": share}
         if not isinstance(item, dict):
             raise ValueError("each co-owner must be an object with org and share")
         org = str(item.get("org", "")).strip()
         if org not in known_orgs:
             raise ValueError(
-                f"co-owner {org!r} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
+                f"co-owner {_shown(org)} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
             )
         text = str(item.get("share", "")).strip().rstrip("%")
         if not _NUMBER.match(text):
-            raise ValueError(f"share {item.get('share')!r} of {org} is not a percentage")
+            raise ValueError(f"share {_shown(str(item.get('share')))} of {org} is not a percentage")
         percent = _number(text)
         if not 0 < percent <= 100:
             raise ValueError(f"share {percent}% of {org} must be above 0% and at most 100%")

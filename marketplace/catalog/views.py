@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -262,10 +263,10 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
         back = reverse("catalog:assets", args=[_slug(request), corpus.pk])
     form = WithdrawForm(request.POST)
+    if not ids:  # about the selection, not the reason: in the form's summary, not beside the reason
+        form.add_error(None, "Select at least one asset to withdraw: tick the box beside each one.")
     if form.is_valid():
         try:
-            if not ids:
-                raise ValidationError({"reason": "Select at least one asset to withdraw."})
             withdrawal = withdrawals.assets_withdraw(
                 access=request.access, corpus=corpus, asset_ids=ids, reason=form.cleaned_data["reason"]
             )
@@ -273,8 +274,10 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
             if not _errors_on_form(request, form, exc):
                 return redirect(back)
         else:
-            done = f"Withdrew {withdrawal.asset_count:,} asset(s). Affected licensees will be notified."
-            messages.success(request, done)
+            count = withdrawal.asset_count
+            messages.success(
+                request, f"Withdrew {count:,} asset{pluralize(count)}. Affected licensees will be notified."
+            )
             return redirect(back)
     # Back on the page the form came from, with the error next to the reason and the selection kept.
     parsed = urlsplit(back)
@@ -481,7 +484,9 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
                         exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
                     )
                 else:
-                    if saved.published and version is not None and version.published:
+                    if version is not None and saved.pk == version.pk and saved.published:
+                        messages.info(request, f"Nothing changed: version {saved.number} stays on sale as it was.")
+                    elif saved.published and version is not None and version.published:
                         messages.success(
                             request, f"Saved as version {saved.number}. Licences already sold keep their version."
                         )

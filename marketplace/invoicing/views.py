@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, render
 from marketplace.invoicing import documents
 from marketplace.invoicing.models import Invoice
 from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.models import OrgKind
 from marketplace.rating.models import RatingCharge
 
 
@@ -16,7 +17,7 @@ def _invoice(request: HttpRequest, invoice_id: str) -> Invoice:
     return get_object_or_404(Invoice, licensee=request.access.organisation, public_id=invoice_id)
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSEE})
 def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices = Invoice.objects.filter(licensee=request.access.organisation)
     return render(
@@ -26,7 +27,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSEE})
 def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = _invoice(request, invoice_id)
     lines = list(invoice.lines.select_related("licence"))
@@ -42,7 +43,7 @@ def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
     )
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSEE})
 def invoice_pdf(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = _invoice(request, invoice_id)
     response = HttpResponse(documents.invoice_pdf(invoice), content_type="application/pdf")
@@ -50,7 +51,7 @@ def invoice_pdf(request: HttpRequest, invoice_id: str) -> HttpResponse:
     return response
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSEE})
 def invoice_csv(request: HttpRequest, invoice_id: str) -> HttpResponse:
     invoice = _invoice(request, invoice_id)
     response = HttpResponse(documents.invoice_csv(invoice), content_type="text/csv; charset=utf-8")

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from marketplace.licensing.certificates import terms_document
 from marketplace.licensing.models import Certificate, Licence, LicenceStatus
 from marketplace.orgs.access import Perm, org_view
-from marketplace.orgs.models import OrgKind
+from marketplace.orgs.models import TRADING_KINDS, OrgKind
 from marketplace.webhooks import services as webhooks
 from marketplace.webhooks.models import TakedownNotice
 
@@ -30,7 +30,7 @@ def _licence(request: HttpRequest, licence_id: str) -> Licence:
     return get_object_or_404(_licences(request), public_id=licence_id)
 
 
-@org_view(Perm.VIEW)
+@org_view(Perm.VIEW, kinds=TRADING_KINDS)
 def licence_list(request: HttpRequest) -> HttpResponse:
     items = _licences(request)
     status = request.GET.get("status", "")
@@ -50,7 +50,7 @@ def licence_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@org_view(Perm.VIEW)
+@org_view(Perm.VIEW, kinds=TRADING_KINDS)
 def licence_detail(request: HttpRequest, licence_id: str) -> HttpResponse:
     licence = _licence(request, licence_id)
     return render(
@@ -68,7 +68,7 @@ def licence_detail(request: HttpRequest, licence_id: str) -> HttpResponse:
     )
 
 
-@org_view(Perm.VIEW)
+@org_view(Perm.VIEW, kinds=TRADING_KINDS)
 def certificate_download(request: HttpRequest, licence_id: str, version: int) -> HttpResponse:
     certificate = get_object_or_404(Certificate, licence=_licence(request, licence_id), version=version)
     response = HttpResponse(json.dumps(certificate.document, indent=2), content_type="application/json")

@@ -13,6 +13,10 @@ class OrgKind(models.TextChoices):
     OPERATOR = "operator", "Operator (runs the market)"
 
 
+# The parties to a licence: the pages of licences and charges exist for them, not for the operator.
+TRADING_KINDS = frozenset({OrgKind.LICENSOR, OrgKind.LICENSEE})
+
+
 class Role(models.TextChoices):
     OWNER = "owner", "Owner"
     ADMIN = "admin", "Admin"

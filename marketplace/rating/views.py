@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, render
 
 from marketplace.finance.views import staff_required
 from marketplace.orgs.access import Perm, org_view
-from marketplace.orgs.models import OrgKind
+from marketplace.orgs.models import TRADING_KINDS, OrgKind
 from marketplace.rating.explain import EVENT_COLUMNS, charge_events, charge_recompute, event_rows, owners_label
 from marketplace.rating.models import RatingCharge, RatingLine
 from marketplace.web.csv_stream import csv_response
@@ -27,7 +27,7 @@ def _charges(request: HttpRequest):
     return RatingCharge.objects.filter(Q(licensor=org) | Q(licensee=org) | Q(pk__in=cited)).select_related(*_RELATED)
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds=TRADING_KINDS)
 def charge_list(request: HttpRequest) -> HttpResponse:
     charges = _charges(request)
     period = request.GET.get("period", "")
@@ -67,12 +67,12 @@ def _detail(request: HttpRequest, charge: RatingCharge, base: str) -> HttpRespon
     )
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds=TRADING_KINDS)
 def charge_detail(request: HttpRequest, charge_id: int) -> HttpResponse:
     return _detail(request, get_object_or_404(_charges(request), pk=charge_id), "org")
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds=TRADING_KINDS)
 def charge_events_csv(request: HttpRequest, charge_id: int) -> HttpResponse:
     charge = get_object_or_404(_charges(request), pk=charge_id)
     return csv_response(event_rows(charge), EVENT_COLUMNS, f"charge-{charge.pk}-events.csv")

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, render
 
 from marketplace.finance.views import staff_required
 from marketplace.orgs.access import Perm, org_view
+from marketplace.orgs.models import OrgKind
 from marketplace.statements.documents import CSV_COLUMNS, statement_csv, statement_pdf, statement_rows
 from marketplace.statements.models import RoyaltyStatement
 from marketplace.web.xlsx import xlsx_response
@@ -40,18 +41,18 @@ def _download(statement: RoyaltyStatement, kind: str) -> HttpResponse:
     return response
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSOR})
 def statement_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(_mine(request), 36).get_page(request.GET.get("page"))
     return render(request, "statements/list.html", {"access": request.access, "page": page, "base": "org"})
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSOR})
 def statement_detail(request: HttpRequest, statement_id: str) -> HttpResponse:
     return _render_detail(request, get_object_or_404(_mine(request), public_id=statement_id), "org")
 
 
-@org_view(Perm.FINANCE)
+@org_view(Perm.FINANCE, kinds={OrgKind.LICENSOR})
 def statement_download(request: HttpRequest, statement_id: str, kind: str) -> HttpResponse:
     return _download(get_object_or_404(_mine(request), public_id=statement_id), kind)
 

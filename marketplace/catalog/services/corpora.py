@@ -137,7 +137,7 @@ def _validate(data: dict) -> dict:
     try:
         co_owners = co_owner_shares(data.get("co_owners"), licensor_slugs())
     except ValueError as exc:
-        errors["co_owners"] = f"Co-owners: {exc}."
+        errors["co_owners"] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
     if errors:
         raise ValidationError(errors)
     return {

@@ -121,6 +121,8 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
         offer.name = name
         offer.save(update_fields=["name"])
         latest = offer.versions.order_by("-number").first()
+        if latest is not None and latest.published and _same_terms(latest, name, clean, refused):
+            return latest  # saved without a change: no new version goes live
         if latest is not None and not latest.published:
             version = latest
             for key, value in {"name": name, **clean}.items():
@@ -135,6 +137,14 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
     version.refused_licensees.set(refused)
     transaction.on_commit(lambda: corpus_refresh_price(corpus.pk))
     return version
+
+
+def _same_terms(version: OfferVersion, name: str, clean: dict, refused: list[Organisation]) -> bool:
+    return (
+        version.name == name
+        and all(getattr(version, key) == value for key, value in clean.items())
+        and {o.pk for o in version.refused_licensees.all()} == {o.pk for o in refused}
+    )
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse
 
-from marketplace.catalog.models import Asset, Corpus, ImportStatus, ManifestImport, Offer
+from marketplace.catalog.models import Asset, AssetStatus, Corpus, ImportStatus, ManifestImport, Offer
 from marketplace.catalog.services import imports, offers, withdrawals
 from marketplace.orgs.models import Role
 from tests.fixtures.market import (
@@ -89,11 +89,12 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     }  # fmt: skip
     edit = url("corpus_edit", licensor, corpus_id=corpus.pk)
     for shares, message in [
-        ("northlight:60;partner-films:30", "Co-owners: co-owner shares sum to 90%; they must sum to 100%."),
+        ("northlight:60;partner-films:30", "Co-owner shares sum to 90%; they must sum to 100%."),
         ("northlight:60;nobody:40",
-         "Co-owners: co-owner 'nobody' is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)."),
-        ("northlight:66.666;partner-films:33.334", "Co-owners: share 66.666% of northlight has more than two "
+         "Co-owner 'nobody' is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)."),
+        ("northlight:66.666;partner-films:33.334", "Share 66.666% of northlight has more than two "
          "decimals."),
+        ("x" * 3000, f"{'x' * 60!r}… is not org:percent (for example northlight-studios:60)."),
     ]:  # fmt: skip
         response = owner_client.post(edit, {**data, "co_owners": shares})
         assert response.status_code == 200
@@ -235,6 +236,13 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         (2, True, "Research+"),
     ]
     assert offer.versions.get(number=1).price_plan["tiers"][1]["unit_price"] == 9000  # version 1 is frozen
+    # Saved again without a change: no third version goes live.
+    again = owner_client.post(
+        url("offer_edit", licensor, offer_id=offer.pk), {**form, "name": "Research+", "tier_4_price": "80.00"},
+        follow=True,
+    )  # fmt: skip
+    assert "Nothing changed: version 2 stays on sale as it was." in again.content.decode()
+    assert offer.versions.count() == 2
 
 
 def test_offer_form_reports_plan_errors_next_to_fields(owner_client, licensor, corpus):
@@ -1024,3 +1032,23 @@ def test_submitting_and_deciding_a_listing_is_mailed_to_who_acts_next(
     sent_back = mail.outbox[-1]
     assert sent_back.subject == f"“{listed_corpus.title}” was sent back by the operator"
     assert sent_back.to == [licensor.user.email] and "Add model releases" in sent_back.body
+
+
+def test_withdrawing_nothing_selected_says_so_above_the_form_not_beside_the_reason(owner_client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a0"), manifest_row("a1")])
+    listing = url("assets", licensor, corpus_id=corpus.pk)
+    response = owner_client.post(
+        url("assets_withdraw", licensor, corpus_id=corpus.pk), {"reason": "Brand complaint", "next": listing}
+    )
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "<li>Select at least one asset to withdraw: tick the box beside each one.</li>" in page
+    assert 'aria-invalid="true"' not in page  # the reason was fine, and stays filled in
+    assert "Brand complaint" in page
+    assert not Asset.objects.filter(status=AssetStatus.WITHDRAWN).exists()
+    done = owner_client.post(
+        url("assets_withdraw", licensor, corpus_id=corpus.pk),
+        {"asset": [Asset.objects.get(external_id="a0").pk], "reason": "Brand complaint", "next": listing},
+        follow=True,
+    )
+    assert "Withdrew 1 asset. Affected licensees will be notified." in done.content.decode()

@@ -52,3 +52,20 @@ def test_the_menu_offers_only_pages_the_role_opens_and_licensor_pages_stay_with_
     slug = licensee.organisation.slug
     for name in ("catalog:corpus_list", "catalog:withdrawals"):
         assert client.get(reverse(name, args=[slug])).status_code == 404, name
+
+
+def test_pages_for_the_parties_to_a_licence_do_not_exist_for_other_kinds(client, licensor, licensee, operator):
+    from django.urls import reverse
+
+    pages = {
+        "licensing:licence_list": {"licensor", "licensee"},
+        "rating:charge_list": {"licensor", "licensee"},
+        "statements:list": {"licensor"},
+        "invoicing:invoice_list": {"licensee"},
+    }
+    for access in (licensor, licensee, operator):
+        client.force_login(access.user)
+        slug, kind = access.organisation.slug, access.organisation.kind
+        for name, kinds in pages.items():
+            status = client.get(reverse(name, args=[slug])).status_code
+            assert status == (200 if kind in kinds else 404), (kind, name)
