@@ -369,6 +369,40 @@ def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
     return Quote(plan.currency, quantity, lines, usage, plan.flat_fee, total, notes)
 
 
+def _price(amount: int, currency: str) -> str:
+    exponent = CURRENCY_EXPONENTS[currency]
+    return f"{Money(amount, currency).decimal:,.{exponent}f} {currency}"
+
+
+def plan_terms(plan: PricePlan) -> list[str]:
+    """The plan in plain words, one line per term, for buyers and reviewers: what the example totals come from."""
+    terms = []
+    if plan.flat_fee:
+        terms.append(f"Flat fee {_price(plan.flat_fee, plan.currency)}")
+    if plan.metric:
+        unit, units = METRICS[plan.metric], METRIC_PLURALS[plan.metric]
+        lower = Fraction(0)
+        for tier in plan.tiers:
+            rate = f"{_price(tier.unit_price, plan.currency)} per {unit}"
+            if tier.up_to is None:
+                terms.append(f"{rate} past {_fraction_str(lower)} {units}" if lower else f"{rate}")
+                break
+            start = f"from {_fraction_str(lower)} " if lower else "up to "
+            terms.append(f"{rate}, {start}{'to ' if lower else ''}{_fraction_str(tier.up_to)} {units}")
+            lower = tier.up_to
+        if plan.prepaid_commitment:
+            terms.append(f"Prepaid commitment {_price(plan.prepaid_commitment, plan.currency)}, drawn down by usage")
+            if plan.overage_unit_price is not None:
+                terms.append(f"Past it, {_price(plan.overage_unit_price, plan.currency)} per {unit}")
+        if plan.usage_cap is not None:
+            terms.append(f"Usage past {_fraction_str(plan.usage_cap)} {units} is recorded but not charged")
+    if plan.minimum_guarantee:
+        terms.append(
+            f"Minimum guarantee {_price(plan.minimum_guarantee, plan.currency)}: usage below it is billed up to it"
+        )
+    return terms
+
+
 @dataclass(frozen=True)
 class CorpusShape:
     """What converts hours into the plan's metric for examples: the corpus' averages."""

@@ -14,6 +14,7 @@ from marketplace.pricing import (
     example_prices,
     incremental_charge,
     minimum_guarantee_shortfall,
+    plan_terms,
     quantity_for_hours,
     quote,
     tier_breakdown,
@@ -179,3 +180,26 @@ def test_increments_sum_to_the_price_of_the_total_in_any_order_and_split(p, quan
         cumulative += quantity
     assert charged == usage_charge(p, sum(quantities, Fraction(0)))
     assert all(incremental_charge(p, 0, q) >= 0 for q in quantities)
+
+
+def test_plan_terms_say_in_words_what_a_buyer_pays():
+    assert plan_terms(PER_HOUR) == ["120.00 EUR per hour of video"]
+    assert plan_terms(GRADUATED) == [
+        "100.00 EUR per hour of video, up to 100 hours of video",
+        "80.00 EUR per hour of video, from 100 to 1000 hours of video",
+        "50.00 EUR per hour of video past 1000 hours of video",
+    ]
+    committed = plan(
+        flat_fee=500000, metric="gb", tiers=[{"unit_price": 300}], prepaid_commitment=1000000,
+        overage_unit_price=250, usage_cap="5000",
+    )  # fmt: skip
+    assert plan_terms(committed) == [
+        "Flat fee 5,000.00 EUR",
+        "3.00 EUR per GB",
+        "Prepaid commitment 10,000.00 EUR, drawn down by usage",
+        "Past it, 2.50 EUR per GB",
+        "Usage past 5000 GB is recorded but not charged",
+    ]
+    guaranteed = plan(metric="assets", tiers=[{"unit_price": 99}], minimum_guarantee=2000000)
+    assert plan_terms(guaranteed)[-1] == "Minimum guarantee 20,000.00 EUR: usage below it is billed up to it"
+    assert plan_terms(PricePlan.from_dict({"currency": "JPY", "flat_fee": 150000})) == ["Flat fee 150,000 JPY"]

@@ -34,3 +34,11 @@ def get_item(mapping: dict, key):
 def bp_percent(basis_points: int | None) -> str:
     """``{{ 3333|bp_percent }}`` renders ``33.33``: shares are held in basis points."""
     return "" if basis_points is None else f"{Decimal(int(basis_points)) / 100:f}"
+
+
+@register.filter
+def price_terms(version) -> list[str]:
+    """``{% for line in offer_version|price_terms %}``: its price plan in plain words (pricing.plan_terms)."""
+    from marketplace.pricing import PricePlan, plan_terms
+
+    return plan_terms(PricePlan.from_dict({**version.price_plan, "currency": version.currency}))

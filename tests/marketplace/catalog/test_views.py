@@ -300,7 +300,8 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert listed_corpus.title in queue
     # Everything the listing would show: its facts, its offers' terms and example prices.
     review = client.get(url("review", operator, corpus_id=listed_corpus.pk)).content.decode()
-    for shown in ("Rights territory", "Content rating", "Research licence", "10,000 hours", "No previews."):
+    for shown in ("Rights territory", "Content rating", "Research licence", "10,000 hours", "No previews.",
+                  "100.00 EUR per hour of video", "20% to the marketplace"):  # fmt: skip
         assert shown in review, shown
     response = client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "reject", "note": ""})
     assert "Say why the listing is rejected" in response.content.decode()
@@ -329,7 +330,8 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     listing = client.get(reverse("catalog:public_list") + "?q=ports&use=pre_training&territory=FR").content.decode()
     assert listed_corpus.title in listing
     page = client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
-    assert "Research licence" in page
+    assert "Research licence" in page and "100.00 EUR per hour of video" in page  # the plan, not only examples
+    assert "to the marketplace" not in page  # the commission is between the licensor and the market
     assert "a0" in page  # sample assets
 
 
