@@ -118,9 +118,11 @@ def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
         raise ValueError(f"must be greater than zero (got {text})")
     if number > maximum:
         raise ValueError(f"{text} is implausibly large (limit {maximum})")
-    if -number.as_tuple().exponent > places:  # type: ignore[operator]
+    # By value: ffprobe writes 32.500000, which is 32.5 exactly.
+    if number != number.quantize(Decimal(1).scaleb(-places)):
         raise ValueError(f"{text} has more than {places} decimal places")
-    return number
+    exact = Decimal(1).scaleb(-places)
+    return number.quantize(exact) if -number.as_tuple().exponent > places else number  # type: ignore[operator]
 
 
 def _int(value: Any, maximum: int) -> int:
@@ -144,12 +146,12 @@ def _date(value: Any) -> dt.date | None:
     text = _text(value, 20, required=False)
     if not text:
         return None
+    if not _ISO_DATE.match(text):  # fromisoformat would also take 20311231 and 2031-W01-1
+        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
     try:
-        if not _ISO_DATE.match(text):  # fromisoformat would also take 20311231 and 2031-W01-1
-            raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form") from None
+        raise ValueError(f"{text!r} is not a date in the calendar") from None
 
 
 def _list(value: Any) -> list:
@@ -204,6 +206,10 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             if not sep or "-" not in span:
                 raise ValueError(f"{item!r} is not start-end:reason (for example 60-90:music)")
             start_text, _, end_text = span.partition("-")
+            if not start_text.strip():
+                raise ValueError(f"{_shown(item)} has no start time (times are never negative)")
+            if reason.strip().lower() not in EXCLUSION_REASONS and re.fullmatch(r"\s*[0-9.]+\s*", reason):
+                raise ValueError(f"{_shown(item)} has no reason: end it with :{', :'.join(EXCLUSION_REASONS)}")
             item = {"start": start_text, "end": end_text, "reason": reason}
         if not isinstance(item, dict):
             raise ValueError("each exclusion must be an object with start, end and reason")
@@ -218,7 +224,9 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             raise ValueError(f"exclusion {start}-{end} runs past the end of the video ({duration} s)")
         # One spelling per time ("60", not "60.0"): an unchanged file must compare equal on re-upload.
         items.append({"start": f"{start.normalize():f}", "end": f"{end.normalize():f}", "reason": reason})
-    return sorted(items, key=lambda x: Decimal(x["start"]))
+    # One order and no repeats: the same exclusions listed in another order, or twice, are the same rights.
+    unique = {(x["start"], x["end"], x["reason"]): x for x in items}
+    return sorted(unique.values(), key=lambda x: (Decimal(x["start"]), Decimal(x["end"]), x["reason"]))
 
 
 def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:

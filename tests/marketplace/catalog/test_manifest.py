@@ -2,6 +2,7 @@
 
 import io
 import json
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -250,6 +251,10 @@ HUGE = "1e99999999999999999999999"
         # Minutes and seconds of a time code stay below 60 (MM:SS alone may count more minutes).
         ({"clip_exclusions": "00:00:75-00:01:00:music"}, "clip_exclusions", "'00:00:75' is not a time"),
         ({"clip_exclusions": "0-01:99:00:music"}, "clip_exclusions", "'01:99:00' is not a time"),
+        # Messages that name the real problem.
+        ({"rights_expiry": "2023-02-29"}, "rights_expiry", "'2023-02-29' is not a date in the calendar"),
+        ({"clip_exclusions": "-1-5:music"}, "clip_exclusions", "'-1-5:music' has no start time"),
+        ({"clip_exclusions": "00:01:00-00:01:30"}, "clip_exclusions", "'00:01:00-00:01:30' has no reason: end it"),
     ],
 )
 def test_values_that_could_not_be_stored_or_read_two_ways_are_row_errors(overrides, field, message):
@@ -352,3 +357,21 @@ def test_clip_exclusion_times_have_one_spelling():
         )
     )
     assert plain.row.clip_exclusions == padded.row.clip_exclusions == [{"start": "60", "end": "90", "reason": "music"}]
+
+
+def test_exact_values_with_trailing_zeros_and_exclusions_in_any_order_read_the_same():
+    plain = parse(manifest_csv([manifest_row("a", clip_exclusions="1-2:music;1-5:likeness")]))[0].row
+    other = parse(
+        manifest_csv([manifest_row("a", duration_seconds="30.000000", fps="25.0000",
+                                   clip_exclusions="1-5:likeness;1-2:music;1-2:music")])
+    )[0].row  # fmt: skip
+    assert other is not None and plain is not None
+    assert (other.duration_seconds, other.fps) == (Decimal("30"), Decimal("25"))
+    assert (
+        other.clip_exclusions
+        == plain.clip_exclusions
+        == [
+            {"start": "1", "end": "2", "reason": "music"},
+            {"start": "1", "end": "5", "reason": "likeness"},
+        ]
+    )
