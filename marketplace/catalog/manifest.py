@@ -379,6 +379,19 @@ def check_columns(columns: Iterable[str]) -> None:
         )
 
 
+UTF16_MESSAGE = (
+    "The file is in UTF-16 (a spreadsheet's 'Unicode text' export), not UTF-8: save it as UTF-8 (in Excel, "
+    "'CSV UTF-8'), then upload it again."
+)
+
+
+def refuse_utf16(first_line: bytes) -> None:
+    """A UTF-16 file read as UTF-8 fails on every line, or passes with a NUL between letters: one clear file error
+    instead. Its first line starts with a byte-order mark, or has a zero byte beside every ASCII character."""
+    if first_line.startswith((b"\xff\xfe", b"\xfe\xff")) or first_line[:64].count(0) >= len(first_line[:64]) // 3 > 0:
+        raise ManifestFileError(UTF16_MESSAGE)
+
+
 def _decode(raw: bytes, line: int) -> tuple[str, RowError | None]:
     try:
         return raw.decode("utf-8"), None
@@ -462,8 +475,9 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) 
         for raw in _lines(stream):
             state["line"] += 1
             state["bytes"] += len(raw)
-            if state["line"] == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
+            if state["line"] == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")
+                refuse_utf16(raw)
             text, error = _decode(raw, state["line"])
             if error:
                 if state["line"] == 1:
@@ -559,8 +573,9 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]
     saw_row = False
     for line, raw in enumerate(_lines(stream), start=1):
         consumed += len(raw)
-        if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
+        if line == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+            refuse_utf16(raw)
         text, error = _decode(raw, line)
         if error:
             yield RowResult(line, None, [error], consumed)

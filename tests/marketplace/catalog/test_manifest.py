@@ -375,3 +375,15 @@ def test_exact_values_with_trailing_zeros_and_exclusions_in_any_order_read_the_s
             {"start": "1", "end": "5", "reason": "likeness"},
         ]
     )
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_utf16_file_is_one_clear_file_error(encoding, fmt):
+    text = (
+        manifest_csv([manifest_row("a")]).decode()
+        if fmt == "csv"
+        else json.dumps(manifest_row("a")) + "\r\n" + json.dumps(manifest_row("b")) + "\r\n"
+    )
+    with pytest.raises(ManifestFileError, match=r"The file is in UTF-16 .* save it as UTF-8"):
+        parse(text.encode(encoding), fmt)
