@@ -299,9 +299,20 @@ def _lower_text(limit: int):
     return lambda value: _text(value.lower() if isinstance(value, str) else value, limit)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _external_id(value: Any) -> str:
+    """An id is a key, shown in pages and CSV lists: a tab or a line break inside it would make two ids look one."""
+    text = _text(value, 200)
+    if _CONTROL.search(text):
+        raise ValueError("contains a control character (a tab, a line break or similar)")
+    return text
+
+
 # Field name -> parser, in manifest order. Exclusions and co-owners need context and are handled after.
 _PARSERS = (
-    ("external_id", _required_text(200)),
+    ("external_id", _external_id),
     ("title", _required_text(500)),
     ("duration_seconds", lambda v: _decimal(v, 3, MAX_DURATION)),
     ("width", lambda v: _int(v, 100_000)),
@@ -522,7 +533,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) 
             if hint:
                 break
             continue  # the reader starts afresh after the bad record, so later rows are checked too
-        if not fields or fields == [""]:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):  # blank, or spaces only: as in JSON Lines
             continue
         saw_row = True
         line = start_line

@@ -215,7 +215,8 @@ def _territories(col: str) -> str:
 def _predicate(c: dict[str, str]) -> str:
     uri_scheme = f"split_part({c['storage_uri']}, '://', 1)"
     checks = [
-        _ascii_edges(c["external_id"], 200),
+        # No control character inside an id either (regex escapes, read by PostgreSQL).
+        f"({_ascii_edges(c['external_id'], 200)} AND {c['external_id']} !~ '[\\x01-\\x1f\\x7f-\\x9f]')",
         _ascii_edges(c["title"], 500),
         _decimal(c["duration_seconds"], 9, int(MAX_DURATION)),
         _whole(c["width"], 6, 100_000),

@@ -393,7 +393,9 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
                     percent = _share(result.bytes_read, mi.size_bytes, 0, CHECKED)
                     _report(mi, progress, percent, "checking", rows_seen=rows, error_count=staging.error_count)
     except ManifestFileError as exc:
-        _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=staging.error_count)
+        # The row errors found before it are kept too, however few: the page lists them with the file's problem.
+        error_count = staging.flush()
+        _finish(mi, ImportStatus.INVALID, file_error=str(exc), rows_seen=rows, error_count=error_count)
         return None
     error_count = staging.flush()
     _keep(mi, columns)

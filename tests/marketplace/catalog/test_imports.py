@@ -672,3 +672,31 @@ def test_every_repeat_of_an_id_is_reported_in_chunks(licensor, corpus, monkeypat
     assert errors.last().message == "external_id 'x' already appears on line 1203"
     assert errors.last().line == 1_204
     assert not Asset.objects.exists()
+
+
+def test_an_external_id_with_a_control_character_is_refused_and_blank_lines_are_skipped(licensor, corpus):
+    # Quoted, a tab or a line break is valid CSV; in an id it would make two ids look one in every list.
+    rows = [manifest_row(i, storage_uri="s3://media/x.mp4") for i in ("a\tb", "c\nd", "e\x85f", "fine")]
+    content = manifest_csv(rows) + b"   \n"
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content)).pk
+    )
+    errors = list(ManifestRowError.objects.filter(manifest_import=mi).order_by("line").values_list("line", "message"))
+    assert [line for line, _ in errors] == [2, 3, 6]  # the second row spans three lines (its id and its title)
+    assert all("external_id contains a control character" in message for _, message in errors)
+    assert not Asset.objects.exists()
+
+
+def test_row_errors_found_before_a_file_error_are_kept(licensor, corpus, monkeypatch):
+    from marketplace.catalog import manifest
+
+    monkeypatch.setattr(manifest, "LINE_LIMIT", 2_000)
+    content = manifest_csv([manifest_row("a", duration_seconds="-1"), manifest_row("b")]) + b"x" * 200_000 + b"\n"
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content)).pk
+    )
+    assert mi.status == ImportStatus.INVALID and "longer than" in mi.file_error
+    assert mi.error_count == 1
+    assert list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "field")) == [
+        (2, "duration_seconds")
+    ]
