@@ -73,7 +73,8 @@ class CorpusForm(forms.Form):
 
 class ManifestUploadForm(forms.Form):
     file = forms.FileField(
-        label="Manifest file", help_text="A .csv or .jsonl manifest; see the format and example below."
+        label="Manifest file",
+        help_text="A .csv or .jsonl manifest, UTF-8; the format is described with the example files.",
     )
 
 

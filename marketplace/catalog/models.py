@@ -79,6 +79,12 @@ class Corpus(models.Model):
 
         return CONTENT_RATINGS.get(self.content_rating, self.content_rating)
 
+    @property
+    def genre_labels(self) -> list[str]:
+        from marketplace.catalog.vocab import GENRES
+
+        return [GENRES.get(code, code) for code in self.genres]
+
 
 class PreviewMedia(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="previews")

@@ -29,6 +29,16 @@ class Perm(StrEnum):
     MANAGE_API = "manage_api"  # licensee only: API keys and webhook endpoints
 
 
+# What each permission lets a person do, for refusals that people read.
+PERM_WORDS = {
+    Perm.VIEW: "viewing this organisation",
+    Perm.MANAGE_MEMBERS: "managing its members",
+    Perm.MANAGE_CATALOG: "managing its catalogue",
+    Perm.FINANCE: "its finance pages",
+    Perm.REVIEW: "reviewing listings",
+    Perm.MANAGE_API: "managing its API keys and webhooks",
+}
+
 ROLE_PERMS: dict[str, set[Perm]] = {
     Role.OWNER: set(Perm),
     Role.ADMIN: set(Perm),
@@ -78,7 +88,7 @@ class OrgAccess:
         if not self.can(perm):
             raise PermissionDenied(
                 f"Your role in {self.organisation.name} ({self.membership.get_role_display()}) "
-                f"does not allow this ({perm.value.replace('_', ' ')})."
+                f"does not allow {PERM_WORDS[perm]}; an owner or admin can change your role."
             )
 
 

@@ -332,6 +332,8 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     page = client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
     assert "Research licence" in page and "100.00 EUR per hour of video" in page  # the plan, not only examples
     assert "to the marketplace" not in page  # the commission is between the licensor and the market
+    assert '<span class="tag">Nature and wildlife</span>' in page  # genres by name, as the filter names them
+    assert '<span class="tag">Nature and wildlife</span>' in listing
     assert "a0" in page  # sample assets
 
 
@@ -436,7 +438,10 @@ def test_roles_inside_the_organisation(client, licensor, corpus, role, can_manag
     assert response.status_code == (200 if can_manage else 403)
     if not can_manage:  # the reason, on a page with the site's header and a way back
         page = response.content.decode()
-        assert "does not allow this (manage catalog)" in page and "Back to your dashboard" in page
+        assert (
+            "does not allow managing its catalogue; an owner or admin can change your role." in page
+            and "Back to your dashboard" in page
+        )
     assert ("New corpus" in client.get(url("corpus_list", licensor)).content.decode()) == can_manage
     response = client.post(
         url("import_create", licensor, corpus_id=corpus.pk),
@@ -627,6 +632,9 @@ def test_only_a_published_corpus_has_a_public_page(client, licensor, operator, l
     withdrawals.corpus_withdraw(access=licensor, corpus=listed_corpus, reason="Rights dispute with the estate")
     assert client.get(page).status_code == 404
     assert listed_corpus.title not in client.get(reverse("catalog:public_list")).content.decode()
+    # Its own page no longer looks on sale: no price, its offers off sale, nothing to archive.
+    own = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "Off sale: corpus withdrawn" in own and ">Archive<" not in own and "EUR</div>" not in own
 
 
 def test_an_archived_offer_stays_off_sale(owner_client, licensor, listed_corpus):
@@ -887,9 +895,10 @@ def test_an_archived_offer_is_shown_read_only(owner_client, licensor, corpus):
     offers.offer_archive(access=licensor, offer=version.offer)
     page = owner_client.get(url("offer_edit", licensor, offer_id=version.offer.pk)).content.decode()
     assert "This offer is archived" in page and "Save offer" not in page
+    assert f"<h1>“{version.offer.name}” (archived)</h1>" in page and page.count("<fieldset disabled>") == 3
     live = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "name": "Live"})
     page = owner_client.get(url("offer_edit", licensor, offer_id=live.offer.pk)).content.decode()
-    assert "This offer is archived" not in page and "Save offer" in page
+    assert "This offer is archived" not in page and "Save offer" in page and "disabled>" not in page
 
 
 def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn(owner_client, licensor, corpus):

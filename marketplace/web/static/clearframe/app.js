@@ -12,8 +12,14 @@ function watchImport(el) {
     let state;
     try {
       const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+      if (response.redirected || response.status === 403 || response.status === 404) {
+        // Signed out (the status URL sends to the sign-in page) or no longer allowed: say so, stop asking.
+        label.textContent = "Progress stopped updating: your session ended. Reload the page to sign in again.";
+        return;
+      }
       state = await response.json();
     } catch (e) {
+      label.textContent = "Cannot reach the server; trying again…";
       setTimeout(tick, 2000);
       return;
     }
