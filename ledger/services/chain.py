@@ -105,16 +105,31 @@ def chain_status() -> ChainStatus:
     )
 
 
-def _recompute_content(entries: dict[int, tuple], legs: dict[int, list[tuple[str, str, int]]], entry_id: int) -> str:
-    key, effective_date, posted_at, description, metadata, reverses, _ = entries[entry_id]
-    return _hashing.stored_content_hash(
-        idempotency_key=key,
-        effective_date=effective_date,
-        posted_at=posted_at,
-        description=description,
-        metadata=metadata,
-        reverses=reverses,
-        legs=legs.get(entry_id, []),
+def _recompute(
+    entries: dict[int, tuple], legs: dict[int, list[tuple[str, str, int]]], entry_id: int
+) -> tuple[str, bool]:
+    """The entry's content hash from its rows, and whether its stored request hash is one its rows could give.
+
+    The request hash covers the effective date as asked, which is the stored date or, when none was given,
+    nothing: a request hash matching neither was written by hand, and would judge replays against another
+    request."""
+    key, effective_date, posted_at, description, metadata, reverses, request_hash, _ = entries[entry_id]
+    body = _hashing.entry_body(
+        description=description, metadata=metadata, reverses=reverses, legs=legs.get(entry_id, [])
+    )
+    content = _hashing.content_hash(
+        idempotency_key=key, effective_date=effective_date, posted_at=_hashing.utc_iso(posted_at), body=body
+    )
+    request_ok = request_hash in (
+        _hashing.request_hash(effective_date=None, body=body),
+        _hashing.request_hash(effective_date=effective_date, body=body),
+    )
+    return content, request_ok
+
+
+def _request_problem(entry_id: int) -> VerifyProblem:
+    return VerifyProblem(
+        "request", f"entry {entry_id}: its request hash matches no request its rows could come from", entry_id
     )
 
 
@@ -130,6 +145,7 @@ def _load(entry_ids: Iterable[int], codes: dict[int, str]) -> tuple[dict[int, tu
             "description",
             "metadata",
             "reverses_id",
+            "request_hash",
             "content_hash",
         )
     }
@@ -202,7 +218,10 @@ def _verify(progress: Callable[[int, int], None] | None, chunk: int) -> VerifyRe
                 )
             else:
                 stored_content = row[-1]
-                if _recompute_content(entries, legs, seal.entry_id) != stored_content:
+                content, request_ok = _recompute(entries, legs, seal.entry_id)
+                if content == stored_content and not request_ok:  # an altered entry is named as altered
+                    problems.append(_request_problem(seal.entry_id))
+                if content != stored_content:
                     problems.append(
                         VerifyProblem(
                             "altered",
@@ -244,7 +263,10 @@ def _verify(progress: Callable[[int, int], None] | None, chunk: int) -> VerifyRe
         batch = unsealed_ids[start : start + chunk]
         entries, legs = _load(batch, codes)
         for entry_id in batch:
-            if _recompute_content(entries, legs, entry_id) != entries[entry_id][-1]:
+            content, request_ok = _recompute(entries, legs, entry_id)
+            if content == entries[entry_id][-1] and not request_ok:
+                problems.append(_request_problem(entry_id))
+            if content != entries[entry_id][-1]:
                 problems.append(
                     VerifyProblem(
                         "altered", f"entry {entry_id} (not yet sealed): rows do not match its content hash", entry_id
@@ -328,29 +350,54 @@ def _check_books() -> list[VerifyProblem]:
                 entry_id,
             )
         )
-    problems.extend(_check_running_balances())
-    sums = dict(Posting.objects.values("account_id").annotate(s=Sum("amount")).values_list("account_id", "s"))
-    for account_id, code, currency, net in Account.objects.values_list("id", "code", "currency", "net"):
-        if sums.get(account_id, 0) != net:
-            problems.append(
-                VerifyProblem(
-                    "balance",
-                    f"account {code} ({currency}) stores {net} but its postings sum to {sums.get(account_id, 0)}",
-                )
+    for entry_id, leg, declared, stated in (
+        Posting.objects.exclude(leg_count=F("entry__leg_count"))
+        .order_by("entry_id", "leg_index")
+        .values_list("entry_id", "leg_index", "entry__leg_count", "leg_count")[:100]
+    ):
+        problems.append(
+            VerifyProblem(
+                "legs", f"entry {entry_id}, leg {leg}: the posting says {stated} legs, its entry {declared}", entry_id
             )
-    day_sums = {
-        (a, d): s
-        for a, d, s in Posting.objects.values("account_id", "entry__effective_date")
-        .annotate(s=Sum("amount"))
-        .values_list("account_id", "entry__effective_date", "s")
+        )
+    problems.extend(_check_running_balances())
+    sums = {
+        a: (s, c)
+        for a, s, c in Posting.objects.values("account_id")
+        .annotate(s=Sum("amount"), c=Count("*"))
+        .values_list("account_id", "s", "c")
     }
-    stored_days = {(a, d): s for a, d, s in AccountDay.objects.values_list("account_id", "day", "net")}
+    for account_id, code, currency, net, count in Account.objects.values_list(
+        "id", "code", "currency", "net", "posting_count"
+    ):
+        summed, counted = sums.get(account_id, (0, 0))
+        if summed != net:
+            problems.append(
+                VerifyProblem("balance", f"account {code} ({currency}) stores {net} but its postings sum to {summed}")
+            )
+        if counted != count:
+            problems.append(
+                VerifyProblem("balance", f"account {code} ({currency}) counts {count} postings but has {counted}")
+            )
+    # A day's total and its number of postings: a day counted as empty would vanish from account_history.
+    day_sums = {
+        (a, d): (s, c)
+        for a, d, s, c in Posting.objects.values("account_id", "entry__effective_date")
+        .annotate(s=Sum("amount"), c=Count("*"))
+        .values_list("account_id", "entry__effective_date", "s", "c")
+    }
+    stored_days = {
+        (a, d): (s, c) for a, d, s, c in AccountDay.objects.values_list("account_id", "day", "net", "postings")
+    }
     # The newest day of each account sits on the account row (see ledger.models.accounts).
-    for account_id, bucket_day, net in Account.objects.filter(day__isnull=False).values_list("id", "day", "day_net"):
+    for account_id, bucket_day, net, count in Account.objects.filter(day__isnull=False).values_list(
+        "id", "day", "day_net", "day_postings"
+    ):
         if bucket_day is not None:
-            stored_days[(account_id, bucket_day)] = stored_days.get((account_id, bucket_day), 0) + net
+            stored_net, stored_count = stored_days.get((account_id, bucket_day), (0, 0))
+            stored_days[(account_id, bucket_day)] = (stored_net + net, stored_count + count)
     for key in sorted(set(day_sums) | set(stored_days)):
-        if day_sums.get(key, 0) != stored_days.get(key, 0):
+        if day_sums.get(key, (0, 0)) != stored_days.get(key, (0, 0)):
             problems.append(
                 VerifyProblem("day_total", f"account #{key[0]} on {key[1]}: day total does not match its postings")
             )

@@ -134,7 +134,12 @@ def edit_and_rehash(entry_id: int) -> str:
         description=entry.description, metadata=entry.metadata, reverses=None,
         legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
     )  # fmt: skip
-    tamper("UPDATE ledger_entry SET content_hash = %s WHERE id = %s", [forged, entry_id])
+    body = _hashing.entry_body(
+        description=entry.description, metadata=entry.metadata, reverses=None,
+        legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
+    )  # fmt: skip
+    request = _hashing.request_hash(effective_date=None, body=body)  # it forges the request hash too
+    tamper("UPDATE ledger_entry SET content_hash = %s, request_hash = %s WHERE id = %s", [forged, request, entry_id])
     return forged
 
 
@@ -178,10 +183,13 @@ def test_an_entry_without_postings_is_named_even_with_a_matching_hash(chart):
         idempotency_key=None, effective_date=posted_at.date(), posted_at=posted_at, description="ghost", metadata={},
         reverses=None, legs=[],
     )  # fmt: skip
+    request = _hashing.request_hash(
+        effective_date=None, body=_hashing.entry_body(description="ghost", metadata={}, reverses=None, legs=[])
+    )
     tamper(
         "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
-        " leg_count) VALUES (%s, %s, 'ghost', '{}', 'x', %s, 2)",
-        [posted_at.date(), posted_at, forged],
+        " leg_count) VALUES (%s, %s, 'ghost', '{}', %s, %s, 2)",
+        [posted_at.date(), posted_at, request, forged],
     )
     ghost = JournalEntry.objects.get(description="ghost").pk
     ledger.chain_seal()
@@ -207,6 +215,34 @@ def test_an_edited_running_balance_is_named(chart):
     assert "account cash:stripe (EUR) states a balance of 999999 after it, but its postings sum to 201" in (
         report.problems[0].message
     )
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "unsealed"])
+def test_a_forged_request_hash_and_a_wrong_leg_count_are_named(chart, sealed):
+    ids = [post(100 + i, str(i)) for i in range(3)]
+    if sealed:
+        ledger.chain_seal()
+    # Rewritten, the request hash would judge a replay of this key against another request.
+    tamper("UPDATE ledger_entry SET request_hash = %s WHERE id = %s", ["f" * 64, ids[1]])
+    tamper("UPDATE ledger_posting SET leg_count = 3 WHERE entry_id = %s AND leg_index = 1", [ids[2]])
+    report = ledger.chain_verify()
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("request", ids[1]), ("legs", ids[2])]
+    assert report.problems[1].message == f"entry {ids[2]}, leg 1: the posting says 3 legs, its entry 2"
+
+
+def test_stored_posting_counts_are_checked(chart):
+    post(100)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_account SET posting_count = 7 WHERE code = 'cash:stripe'")
+        # The day's count lives on the account row or on its day row, depending on the engine: both say 0.
+        cursor.execute("UPDATE ledger_account SET day_postings = 0 WHERE code = 'revenue:commission'")
+        cursor.execute(
+            "UPDATE ledger_account_day SET postings = 0"
+            " WHERE account_id = (SELECT id FROM ledger_account WHERE code = 'revenue:commission')"
+        )
+    messages = [p.message for p in ledger.chain_verify().problems]
+    assert "account cash:stripe (EUR) counts 7 postings but has 1" in messages
+    assert any("day total does not match its postings" in m for m in messages)  # a day counted empty
 
 
 def test_direct_balance_edit_is_reported(chart):
