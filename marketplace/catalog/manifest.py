@@ -50,6 +50,8 @@ class RowError:
     line: int
     field: str
     message: str
+    # The row's id when it could be read although the row is bad: a duplicate of it is still reported.
+    external_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -348,6 +350,9 @@ def validate_record(
     except ValueError as exc:
         errors.append(RowError(line, "co_owners", f"co_owners {exc}"))
     if errors:
+        if "external_id" in values:
+            first = errors[0]
+            errors[0] = RowError(first.line, first.field, first.message, values["external_id"])
         return None, errors
     return AssetRow(line=line, **values), []
 

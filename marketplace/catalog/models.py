@@ -244,6 +244,9 @@ class ManifestRowError(models.Model):
     line = models.BigIntegerField()
     field = models.CharField(max_length=60, blank=True, default="")
     message = models.TextField()
+    external_id = models.CharField(
+        max_length=200, null=True, blank=True, help_text="The bad row's id, if readable: checked for duplicates too."
+    )
 
     class Meta:
         ordering = ["manifest_import", "line", "id"]

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, kept_columns, read_manifest
@@ -221,7 +221,10 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
 
 def _store_errors(import_id: int, errors: Iterable[RowError]) -> int:
     objs = [
-        ManifestRowError(manifest_import_id=import_id, line=e.line, field=e.field, message=e.message) for e in errors
+        ManifestRowError(
+            manifest_import_id=import_id, line=e.line, field=e.field, message=e.message, external_id=e.external_id
+        )
+        for e in errors
     ]
     ManifestRowError.objects.bulk_create(objs, batch_size=1000)
     return len(objs)
@@ -413,31 +416,48 @@ def _fields(mi: ManifestImport) -> tuple[str, ...]:
     return tuple(f for f in _ASSET_FIELDS if f not in mi.kept_columns)
 
 
-def _check_duplicates(mi: ManifestImport) -> int:
-    """An external id may appear once per manifest; every later occurrence is an error.
+_OCCURRENCES = """
+    WITH ids AS (
+        SELECT external_id, line FROM catalog_manifestrow WHERE manifest_import_id = %(mi)s
+        UNION ALL
+        SELECT external_id, line FROM catalog_manifestrowerror
+         WHERE manifest_import_id = %(mi)s AND external_id IS NOT NULL
+    ), repeated AS (
+        SELECT external_id FROM ids GROUP BY external_id HAVING count(*) > 1
+    )
+    SELECT ids.external_id, ids.line FROM ids JOIN repeated ON repeated.external_id = ids.external_id
+     WHERE ids.external_id > %(after_id)s OR (ids.external_id = %(after_id)s AND ids.line > %(after_line)s)
+     ORDER BY ids.external_id, ids.line
+     LIMIT %(limit)s
+"""
 
-    Read and stored in chunks: a file whose every row repeats one id has as many errors as rows."""
-    duplicates = (
-        ManifestRow.objects.filter(manifest_import_id=mi.pk)
-        .values("external_id")
-        .annotate(n=Count("id"))
-        .filter(n__gt=1)
-        .values_list("external_id", flat=True)
-    )
-    occurrences = (
-        ManifestRow.objects.filter(manifest_import_id=mi.pk, external_id__in=duplicates)
-        .order_by("external_id", "line")
-        .values_list("external_id", "line")
-    )
+
+def _check_duplicates(mi: ManifestImport) -> int:
+    """An external id may appear once per manifest; every later occurrence is an error, valid row or not (a bad
+    row whose id could be read counts too, so fixing it does not reveal a new error).
+
+    Read a page at a time (by id and line) and stored in chunks: a file whose every row repeats one id has as
+    many errors as rows."""
     first: tuple[str, int] = ("", 0)  # rows come sorted by id: only the current id's first line is needed
 
     def errors() -> Iterator[RowError]:
         nonlocal first
-        for external_id, line in occurrences.iterator(chunk_size=ERROR_CHUNK):
-            if external_id != first[0] or not first[1]:
-                first = (external_id, line)
-                continue
-            yield RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first[1]}")
+        after: tuple[str, int] = ("", 0)
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _OCCURRENCES,
+                    {"mi": mi.pk, "after_id": after[0], "after_line": after[1], "limit": ERROR_CHUNK},
+                )
+                page = cursor.fetchall()
+            for external_id, line in page:
+                if external_id != first[0] or not first[1]:
+                    first = (external_id, line)
+                    continue
+                yield RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first[1]}")
+            if len(page) < ERROR_CHUNK:
+                return
+            after = page[-1]
 
     return _store_errors_chunked(mi, errors())
 

@@ -700,3 +700,19 @@ def test_row_errors_found_before_a_file_error_are_kept(licensor, corpus, monkeyp
     assert list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "field")) == [
         (2, "duration_seconds")
     ]
+
+
+def test_a_repeated_id_is_reported_even_when_a_copy_has_other_errors(licensor, corpus):
+    """Fixing the bad copy must not reveal a duplicate that one pass could have named."""
+    rows = [manifest_row("a1", sha256="abc"), manifest_row("a1"), manifest_row("b"), manifest_row("b", width="0")]
+    mi = import_rows(licensor, corpus, rows)
+    errors = list(ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "field").values_list(
+        "line", "field"
+    ))  # fmt: skip
+    assert errors == [(2, "sha256"), (3, "external_id"), (5, "external_id"), (5, "width")]
+    messages = dict(
+        ManifestRowError.objects.filter(manifest_import=mi, field="external_id").values_list("line", "message")
+    )
+    assert messages[3] == "external_id 'a1' already appears on line 2"
+    assert messages[5] == "external_id 'b' already appears on line 4"
+    assert mi.error_count == 4 and not Asset.objects.exists()
