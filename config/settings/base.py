@@ -262,6 +262,9 @@ else:
 # Largest manifest file accepted (bytes).
 MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
 PREVIEW_MAX_BYTES = env_int("PREVIEW_MAX_BYTES", 50 * 1024**2)
+# The uploaded file of a refused or failed manifest import is deleted this long after it ended (its row errors
+# stay); an applied manifest's file is kept, as the record of what was imported.
+MANIFEST_REFUSED_KEEP_DAYS = env_int("MANIFEST_REFUSED_KEEP_DAYS", 7)
 # Uploads above this size stream to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -271,6 +274,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(LEDGER_SEAL_INTERVAL_SECONDS),
     },
     "catalog-sweep-imports": {"task": "catalog.sweep_imports", "schedule": 60.0},
+    "catalog-prune-manifest-files": {"task": "catalog.prune_manifest_files", "schedule": 86400.0},
     "webhooks-dispatch": {"task": "webhooks.dispatch", "schedule": 5.0},
     "licensing-expire": {"task": "licensing.expire_licences", "schedule": 3600.0},
     "payments-sweep-stripe-events": {"task": "payments.sweep_stripe_events", "schedule": 120.0},

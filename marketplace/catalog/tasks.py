@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from marketplace.catalog.services.imports import imports_stalled, manifest_import_run
+from marketplace.catalog.services.imports import imports_stalled, manifest_files_prune, manifest_import_run
 
 
 @shared_task(name="catalog.run_manifest_import", acks_late=True, bind=True, max_retries=3, default_retry_delay=10)
@@ -22,3 +22,9 @@ def sweep_imports() -> int:
     for import_id in stalled:
         run_manifest_import.delay(import_id)
     return len(stalled)
+
+
+@shared_task(name="catalog.prune_manifest_files", acks_late=True, max_retries=0)
+def prune_manifest_files() -> int:
+    """Daily: the files of refused and failed imports go after MANIFEST_REFUSED_KEEP_DAYS."""
+    return manifest_files_prune()

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -384,7 +385,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
             "access": request.access, "mi": mi, "corpus": mi.corpus, "errors": errors.get_page(request.GET.get("page")),
             "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
             "missing_sample": list(missing[:MISSING_SHOWN]) if missing is not None else None,
-            "superseded": superseded,
+            "superseded": superseded, "keep_days": settings.MANIFEST_REFUSED_KEEP_DAYS,
         },
     )  # fmt: skip
 

@@ -671,3 +671,18 @@ def imports_stalled(older_than_seconds: int | None = None):
         Q(status=ImportStatus.QUEUED, created_at__lt=cutoff)
         | Q(status__in=[ImportStatus.VALIDATING, ImportStatus.APPLYING], heartbeat_at__lt=cutoff)
     )
+
+
+def manifest_files_prune(now=None) -> int:
+    """Delete the uploaded files of imports refused or failed long enough ago: a rejected gigabyte is not kept
+    forever. Their row errors and file errors stay on the import page. Returns how many files were deleted."""
+    cutoff = (now or timezone.now()) - timezone.timedelta(days=settings.MANIFEST_REFUSED_KEEP_DAYS)
+    done = 0
+    ended = ManifestImport.objects.filter(
+        status__in=[ImportStatus.INVALID, ImportStatus.FAILED], finished_at__lt=cutoff
+    ).exclude(file="")
+    for mi in ended.only("pk", "file").iterator():
+        mi.file.delete(save=False)  # storage first: a crash in between leaves a row naming a missing file, harmless
+        ManifestImport.objects.filter(pk=mi.pk).update(file="")
+        done += 1
+    return done

@@ -716,3 +716,26 @@ def test_a_repeated_id_is_reported_even_when_a_copy_has_other_errors(licensor, c
     assert messages[3] == "external_id 'a1' already appears on line 2"
     assert messages[5] == "external_id 'b' already appears on line 4"
     assert mi.error_count == 4 and not Asset.objects.exists()
+
+
+def test_the_file_of_a_refused_import_is_deleted_after_a_week_and_an_applied_one_kept(licensor, corpus, client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    applied = import_rows(licensor, corpus, [manifest_row("a")])
+    refused = import_rows(licensor, corpus, [manifest_row("b", width="0")], name="bad.csv")
+    assert refused.status == ImportStatus.INVALID
+    path = refused.file.name
+    assert refused.file.storage.exists(path)
+    assert imports.manifest_files_prune() == 0  # not a week yet
+    later = timezone.now() + timezone.timedelta(days=8)
+    assert imports.manifest_files_prune(now=later) == 1
+    refused.refresh_from_db()
+    assert not refused.file and not refused.file.storage.exists(path)
+    assert ManifestRowError.objects.filter(manifest_import=refused).count() == 1  # its problems stay
+    applied.refresh_from_db()
+    assert applied.file and applied.file.storage.exists(applied.file.name)
+    client.force_login(licensor.user)
+    page = client.get(reverse("catalog:import", args=[licensor.organisation.slug, refused.pk])).content.decode()
+    assert "The uploaded file has been deleted, as refused uploads are after 7 days" in page
+    assert imports.manifest_files_prune(now=later) == 0
