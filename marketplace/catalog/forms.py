@@ -19,7 +19,9 @@ def _codes(value: str) -> list[str]:
 
 class CorpusForm(forms.Form):
     title = forms.CharField(max_length=200)
-    description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}))
+    description = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}), help_text="At least a sentence: 20 characters or more."
+    )
     languages = forms.CharField(
         help_text=f"BCP 47 codes separated by spaces, e.g. en fr pt-BR ({', '.join(sorted(LANGUAGES))})."
     )
@@ -37,6 +39,15 @@ class CorpusForm(forms.Form):
         "northlight-studios:75; harbour-stock:25. They apply to every asset whose manifest row names no co-owners "
         "of its own. Leave empty if all royalties are yours.",
     )
+
+    def __init__(self, *args, shares_editable: bool = True, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not shares_editable:
+            # Shown, but kept as stored: royalty shares decide who is paid (the service refuses a change too).
+            self.fields["co_owners"].disabled = True
+            self.fields[
+                "co_owners"
+            ].help_text = "Only an owner or admin of your organisation can change royalty shares."
 
     def service_data(self) -> dict:
         data = dict(self.cleaned_data)

@@ -67,7 +67,7 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
 
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_create(request: HttpRequest) -> HttpResponse:
-    form = CorpusForm(request.POST or None)
+    form = CorpusForm(request.POST or None, shares_editable=request.access.can(Perm.FINANCE))
     if request.method == "POST" and form.is_valid():
         try:
             corpus = corpora.corpus_create(access=request.access, data=form.service_data())
@@ -84,7 +84,11 @@ def corpus_create(request: HttpRequest) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    form = CorpusForm(request.POST or None, initial=CorpusForm.initial_for(corpus))
+    form = CorpusForm(
+        request.POST or None,
+        initial=CorpusForm.initial_for(corpus),
+        shares_editable=request.access.can(Perm.FINANCE),
+    )
     if request.method == "POST" and form.is_valid():
         try:
             corpora.corpus_update(access=request.access, corpus=corpus, data=form.service_data())

@@ -9,7 +9,8 @@ from django.test import override_settings
 from django.urls import reverse
 
 from marketplace.catalog.models import Asset, AssetStatus, Corpus, ImportStatus, ManifestImport, Offer
-from marketplace.catalog.services import imports, offers, withdrawals
+from marketplace.catalog.services import corpora, imports, offers, withdrawals
+from marketplace.orgs.access import org_access
 from marketplace.orgs.models import Role
 from tests.fixtures.market import (
     CORPUS_DATA,
@@ -120,14 +121,20 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     # A catalogue manager edits the corpus but cannot redirect royalties.
     manager = add_member(licensor.organisation, "cm@northlight.test", Role.CATALOG_MANAGER)
     owner_client.force_login(manager)
-    response = owner_client.post(edit, {**data, "co_owners": "northlight:10; partner-films:90"})
-    assert response.context["form"].errors["co_owners"] == [
-        "Changing royalty shares needs an owner or admin of the organisation; ask one to do it."
-    ]
-    kept = {**data, "co_owners": "northlight:66.67; partner-films:33.33", "title": "Renamed by the manager"}
-    assert owner_client.post(edit, kept).status_code == 302
+    page = owner_client.get(edit).content.decode()
+    assert "Only an owner or admin of your organisation can change royalty shares." in page
+    assert owner_client.get(edit).context["form"].fields["co_owners"].disabled  # shown, not editable
+    # Whatever the browser sends for it, the stored shares stay.
+    renamed = {**data, "co_owners": "northlight:10; partner-films:90", "title": "Renamed by the manager"}
+    assert owner_client.post(edit, renamed).status_code == 302
     corpus.refresh_from_db()
     assert (corpus.title, corpus.co_owners[0]["bp"]) == ("Renamed by the manager", 6667)
+    # The service refuses a change anyway, whoever calls it.
+    fields = ("title", "description", "languages", "genres", "content_rating", "territory", "chain_of_title")
+    as_stored = {name: getattr(corpus, name) for name in fields}
+    with pytest.raises(ValidationError, match="Changing royalty shares needs an owner or admin"):
+        corpora.corpus_update(access=org_access(manager, licensor.organisation.slug), corpus=corpus,
+                              data={**as_stored, "co_owners": "northlight:10; partner-films:90"})  # fmt: skip
 
 
 def test_upload_with_errors_then_fixed_file(owner_client, licensor, corpus):
