@@ -416,6 +416,9 @@ def _fields(mi: ManifestImport) -> tuple[str, ...]:
     return tuple(f for f in _ASSET_FIELDS if f not in mi.kept_columns)
 
 
+# Each page repeats the grouping of the whole manifest's ids: pages are large so that a file of nothing but
+# repeats takes a few of them (its memory is a page of (id, line) pairs).
+OCCURRENCES_PAGE = 20_000
 _OCCURRENCES = """
     WITH ids AS (
         SELECT external_id, line FROM catalog_manifestrow WHERE manifest_import_id = %(mi)s
@@ -447,7 +450,7 @@ def _check_duplicates(mi: ManifestImport) -> int:
             with connection.cursor() as cursor:
                 cursor.execute(
                     _OCCURRENCES,
-                    {"mi": mi.pk, "after_id": after[0], "after_line": after[1], "limit": ERROR_CHUNK},
+                    {"mi": mi.pk, "after_id": after[0], "after_line": after[1], "limit": OCCURRENCES_PAGE},
                 )
                 page = cursor.fetchall()
             for external_id, line in page:
@@ -455,7 +458,7 @@ def _check_duplicates(mi: ManifestImport) -> int:
                     first = (external_id, line)
                     continue
                 yield RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first[1]}")
-            if len(page) < ERROR_CHUNK:
+            if len(page) < OCCURRENCES_PAGE:
                 return
             after = page[-1]
 

@@ -664,6 +664,7 @@ def test_a_json_lines_key_given_twice_is_a_row_error(licensor, corpus):
 
 def test_every_repeat_of_an_id_is_reported_in_chunks(licensor, corpus, monkeypatch):
     monkeypatch.setattr(imports, "ERROR_CHUNK", 500)  # errors are stored a chunk at a time, never all held at once
+    monkeypatch.setattr(imports, "OCCURRENCES_PAGE", 300)  # and read a page at a time
     rows = [manifest_row("dup") for _ in range(1_201)] + [manifest_row("x"), manifest_row("x")]
     mi = import_rows(licensor, corpus, rows)
     assert (mi.status, mi.error_count) == (ImportStatus.INVALID, 1_201)
