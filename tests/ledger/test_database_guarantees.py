@@ -16,6 +16,10 @@ from ledger.types import NewEntry, credit, debit
 from tests.fixtures.ledger import eur, open_chart
 
 REFUSED = (IntegrityError, DatabaseError)
+LEDGER_TABLES = [
+    "ledger_entry", "ledger_posting", "ledger_account", "ledger_account_day", "ledger_period_close",
+    "ledger_chain_seal", "ledger_chain_block",
+]  # fmt: skip
 
 # Commit for real on PostgreSQL; on SQLite stay inside the test transaction,
 # because SQLite's flush between transactional tests uses DELETE, which the
@@ -124,11 +128,7 @@ def test_updates_and_deletes_are_refused(books, statement):
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize(
-    "table",
-    ["ledger_entry", "ledger_posting", "ledger_account", "ledger_account_day", "ledger_period_close",
-     "ledger_chain_seal", "ledger_chain_block"],
-)  # fmt: skip
+@pytest.mark.parametrize("table", LEDGER_TABLES)
 def test_truncate_is_refused(books, table):
     # The suite's own connections may truncate (config/settings/test.py); a production connection may not.
     with pytest.raises(REFUSED, match=r"TRUNCATE on \w+ is not allowed"), transaction.atomic():
@@ -141,11 +141,7 @@ def test_truncate_is_refused(books, table):
 @pytest.mark.skipif(
     connection.vendor != "sqlite", reason="REPLACE is SQLite's; PostgreSQL's upserts fire the UPDATE triggers"
 )
-@pytest.mark.parametrize(
-    "table",
-    ["ledger_entry", "ledger_posting", "ledger_account", "ledger_account_day", "ledger_period_close",
-     "ledger_chain_seal", "ledger_chain_block"],
-)  # fmt: skip
+@pytest.mark.parametrize("table", LEDGER_TABLES)
 def test_replace_is_refused(books, table):
     # REPLACE deletes the row it collides with without firing DELETE triggers; each table refuses the collision.
     ledger.entry_post(
