@@ -37,7 +37,7 @@ from marketplace.catalog.vocab import PERMITTED_USES
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
 from marketplace.orgs.views import form_errors
-from marketplace.pricing import PlanError, PricePlan, example_prices
+from marketplace.pricing import PlanError, PricePlan, example_prices, plan_terms
 from marketplace.web.csv_stream import csv_response
 from marketplace.web.uploads import limit_upload
 
@@ -526,6 +526,7 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
         return JsonResponse({"errors": {"price_plan": [error]}}, status=400)
     from ledger.money import Money
 
+    plan = PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")})
     return JsonResponse(
         {
             "currency": data["currency"],
@@ -533,6 +534,9 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
                 {"hours": hours, "total": Money(q.total, q.currency).format(), "notes": q.notes}
                 for hours, q in examples
             ],
+            # The plan in words, and what the totals above include (a guarantee's top-up, a cap), once each.
+            "terms": plan_terms(plan),
+            "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes)),
         }
     )
 

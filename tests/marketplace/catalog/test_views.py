@@ -213,6 +213,10 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         "tier_1_price": "120.00", "tier_4_price": "90.00", "no_identifiable_replicas": "on",
     }  # fmt: skip
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
+    assert preview["terms"] == [
+        "120.00 EUR per hour of video, up to 1000 hours of video",
+        "90.00 EUR per hour of video past 1000 hours of video",
+    ]
     assert [e["total"] for e in preview["examples"]] == ["12,000.00 EUR", "120,000.00 EUR", "930,000.00 EUR"]
     bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})
     assert bad.status_code == 400

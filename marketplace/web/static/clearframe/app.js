@@ -75,6 +75,17 @@ function watchOfferForm(form) {
       amount.textContent = example.total;
     }
     target.replaceChildren(...list.rows);
+    showLines("plan-terms", data.terms || []);
+    showLines("plan-notes", data.notes || []);
+  }
+  function showLines(id, lines) {
+    const list = document.getElementById(id);
+    if (!list) return;
+    list.replaceChildren(...lines.map((text) => {
+      const item = document.createElement("li");
+      item.textContent = text;
+      return item;
+    }));
   }
   form.addEventListener("input", () => {
     clearTimeout(timer);
