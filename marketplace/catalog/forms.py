@@ -153,7 +153,7 @@ class OfferForm(forms.Form):
     permitted_uses = forms.MultipleChoiceField(
         choices=list(PERMITTED_USES.items()), widget=forms.CheckboxSelectMultiple
     )
-    term_months = forms.IntegerField(min_value=1, max_value=120, initial=12)
+    term_months = forms.IntegerField(min_value=1, max_value=120, initial=12, label="Term (months)")
     territory = forms.CharField(initial="WW", help_text="ISO 3166-1 alpha-2 codes, or WW for worldwide.")
     exclusive = forms.BooleanField(required=False)
     attribution = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
@@ -168,18 +168,20 @@ class OfferForm(forms.Form):
     refused_licensees = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, help_text="Licensees you refuse to deal with."
     )
-    commission_percent = forms.DecimalField(min_value=0, max_value=100, decimal_places=2, initial=Decimal(20))
+    commission_percent = forms.DecimalField(
+        min_value=0, max_value=100, decimal_places=2, initial=Decimal(20), label="Marketplace commission (%)"
+    )
     currency = forms.ChoiceField(choices=[(c, c) for c in CURRENCIES])
     metric = forms.ChoiceField(
         choices=[("", "No usage pricing (flat fee only)")] + [(k, f"per {v}") for k, v in METRICS.items()],
         required=False,
     )
     flat_fee = forms.CharField(required=False, help_text="Paid once, when the licence is bought.")
-    tier_1_up_to = forms.CharField(required=False)
+    tier_1_up_to = forms.CharField(required=False, label="Tier 1 up to (hours, assets or GB)")
     tier_1_price = forms.CharField(required=False)
-    tier_2_up_to = forms.CharField(required=False)
+    tier_2_up_to = forms.CharField(required=False, label="Tier 2 up to (hours, assets or GB)")
     tier_2_price = forms.CharField(required=False)
-    tier_3_up_to = forms.CharField(required=False)
+    tier_3_up_to = forms.CharField(required=False, label="Tier 3 up to (hours, assets or GB)")
     tier_3_price = forms.CharField(required=False)
     tier_4_price = forms.CharField(required=False, label="Price beyond the last tier")
     minimum_guarantee = forms.CharField(required=False)
