@@ -82,6 +82,7 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    replaced = models.BooleanField(default=False, help_text="Revoked because the address was invited again.")
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,7 +97,17 @@ class Invitation(models.Model):
         if self.accepted_at:
             return "accepted"
         if self.revoked_at:
-            return "revoked"
+            return "replaced" if self.replaced else "revoked"
         if self.expires_at <= timezone.now():
             return "expired"
         return "pending"
+
+    @property
+    def status_message(self) -> str:
+        """Why the link no longer works, for the person who followed it."""
+        return {
+            "accepted": "This invitation has already been accepted.",
+            "revoked": "This invitation was revoked; ask the organisation for a new one.",
+            "replaced": "A newer invitation replaced this one: use the link in the latest email.",
+            "expired": "This invitation has expired; ask the organisation for a new one.",
+        }.get(self.status, "")

@@ -117,7 +117,7 @@ def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_u
     # Inviting again sends a new link and retires the old one: one pending invitation per address.
     Invitation.objects.filter(
         organisation=access.organisation, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now())
+    ).update(revoked_at=timezone.now(), replaced=True)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organisation=access.organisation,
@@ -155,7 +155,7 @@ def invitation_accept(*, token: str, user) -> Membership:
     if invitation is None:
         raise ValidationError("This invitation link is not valid.")
     if invitation.status != "pending":
-        raise ValidationError(f"This invitation is {invitation.status}.")
+        raise ValidationError(invitation.status_message)
     # The link alone is not enough: it may have been forwarded, or read over someone's shoulder.
     # Case-insensitive, but not casefold(): that makes bob@straße.de and bob@strasse.de one address.
     if (user.email or "").lower() != invitation.email.lower():

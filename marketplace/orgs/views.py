@@ -136,7 +136,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request,
             "orgs/invitation.html",
-            {"invitation": invitation, "error": f"This invitation is {invitation.status}."},
+            {"invitation": invitation, "error": invitation.status_message},
         )
     form = RegisterForm()
     if request.method == "POST":

@@ -53,7 +53,7 @@ def test_accept_without_an_account_creates_one_and_joins(client, licensor, djang
     assert landing.status_code == 200 and licensor.organisation.name in landing.content.decode()
     membership = Membership.objects.get(user=user)
     assert (membership.organisation, membership.role) == (licensor.organisation, Role.CATALOG_MANAGER)
-    assert "This invitation is accepted" in client.get(path).content.decode()
+    assert "This invitation has already been accepted." in client.get(path).content.decode()
 
 
 def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_callbacks):
@@ -103,8 +103,14 @@ def test_revoked_and_expired_invitations_cannot_be_used(client, licensor, django
     client.post(reverse("orgs:invitation_revoke", args=[licensor.organisation.slug, revoked.pk]))
     Invitation.objects.filter(email="b@example.com").update(expires_at=timezone.now())
     client.logout()
-    assert "This invitation is revoked" in client.get(first[first.index("/invitations/") :]).content.decode()
-    assert "This invitation is expired" in client.get(second[second.index("/invitations/") :]).content.decode()
+    assert (
+        "This invitation was revoked; ask the organisation for a new one."
+        in client.get(first[first.index("/invitations/") :]).content.decode()
+    )
+    assert (
+        "This invitation has expired; ask the organisation for a new one."
+        in client.get(second[second.index("/invitations/") :]).content.decode()
+    )
     assert client.get("/invitations/not-a-token/").status_code == 404
     assert Membership.objects.filter(organisation=licensor.organisation).count() == 1
 
@@ -165,7 +171,9 @@ def test_inviting_again_retires_the_earlier_link(client, licensor, licensee, dja
     with django_capture_on_commit_callbacks(execute=True):
         invite(client, licensor)
         invite(client, licensor, email="New.Person@example.com")
-    assert [i.status for i in Invitation.objects.order_by("id")] == ["revoked", "pending"]
+    assert [i.status for i in Invitation.objects.order_by("id")] == ["replaced", "pending"]
+    first = Invitation.objects.order_by("id").first()
+    assert first.status_message == "A newer invitation replaced this one: use the link in the latest email."
     client.force_login(licensee.user)
     page = client.get(reverse("orgs:members", args=[licensee.organisation.slug])).content.decode()
     assert 'value="catalog_manager"' not in page  # nothing to manage in a licensee
