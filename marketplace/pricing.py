@@ -98,6 +98,18 @@ class PricePlan:
         except (ValueError, TypeError) as exc:
             errors["usage_cap"] = str(exc)
         if errors:
+            # The rest is still checked, with the unreadable values left out: one round names every problem.
+            defaults = {"flat_fee": 0, "minimum_guarantee": 0, "prepaid_commitment": 0}
+            partial = cls(
+                currency=currency if currency in CURRENCY_EXPONENTS else "EUR",
+                metric=data.get("metric") or None,
+                tiers=tuple(tiers) if len(tiers) == len(data.get("tiers") or []) else (),
+                **(defaults | plan_kwargs),
+            )
+            try:
+                partial.validate()
+            except PlanError as more:
+                errors = {key: message for key, message in more.errors.items() if not key.startswith("tiers")} | errors
             raise PlanError(errors)
         plan = cls(currency=currency, metric=data.get("metric") or None, tiers=tuple(tiers), **plan_kwargs)
         plan.validate()

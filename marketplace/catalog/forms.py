@@ -197,7 +197,31 @@ class OfferForm(forms.Form):
 
     def service_data(self) -> dict:
         """The service's input, or ``{}`` with errors added to the form."""
-        data = self.cleaned_data
+        result, errors = self._build(self.cleaned_data)
+        for field, message in errors.items():
+            self.add_error(field, message)
+        return {} if errors else result
+
+    def partial_service_data(self) -> dict:
+        """What service_data would be, with the values that failed a check left empty: for the service's own
+        checks of everything else, so that one round shows every error (offers.offer_problems). Adds the
+        amounts' problems to the form when its own checks stopped before them."""
+        data = dict.fromkeys(self.fields) | {
+            "permitted_uses": [], "refused_licensees": [], "territory": "", "name": ""
+        } | {k: v for k, v in self.cleaned_data.items() if v is not None}  # fmt: skip
+        if data.get("currency") not in CURRENCY_EXPONENTS:
+            data["currency"] = "EUR"
+        if data.get("commission_percent") is None:
+            data["commission_percent"] = self.fields["commission_percent"].initial
+        if data.get("term_months") is None:
+            data["term_months"] = 0
+        result, errors = self._build(data)
+        for field, message in errors.items():  # the amounts' own problems, unless already named
+            if field not in self.errors:
+                self.add_error(field, message)
+        return result
+
+    def _build(self, data: dict) -> tuple[dict, dict[str, str]]:
         currency = data["currency"]
         errors: dict[str, str] = {}
         tiers = []
@@ -229,10 +253,6 @@ class OfferForm(forms.Form):
             "overage_unit_price": _major(data.get("overage_price"), currency, "overage_price", errors),
             "usage_cap": data.get("usage_cap") or None,
         }
-        for field, message in errors.items():
-            self.add_error(field, message)
-        if errors:
-            return {}
         return {
             "name": data["name"],
             "permitted_uses": data["permitted_uses"],
@@ -248,7 +268,7 @@ class OfferForm(forms.Form):
             "commission_bp": int(data["commission_percent"] * 100),
             "currency": currency,
             "price_plan": plan,
-        }
+        }, errors
 
     # Service errors are keyed by service field names; map them onto form fields.
     SERVICE_FIELDS = {

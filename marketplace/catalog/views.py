@@ -477,8 +477,13 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         initial = {"currency": "EUR", "metric": "hours", "territory": " ".join(corpus.territory)}
     form = OfferForm(request.POST or None, initial=initial)
     examples, example_error = [], None
-    if request.method == "POST" and form.is_valid():
-        data = form.service_data()
+    valid = request.method == "POST" and form.is_valid()
+    data = form.service_data() if valid else {}
+    if request.method == "POST" and not data:
+        # The form's own checks failed: the service's rules for everything else too, in the same round.
+        problems = offers.offer_problems(form.partial_service_data(), corpus)
+        form.add_service_errors({key: messages for key, messages in problems.items() if key not in form.errors})
+    if valid:
         if data:
             examples, example_error = _examples(corpus, data)
             if "preview" not in request.POST:

@@ -96,6 +96,23 @@ def _validate(data: dict) -> tuple[dict, list[Organisation]]:
     return clean, refused
 
 
+def offer_problems(data: dict, corpus: Corpus) -> dict[str, list[str]]:
+    """The rules ``offer_save`` would refuse ``data`` for, by field: for a form that failed its own checks, so
+    that one round shows every error."""
+    problems: dict[str, list[str]] = {}
+    if not str(data.get("name") or "").strip():
+        problems["name"] = ["Name the offer (for example 'Research licence, 12 months')."]
+    try:
+        clean, _ = _validate(data)
+    except ValidationError as exc:
+        problems |= exc.message_dict
+    else:
+        beyond = territory_beyond(clean["territory"], corpus.territory)
+        if beyond:
+            problems["territory"] = [beyond]
+    return problems
+
+
 @transaction.atomic
 def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | None = None) -> OfferVersion:
     access.require(Perm.MANAGE_CATALOG)

@@ -1074,3 +1074,17 @@ def test_withdrawing_nothing_selected_says_so_above_the_form_not_beside_the_reas
         follow=True,
     )
     assert "Withdrew 1 asset. Affected licensees will be notified." in done.content.decode()
+
+
+def test_the_offer_form_names_every_problem_in_one_round(owner_client, licensor, corpus):
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {"name": "", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "XX",
+         "commission_percent": "3", "currency": "EUR", "metric": "hours", "flat_fee": "abc",
+         "tier_4_price": "10.00", "usage_cap": "-5", "minimum_guarantee": "-100"},
+    )  # fmt: skip
+    errors = response.context["form"].errors
+    # The form's own check (the flat fee) and the service's rules for everything else, together.
+    assert set(errors) >= {"name", "flat_fee", "territory", "commission_percent", "usage_cap", "minimum_guarantee"}
+    assert "Cannot be negative." in errors["minimum_guarantee"]
+    assert not Offer.objects.exists()
