@@ -72,6 +72,7 @@ class AssetRow:
     territories: list[str]
     clip_exclusions: list[dict]
     co_owners: list[dict]
+    kept: int = 0  # bits of KEEP_BITS: optional columns this row leaves out, which keep the asset's stored value
 
 
 @dataclass(slots=True)
@@ -354,7 +355,7 @@ def validate_record(
             first = errors[0]
             errors[0] = RowError(first.line, first.field, first.message, values["external_id"])
         return None, errors
-    return AssetRow(line=line, **values), []
+    return AssetRow(line=line, kept=kept_mask(record), **values), []
 
 
 FIELD_NAME_LIMIT = 60  # ManifestRowError.field
@@ -475,6 +476,16 @@ TRUNCATED_LAST_LINE = (
     "line {line} is the last and does not end with a line break, so the file may be truncated; "
     "if the file is complete, end it with a line break"
 )
+
+
+# One bit per optional column: set on a staged row that leaves the column out (a CSV without it, a JSON Lines
+# record without the key), so that applying it keeps what the asset stores there.
+KEEP_BITS = {name: 1 << i for i, name in enumerate(OPTIONAL)}
+
+
+def kept_mask(present: Iterable[str]) -> int:
+    have = set(present)
+    return sum(bit for name, bit in KEEP_BITS.items() if name not in have)
 
 
 def kept_columns(columns: Iterable[str]) -> list[str]:

@@ -265,6 +265,9 @@ class ManifestRow(ManifestFields):
         ManifestImport, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
     )
     line = models.BigIntegerField()
+    kept = models.PositiveSmallIntegerField(
+        default=0, help_text="Optional columns the row leaves out (manifest.KEEP_BITS): the asset keeps them."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["manifest_import", "external_id"], name="catalog_mrow_import_ext_idx")]

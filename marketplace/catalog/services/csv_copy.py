@@ -37,6 +37,7 @@ from marketplace.catalog.manifest import (
     ManifestFileError,
     RowError,
     check_columns,
+    kept_mask,
     validate_record,
 )
 from marketplace.catalog.vocab import COUNTRIES, WORLDWIDE
@@ -256,11 +257,12 @@ def _stage_sql(c: dict[str, str]) -> str:
     return f"""
         INSERT INTO catalog_manifestrow (manifest_import_id, line, external_id, title, duration_seconds, width,
             height, fps, codec, size_bytes, sha256, storage_uri, language, rights_expiry, territories,
-            clip_exclusions, co_owners)
+            clip_exclusions, co_owners, kept)
         SELECT %(import_id)s, r.seq + 1, {c["external_id"]}, {c["title"]}, {c["duration_seconds"]}::numeric(12, 3),
                {c["width"]}::int, {c["height"]}::int, {c["fps"]}::numeric(7, 3), lower({c["codec"]}),
                {c["size_bytes"]}::bigint, lower({c["sha256"]}), {c["storage_uri"]}, coalesce({c["language"]}, ''),
-               nullif({c["rights_expiry"]}, '')::date, {_territory_list(c["territories"])}, '[]', '[]'
+               nullif({c["rights_expiry"]}, '')::date, {_territory_list(c["territories"])}, '[]', '[]',
+               %(kept)s
           FROM {RAW_TABLE} r
          WHERE {_predicate(c)}
     """
@@ -285,7 +287,10 @@ def stage_plain_rows(import_id: int, header: list[str], first_page: int = 0, end
     sql = _stage_sql(_columns(header)) + " AND r.ctid >= %(lo)s::tid"  # a TID range scan reads just those pages
     if end_page is not None:
         sql += " AND r.ctid < %(hi)s::tid"
-    params = {"import_id": import_id, "codes": _CODES, "lo": f"({first_page},0)", "hi": f"({end_page},0)"}
+    params = {
+        "import_id": import_id, "codes": _CODES, "lo": f"({first_page},0)", "hi": f"({end_page},0)",
+        "kept": kept_mask(header),  # the columns the file leaves out, the same for every row
+    }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -294,6 +299,7 @@ def stage_plain_rows(import_id: int, header: list[str], first_page: int = 0, end
 def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
     """Every row the SQL predicate did not take, through the Python validator, in file order."""
     c = _columns(header)
+    present = set(header)
     names = ", ".join(c[name] for name in COLUMNS)
     sql = f"SELECT r.seq, {names} FROM {RAW_TABLE} r WHERE ({_predicate(c)}) IS NOT TRUE ORDER BY r.seq"
     # WITH HOLD: the cursor outlives its transaction, so the caller commits each chunk it stages
@@ -304,7 +310,12 @@ def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[
         cursor.execute(sql, {"codes": _CODES})
         for seq, *values in cursor:
             # COPY reads an unquoted empty field as NULL; the row reader sees "".
-            record = {name: "" if value is None else value for name, value in zip(COLUMNS, values, strict=True)}
+            # Only the file's columns: one it leaves out is kept as stored, not read as empty (KEEP_BITS).
+            record = {
+                name: "" if value is None else value
+                for name, value in zip(COLUMNS, values, strict=True)
+                if name in present
+            }
             yield validate_record(record, seq + 1, known_orgs)
 
 

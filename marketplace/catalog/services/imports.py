@@ -31,7 +31,14 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from marketplace.catalog.manifest import AssetRow, ManifestFileError, RowError, kept_columns, read_manifest
+from marketplace.catalog.manifest import (
+    KEEP_BITS,
+    AssetRow,
+    ManifestFileError,
+    RowError,
+    kept_columns,
+    read_manifest,
+)
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -63,7 +70,7 @@ FINISHED = (ImportStatus.DONE, ImportStatus.INVALID, ImportStatus.FAILED)
 STAGE_COLUMNS = (
     "manifest_import_id", "line", "external_id", "title", "duration_seconds", "width", "height", "fps", "codec",
     "size_bytes", "sha256", "storage_uri", "language", "rights_expiry", "territories", "clip_exclusions",
-    "co_owners",
+    "co_owners", "kept",
 )  # fmt: skip
 
 
@@ -188,7 +195,7 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
                     (
                         import_id, r.line, r.external_id, r.title, r.duration_seconds, r.width, r.height, r.fps,
                         r.codec, r.size_bytes, r.sha256, r.storage_uri, r.language, r.rights_expiry,
-                        _json(r.territories), _json(r.clip_exclusions), _json(r.co_owners),
+                        _json(r.territories), _json(r.clip_exclusions), _json(r.co_owners), r.kept,
                     )
                 )  # fmt: skip
     else:
@@ -212,6 +219,7 @@ def _stage(import_id: int, rows: list[AssetRow]) -> None:
                     territories=r.territories,
                     clip_exclusions=r.clip_exclusions,
                     co_owners=r.co_owners,
+                    kept=r.kept,
                 )
                 for r in rows
             ],
@@ -411,11 +419,6 @@ def _keep(mi: ManifestImport, columns: Iterable[str]) -> None:
     ManifestImport.objects.filter(pk=mi.pk).update(kept_columns=mi.kept_columns)
 
 
-def _fields(mi: ManifestImport) -> tuple[str, ...]:
-    """The asset fields this manifest speaks for: an optional column it leaves out keeps what the asset stores."""
-    return tuple(f for f in _ASSET_FIELDS if f not in mi.kept_columns)
-
-
 # Each page repeats the grouping of the whole manifest's ids: pages are large so that a file of nothing but
 # repeats takes a few of them (its memory is a page of (id, line) pairs).
 OCCURRENCES_PAGE = 20_000
@@ -483,10 +486,10 @@ SHARES_NEED_FINANCE = (
 def _check_share_changes(mi: ManifestImport) -> int:
     """Royalty shares decide who is paid: as on the corpus page, only a member who also holds the finance
     permission (an owner or admin) may set or change an asset's co-owners through a manifest."""
-    corpus = Corpus.objects.select_related("organisation").get(pk=mi.corpus_id)
-    membership = Membership.objects.filter(user_id=mi.uploaded_by_id, organisation=corpus.organisation).first()
     if "co_owners" in mi.kept_columns:  # the file leaves every asset's shares as they are
         return 0
+    corpus = Corpus.objects.select_related("organisation").get(pk=mi.corpus_id)
+    membership = Membership.objects.filter(user_id=mi.uploaded_by_id, organisation=corpus.organisation).first()
     if membership is not None and OrgAccess(corpus.organisation, membership).can(Perm.FINANCE):
         return 0
     has_shares = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
@@ -495,7 +498,8 @@ def _check_share_changes(mi: ManifestImport) -> int:
         SELECT r.id, r.line FROM catalog_manifestrow r
           LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
          WHERE r.manifest_import_id = %s
-           AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0 ELSE a.co_owners <> r.co_owners END
+           AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0
+                    ELSE (r.kept & {KEEP_BITS["co_owners"]}) = 0 AND a.co_owners <> r.co_owners END
          ORDER BY r.line
         """,
         [mi.corpus_id, mi.pk],
@@ -536,10 +540,25 @@ _ASSET_FIELDS = (
 )  # fmt: skip
 
 
-def _unchanged(asset: str, row: str, fields: tuple[str, ...]) -> str:
-    """SQL: the asset holds exactly what the staged row says (only rights_expiry may be NULL)."""
+def _unchanged(asset: str, row: str) -> str:
+    """SQL: the asset holds exactly what the staged row says (only rights_expiry may be NULL); an optional column
+    the row leaves out (its KEEP_BITS bit) counts as the same."""
     same_date = "IS NOT DISTINCT FROM" if connection.vendor == "postgresql" else "IS"
-    return " AND ".join(f"{asset}.{f} {same_date if f == 'rights_expiry' else '='} {row}.{f}" for f in fields)
+    parts = []
+    for f in _ASSET_FIELDS:
+        same = f"{asset}.{f} {same_date if f == 'rights_expiry' else '='} {row}.{f}"
+        parts.append(f"(({row}.kept & {KEEP_BITS[f]}) <> 0 OR {same})" if f in KEEP_BITS else same)
+    return " AND ".join(parts)
+
+
+def _assignments(asset: str, row: str) -> str:
+    """SQL: the asset's fields set from the staged row, keeping those the row leaves out."""
+    return ", ".join(
+        f"{f} = CASE WHEN ({row}.kept & {KEEP_BITS[f]}) <> 0 THEN {asset}.{f} ELSE {row}.{f} END"
+        if f in KEEP_BITS
+        else f"{f} = {row}.{f}"
+        for f in _ASSET_FIELDS
+    )
 
 
 @dataclass(frozen=True)
@@ -553,7 +572,7 @@ class ImportDiff:
 
 def _diff(mi: ManifestImport) -> ImportDiff:
     """Compare the staged rows with the corpus' assets, in SQL."""
-    same = _unchanged("a", "r", _fields(mi))
+    same = _unchanged("a", "r")
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -616,14 +635,14 @@ def _apply(mi: ManifestImport) -> None:
                     [mi.corpus_id, mi.pk, adapt(now), adapt(now), mi.pk, mi.corpus_id],
                 )
             if diff.changed or diff.still_withdrawn:  # a withdrawn asset's data follows the file too
-                assignments = ", ".join(f"{f} = r.{f}" for f in _fields(mi))
+                assignments = _assignments("catalog_asset", "r")
                 cursor.execute(
                     f"""
                     UPDATE catalog_asset SET {assignments}, last_import_id = %s, updated_at = %s
                       FROM catalog_manifestrow r
                      WHERE r.manifest_import_id = %s
                        AND catalog_asset.corpus_id = %s AND catalog_asset.external_id = r.external_id
-                       AND NOT ({_unchanged("catalog_asset", "r", _fields(mi))})
+                       AND NOT ({_unchanged("catalog_asset", "r")})
                     """,
                     [mi.pk, adapt(now), mi.pk, mi.corpus_id],
                 )

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections
 from django.test import override_settings
 
+from marketplace.catalog.manifest import REQUIRED as REQUIRED_COLUMNS
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -649,6 +650,50 @@ def test_a_column_the_file_leaves_out_keeps_what_each_asset_has(licensor, corpus
         ).pk
     )  # fmt: skip
     assert (again.changed, again.unchanged) == (0, 1)
+
+
+def test_a_json_lines_record_without_a_key_keeps_what_its_asset_has(licensor, corpus):
+    """Exporters leave out empty keys: a record without co_owners, beside one with them, must not clear them."""
+    from marketplace.orgs.models import Organisation, OrgKind
+
+    Organisation.objects.create(name="Partner", slug="partner", kind=OrgKind.LICENSOR)
+    shared = {"co_owners": "partner:50;northlight:50", "clip_exclusions": "1-5:likeness", "territories": "FR"}
+    import_rows(licensor, corpus, [manifest_row("a", **shared), manifest_row("b", **shared)])
+    stored = Asset.objects.values("co_owners", "clip_exclusions", "territories").get(external_id="b")
+    lines = [
+        {**manifest_row("a", **shared), "title": "A again"},
+        {k: v for k, v in manifest_row("b", title="B again").items() if k in REQUIRED_COLUMNS},
+    ]
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(
+            access=licensor,
+            corpus=corpus,
+            upload=upload("m.jsonl", "".join(json.dumps(r) + "\n" for r in lines).encode()),
+        ).pk
+    )
+    assert (mi.status, mi.changed, mi.kept_columns) == (ImportStatus.DONE, 2, [])  # record a has every key
+    b = Asset.objects.get(external_id="b")
+    assert b.title == "B again"
+    assert {k: getattr(b, k) for k in stored} == stored
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_catalogue_manager_may_leave_co_owners_out_of_some_rows(licensor, corpus, fmt):
+    from marketplace.orgs.models import Organisation, OrgKind
+    from tests.fixtures.market import access_for
+
+    Organisation.objects.create(name="Partner", slug="partner", kind=OrgKind.LICENSOR)
+    import_rows(licensor, corpus, [manifest_row("a", co_owners="partner:50;northlight:50")])
+    manager = access_for(
+        licensor.organisation, add_member(licensor.organisation, "cm@northlight.example", "catalog_manager")
+    )
+    row = {k: v for k, v in manifest_row("a", title="Renamed").items() if k in REQUIRED_COLUMNS}
+    content = manifest_csv([row], columns=REQUIRED_COLUMNS) if fmt == "csv" else (json.dumps(row) + "\n").encode()
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=manager, corpus=corpus, upload=upload(f"m.{fmt}", content)).pk
+    )
+    assert (mi.status, mi.changed) == (ImportStatus.DONE, 1)
+    assert Asset.objects.get(external_id="a").co_owners != []
 
 
 def test_a_json_lines_key_given_twice_is_a_row_error(licensor, corpus):
