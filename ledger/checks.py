@@ -28,9 +28,11 @@ def ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
                 expected = expected | names
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # tgenabled 'D': switched off with ALTER TABLE … DISABLE TRIGGER, present but not enforcing.
+                # tgenabled 'O' (origin, the default) or 'A' (always) fire in an ordinary session; 'D' (DISABLE
+                # TRIGGER) and 'R' (ENABLE REPLICA TRIGGER) do not: present but not enforcing.
                 cursor.execute(
-                    "SELECT tgname, tgenabled <> 'D' FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'"
+                    "SELECT tgname, tgenabled IN ('O', 'A') FROM pg_trigger"
+                    " WHERE NOT tgisinternal AND tgname LIKE 'ledger%%'"
                 )
             else:
                 cursor.execute("SELECT name, 1 FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger%'")

@@ -386,6 +386,13 @@ def _price(amount: int, currency: str) -> str:
     return f"{Money(amount, currency).decimal:,.{exponent}f} {currency}"
 
 
+def _quantity_text(value: Fraction) -> str:
+    """A quantity as people read it: 1,000 or 2.5 (the exact form, _fraction_str, has no thousands separators)."""
+    text = _fraction_str(value)
+    whole, dot, rest = text.partition(".")
+    return f"{int(whole):,}{dot}{rest}"
+
+
 def plan_terms(plan: PricePlan) -> list[str]:
     """The plan in plain words, one line per term, for buyers and reviewers: what the example totals come from."""
     terms = []
@@ -397,17 +404,17 @@ def plan_terms(plan: PricePlan) -> list[str]:
         for tier in plan.tiers:
             rate = f"{_price(tier.unit_price, plan.currency)} per {unit}"
             if tier.up_to is None:
-                terms.append(f"{rate} past {_fraction_str(lower)} {units}" if lower else f"{rate}")
+                terms.append(f"{rate} past {_quantity_text(lower)} {units}" if lower else f"{rate}")
                 break
-            start = f"from {_fraction_str(lower)} " if lower else "up to "
-            terms.append(f"{rate}, {start}{'to ' if lower else ''}{_fraction_str(tier.up_to)} {units}")
+            start = f"from {_quantity_text(lower)} " if lower else "up to "
+            terms.append(f"{rate}, {start}{'to ' if lower else ''}{_quantity_text(tier.up_to)} {units}")
             lower = tier.up_to
         if plan.prepaid_commitment:
             terms.append(f"Prepaid commitment {_price(plan.prepaid_commitment, plan.currency)}, drawn down by usage")
             if plan.overage_unit_price is not None:
                 terms.append(f"Past it, {_price(plan.overage_unit_price, plan.currency)} per {unit}")
         if plan.usage_cap is not None:
-            terms.append(f"Usage past {_fraction_str(plan.usage_cap)} {units} is recorded but not charged")
+            terms.append(f"Usage past {_quantity_text(plan.usage_cap)} {units} is recorded but not charged")
     if plan.minimum_guarantee:
         terms.append(
             f"Minimum guarantee {_price(plan.minimum_guarantee, plan.currency)}: usage below it is billed up to it"

@@ -28,16 +28,17 @@ def closed_through() -> dt.date | None:
 def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> ClosedPeriod:
     """Close the books through ``through``. Closing is final and moves only forward.
 
-    Only days that have begun (in UTC) can be closed: a close cannot be undone,
-    and one dated ahead would refuse every post until then. On PostgreSQL the
+    Only days that have ended (in UTC) can be closed: a close cannot be undone,
+    and an entry without a date takes today's, so closing today would refuse
+    those until midnight, and a later day every post until then. On PostgreSQL the
     close waits for every in-flight posting transaction and blocks new ones
     until it commits, so no entry can slip into the period after the check.
     """
     if type(through) is not dt.date:
         raise ValueError(f"through must be a datetime.date, not {type(through).__name__}")
     today = timezone.now().astimezone(dt.UTC).date()
-    if through > today:
-        raise LedgerError(f"cannot close the books through {through.isoformat()}: that day has not begun (UTC)")
+    if through >= today:
+        raise LedgerError(f"cannot close the books through {through.isoformat()}: that day has not ended (UTC)")
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:

@@ -450,8 +450,12 @@ END $$;
 -- snapshot, which may predate a close that committed since (the close's table
 -- lock only orders it against transactions already writing entries). The
 -- closer leaves its transaction id in the sequence ledger_period_closer, which
--- no snapshot hides: if that transaction committed and this snapshot cannot see
--- it, the insert is refused as a serialization failure, to be retried.
+-- no snapshot hides: if that transaction ended after this snapshot was taken,
+-- the insert is refused as a serialization failure, to be retried. Committed or
+-- not: a closer that rolled back has overwritten the id of any close before it,
+-- which may be the one this snapshot misses. (While this insert holds its lock
+-- on the entries, no closer is running.) An id the cluster never issued (the
+-- sequence restored from another cluster's dump) is ignored.
 CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_closed date;
@@ -460,6 +464,7 @@ DECLARE
     v_tx text;
     v_state text[];
     v_closer xid8;
+    v_issued boolean;
 BEGIN
     SELECT max(through_date) INTO v_closed FROM ledger_period_close;
     IF v_closed IS NOT NULL THEN
@@ -475,8 +480,15 @@ BEGIN
     END IF;
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         v_closer := pg_sequence_last_value('ledger_period_closer')::text::xid8;
-        IF v_closer IS NOT NULL AND NOT pg_visible_in_snapshot(v_closer, pg_current_snapshot()) THEN
-            IF pg_xact_status(v_closer) = 'committed' THEN
+        IF v_closer IS NOT NULL AND NOT pg_visible_in_snapshot(v_closer, pg_current_snapshot())
+           AND v_closer <> pg_current_xact_id() THEN
+            BEGIN
+                PERFORM pg_xact_status(v_closer);  -- raises for an id this cluster never issued
+                v_issued := true;
+            EXCEPTION WHEN invalid_parameter_value THEN
+                v_issued := false;
+            END;
+            IF v_issued THEN
                 RAISE EXCEPTION 'ledger: the books were closed after this transaction took its snapshot'
                     USING ERRCODE = 'serialization_failure',
                     HINT = 'retry the transaction: a new snapshot sees the close';

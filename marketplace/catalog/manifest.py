@@ -494,6 +494,19 @@ def kept_columns(columns: Iterable[str]) -> list[str]:
     return [name for name in OPTIONAL if name not in present]
 
 
+def _with_id(errors: list[RowError], record: dict[str, Any]) -> list[RowError]:
+    """A bad row's id, when it can be read, rides on its first error, whatever the errors are about (a bad byte,
+    an unknown key): the duplicate check counts the row, so fixing it reveals no new error."""
+    if not errors or any(e.external_id for e in errors):
+        return errors
+    try:
+        external_id = _external_id(record.get("external_id"))
+    except ValueError:
+        return errors
+    first = errors[0]
+    return [RowError(first.line, first.field, first.message, external_id), *errors[1:]]
+
+
 def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) -> Iterator[RowResult]:
     state = {"bytes": 0, "line": 0, "last_complete": True, "quotes": 0}
     decode_errors: dict[int, RowError] = {}
@@ -561,12 +574,13 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) 
             )
             yield RowResult(line, None, errors, state["bytes"])
             continue
-        row, field_errors = validate_record(dict(zip(header, fields, strict=True)), line, known_orgs)
+        record = dict(zip(header, fields, strict=True))
+        row, field_errors = validate_record(record, line, known_orgs)
         errors.extend(field_errors)
         if not state["last_complete"]:
             # Cut inside its last field, a row can look whole: only the missing line break tells.
             errors.append(RowError(line, "", TRUNCATED_LAST_LINE.format(line=line)))
-        yield RowResult(line, None if errors else row, errors, state["bytes"])
+        yield RowResult(line, None if errors else row, _with_id(errors, record), state["bytes"])
     if not saw_row:
         raise ManifestFileError("The manifest has a header but no rows.")
 
@@ -637,6 +651,6 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]
             errors.append(RowError(line, "", f"and {len(unknown) - 10:,} more unknown fields"))
         row, field_errors = validate_record(record, line, known_orgs)
         errors.extend(field_errors)
-        yield RowResult(line, None if errors else row, errors, consumed)
+        yield RowResult(line, None if errors else row, _with_id(errors, record), consumed)
     if not saw_row:
         raise ManifestFileError("The file is empty: a JSON Lines manifest needs at least one line.")

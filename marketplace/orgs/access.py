@@ -34,7 +34,7 @@ PERM_WORDS = {
     Perm.VIEW: "viewing this organisation",
     Perm.MANAGE_MEMBERS: "managing its members",
     Perm.MANAGE_CATALOG: "managing its catalogue",
-    Perm.FINANCE: "its finance pages",
+    Perm.FINANCE: "using its finance pages",
     Perm.REVIEW: "reviewing listings",
     Perm.MANAGE_API: "managing its API keys and webhooks",
 }

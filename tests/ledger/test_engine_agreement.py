@@ -299,6 +299,38 @@ def test_a_post_whose_snapshot_predates_a_close_is_a_serialization_failure(engin
     assert JournalEntry.objects.count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_closer_that_rolled_back_does_not_hide_the_close_before_it(engine):
+    with pytest.raises(OperationalError) as caught, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert ledger.closed_through() is None  # the snapshot
+        closer = HeldTransaction(lambda: ledger.period_close(through=DAY))
+        closer.commit()
+        closer.join()
+        # A second close writes its marker over the first one's, then rolls back.
+        second = HeldTransaction(lambda: ledger.period_close(through=DAY + dt.timedelta(days=1)))
+        second.rollback()
+        second.join()
+        ledger.entry_post(entry())
+    assert caught.value.__cause__.sqlstate == "40001"
+    assert JournalEntry.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_marker_the_cluster_never_issued_is_ignored(engine):
+    # A dump restored into another cluster brings the sequence's value: an id from that cluster's future.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setval('ledger_period_closer', pg_current_xact_id()::text::bigint + 1000000)")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        ledger.entry_post(entry())
+    assert JournalEntry.objects.count() == 1
+
+
 def _race(first: list[list[NewEntry]], second: list[list[NewEntry]]) -> list[str]:
     """Two threads post their batches round by round, starting each round together; the outcomes, in any order."""
     outcomes: list[str] = []

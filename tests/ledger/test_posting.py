@@ -368,15 +368,19 @@ def test_closed_period_refuses_backdated_entries(chart):
     assert [p.note for p in ledger.periods_list()] == ["October"]
 
 
-def test_only_days_that_have_begun_can_be_closed(chart):
-    # A close is final: one dated ahead would refuse every post until then, with no way back.
+def test_only_days_that_have_ended_can_be_closed(chart):
+    # A close is final: through today it would refuse undated posts (dated today) until midnight, and a day
+    # ahead every post until then, with no way back.
     today = TODAY
-    with pytest.raises(ledger.LedgerError, match="that day has not begun"):
-        ledger.period_close(through=today + dt.timedelta(days=1))
+    for day in (today, today + dt.timedelta(days=1)):
+        with pytest.raises(ledger.LedgerError, match="that day has not ended"):
+            ledger.period_close(through=day)
     with pytest.raises(ValueError, match=r"must be a datetime\.date, not str"):
         ledger.period_close(through=today.isoformat())
     assert ledger.closed_through() is None
-    assert ledger.period_close(through=today).through_date == today
+    yesterday = today - dt.timedelta(days=1)
+    assert ledger.period_close(through=yesterday).through_date == yesterday
+    assert topup(5).effective_date == today  # an undated post still goes through
 
 
 def test_balance_now_as_of_date_and_as_of_entry(chart):

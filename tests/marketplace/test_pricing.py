@@ -186,8 +186,8 @@ def test_plan_terms_say_in_words_what_a_buyer_pays():
     assert plan_terms(PER_HOUR) == ["120.00 EUR per hour of video"]
     assert plan_terms(GRADUATED) == [
         "100.00 EUR per hour of video, up to 100 hours of video",
-        "80.00 EUR per hour of video, from 100 to 1000 hours of video",
-        "50.00 EUR per hour of video past 1000 hours of video",
+        "80.00 EUR per hour of video, from 100 to 1,000 hours of video",
+        "50.00 EUR per hour of video past 1,000 hours of video",
     ]
     committed = plan(
         flat_fee=500000, metric="gb", tiers=[{"unit_price": 300}], prepaid_commitment=1000000,
@@ -198,7 +198,7 @@ def test_plan_terms_say_in_words_what_a_buyer_pays():
         "3.00 EUR per GB",
         "Prepaid commitment 10,000.00 EUR, drawn down by usage",
         "Past it, 2.50 EUR per GB",
-        "Usage past 5000 GB is recorded but not charged",
+        "Usage past 5,000 GB is recorded but not charged",
     ]
     guaranteed = plan(metric="assets", tiers=[{"unit_price": 99}], minimum_guarantee=2000000)
     assert plan_terms(guaranteed)[-1] == "Minimum guarantee 20,000.00 EUR: usage below it is billed up to it"

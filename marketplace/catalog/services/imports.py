@@ -337,6 +337,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             .exclude(status__in=FINISHED)
             .update(
                 status=ImportStatus.FAILED if given_up else ImportStatus.QUEUED,
+                finished_at=timezone.now() if given_up else None,
                 # The exception's text can name server paths or SQL: it stays in the log.
                 file_error=f"The import failed {mi.attempts} times ({type(exc).__name__}); nothing was changed. "
                 f"Upload the file again, or ask support about import {import_id}."
@@ -419,53 +420,59 @@ def _keep(mi: ManifestImport, columns: Iterable[str]) -> None:
     ManifestImport.objects.filter(pk=mi.pk).update(kept_columns=mi.kept_columns)
 
 
-# Each page repeats the grouping of the whole manifest's ids: pages are large so that a file of nothing but
-# repeats takes a few of them (its memory is a page of (id, line) pairs).
-OCCURRENCES_PAGE = 20_000
-_OCCURRENCES = """
+# Every later occurrence of a repeated id, with the line of its first: one sorted pass over the manifest's ids.
+_REPEATS = """
     WITH ids AS (
         SELECT external_id, line FROM catalog_manifestrow WHERE manifest_import_id = %(mi)s
         UNION ALL
         SELECT external_id, line FROM catalog_manifestrowerror
          WHERE manifest_import_id = %(mi)s AND external_id IS NOT NULL
-    ), repeated AS (
-        SELECT external_id FROM ids GROUP BY external_id HAVING count(*) > 1
+    ), ranked AS (
+        SELECT external_id, line, min(line) OVER w AS first, count(*) OVER w AS n
+          FROM ids WINDOW w AS (PARTITION BY external_id)
     )
-    SELECT ids.external_id, ids.line FROM ids JOIN repeated ON repeated.external_id = ids.external_id
-     WHERE ids.external_id > %(after_id)s OR (ids.external_id = %(after_id)s AND ids.line > %(after_line)s)
-     ORDER BY ids.external_id, ids.line
-     LIMIT %(limit)s
+    SELECT external_id, line, first FROM ranked WHERE n > 1 AND line <> first
 """
+# SQLite (the embedded default) has no cursor that outlives the chunks' commits: it reads by keyset, a page a time.
+REPEATS_PAGE = 20_000
+
+
+def _repeats(mi: ManifestImport) -> Iterator[tuple[str, int, int]]:
+    if connection.vendor == "postgresql":
+        # WITH HOLD: the cursor outlives its transaction, so the errors can be stored while it reads.
+        connection.ensure_connection()
+        with connection.connection.cursor(name="catalog_manifest_repeats", withhold=True) as cursor:
+            cursor.itersize = REPEATS_PAGE
+            cursor.execute(_REPEATS + " ORDER BY external_id, line", {"mi": mi.pk})
+            yield from cursor
+        return
+    after: tuple[str, int] = ("", 0)
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT * FROM ({_REPEATS}) r WHERE r.external_id > %(after_id)s"
+                " OR (r.external_id = %(after_id)s AND r.line > %(after_line)s)"
+                " ORDER BY r.external_id, r.line LIMIT %(limit)s",
+                {"mi": mi.pk, "after_id": after[0], "after_line": after[1], "limit": REPEATS_PAGE},
+            )
+            page = cursor.fetchall()
+        yield from page
+        if len(page) < REPEATS_PAGE:
+            return
+        after = (page[-1][0], page[-1][1])
 
 
 def _check_duplicates(mi: ManifestImport) -> int:
     """An external id may appear once per manifest; every later occurrence is an error, valid row or not (a bad
-    row whose id could be read counts too, so fixing it does not reveal a new error).
-
-    Read a page at a time (by id and line) and stored in chunks: a file whose every row repeats one id has as
-    many errors as rows."""
-    first: tuple[str, int] = ("", 0)  # rows come sorted by id: only the current id's first line is needed
-
-    def errors() -> Iterator[RowError]:
-        nonlocal first
-        after: tuple[str, int] = ("", 0)
-        while True:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _OCCURRENCES,
-                    {"mi": mi.pk, "after_id": after[0], "after_line": after[1], "limit": OCCURRENCES_PAGE},
-                )
-                page = cursor.fetchall()
-            for external_id, line in page:
-                if external_id != first[0] or not first[1]:
-                    first = (external_id, line)
-                    continue
-                yield RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first[1]}")
-            if len(page) < OCCURRENCES_PAGE:
-                return
-            after = page[-1]
-
-    return _store_errors_chunked(mi, errors())
+    row whose id could be read counts too, so fixing it does not reveal a new error). Read in one sorted pass
+    and stored in chunks: a file whose every row repeats one id has as many errors as rows."""
+    return _store_errors_chunked(
+        mi,
+        (
+            RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first}")
+            for external_id, line, first in _repeats(mi)
+        ),
+    )
 
 
 def _store_errors_chunked(mi: ManifestImport, errors: Iterable[RowError]) -> int:

@@ -709,7 +709,7 @@ def test_a_json_lines_key_given_twice_is_a_row_error(licensor, corpus):
 
 def test_every_repeat_of_an_id_is_reported_in_chunks(licensor, corpus, monkeypatch):
     monkeypatch.setattr(imports, "ERROR_CHUNK", 500)  # errors are stored a chunk at a time, never all held at once
-    monkeypatch.setattr(imports, "OCCURRENCES_PAGE", 300)  # and read a page at a time
+    monkeypatch.setattr(imports, "REPEATS_PAGE", 300)  # and read a page at a time
     rows = [manifest_row("dup") for _ in range(1_201)] + [manifest_row("x"), manifest_row("x")]
     mi = import_rows(licensor, corpus, rows)
     assert (mi.status, mi.error_count) == (ImportStatus.INVALID, 1_201)
@@ -785,3 +785,14 @@ def test_the_file_of_a_refused_import_is_deleted_after_a_week_and_an_applied_one
     page = client.get(reverse("catalog:import", args=[licensor.organisation.slug, refused.pk])).content.decode()
     assert "The uploaded file has been deleted, as refused uploads are after 7 days" in page
     assert imports.manifest_files_prune(now=later) == 0
+
+
+def test_a_repeated_id_counts_a_row_that_is_bad_for_any_reason(licensor, corpus):
+    # An unknown key is found outside the field checks; the row's id still counts.
+    lines = [{**manifest_row("a"), "tittle": "typo"}, manifest_row("a")]
+    content = "".join(json.dumps(r) + "\n" for r in lines).encode()
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.jsonl", content)).pk
+    )
+    errors = list(ManifestRowError.objects.filter(manifest_import=mi).order_by("line").values_list("line", "field"))
+    assert errors == [(1, "tittle"), (2, "external_id")]

@@ -214,8 +214,8 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     }  # fmt: skip
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
     assert preview["terms"] == [
-        "120.00 EUR per hour of video, up to 1000 hours of video",
-        "90.00 EUR per hour of video past 1000 hours of video",
+        "120.00 EUR per hour of video, up to 1,000 hours of video",
+        "90.00 EUR per hour of video past 1,000 hours of video",
     ]
     assert [e["total"] for e in preview["examples"]] == ["12,000.00 EUR", "120,000.00 EUR", "930,000.00 EUR"]
     bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})

@@ -65,6 +65,8 @@ function watchOfferForm(form) {
       cell.colSpan = 2;
       cell.className = "muted";
       cell.textContent = messages || "Complete the price plan to see example prices.";
+      showLines("plan-terms", []);
+      showLines("plan-notes", []);
       return;
     }
     for (const example of data.examples) {
