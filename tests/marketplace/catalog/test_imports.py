@@ -796,3 +796,19 @@ def test_a_repeated_id_counts_a_row_that_is_bad_for_any_reason(licensor, corpus)
     )
     errors = list(ManifestRowError.objects.filter(manifest_import=mi).order_by("line").values_list("line", "field"))
     assert errors == [(1, "tittle"), (2, "external_id")]
+
+
+def test_stored_exclusions_are_brought_to_the_one_order(licensor, corpus):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("marketplace.catalog.migrations.0017_exclusions_in_one_order")
+    import_rows(licensor, corpus, [manifest_row("a", clip_exclusions="1-2:music;1-5:likeness")])
+    canonical = Asset.objects.get().clip_exclusions
+    old_order = [canonical[1], canonical[0], canonical[0]]  # as stored before: by start only, repeats kept
+    Asset.objects.update(clip_exclusions=old_order)
+    migration.reorder(apps, None)
+    assert Asset.objects.get().clip_exclusions == canonical
+    again = import_rows(licensor, corpus, [manifest_row("a", clip_exclusions="1-5:likeness;1-2:music")])
+    assert (again.changed, again.unchanged) == (0, 1)
