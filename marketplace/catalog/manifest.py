@@ -427,7 +427,8 @@ def read_manifest(
     """Yield one result per record. ``fmt`` is ``csv`` or ``jsonl``.
 
     ``columns``, if given, collects the columns the file carries: the CSV header's, or every key some JSON Lines
-    record has. An optional column the file leaves out keeps what each asset stores (kept_columns)."""
+    record has (kept_columns reports the optional ones the whole file leaves out; each row's own are its
+    ``kept`` bits)."""
     columns = set() if columns is None else columns
     if fmt == "csv":
         yield from _read_csv(stream, known_orgs, columns)
