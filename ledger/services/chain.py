@@ -120,9 +120,9 @@ def _recompute(
     content = _hashing.content_hash(
         idempotency_key=key, effective_date=effective_date, posted_at=_hashing.utc_iso(posted_at), body=body
     )
-    request_ok = request_hash in (
-        _hashing.request_hash(effective_date=None, body=body),
-        _hashing.request_hash(effective_date=effective_date, body=body),
+    request_ok = (  # the second hash only when the first does not match
+        request_hash == _hashing.request_hash(effective_date=None, body=body)
+        or request_hash == _hashing.request_hash(effective_date=effective_date, body=body)
     )
     return content, request_ok
 
