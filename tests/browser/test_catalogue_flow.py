@@ -94,6 +94,17 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     expect(page.locator("#example-pricing")).to_contain_text("1,200,000.00 EUR")
     page.get_by_role("button", name="Save offer").click()
     page.get_by_role("button", name="Publish offer").click()
+    # Editing the published offer puts a new version on sale at once: the page asks first.
+    page.get_by_role("link", name="Research licence, 12 months").click()
+    page.get_by_label("Price beyond the last tier").fill("100.00")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+    page.get_by_role("button", name="Save offer").click()
+    assert asked and "as version 2" in asked[0]
+    expect(page.get_by_role("button", name="Save offer")).to_be_visible()  # dismissed: still on the editor
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Save offer").click()
+    expect(page.get_by_text("Saved as version 2.")).to_be_visible()
     page.get_by_role("button", name="Submit for review").click()
     expect(page.get_by_text("Submitted. The operator will review the listing.")).to_be_visible()
 
@@ -113,6 +124,7 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     expect(page.get_by_role("heading", name="Rotterdam harbour 4K")).to_be_visible()
     expect(page.get_by_text("Research licence, 12 months")).to_be_visible()
     expect(page.locator("main")).to_contain_text("2,000")
+    expect(page.locator("main")).to_contain_text("100.00 EUR per hour of video")  # version 2's plan
 
 
 def test_import_page_follows_checking_then_applying_then_done(page, live_server):

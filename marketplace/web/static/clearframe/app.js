@@ -105,6 +105,8 @@ function watchSelectAll(box) {
 // Forms that do something drastic ask first.
 function confirmSubmit(form) {
   form.addEventListener("submit", (event) => {
+    // A preview (the offer editor's example pricing without JavaScript's live update) changes nothing.
+    if (event.submitter && event.submitter.name === "preview") return;
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
 }
