@@ -46,22 +46,5 @@ def content_hash(*, idempotency_key: str | None, effective_date: dt.date, posted
     return hashlib.sha256(f"{header}{body}".encode()).hexdigest()
 
 
-def stored_content_hash(
-    *,
-    idempotency_key: str | None,
-    effective_date: dt.date,
-    posted_at: dt.datetime,
-    description: str,
-    metadata: dict,
-    reverses: int | None,
-    legs: Iterable[tuple[str, str, int]],
-) -> str:
-    """Recompute an entry's content hash from its stored rows."""
-    body = entry_body(description=description, metadata=metadata, reverses=reverses, legs=legs)
-    return content_hash(
-        idempotency_key=idempotency_key, effective_date=effective_date, posted_at=utc_iso(posted_at), body=body
-    )
-
-
 def chain_hash(previous: str, seq: int, entry_id: int, entry_content_hash: str) -> str:
     return hashlib.sha256(f"{previous}:{seq}:{entry_id}:{entry_content_hash}".encode()).hexdigest()

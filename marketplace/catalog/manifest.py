@@ -121,11 +121,11 @@ def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
         raise ValueError(f"must be greater than zero (got {text})")
     if number > maximum:
         raise ValueError(f"{text} is implausibly large (limit {maximum})")
-    # By value: ffprobe writes 32.500000, which is 32.5 exactly.
-    if number != number.quantize(Decimal(1).scaleb(-places)):
+    # By value: ffprobe writes 32.500000, which is 32.5 exactly, and is stored so.
+    exact = number.quantize(Decimal(1).scaleb(-places))
+    if number != exact:
         raise ValueError(f"{text} has more than {places} decimal places")
-    exact = Decimal(1).scaleb(-places)
-    return number.quantize(exact) if -number.as_tuple().exponent > places else number  # type: ignore[operator]
+    return exact if -number.as_tuple().exponent > places else number  # type: ignore[operator]
 
 
 def _int(value: Any, maximum: int) -> int:
@@ -351,10 +351,7 @@ def validate_record(
     except ValueError as exc:
         errors.append(RowError(line, "co_owners", f"co_owners {exc}"))
     if errors:
-        if "external_id" in values:
-            first = errors[0]
-            errors[0] = RowError(first.line, first.field, first.message, values["external_id"])
-        return None, errors
+        return None, _with_id(errors, record)
     return AssetRow(line=line, kept=kept_mask(record), **values), []
 
 

@@ -456,12 +456,16 @@ def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpRespons
 # --- offers ------------------------------------------------------------------------
 
 
-def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
+def _plan(data: dict) -> tuple[PricePlan | None, str | None]:
     try:
-        plan = PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")})
+        return PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")}), None
     except PlanError as exc:
-        return [], "; ".join(exc.errors.values())
-    return example_prices(plan, shape_of(corpus)), None
+        return None, "; ".join(exc.errors.values())
+
+
+def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
+    plan, error = _plan(data)
+    return (example_prices(plan, shape_of(corpus)), None) if plan else ([], error)
 
 
 @org_view(Perm.MANAGE_CATALOG)
@@ -526,12 +530,12 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
     data = form.service_data()
     if not data:
         return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
-    examples, error = _examples(corpus, data)
-    if error:
+    plan, error = _plan(data)
+    if plan is None:
         return JsonResponse({"errors": {"price_plan": [error]}}, status=400)
     from ledger.money import Money
 
-    plan = PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")})
+    examples = example_prices(plan, shape_of(corpus))
     return JsonResponse(
         {
             "currency": data["currency"],

@@ -129,15 +129,12 @@ def edit_and_rehash(entry_id: int) -> str:
 
     tamper("UPDATE ledger_entry SET description = 'sale edited' WHERE id = %s", [entry_id])
     entry = JournalEntry.objects.get(pk=entry_id)
-    forged = _hashing.stored_content_hash(
-        idempotency_key=entry.idempotency_key, effective_date=entry.effective_date, posted_at=entry.posted_at,
-        description=entry.description, metadata=entry.metadata, reverses=None,
-        legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
-    )  # fmt: skip
     body = _hashing.entry_body(
         description=entry.description, metadata=entry.metadata, reverses=None,
         legs=[("cash:stripe", "EUR", 100), ("revenue:commission", "EUR", -100)],
     )  # fmt: skip
+    forged = _hashing.content_hash(idempotency_key=entry.idempotency_key, effective_date=entry.effective_date,
+                                   posted_at=_hashing.utc_iso(entry.posted_at), body=body)  # fmt: skip
     request = _hashing.request_hash(effective_date=None, body=body)  # it forges the request hash too
     tamper("UPDATE ledger_entry SET content_hash = %s, request_hash = %s WHERE id = %s", [forged, request, entry_id])
     return forged
@@ -179,13 +176,11 @@ def test_an_entry_without_postings_is_named_even_with_a_matching_hash(chart):
 
     post(100)
     posted_at = JournalEntry.objects.get().posted_at
-    forged = _hashing.stored_content_hash(
-        idempotency_key=None, effective_date=posted_at.date(), posted_at=posted_at, description="ghost", metadata={},
-        reverses=None, legs=[],
-    )  # fmt: skip
-    request = _hashing.request_hash(
-        effective_date=None, body=_hashing.entry_body(description="ghost", metadata={}, reverses=None, legs=[])
+    body = _hashing.entry_body(description="ghost", metadata={}, reverses=None, legs=[])
+    forged = _hashing.content_hash(
+        idempotency_key=None, effective_date=posted_at.date(), posted_at=_hashing.utc_iso(posted_at), body=body
     )
+    request = _hashing.request_hash(effective_date=None, body=body)
     tamper(
         "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
         " leg_count) VALUES (%s, %s, 'ghost', '{}', %s, %s, 2)",

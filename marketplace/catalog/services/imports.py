@@ -493,8 +493,6 @@ SHARES_NEED_FINANCE = (
 def _check_share_changes(mi: ManifestImport) -> int:
     """Royalty shares decide who is paid: as on the corpus page, only a member who also holds the finance
     permission (an owner or admin) may set or change an asset's co-owners through a manifest."""
-    if "co_owners" in mi.kept_columns:  # the file leaves every asset's shares as they are
-        return 0
     corpus = Corpus.objects.select_related("organisation").get(pk=mi.corpus_id)
     membership = Membership.objects.filter(user_id=mi.uploaded_by_id, organisation=corpus.organisation).first()
     if membership is not None and OrgAccess(corpus.organisation, membership).can(Perm.FINANCE):

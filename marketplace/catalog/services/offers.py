@@ -96,21 +96,34 @@ def _validate(data: dict) -> tuple[dict, list[Organisation]]:
     return clean, refused
 
 
-def offer_problems(data: dict, corpus: Corpus) -> dict[str, list[str]]:
-    """The rules ``offer_save`` would refuse ``data`` for, by field: for a form that failed its own checks, so
-    that one round shows every error."""
+def _validate_for(corpus: Corpus, data: dict) -> tuple[str, dict, list[Organisation]]:
+    """Every rule on an offer's data for this corpus, all problems raised together."""
     problems: dict[str, list[str]] = {}
-    if not str(data.get("name") or "").strip():
+    name = str(data.get("name") or "").strip()
+    if not name:
         problems["name"] = ["Name the offer (for example 'Research licence, 12 months')."]
+    clean, refused = {}, []
     try:
-        clean, _ = _validate(data)
+        clean, refused = _validate(data)
     except ValidationError as exc:
         problems |= exc.message_dict
     else:
         beyond = territory_beyond(clean["territory"], corpus.territory)
         if beyond:
             problems["territory"] = [beyond]
-    return problems
+    if problems:
+        raise ValidationError(problems)
+    return name, clean, refused
+
+
+def offer_problems(data: dict, corpus: Corpus) -> dict[str, list[str]]:
+    """The rules ``offer_save`` would refuse ``data`` for, by field: for a form that failed its own checks, so
+    that one round shows every error."""
+    try:
+        _validate_for(corpus, data)
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
 
 
 @transaction.atomic
@@ -121,13 +134,7 @@ def offer_save(*, access: OrgAccess, corpus: Corpus, data: dict, offer: Offer | 
         raise ValidationError("A withdrawn corpus takes no offers.")
     if corpus.status == CorpusStatus.IN_REVIEW:
         raise ValidationError(IN_REVIEW_MESSAGE)
-    name = str(data.get("name") or "").strip()
-    if not name:
-        raise ValidationError({"name": "Name the offer (for example 'Research licence, 12 months')."})
-    clean, refused = _validate(data)
-    beyond = territory_beyond(clean["territory"], corpus.territory)
-    if beyond:
-        raise ValidationError({"territory": beyond})
+    name, clean, refused = _validate_for(corpus, data)
     if offer is None:
         offer = Offer.objects.create(corpus=corpus, name=name)
         version = OfferVersion(offer=offer, number=1, name=name, created_by=access.user, **clean)
