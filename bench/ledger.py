@@ -5,6 +5,9 @@
 * ours, one entry per call (``entry_post``, autocommit) and in bulk (``entries_post``);
 * hordak ``transfer_to`` (one call per entry) and its ``bulk_create`` path;
 * raw ``COPY`` of the same number of posting rows into a bare table, the physical limit (median of three);
+* the bare writes: the same entry, posting and stored-balance rows written through the same kind of call (one
+  function call per entry, and set-wise in chunks) into copies of the ledger tables with their indexes but none
+  of the checks, locks or triggers: how fast a post could be if it guaranteed nothing beyond its rows;
 * balance reads, now and as of a past date, on an account with a million postings.
 
 Rates count entries, except ``copy_rows_per_s`` (posting rows). Ends with one JSON line.
@@ -17,6 +20,8 @@ import datetime as dt
 import os
 import random
 import statistics
+
+import psycopg
 
 from bench.common import emit, fresh_database, machine, median_ms, timed
 
@@ -136,6 +141,102 @@ def _copy(rows: int, times: dict, rounds: int = 3) -> None:
     times["copy"] = statistics.median(samples.values())
 
 
+_BARE_SQL = """
+CREATE TABLE bench_bare_entry (LIKE ledger_entry INCLUDING ALL);
+CREATE TABLE bench_bare_posting (LIKE ledger_posting INCLUDING ALL);
+CREATE TABLE bench_bare_account (LIKE ledger_account INCLUDING ALL) WITH (fillfactor = 50);
+INSERT INTO bench_bare_account SELECT * FROM ledger_account;
+CREATE FUNCTION bench_bare_post(p_key text, p_request_hash text, p_content_hash text, p_date date,
+                                p_description text, p_metadata jsonb, p_posted_at timestamptz,
+                                p_acc bigint[], p_amount bigint[]) RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
+BEGIN
+    INSERT INTO bench_bare_entry (effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count)
+    VALUES (p_date, p_posted_at, p_description, p_metadata, p_key, p_request_hash, p_content_hash,
+            cardinality(p_acc))
+    RETURNING id INTO v_id;
+    INSERT INTO bench_bare_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+    SELECT v_id, l.i - 1, cardinality(p_acc), l.acc, 'EUR', l.amt, 0
+      FROM unnest(p_acc, p_amount) WITH ORDINALITY AS l(acc, amt, i);
+    UPDATE bench_bare_account a SET net = a.net + l.amt, posting_count = a.posting_count + 1
+      FROM unnest(p_acc, p_amount) AS l(acc, amt) WHERE a.id = l.acc;
+    RETURN v_id;
+END $$;
+CREATE FUNCTION bench_bare_post_many(p_keys text[], p_request_hashes text[], p_content_hashes text[],
+                                     p_dates date[], p_descriptions text[], p_posted_at timestamptz,
+                                     p_leg_entry int[], p_leg_acc bigint[], p_leg_amount bigint[])
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_ids bigint[];
+    v_seq regclass := pg_get_serial_sequence('bench_bare_entry', 'id')::regclass;
+BEGIN
+    SELECT array_agg(nextval(v_seq) ORDER BY i) INTO v_ids
+      FROM generate_series(1, cardinality(p_keys)) AS i;
+    INSERT INTO bench_bare_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count)
+    SELECT v_ids[e.i], e.d, p_posted_at, e.descr, '{}', e.key, e.rh, e.ch, 2
+      FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_dates, p_descriptions)
+           WITH ORDINALITY AS e(key, rh, ch, d, descr, i);
+    INSERT INTO bench_bare_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+    SELECT v_ids[l.e], (l.i - 1) % 2, 2, l.acc, 'EUR', l.amt, 0
+      FROM unnest(p_leg_entry, p_leg_acc, p_leg_amount) WITH ORDINALITY AS l(e, acc, amt, i);
+    UPDATE bench_bare_account a SET net = a.net + d.s, posting_count = a.posting_count + d.c
+      FROM (SELECT acc, sum(amt) AS s, count(*) AS c FROM unnest(p_leg_acc, p_leg_amount) AS l(acc, amt)
+             GROUP BY acc) d
+     WHERE a.id = d.acc;
+END $$;
+"""
+
+
+def _bare_writes(entries: int, times: dict, chunk: int = 5_000) -> None:
+    """The floor under our posts: their rows and stored balances, with the tables' indexes and nothing else."""
+    from django.db import connection, transaction
+
+    from ledger.models import Account
+
+    cash, revenue = (Account.objects.get(code=f"bulk:{code}", currency="EUR").pk for code in ("cash", "revenue"))
+    with connection.cursor() as cursor:
+        cursor.execute(_BARE_SQL)
+        cursor.execute("ANALYZE bench_bare_account")
+    connection.ensure_connection()
+    raw = connection.connection
+    today, hashed = dt.date.today().isoformat(), "0" * 64
+    single_sql = (
+        "SELECT bench_bare_post(%s::text, %s::text, %s::text, %s::date, %s::text, %s::jsonb, %s::timestamptz,"
+        " %s::bigint[], %s::bigint[])"
+    )
+    accounts = f"{{{cash},{revenue}}}"
+    with timed(f"bare writes, one call x {entries:,}", times, "bare_single"), psycopg.Cursor(raw) as cur:
+        for i in range(entries):
+            posted = dt.datetime.now(dt.UTC).isoformat()
+            params = (f"bare-{i}", hashed, hashed, today, "bench", "{}", posted, accounts, "{100,-100}")
+            cur.execute(single_sql, params, prepare=True)
+    many_sql = (
+        "SELECT bench_bare_post_many(%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::timestamptz,"
+        " %s::int[], %s::bigint[], %s::bigint[])"
+    )
+    bulk_timer = timed(f"bare writes, set-wise x {entries:,}", times, "bare_bulk")
+    with bulk_timer, transaction.atomic(), psycopg.Cursor(raw) as cur:
+        for start in range(0, entries, chunk):
+            size = min(chunk, entries - start)
+            cur.execute(
+                many_sql,
+                (
+                    [f"bare-bulk-{start + i}" for i in range(size)],
+                    [hashed] * size,
+                    [hashed] * size,
+                    [today] * size,
+                    ["bench"] * size,
+                    dt.datetime.now(dt.UTC).isoformat(),
+                    [e for e in range(1, size + 1) for _ in (0, 1)],
+                    [cash, revenue] * size,
+                    [100, -100] * size,
+                ),
+            )
+
+
 def _balances(postings: int, times: dict) -> tuple[float, float, float]:
     """Put ``postings`` postings on one account through the bulk service, then time reads."""
     from ledger import services as ledger
@@ -170,6 +271,10 @@ def _balances(postings: int, times: dict) -> tuple[float, float, float]:
     return now_ms, asof_ms, entry_ms
 
 
+def _share(goal: float, bare: float) -> str:
+    return f"{100 * goal / bare:.0f}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=20_000)
@@ -182,6 +287,7 @@ def main() -> None:
     _ours(args.entries, times)
     _hordak(args.entries, times)
     _copy(args.entries * 2, times)
+    _bare_writes(args.entries, times)
     now_ms, asof_ms, entry_ms = _balances(args.balance_postings, times)
 
     n = args.entries
@@ -195,6 +301,8 @@ def main() -> None:
         "copy_rows_per_s": round(2 * n / times["copy"]),
         "balance_read_ms": round(now_ms, 3),
         "balance_asof_ms": round(asof_ms, 3),
+        "bare_single_per_s": round(n / times["bare_single"]),
+        "bare_bulk_per_s": round(n / times["bare_bulk"]),
     }
     single_ratio = result["ours_single_per_s"] / result["hordak_per_s"]
     bulk_share = 2 * result["ours_bulk_per_s"] / result["copy_rows_per_s"]
@@ -206,6 +314,10 @@ def main() -> None:
         f"hordak bulk_create {result['hordak_bulk_per_s']:,}/s\n"
         f"balance reads at {args.balance_postings:,} postings: now {now_ms:.2f} ms, as of a date {asof_ms:.2f} ms, "
         f"as of an entry {entry_ms:.2f} ms (goal < 5 ms)\n"
+        f"bare writes (the same rows, no checks): one call {result['bare_single_per_s']:,}/s, "
+        f"{_share(3 * result['hordak_per_s'], result['bare_single_per_s'])} of it would be 3x hordak; "
+        f"set-wise {result['bare_bulk_per_s']:,} entries/s, "
+        f"{_share(0.3 * result['copy_rows_per_s'], 2 * result['bare_bulk_per_s'])} of it would be 30% of COPY\n"
     )
     emit(result)
 

@@ -198,7 +198,7 @@ def _engine() -> str:
 _PG_SQL = (
     "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
     "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], %s::smallint[], "
-    "%s::timestamptz, %s::int[], %s::smallint[], %s::text[], %s::text[], %s::bigint[])"
+    "%s::timestamptz, %s::text[], %s::text[], %s::int[], %s::smallint[], %s::int[], %s::bigint[])"
 )
 
 
@@ -225,21 +225,25 @@ def _plain_array(items: Iterable[str]) -> str:
 
 
 def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
-    # Fourteen parallel arrays, each sent as one text literal that the statement
-    # casts: several times cheaper on both sides than a JSON document unpacked
-    # in SQL, or than letting psycopg adapt lists of Python values.
+    # Parallel arrays, each sent as one text literal that the statement casts:
+    # several times cheaper on both sides than a JSON document unpacked in SQL,
+    # or than letting psycopg adapt lists of Python values. Each account goes
+    # once; legs name it by its 1-based ordinal.
+    accounts: dict[tuple[str, str], str] = {}
     leg_entry: list[str] = []
     leg_index: list[str] = []
-    leg_code: list[str] = []
-    leg_currency: list[str] = []
+    leg_account: list[str] = []
     leg_amount: list[str] = []
     for ordinal, p in enumerate(batch, start=1):
         ordinal_text = str(ordinal)
         for index, leg in enumerate(p.legs):
             leg_entry.append(ordinal_text)
             leg_index.append(str(index))
-            leg_code.append(leg.account)
-            leg_currency.append(leg.currency)
+            ref = (leg.account, leg.currency)
+            account = accounts.get(ref)
+            if account is None:
+                account = accounts[ref] = str(len(accounts) + 1)
+            leg_account.append(account)
             leg_amount.append(str(leg.amount))
     return [
         _plain_array(["NULL" if p.key is None else _quoted(p.key) for p in batch]),
@@ -251,10 +255,11 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
         _plain_array(["NULL" if p.reverses is None else str(p.reverses) for p in batch]),
         _plain_array([str(len(p.legs)) for p in batch]),
         posted_at.isoformat(),
+        _text_array([code for code, _ in accounts]),
+        _plain_array([currency for _, currency in accounts]),
         _plain_array(leg_entry),
         _plain_array(leg_index),
-        _text_array(leg_code),
-        _plain_array(leg_currency),
+        _plain_array(leg_account),
         _plain_array(leg_amount),
     ]
 

@@ -94,6 +94,28 @@ def test_a_batch_names_the_same_first_problem_however_many_chunks_it_takes(engin
     assert JournalEntry.objects.count() == 1
 
 
+def test_a_batch_names_its_first_unknown_account_in_leg_order(engine):
+    """The bulk function takes each account once; the one it names is still the first leg's, not the first by code."""
+    batch = [entry(1), entry(1, credit="zz:nowhere"), entry(1, debit="aa:nowhere"), entry(1, credit="zz:nowhere")]
+    with pytest.raises(ledger.UnknownAccount, match="'zz:nowhere' in EUR"):
+        ledger.entries_post(batch)
+    assert JournalEntry.objects.count() == 0
+
+
+def test_a_batch_over_many_accounts_posts_every_leg_to_its_own_account(engine):
+    codes = ["cash:stripe", "revenue:commission", "prepaid:lic_acme", "royalty_payable:lor_north"]
+    batch = [entry(10 + i, debit=codes[i % 2], credit=codes[2 + i % 2]) for i in range(6)]
+    posted = ledger.entries_post(batch)
+    assert len(posted) == 6
+    balances = {code: ledger.account_balance(code, "EUR").net for code in codes}
+    assert balances == {
+        "cash:stripe": 10 + 12 + 14,
+        "revenue:commission": 11 + 13 + 15,
+        "prepaid:lic_acme": -(10 + 12 + 14),
+        "royalty_payable:lor_north": -(11 + 13 + 15),
+    }
+
+
 def test_an_overdraft_names_the_first_leg_that_breaches(engine):
     ledger.entry_post(entry(100, credit="prepaid:lic_acme"))
     ledger.entry_post(entry(100, credit="royalty_payable:lor_north"))
