@@ -342,6 +342,12 @@ class Quote:
     notes: list[str] = field(default_factory=list)
 
 
+def cap_note(plan: PricePlan) -> str:
+    """A quote's note when its quantity passes the usage cap (plan_terms states the cap itself)."""
+    units = METRIC_PLURALS[plan.metric] if plan.metric else "units"
+    return f"Usage past the cap of {_quantity_text(plan.usage_cap or Fraction(0))} {units} is not charged."
+
+
 def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
     """A buyer-readable breakdown of what ``quantity`` of usage costs under ``plan``."""
     quantity = Fraction(quantity)
@@ -368,7 +374,7 @@ def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
         if usage != tier_total:
             lines.append(QuoteLine("Overage pricing and rounding", None, None, usage - tier_total))
         if charged < quantity:
-            notes.append(f"Usage past the cap of {_fraction_str(plan.usage_cap)} {units} is not charged.")  # type: ignore[arg-type]
+            notes.append(cap_note(plan))
     total = plan.flat_fee + usage
     if plan.minimum_guarantee and usage < plan.minimum_guarantee:
         lines.append(QuoteLine("Minimum guarantee top-up", None, None, plan.minimum_guarantee - usage))

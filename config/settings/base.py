@@ -260,8 +260,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Largest manifest file accepted (bytes).
-MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 1024**3)
-PREVIEW_MAX_BYTES = env_int("PREVIEW_MAX_BYTES", 50 * 1024**2)
+MANIFEST_MAX_BYTES = env_int("MANIFEST_MAX_BYTES", 10**9)
+PREVIEW_MAX_BYTES = env_int("PREVIEW_MAX_BYTES", 50 * 10**6)
 # The uploaded file of a refused or failed manifest import is deleted this long after it ended (its row errors
 # stay); an applied manifest's file is kept, as the record of what was imported.
 MANIFEST_REFUSED_KEEP_DAYS = env_int("MANIFEST_REFUSED_KEEP_DAYS", 7)

@@ -50,11 +50,19 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
     if currency not in CURRENCIES:
         errors["currency"] = f"Choose one of {', '.join(CURRENCIES)}."
         currency = "EUR"
+    genre = get.get("genre", "").strip()
+    if genre and genre not in GENRES:
+        errors["genre"] = "Choose a genre from the list."
+        genre = ""
+    use = get.get("use", "").strip()
+    if use and use not in PERMITTED_USES:
+        errors["use"] = "Choose a permitted use from the list."
+        use = ""
     filters = CatalogueFilters(
         q=get.get("q", "").strip()[:200],
         language=language,
-        genre=get.get("genre", "") if get.get("genre", "") in GENRES else "",
-        use=get.get("use", "") if get.get("use", "") in PERMITTED_USES else "",
+        genre=genre,
+        use=use,
         territory=territory.upper(),
         currency=currency,
     )

@@ -27,6 +27,7 @@ from marketplace.catalog.models import (
     ManifestImport,
     ManifestRowError,
     Offer,
+    OfferStatus,
     PreviewMedia,
     Withdrawal,
 )
@@ -37,7 +38,7 @@ from marketplace.catalog.vocab import PERMITTED_USES
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
 from marketplace.orgs.views import form_errors
-from marketplace.pricing import PlanError, PricePlan, example_prices, plan_terms
+from marketplace.pricing import PlanError, PricePlan, cap_note, example_prices, plan_terms
 from marketplace.web.csv_stream import csv_response
 from marketplace.web.uploads import limit_upload
 
@@ -84,6 +85,9 @@ def corpus_create(request: HttpRequest) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        messages.info(request, "A withdrawn corpus is kept as it was: its details can no longer be edited.")
+        return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     form = CorpusForm(
         request.POST or None,
         initial=CorpusForm.initial_for(corpus),
@@ -230,6 +234,9 @@ def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=()
         {
             "access": request.access, "corpus": corpus, "page": page, "status": status,
             "q": params.get("q", ""), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+            # The withdraw form only where this page has an asset to tick.
+            "selectable": corpus.status != CorpusStatus.WITHDRAWN
+            and any(a.status == AssetStatus.ACTIVE for a in page.object_list),
             "withdraw_form": withdraw_form or WithdrawForm(), "selected": set(selected),
             "back": back or request.get_full_path(), "query": urlencode({"status": status, "q": params.get("q", "")}),
             "list_url": reverse("catalog:assets", args=[_slug(request), corpus.pk]),
@@ -449,7 +456,8 @@ def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpRespons
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
-        messages.success(request, f"Withdrew the {withdrawal.asset_count:,} assets missing from this manifest.")
+        count = withdrawal.asset_count
+        messages.success(request, f"Withdrew the {count:,} asset{pluralize(count)} missing from this manifest.")
     return redirect("catalog:import", org_slug=_slug(request), import_id=mi.pk)
 
 
@@ -477,8 +485,15 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         initial = OfferForm.initial_for(offer, version) if version else {}
     else:
         corpus = _corpus(request, corpus_id)  # type: ignore[arg-type]
+        if corpus.status == CorpusStatus.WITHDRAWN:
+            messages.info(request, "A withdrawn corpus takes no new offers.")
+            return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
         offer, version = None, None
         initial = {"currency": "EUR", "metric": "hours", "territory": " ".join(corpus.territory)}
+    # Terms that cannot be saved are shown without a form to save them.
+    read_only = corpus.status in (CorpusStatus.IN_REVIEW, CorpusStatus.WITHDRAWN) or (
+        offer is not None and offer.status == OfferStatus.ARCHIVED
+    )
     form = OfferForm(request.POST or None, initial=initial)
     examples, example_error = [], None
     valid = request.method == "POST" and form.is_valid()
@@ -514,7 +529,7 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         "catalog/offer_form.html",
         {
             "access": request.access, "corpus": corpus, "offer": offer, "version": version, "form": form,
-            "examples": examples, "example_error": example_error,
+            "examples": examples, "example_error": example_error, "read_only": read_only,
         },
     )  # fmt: skip
 
@@ -543,9 +558,10 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
                 {"hours": hours, "total": Money(q.total, q.currency).format(), "notes": q.notes}
                 for hours, q in examples
             ],
-            # The plan in words, and what the totals above include (a guarantee's top-up, a cap), once each.
+            # The plan in words, and what the totals above include (a guarantee's top-up), once each; the
+            # cap is among the terms already.
             "terms": plan_terms(plan),
-            "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes)),
+            "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes if note != cap_note(plan))),
         }
     )
 

@@ -104,6 +104,9 @@ def org_access(user, slug: str) -> OrgAccess:
     return OrgAccess(membership.organisation, membership)
 
 
+LAST_ORG_SESSION_KEY = "last_org"
+
+
 def org_view(perm: Perm = Perm.VIEW, *, kinds: set[str] | None = None) -> Callable:
     """Resolve ``org_slug`` from the URL into ``request.access``, enforcing ``perm``; a page for other ``kinds``
     of organisation (a licensor's corpora, to a licensee) does not exist for this one: 404."""
@@ -125,6 +128,8 @@ def org_view(perm: Perm = Perm.VIEW, *, kinds: set[str] | None = None) -> Callab
                     raise Http404("No such page") from None
                 raise
             request.access = access  # type: ignore[attr-defined]
+            if request.session.get(LAST_ORG_SESSION_KEY) != org_slug:
+                request.session[LAST_ORG_SESSION_KEY] = org_slug  # the menu on pages outside any organisation
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -316,7 +316,7 @@ PREVIEW_CONTENT_TYPES = {ext: content_type for _, ext, content_type, _ in PREVIE
 
 
 def max_preview_bytes() -> int:
-    return getattr(settings, "PREVIEW_MAX_BYTES", 50 * 1024**2)
+    return getattr(settings, "PREVIEW_MAX_BYTES", 50 * 10**6)
 
 
 def check_preview_size(size: int) -> None:

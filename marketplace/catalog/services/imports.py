@@ -81,7 +81,7 @@ LOST_FILE_MESSAGE = (
 
 
 def max_manifest_bytes() -> int:
-    return getattr(settings, "MANIFEST_MAX_BYTES", 1024**3)
+    return getattr(settings, "MANIFEST_MAX_BYTES", 10**9)
 
 
 def manifest_format(filename: str) -> str:
@@ -94,11 +94,13 @@ def manifest_format(filename: str) -> str:
 
 
 def human_size(size: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
-        size /= 1024  # type: ignore[assignment]
-    return str(size)
+    """Decimal units (1 GB = 10^9 bytes), the units that per-GB prices are charged in (pricing.py)."""
+    scaled = float(size)
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(scaled) < 1000 or unit == "TB":
+            return f"{scaled:,.0f} {unit}" if unit == "bytes" else f"{scaled:,.1f} {unit}"
+        scaled /= 1000
+    raise AssertionError("unreachable: the last unit returns")
 
 
 def check_size(size: int) -> None:

@@ -139,10 +139,17 @@ def test_unusable_uploads_are_refused_at_upload(licensor, corpus, name, content,
     assert not ManifestImport.objects.exists()
 
 
+def test_sizes_read_in_the_decimal_units_that_per_gb_prices_charge():
+    assert imports.human_size(999) == "999 bytes"
+    assert imports.human_size(1_000_003) == "1.0 MB"
+    assert imports.human_size(5_061_518_398_591) == "5.1 TB"  # Django's filesizeformat says 4.6 TB (TiB)
+    assert imports.human_size(3 * 10**15) == "3,000.0 TB"
+
+
 @override_settings(MANIFEST_MAX_BYTES=1000)
 def test_oversized_manifest_is_refused_with_its_size(licensor, corpus):
     content = manifest_csv([manifest_row(f"a{i}") for i in range(20)])
-    with pytest.raises(ValidationError, match=r"The manifest is \d\.\d KB; the limit is 1,000 bytes"):
+    with pytest.raises(ValidationError, match=r"The manifest is \d\.\d kB; the limit is 1\.0 kB"):
         imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("big.csv", content))
 
 

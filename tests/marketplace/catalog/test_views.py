@@ -185,7 +185,7 @@ def test_oversized_upload_is_stopped_while_streaming(owner_client, licensor, cor
 
 
 def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, corpus):
-    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(5)])
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(6)])
     ids = list(Asset.objects.filter(corpus=corpus).order_by("id").values_list("id", flat=True))
     response = owner_client.post(
         url("assets_withdraw", licensor, corpus_id=corpus.pk), {"asset": ids[:2], "reason": "Brand complaint from X"}
@@ -194,7 +194,7 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     assert Asset.objects.filter(corpus=corpus, status="withdrawn").count() == 2
     back = url("assets", licensor, corpus_id=corpus.pk)
     for asset, (target, lands) in zip(
-        ids[2:], [(back + "?page=2", back + "?page=2"), ("//evil.example/x", back), ("https://evil.example", back)],
+        ids[2:5], [(back + "?page=2", back + "?page=2"), ("//evil.example/x", back), ("https://evil.example", back)],
         strict=True,
     ):  # fmt: skip
         response = owner_client.post(
@@ -204,6 +204,11 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     page = owner_client.get(url("withdrawals", licensor)).content.decode()
     assert "Brand complaint from X" in page
     assert licensor.user.email in page
+    # A page of withdrawn assets has nothing to tick: no withdraw form. A page with active ones has it.
+    listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=withdrawn").content.decode()
+    assert "Withdraw selected" not in listing and "data-select-all" not in listing and "a0" in listing
+    listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=all").content.decode()
+    assert "Withdraw selected" in listing and "data-select-all" in listing
 
 
 def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor, corpus):
@@ -218,6 +223,12 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         "90.00 EUR per hour of video past 1,000 hours of video",
     ]
     assert [e["total"] for e in preview["examples"]] == ["12,000.00 EUR", "120,000.00 EUR", "930,000.00 EUR"]
+    # A cap and a guarantee: each term stated once, and a note only for what the totals include besides.
+    capped = {**form, "usage_cap": "5000", "minimum_guarantee": "50000"}
+    preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), capped).json()
+    assert "Usage past 5,000 hours of video is recorded but not charged" in preview["terms"]
+    assert preview["notes"] == ["The minimum guarantee applies: usage below it is billed up to it."]
+    assert [e["total"] for e in preview["examples"]] == ["50,000.00 EUR", "120,000.00 EUR", "480,000.00 EUR"]
     bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})
     assert bad.status_code == 400
     assert "more decimal places" in str(bad.json()["errors"])
@@ -346,6 +357,9 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert '<span class="tag">Nature and wildlife</span>' in page  # genres by name, as the filter names them
     assert '<span class="tag">Nature and wildlife</span>' in listing
     assert "a0" in page  # sample assets
+    listed_corpus.refresh_from_db()
+    size = imports.human_size(listed_corpus.total_bytes)
+    assert size.endswith((" kB", " MB", " GB", " TB")) and f'<div class="value">{size}</div>' in page
 
 
 def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
@@ -423,6 +437,8 @@ def test_catalogue_filters(client, licensor, operator, listed_corpus):
         ("territory=XX", "Unknown territory code: XX."),
         ("territory=U", "Unknown territory code: U."),
         ("language=english", "Choose a language from the list"),
+        ("genre=bogus", "Choose a genre from the list."),
+        ("use=mining", "Choose a permitted use from the list."),
         ("currency=XYZ&max_price=5", "Choose one of EUR, USD"),
     ):
         page = client.get(f"{base}?{query}").content.decode()
@@ -609,14 +625,14 @@ def test_an_oversized_preview_is_stopped_while_streaming(owner_client, licensor,
     from marketplace.catalog.models import PreviewMedia
 
     page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
-    assert "up to 2.0 KB" in page
+    assert "up to 2.0 kB" in page
     big = SimpleUploadedFile("big.png", PNG + b"\0" * 5000, content_type="image/png")
     response = owner_client.post(
         url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"file": big, "caption": "Harbour"}
     )
     assert response.status_code == 400
     errors = response.context["preview_form"].errors["file"]
-    assert errors == ["The file is 5.2 KB; previews are limited to 2.0 KB."]  # the body as sent
+    assert errors == ["The file is 5.3 kB; previews are limited to 2.0 kB."]  # the body as sent
     assert not PreviewMedia.objects.exists()
     # Declared far over the limit: stopped at its first chunk, with the same answer rather than a server error.
     huge = SimpleUploadedFile("huge.png", PNG + b"\0" * 200_000, content_type="image/png")
@@ -624,7 +640,7 @@ def test_an_oversized_preview_is_stopped_while_streaming(owner_client, licensor,
         url("preview_upload", licensor, corpus_id=listed_corpus.pk), {"caption": "Harbour", "file": huge}
     )
     assert response.status_code == 400
-    assert "previews are limited to 2.0 KB" in response.context["preview_form"].errors["file"][0]
+    assert "previews are limited to 2.0 kB" in response.context["preview_form"].errors["file"][0]
     assert 'value="Harbour"' in response.content.decode()  # sent before the file, so kept
     assert not PreviewMedia.objects.exists()
 
@@ -646,6 +662,15 @@ def test_only_a_published_corpus_has_a_public_page(client, licensor, operator, l
     # Its own page no longer looks on sale: no price, its offers off sale, nothing to archive.
     own = client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
     assert "Off sale: corpus withdrawn" in own and ">Archive<" not in own and "EUR</div>" not in own
+    # Its offers' terms are shown read-only, and no form offers a save that would be refused.
+    offer = Offer.objects.get(corpus=listed_corpus)
+    terms = client.get(url("offer_edit", licensor, offer_id=offer.pk)).content.decode()
+    assert "This corpus is withdrawn: its offers are off sale" in terms and "Save offer" not in terms
+    assert "data-confirm" not in terms and terms.count("<fieldset disabled>") == 3
+    for name in ("offer_create", "corpus_edit"):
+        response = client.get(url(name, licensor, corpus_id=listed_corpus.pk), follow=True)
+        assert response.redirect_chain[-1][0] == url("corpus", licensor, corpus_id=listed_corpus.pk), name
+        assert "withdrawn corpus" in response.content.decode(), name
 
 
 def test_an_archived_offer_stays_off_sale(owner_client, licensor, listed_corpus):
@@ -926,6 +951,14 @@ def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn
     page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
     assert "The 28 missing assets were withdrawn" in page and "<td>a02</td>" not in page
     assert owner_client.get(url("import_missing_csv", licensor, import_id=again.pk)).status_code == 404
+    # One missing asset is spoken of in the singular.
+    last = import_rows(licensor, corpus, [manifest_row("a00")])
+    response = owner_client.post(
+        url("import_withdraw_missing", licensor, import_id=last.pk), {"reason": ""}, follow=True
+    )
+    assert "Withdrew the 1 asset missing from this manifest." in response.content.decode()
+    page = owner_client.get(url("import", licensor, import_id=last.pk)).content.decode()
+    assert "The missing asset was withdrawn" in page
 
 
 def test_a_licensor_takes_a_preview_down_at_once(
@@ -1088,3 +1121,17 @@ def test_the_offer_form_names_every_problem_in_one_round(owner_client, licensor,
     assert set(errors) >= {"name", "flat_fee", "territory", "commission_percent", "usage_cap", "minimum_guarantee"}
     assert "Cannot be negative." in errors["minimum_guarantee"]
     assert not Offer.objects.exists()
+
+
+def test_the_import_history_says_why_a_file_was_refused(owner_client, licensor, corpus):
+    content = manifest_csv([manifest_row("a")]).replace(b"sha256", b"checksum", 1)
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content))
+    imports.manifest_import_run(mi.pk)
+    bad_rows = import_rows(licensor, corpus, [manifest_row("b", duration_seconds="-1")], name="rows.csv")
+    assert bad_rows.error_count == 1
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    from django.utils.html import escape
+
+    reason = ManifestImport.objects.get(pk=mi.pk).file_error
+    assert f'<span title="{escape(reason)}">{escape(reason[:79])}…</span>' in page  # the reason, not an empty cell
+    assert ">1 error<" in page

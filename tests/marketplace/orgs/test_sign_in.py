@@ -69,3 +69,21 @@ def test_pages_for_the_parties_to_a_licence_do_not_exist_for_other_kinds(client,
         for name, kinds in pages.items():
             status = client.get(reverse(name, args=[slug])).status_code
             assert status == (200 if kind in kinds else 404), (kind, name)
+
+
+def test_pages_outside_any_organisation_keep_the_menu_of_the_last_one(client, licensor, licensee):
+    from django.urls import reverse
+
+    from marketplace.orgs.models import Membership
+
+    client.force_login(licensor.user)
+    corpora = reverse("catalog:corpus_list", args=[licensor.organisation.slug])
+    assert corpora in client.get(reverse("catalog:public_list")).content.decode()  # their only organisation
+    Membership.objects.create(user=licensor.user, organisation=licensee.organisation, role="viewer")
+    client.get(reverse("orgs:dashboard", args=[licensee.organisation.slug]))
+    page = client.get(reverse("catalog:public_list")).content.decode()
+    assert corpora not in page and reverse("licensing:licence_list", args=[licensee.organisation.slug]) in page
+    client.get(corpora)
+    assert corpora in client.get(reverse("catalog:public_list")).content.decode()
+    client.logout()
+    assert corpora not in client.get(reverse("catalog:public_list")).content.decode()
