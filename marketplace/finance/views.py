@@ -91,8 +91,14 @@ def trial_balance(request: HttpRequest) -> HttpResponse:
 def account_detail(request: HttpRequest, currency: str, code: str) -> HttpResponse:
     date_from, error_from = _date_param(request, "from")
     date_to, error_to = _date_param(request, "to")
+    errors = [e for e in (error_from, error_to) if e]
+    if date_from and date_to and date_from > date_to:
+        errors.append("From is after To: choose a From date on or before the To date.")
+        date_from = date_to = None
     try:
-        balance = ledger.account_balance(code, currency)
+        # The balances by effective date (the trial balance's), at the end of the range and before its start.
+        balance = ledger.account_balance(code, currency, as_of_date=date_to)
+        opening = ledger.account_balance(code, currency, as_of_date=date_from - dt.timedelta(days=1)) if date_from else None
         page = ledger.account_statement(
             code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=date_from, date_to=date_to
         )
@@ -107,10 +113,11 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
         {
             "account": info,
             "balance": balance,
+            "opening": opening,
             "page": page,
             "date_from": date_from,
             "date_to": date_to,
-            "errors": [e for e in (error_from, error_to) if e],
+            "errors": errors,
         },
     )
 

@@ -175,9 +175,18 @@ def invitation_accept(*, token: str, user) -> Membership:
 def invitation_revoke(*, access: OrgAccess, invitation_id: int) -> Invitation:
     access.require(Perm.MANAGE_MEMBERS)
     invitation = Invitation.objects.select_for_update().get(pk=invitation_id, organisation=access.organisation)
-    if invitation.status == "pending":
-        invitation.revoked_at = timezone.now()
-        invitation.save(update_fields=["revoked_at"])
+    if invitation.status != "pending":
+        # A page left open meanwhile: say what happened rather than report a revocation that did nothing.
+        raise ValidationError(
+            {
+                "accepted": f"{invitation.email} accepted the invitation already: remove the member instead.",
+                "revoked": f"The invitation to {invitation.email} was revoked already.",
+                "replaced": f"The invitation to {invitation.email} was replaced by a newer one; revoke that one.",
+                "expired": f"The invitation to {invitation.email} has expired already: its link no longer works.",
+            }[invitation.status]
+        )
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
     return invitation
 
 

@@ -123,8 +123,12 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    invitation = services.invitation_revoke(access=request.access, invitation_id=invitation_id)
-    messages.success(request, f"The invitation to {invitation.email} is revoked.")
+    try:
+        invitation = services.invitation_revoke(access=request.access, invitation_id=invitation_id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The invitation to {invitation.email} is revoked.")
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 

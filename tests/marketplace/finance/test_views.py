@@ -29,7 +29,7 @@ def entry_id(chart):
                 credit("royalty_payable:lor_north", eur(200_000)),
             ],
             description="Usage rated for March",
-            metadata={"rating_run": 7},
+            metadata={"rating_run": 7, "late_periods": ["2026-02-01"], "note": "O'Brien", "none": None},
         )
     ).id
 
@@ -67,6 +67,9 @@ def test_drill_down_from_trial_balance_to_account_to_entry(staff_client, entry_i
     entry = staff_client.get(entry_url).content.decode()
     assert "Usage rated for March" in entry
     assert "rating_run" in entry
+    # Metadata reads as JSON, not as Python's repr of it; text as it is.
+    assert '<dd class="mono">[&quot;2026-02-01&quot;]</dd>' in entry and '<dd class="mono">null</dd>' in entry
+    assert '<dd class="mono">O&#x27;Brien</dd>' in entry
     assert "500.00" in entry
 
 
@@ -87,6 +90,39 @@ def test_downloads_of_a_past_trial_balance_keep_its_date(staff_client, entry_id)
     page = staff_client.get(reverse("finance:trial_balance") + "?as_of=2026-01-31").content.decode()
     for name in ("finance:trial_balance_csv", "finance:trial_balance_xlsx"):
         assert f'href="{reverse(name)}?as_of=2026-01-31"' in page, name
+
+
+def test_an_account_opened_from_a_dated_trial_balance_keeps_its_date_and_agrees_with_it(staff_client, entry_id):
+    """A back-dated entry: the account page's balances are by effective date, as the trial balance's are."""
+    import datetime as dt
+
+    day = dt.date.today() - dt.timedelta(days=40)
+    ledger.entry_post(
+        NewEntry(
+            legs=[debit("receivable:lic_acme", eur(30_000)), credit("royalty_payable:lor_north", eur(30_000))],
+            description="Late report",
+            effective_date=day,
+        )
+    )
+    as_of = day.isoformat()
+    tb = staff_client.get(reverse("finance:trial_balance") + f"?as_of={as_of}").content.decode()
+    account_url = reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + f"?to={as_of}"
+    assert account_url in tb and f"{reverse('finance:journal_csv')}?to={as_of}" in tb
+    page = staff_client.get(account_url).content.decode()
+    # The late entry alone, by effective date; its row's running balance counts the entry posted before it.
+    assert "Balance at the end of" in page and '<div class="value">300.00 EUR</div>' in page
+    assert "credit balance" in page and '<td class="num">-2,300.00</td>' in page
+    assert "Rows are in posting order" in page
+    ranged = staff_client.get(
+        reverse("finance:account", args=["EUR", "royalty_payable:lor_north"])
+        + f"?from={(day + dt.timedelta(days=1)).isoformat()}"
+    ).content.decode()
+    assert "Opening balance, start of" in ranged and "Balance now" in ranged
+    assert '<div class="value">300.00 EUR</div>' in ranged and '<div class="value">2,300.00 EUR</div>' in ranged
+    backwards = staff_client.get(
+        reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + "?from=2026-12-01&to=2026-01-01"
+    ).content.decode()
+    assert "From is after To" in backwards
 
 
 def test_csv_downloads(staff_client, entry_id):

@@ -54,6 +54,14 @@ def test_accept_without_an_account_creates_one_and_joins(client, licensor, djang
     membership = Membership.objects.get(user=user)
     assert (membership.organisation, membership.role) == (licensor.organisation, Role.CATALOG_MANAGER)
     assert "This invitation has already been accepted." in client.get(path).content.decode()
+    # The owner's members page, left open since, offers Revoke: it says the invitation was accepted.
+    client.force_login(licensor.user)
+    accepted = Invitation.objects.get(email="new.person@example.com")
+    page = client.post(
+        reverse("orgs:invitation_revoke", args=[licensor.organisation.slug, accepted.pk]), follow=True
+    ).content.decode()
+    assert "accepted the invitation already: remove the member instead" in page
+    assert Membership.objects.filter(user=user, organisation=licensor.organisation).exists()
 
 
 def test_accept_as_a_signed_in_user(client, licensor, django_capture_on_commit_callbacks):
@@ -100,8 +108,22 @@ def test_revoked_and_expired_invitations_cannot_be_used(client, licensor, django
         invite(client, licensor, email="b@example.com")
     second = emailed_link()
     revoked = Invitation.objects.get(email="a@example.com")
-    client.post(reverse("orgs:invitation_revoke", args=[licensor.organisation.slug, revoked.pk]))
+    revoke = reverse("orgs:invitation_revoke", args=[licensor.organisation.slug, revoked.pk])
+    page = client.post(revoke, follow=True).content.decode()
+    assert "The invitation to a@example.com is revoked." in page
+    # Revoking again (a page left open) says what happened instead of reporting a second revocation.
+    page = client.post(revoke, follow=True).content.decode()
+    assert "was revoked already" in page and "is revoked." not in page
     Invitation.objects.filter(email="b@example.com").update(expires_at=timezone.now())
+    page = client.post(
+        reverse(
+            "orgs:invitation_revoke",
+            args=[licensor.organisation.slug, Invitation.objects.get(email="b@example.com").pk],
+        ),
+        follow=True,
+    ).content.decode()
+    assert "has expired already" in page
+    assert Invitation.objects.get(email="b@example.com").revoked_at is None
     client.logout()
     assert (
         "This invitation was revoked; ask the organisation for a new one."
