@@ -99,7 +99,7 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
         # The balances by effective date (the trial balance's), at the end of the range and before its start.
         balance = ledger.account_balance(code, currency, as_of_date=date_to)
         opening = None
-        if date_from is not None:
+        if date_from is not None and date_from > dt.date.min:
             opening = ledger.account_balance(code, currency, as_of_date=date_from - dt.timedelta(days=1))
         page = ledger.account_statement(
             code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=date_from, date_to=date_to
