@@ -11,5 +11,8 @@ urlpatterns = [
     path(
         "o/<slug:org_slug>/invitations/<int:invitation_id>/revoke/", views.invitation_revoke, name="invitation_revoke"
     ),
+    path(
+        "o/<slug:org_slug>/invitations/<int:invitation_id>/resend/", views.invitation_resend, name="invitation_resend"
+    ),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -79,8 +80,18 @@ def members(request: HttpRequest) -> HttpResponse:
             "access": access,
             "org": access.organisation,
             "form": form,
-            "memberships": Membership.objects.filter(organisation=access.organisation).select_related("user"),
-            "invitations": Invitation.objects.filter(organisation=access.organisation).select_related("invited_by"),
+            "memberships": Paginator(
+                Membership.objects.filter(organisation=access.organisation)
+                .select_related("user")
+                .order_by("user__email"),
+                50,
+            ).get_page(request.GET.get("members_page")),
+            "invitations": Paginator(
+                Invitation.objects.filter(organisation=access.organisation)
+                .select_related("invited_by")
+                .order_by("-created_at", "-id"),
+                20,
+            ).get_page(request.GET.get("invitations_page")),
             "can_manage": access.can(Perm.MANAGE_MEMBERS),
             "roles": roles,
         },
@@ -129,6 +140,27 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"The invitation to {invitation.email} is revoked.")
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+
+
+@require_POST
+@org_view(Perm.MANAGE_MEMBERS)
+def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
+    """A new link for a pending or expired invitation, with the same role; the old link stops working."""
+    old = get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
+    if old.status not in ("pending", "expired"):
+        messages.error(request, f"The invitation to {old.email} is {old.status}: there is nothing to resend.")
+    else:
+        try:
+            invitation = services.invitation_create(
+                access=request.access, email=old.email, role=old.role, accept_base_url=request.build_absolute_uri("/")
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request, f"A new invitation was sent to {invitation.email}; the earlier link no longer works."
+            )
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 

@@ -199,3 +199,41 @@ def test_inviting_again_retires_the_earlier_link(client, licensor, licensee, dja
     client.force_login(licensee.user)
     page = client.get(reverse("orgs:members", args=[licensee.organisation.slug])).content.decode()
     assert 'value="catalog_manager"' not in page  # nothing to manage in a licensee
+
+
+def test_a_pending_or_expired_invitation_is_resent_with_a_new_link(
+    client, licensor, django_capture_on_commit_callbacks
+):
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, role=Role.VIEWER)
+    first = emailed_link()
+    old = Invitation.objects.get()
+    Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now())
+    members = client.get(reverse("orgs:members", args=[licensor.organisation.slug])).content.decode()
+    resend = reverse("orgs:invitation_resend", args=[licensor.organisation.slug, old.pk])
+    assert f'action="{resend}"' in members  # expired: offered again
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.post(resend, follow=True).content.decode()
+    assert "A new invitation was sent to new.person@example.com" in page
+    second = emailed_link()
+    new = Invitation.objects.exclude(pk=old.pk).get()
+    assert (new.role, new.status, second != first) == (Role.VIEWER, "pending", True)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("orgs:invitation_resend", args=[licensor.organisation.slug, new.pk]))
+    assert Invitation.objects.get(pk=new.pk).status == "replaced"  # one live link per address
+    page = client.post(reverse("orgs:invitation_resend", args=[licensor.organisation.slug, new.pk]), follow=True)
+    assert "is replaced: there is nothing to resend" in page.content.decode()
+    assert Invitation.objects.filter(accepted_at__isnull=True, revoked_at__isnull=True).count() == 1
+
+
+def test_long_member_and_invitation_lists_page(client, licensor):
+    client.force_login(licensor.user)
+    for i in range(25):
+        invite(client, licensor, email=f"person{i:02d}@example.com")
+    url = reverse("orgs:members", args=[licensor.organisation.slug])
+    first = client.get(url).content.decode()
+    assert first.count("@example.com</td>") == 20 and "person24@example.com" in first  # newest first
+    assert "invitations_page=2" in first and "Page 1 of 2" in first
+    second = client.get(url + "?invitations_page=2").content.decode()
+    assert "person00@example.com" in second and "person24@example.com" not in second
