@@ -143,6 +143,16 @@ def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_u
     return invitation
 
 
+@transaction.atomic
+def invitation_resend(*, access: OrgAccess, invitation_id: int, accept_base_url: str = "") -> Invitation:
+    """A new link for a pending or expired invitation, with the same role; the earlier link stops working."""
+    access.require(Perm.MANAGE_MEMBERS)
+    old = Invitation.objects.select_for_update().get(pk=invitation_id, organisation=access.organisation)
+    if old.status not in ("pending", "expired"):
+        raise ValidationError(f"The invitation to {old.email} is {old.status}: there is nothing to resend.")
+    return invitation_create(access=access, email=old.email, role=old.role, accept_base_url=accept_base_url)
+
+
 def invitation_for_token(token: str) -> Invitation | None:
     return Invitation.objects.select_related("organisation").filter(token_hash=_hash(token)).first()
 

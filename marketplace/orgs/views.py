@@ -147,20 +147,15 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """A new link for a pending or expired invitation, with the same role; the old link stops working."""
-    old = get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    if old.status not in ("pending", "expired"):
-        messages.error(request, f"The invitation to {old.email} is {old.status}: there is nothing to resend.")
+    get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
+    try:
+        invitation = services.invitation_resend(
+            access=request.access, invitation_id=invitation_id, accept_base_url=request.build_absolute_uri("/")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
-        try:
-            invitation = services.invitation_create(
-                access=request.access, email=old.email, role=old.role, accept_base_url=request.build_absolute_uri("/")
-            )
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-        else:
-            messages.success(
-                request, f"A new invitation was sent to {invitation.email}; the earlier link no longer works."
-            )
+        messages.success(request, f"A new invitation was sent to {invitation.email}; the earlier link no longer works.")
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
