@@ -5,9 +5,10 @@
 * ours, one entry per call (``entry_post``, autocommit) and in bulk (``entries_post``);
 * hordak ``transfer_to`` (one call per entry) and its ``bulk_create`` path;
 * raw ``COPY`` of the same number of posting rows into a bare table, the physical limit (median of three);
-* the bare writes: the same entry, posting and stored-balance rows written through the same kind of call (one
-  function call per entry, and set-wise in chunks) into copies of the ledger tables with their indexes but none
-  of the checks, locks or triggers: how fast a post could be if it guaranteed nothing beyond its rows;
+* the bare writes: the same entry and posting rows and the accounts' stored balances (not the day totals that
+  as-of-date reads use) written through the same kind of call (one function call per entry, and set-wise in
+  chunks) into copies of the ledger tables with their indexes but none of the checks, locks or triggers: how fast
+  a post could be if it guaranteed nothing beyond its rows;
 * balance reads, now and as of a past date, on an account with a million postings.
 
 Rates count entries, except ``copy_rows_per_s`` (posting rows). Ends with one JSON line.
@@ -191,7 +192,8 @@ END $$;
 
 
 def _bare_writes(entries: int, times: dict, chunk: int = 5_000) -> None:
-    """The floor under our posts: their rows and stored balances, with the tables' indexes and nothing else."""
+    """The floor under our posts: their rows and account balances (no day totals), with the tables' indexes and
+    nothing else."""
     from django.db import connection, transaction
 
     from ledger.models import Account

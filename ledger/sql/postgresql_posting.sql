@@ -102,8 +102,14 @@ BEGIN
     END IF;
     SELECT array_agg(v_ids_by_ordinal[l.ax] ORDER BY l.i) INTO v_acc
       FROM unnest(p_leg_acc) WITH ORDINALITY AS l(ax, i);
+    -- A malformed call (a bug in the caller, not a refusal): no 'ledger:' code for Python to map.
+    IF cardinality(p_leg_acc) IS DISTINCT FROM cardinality(p_leg_entry)
+       OR cardinality(p_leg_amount) IS DISTINCT FROM cardinality(p_leg_entry)
+       OR cardinality(p_leg_index) IS DISTINCT FROM cardinality(p_leg_entry) THEN
+        RAISE EXCEPTION 'ledger_post_entries: the per-leg arrays differ in length';
+    END IF;
     IF array_position(v_acc, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'ledger: leg % names no account (ordinal %)', array_position(v_acc, NULL),
+        RAISE EXCEPTION 'ledger_post_entries: leg % names no account (ordinal %)', array_position(v_acc, NULL),
             p_leg_acc[array_position(v_acc, NULL)];
     END IF;
 

@@ -92,17 +92,18 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
     date_from, error_from = _date_param(request, "from")
     date_to, error_to = _date_param(request, "to")
     errors = [e for e in (error_from, error_to) if e]
+    range_from, range_to = date_from, date_to  # what filters; the inputs keep what was typed
     if date_from and date_to and date_from > date_to:
         errors.append("From is after To: choose a From date on or before the To date.")
-        date_from = date_to = None
+        range_from = range_to = None
     try:
         # The balances by effective date (the trial balance's), at the end of the range and before its start.
-        balance = ledger.account_balance(code, currency, as_of_date=date_to)
+        balance = ledger.account_balance(code, currency, as_of_date=range_to)
         opening = None
-        if date_from is not None and date_from > dt.date.min:
-            opening = ledger.account_balance(code, currency, as_of_date=date_from - dt.timedelta(days=1))
+        if range_from is not None and range_from > dt.date.min:
+            opening = ledger.account_balance(code, currency, as_of_date=range_from - dt.timedelta(days=1))
         page = ledger.account_statement(
-            code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=date_from, date_to=date_to
+            code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=range_from, date_to=range_to
         )
     except ledger.UnknownAccount:
         raise Http404("No such account") from None
@@ -119,6 +120,8 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
             "page": page,
             "date_from": date_from,
             "date_to": date_to,
+            "range_from": range_from,
+            "range_to": range_to,
             "errors": errors,
         },
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -92,6 +94,9 @@ def members(request: HttpRequest) -> HttpResponse:
                 .order_by("-created_at", "-id"),
                 20,
             ).get_page(request.GET.get("invitations_page")),
+            # Each list's pager keeps the other list's page.
+            "members_query": urlencode({k: v for k, v in request.GET.items() if k == "invitations_page"}),
+            "invitations_query": urlencode({k: v for k, v in request.GET.items() if k == "members_page"}),
             "can_manage": access.can(Perm.MANAGE_MEMBERS),
             "roles": roles,
         },

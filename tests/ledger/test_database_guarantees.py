@@ -356,3 +356,22 @@ def test_references_are_checked_for_compact_and_sparse_entry_ids(books, sparse):
     with pytest.raises(REFUSED, match="another currency"), transaction.atomic():
         insert_postings(legs(entries(4_000_000)), last_currency="USD")
     assert JournalEntry.objects.count() == 41
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bulk posting function is PostgreSQL's")
+@pytest.mark.parametrize(
+    ("leg_accounts", "message"),
+    [("{1}", "per-leg arrays differ in length"), ("{1,3}", "leg 2 names no account"), ("{1,NULL}", "leg 2 names")],
+)
+def test_a_malformed_bulk_call_is_refused_whole(books, leg_accounts, message):
+    """A caller's bug (not a refusal of the entry): named plainly, nothing written."""
+    before = JournalEntry.objects.count()
+    with pytest.raises(DatabaseError, match=message), transaction.atomic():
+        raw(
+            "SELECT * FROM ledger_post_entries(ARRAY[NULL]::text[], ARRAY['a'], ARRAY['b'], ARRAY[current_date],"
+            " ARRAY['x'], ARRAY['{}'::jsonb], ARRAY[NULL::bigint], ARRAY[2::smallint], now(),"
+            " ARRAY['cash:stripe', 'prepaid:lic_acme'], ARRAY['EUR', 'EUR'], ARRAY[1, 1], ARRAY[0, 1]::smallint[],"
+            " %s::int[], ARRAY[5, -5]::bigint[])",
+            [leg_accounts],
+        )
+    assert JournalEntry.objects.count() == before

@@ -97,8 +97,10 @@ def human_size(size: int) -> str:
     """Decimal units (1 GB = 10^9 bytes), the units that per-GB prices are charged in (pricing.py)."""
     scaled = float(size)
     for unit in ("bytes", "kB", "MB", "GB", "TB"):
-        if abs(scaled) < 1000 or unit == "TB":
-            return f"{scaled:,.0f} {unit}" if unit == "bytes" else f"{scaled:,.1f} {unit}"
+        if unit == "bytes" and abs(scaled) < 1000:
+            return f"{scaled:,.0f} bytes"
+        if unit != "bytes" and (abs(scaled) < 999.95 or unit == "TB"):  # 999.95 would read "1,000.0"
+            return f"{scaled:,.1f} {unit}"
         scaled /= 1000
     raise AssertionError("unreachable: the last unit returns")
 

@@ -144,6 +144,8 @@ def test_sizes_read_in_the_decimal_units_that_per_gb_prices_charge():
     assert imports.human_size(1_000_003) == "1.0 MB"
     assert imports.human_size(5_061_518_398_591) == "5.1 TB"  # Django's filesizeformat says 4.6 TB (TiB)
     assert imports.human_size(3 * 10**15) == "3,000.0 TB"
+    assert (imports.human_size(999_949), imports.human_size(999_950)) == ("999.9 kB", "1.0 MB")
+    assert imports.human_size(999_999_999) == "1.0 GB"
 
 
 @override_settings(MANIFEST_MAX_BYTES=1000)

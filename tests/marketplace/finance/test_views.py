@@ -122,7 +122,8 @@ def test_an_account_opened_from_a_dated_trial_balance_keeps_its_date_and_agrees_
     backwards = staff_client.get(
         reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + "?from=2026-12-01&to=2026-01-01"
     ).content.decode()
-    assert "From is after To" in backwards
+    assert "From is after To" in backwards and "Balance now" in backwards
+    assert 'value="2026-12-01"' in backwards and 'value="2026-01-01"' in backwards  # kept, to be corrected
     earliest = reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + "?from=0001-01-01"
     assert staff_client.get(earliest).status_code == 200
 

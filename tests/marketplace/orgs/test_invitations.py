@@ -237,3 +237,5 @@ def test_long_member_and_invitation_lists_page(client, licensor):
     assert "invitations_page=2" in first and "Page 1 of 2" in first
     second = client.get(url + "?invitations_page=2").content.decode()
     assert "person00@example.com" in second and "person24@example.com" not in second
+    kept = client.get(url + "?members_page=1").content.decode()
+    assert "?members_page=1&amp;invitations_page=2" in kept  # paging one list keeps the other's page
