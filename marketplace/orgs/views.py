@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -19,6 +21,8 @@ from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
 from marketplace.orgs.models import Invitation, Membership, OrgKind
 from marketplace.orgs.selectors import licensor_sales
+
+_T = TypeVar("_T")
 
 
 def form_errors(form, exc: ValidationError) -> None:
@@ -107,14 +111,13 @@ def members(request: HttpRequest) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
     get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
-    try:
-        membership = services.membership_change(
+    _report(
+        request,
+        lambda: services.membership_change(
             access=request.access, membership_id=membership_id, role=request.POST.get("role", "")
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"{membership.user.email} is now {membership.get_role_display().lower()}.")
+        ),
+        lambda m: f"{m.user.email} is now {m.get_role_display().lower()}.",
+    )
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
@@ -122,16 +125,13 @@ def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
-    try:
-        membership = services.membership_remove(access=request.access, membership_id=membership_id)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(
-            request, f"{membership.user.email} is no longer a member of {request.access.organisation.name}."
-        )
-        if membership.user_id == request.user.pk:  # left it: its pages are no longer theirs to see
-            return redirect("home")
+    membership = _report(
+        request,
+        lambda: services.membership_remove(access=request.access, membership_id=membership_id),
+        lambda m: f"{m.user.email} is no longer a member of {request.access.organisation.name}.",
+    )
+    if membership is not None and membership.user_id == request.user.pk:  # left it: its pages are no longer theirs
+        return redirect("home")
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
@@ -139,12 +139,11 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    try:
-        invitation = services.invitation_revoke(access=request.access, invitation_id=invitation_id)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"The invitation to {invitation.email} is revoked.")
+    _report(
+        request,
+        lambda: services.invitation_revoke(access=request.access, invitation_id=invitation_id),
+        lambda i: f"The invitation to {i.email} is revoked.",
+    )
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
@@ -153,15 +152,25 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """A new link for a pending or expired invitation, with the same role; the old link stops working."""
     get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    try:
-        invitation = services.invitation_resend(
+    _report(
+        request,
+        lambda: services.invitation_resend(
             access=request.access, invitation_id=invitation_id, accept_base_url=request.build_absolute_uri("/")
-        )
+        ),
+        lambda i: f"A new invitation was sent to {i.email}; the earlier link no longer works.",
+    )
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+
+
+def _report(request: HttpRequest, action: Callable[[], _T], success: Callable[[_T], str]) -> _T | None:
+    """Run a member action; its refusal or its outcome is a message on the members page."""
+    try:
+        result = action()
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"A new invitation was sent to {invitation.email}; the earlier link no longer works.")
-    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+        return None
+    messages.success(request, success(result))
+    return result
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
