@@ -216,6 +216,8 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             item = {"start": start_text, "end": end_text, "reason": reason}
         if not isinstance(item, dict):
             raise ValueError("each exclusion must be an object with start, end and reason")
+        if unknown := sorted(set(item) - {"start", "end", "reason"}):
+            raise ValueError(f"an exclusion has start, end and reason only, not {', '.join(map(repr, unknown))}")
         start = _seconds(str(item.get("start", "")))
         end = _seconds(str(item.get("end", "")))
         reason = str(item.get("reason", "")).strip().lower()

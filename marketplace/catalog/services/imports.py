@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.conf import settings
@@ -317,6 +318,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             # Duplicates are checked even when other rows failed, so one pass reports every bad row.
             row_errors += _check_duplicates(mi)
             row_errors += _check_share_changes(mi)
+            row_errors += _check_kept_exclusions(mi)
             if row_errors:
                 _finish(mi, ImportStatus.INVALID, error_count=row_errors)
             else:
@@ -517,6 +519,38 @@ def _check_share_changes(mi: ManifestImport) -> int:
     return _store_errors_chunked(
         mi, (RowError(row.line, "co_owners", SHARES_NEED_FINANCE) for row in refused.iterator())
     )
+
+
+def _check_kept_exclusions(mi: ManifestImport) -> int:
+    """A row that leaves clip_exclusions out keeps the asset's; with a new, shorter duration they must still fit
+    inside the video, as they must when the file sends them."""
+    rows = ManifestRow.objects.raw(
+        f"""
+        SELECT r.id, r.line, r.duration_seconds, a.clip_exclusions AS stored_exclusions
+          FROM catalog_manifestrow r
+          JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
+         WHERE r.manifest_import_id = %s AND (r.kept & {KEEP_BITS["clip_exclusions"]}) <> 0
+           AND r.duration_seconds < a.duration_seconds
+         ORDER BY r.line
+        """,
+        [mi.corpus_id, mi.pk],
+    )
+
+    def errors() -> Iterator[RowError]:
+        for row in rows.iterator():
+            stored = row.stored_exclusions
+            stored = json.loads(stored) if isinstance(stored, str) else stored
+            past = [x for x in stored if Decimal(x["end"]) > row.duration_seconds]
+            if past:
+                yield RowError(
+                    row.line,
+                    "clip_exclusions",
+                    f"clip_exclusions kept from the stored asset: exclusion {past[0]['start']}-{past[0]['end']} "
+                    f"runs past the end of the video ({row.duration_seconds.normalize():f} s); send the "
+                    "clip_exclusions column with exclusions that fit the new duration",
+                )
+
+    return _store_errors_chunked(mi, errors())
 
 
 CANCELLED_MESSAGE = "Cancelled before it was applied: nothing was changed. Upload the file again to import it."

@@ -280,7 +280,7 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     out, err = io.StringIO(), io.StringIO()
     call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username, stdout=out, stderr=err)
     assert "2 added, 0 changed, 0 unchanged" in out.getvalue()
-    assert "importing m.csv" in err.getvalue()
+    assert "importing m.csv" in err.getvalue() and err.getvalue().endswith("finished     100.0%\n")  # then a new line
     bad = tmp_path / "bad.csv"
     bad.write_bytes(manifest_csv([manifest_row("c3", width="0")]))
     out = io.StringIO()
@@ -289,6 +289,14 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
             "import_manifest", corpus.pk, str(bad), "--as", licensor.user.username, stdout=out, stderr=io.StringIO()
         )
     assert "line 2: width must be greater than zero (got 0)" in out.getvalue()
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(manifest_csv([manifest_row("c4")]) + b'c5,"Unclosed')
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="nothing was changed"):
+        call_command(
+            "import_manifest", corpus.pk, str(cut), "--as", licensor.user.username, stdout=out, stderr=io.StringIO()
+        )
+    assert "line 3" in out.getvalue() and "line 3: line 3" not in out.getvalue()  # the line named once
     # The corpus by its slug, the member's address in any case; progress is plain text, not error-styled.
     from marketplace.catalog.management.commands.import_manifest import Command
 
@@ -821,3 +829,33 @@ def test_stored_exclusions_are_brought_to_the_one_order(licensor, corpus):
     assert Asset.objects.get().clip_exclusions == canonical
     again = import_rows(licensor, corpus, [manifest_row("a", clip_exclusions="1-5:likeness;1-2:music")])
     assert (again.changed, again.unchanged) == (0, 1)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_kept_clip_exclusions_must_fit_a_shorter_duration(licensor, corpus, fmt):
+    """A file that leaves clip_exclusions out keeps the stored ones: a new duration they overrun is a row error."""
+    import_rows(licensor, corpus, [manifest_row("a", duration_seconds="5000", clip_exclusions="3660-3720:music"),
+                                   manifest_row("b", duration_seconds="30", clip_exclusions="10-20:music")])  # fmt: skip
+    rows = [
+        {k: v for k, v in manifest_row("a", duration_seconds="100").items() if k in REQUIRED_COLUMNS},
+        {k: v for k, v in manifest_row("b", duration_seconds="25").items() if k in REQUIRED_COLUMNS},  # still fits
+    ]
+    content = (
+        manifest_csv(rows, columns=REQUIRED_COLUMNS)
+        if fmt == "csv"
+        else "".join(json.dumps(r) + "\n" for r in rows).encode()
+    )
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(f"m.{fmt}", content)).pk
+    )
+    assert mi.status == ImportStatus.INVALID
+    errors = list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "field", "message"))
+    assert errors == [
+        (
+            2 if fmt == "csv" else 1,  # the CSV's first line is its header
+            "clip_exclusions",
+            "clip_exclusions kept from the stored asset: exclusion 3660-3720 runs past the end of the video (100 s); "
+            "send the clip_exclusions column with exclusions that fit the new duration",
+        )
+    ]
+    assert Asset.objects.get(external_id="a").duration_seconds == 5000  # nothing changed

@@ -144,16 +144,19 @@ def test_json_lines_with_native_types_and_errors():
                     "co_owners": [{"org": "northlight", "share": "100"}]}),
         json.dumps({**manifest_row("j2"), "colour": "red"}),
         "[1, 2]",
+        json.dumps({**manifest_row("j5"), "clip_exclusions": [{"start": 1, "end": 2, "reason": "music", "stop": 3}]}),
         json.dumps(manifest_row("j4"))[:40],
     ]  # fmt: skip
     rows = parse(("\n".join(lines)).encode(), "jsonl")
     assert rows[0].row.co_owners == [{"org": "northlight", "bp": 10000}]
     found = messages(rows)
     assert found[:2] == [(2, "colour", "unknown field 'colour'"), (3, "", "line 3 must be a JSON object")]
-    assert found[2][0] == 4
-    assert found[2][2].startswith("line 4 is not valid JSON: ")
-    assert found[2][2].endswith("(the file may be truncated)")
-    assert len(found) == 3
+    # A typo inside an exclusion is as much an error as one at the top level.
+    assert found[2] == (4, "clip_exclusions", "clip_exclusions an exclusion has start, end and reason only, not 'stop'")
+    assert found[3][0] == 5
+    assert found[3][2].startswith("line 5 is not valid JSON: ")
+    assert found[3][2].endswith("(the file may be truncated)")
+    assert len(found) == 4
 
 
 @given(st.lists(st.sampled_from([b"a", b"bc", b",", b"\r", b"\n", b"\r\n", b'"']), max_size=40), st.integers(1, 9))

@@ -53,6 +53,7 @@ class Command(BaseCommand):
             if manifest_import_cancel(mi.pk):
                 raise CommandError(f"{what}: import {mi.pk} is cancelled and nothing was changed") from None
             raise CommandError(f"{what} after import {mi.pk} had finished; see its page") from None
+        progress(100, 100, phase="finished")  # the last phase reported stops short of 100%
         progress.done()
         if mi.status == "done":
             withdrawn = f", {mi.still_withdrawn:,} still withdrawn" if mi.still_withdrawn else ""
@@ -68,7 +69,9 @@ class Command(BaseCommand):
         if mi.file_error:
             self.stdout.write(self.style.ERROR(mi.file_error))
         for error in ManifestRowError.objects.filter(manifest_import=mi).order_by("line")[:show_errors]:
-            self.stdout.write(f"line {error.line}: {error.message}")
+            # Some messages (a file cut short, bad bytes) name their line already.
+            named = error.message.startswith(f"line {error.line} ") or error.message.startswith(f"line {error.line}:")
+            self.stdout.write(error.message if named else f"line {error.line}: {error.message}")
         if mi.error_count > show_errors:
             self.stdout.write(f"… and {mi.error_count - show_errors:,} more")
         raise CommandError(f"import {mi.pk} {mi.status}: nothing was changed")
