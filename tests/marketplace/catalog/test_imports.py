@@ -834,8 +834,11 @@ def test_stored_exclusions_are_brought_to_the_one_order(licensor, corpus):
 @pytest.mark.parametrize("fmt", ["csv", "jsonl"])
 def test_kept_clip_exclusions_must_fit_a_shorter_duration(licensor, corpus, fmt):
     """A file that leaves clip_exclusions out keeps the stored ones: a new duration they overrun is a row error."""
-    import_rows(licensor, corpus, [manifest_row("a", duration_seconds="5000", clip_exclusions="3660-3720:music"),
-                                   manifest_row("b", duration_seconds="30", clip_exclusions="10-20:music")])  # fmt: skip
+    stored = [
+        manifest_row("a", duration_seconds="5000", clip_exclusions="3660-3720:music"),
+        manifest_row("b", duration_seconds="30", clip_exclusions="10-20:music"),
+    ]
+    import_rows(licensor, corpus, stored)
     rows = [
         {k: v for k, v in manifest_row("a", duration_seconds="100").items() if k in REQUIRED_COLUMNS},
         {k: v for k, v in manifest_row("b", duration_seconds="25").items() if k in REQUIRED_COLUMNS},  # still fits
