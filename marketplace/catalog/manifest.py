@@ -112,6 +112,15 @@ def _number(text: str) -> Decimal:
         raise ValueError(f"{text!r} is out of range") from None
 
 
+class _NotJsonNumber(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> None:
+    """Python's json reads NaN and Infinity, which JSON does not have."""
+    raise _NotJsonNumber(f"{name} is not a JSON number")
+
+
 def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
     text = _text(value, 40)
     if not _NUMBER.match(text):
@@ -135,9 +144,12 @@ def _int(value: Any, maximum: int) -> int:
         number = value
     else:
         text = _text(value, 30)
-        if not re.fullmatch(r"[+-]?[0-9]+", text):
+        exact = _number(text) if _NUMBER.match(text) else None  # "1e3" is 1000, as it is for a duration
+        if exact is None or exact != exact.to_integral_value():
             raise ValueError(f"{text!r} is not a whole number")
-        number = int(text)
+        if exact > maximum:  # before int(): "1e999999999" would be a billion digits
+            raise ValueError(f"{text} is implausibly large (limit {maximum})")
+        number = int(exact)
     if number <= 0:
         raise ValueError(f"must be greater than zero (got {number})")
     if number > maximum:
@@ -626,12 +638,14 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]
         saw_row = True
         try:
             # Decimals, not floats: 30.00000000000000001 must fail the decimal-places check as it does in a CSV.
-            record = json.loads(text, parse_float=Decimal, object_pairs_hook=_object_without_repeats)
+            record = json.loads(
+                text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_without_repeats
+            )
         # Also an integer of 4,300+ digits, a number whose exponent is out of Decimal's range, or nesting too deep.
         except (ValueError, ArithmeticError, RecursionError) as exc:
             if isinstance(exc, json.JSONDecodeError):
                 reason = exc.msg
-            elif isinstance(exc, _DuplicateKey):
+            elif isinstance(exc, _DuplicateKey | _NotJsonNumber):
                 reason = str(exc)
             else:
                 reason = "it nests too deeply or holds a number too long or out of range"

@@ -130,6 +130,25 @@ def test_a_row_cut_inside_its_last_field_is_not_taken_for_whole():
     assert messages(parse(content.replace(b"\n", b"\r\n"))) == []
 
 
+def test_whole_numbers_in_exponent_form_and_json_constants():
+    csv_rows = parse(
+        manifest_csv(
+            [
+                manifest_row("e1", size_bytes="1e3", width="1.92e3"),
+                manifest_row("e2", size_bytes="1.5e0"),
+                manifest_row("e3", size_bytes="1e999999999"),
+            ]
+        )
+    )
+    assert (csv_rows[0].row.size_bytes, csv_rows[0].row.width) == (1000, 1920)
+    found = messages(csv_rows)
+    assert found[0] == (3, "size_bytes", "size_bytes '1.5e0' is not a whole number")
+    assert found[1][:2] == (4, "size_bytes") and "implausibly large" in found[1][2]
+    lines = [json.dumps(manifest_row("j1"))[:-1] + ', "width": NaN}', json.dumps({**manifest_row("j2"), "width": 1e3})]
+    found = messages(parse("\n".join(lines).encode() + b"\n", "jsonl"))
+    assert found == [(1, "", "line 1 is not valid JSON: NaN is not a JSON number")]
+
+
 def test_empty_and_header_only_files():
     with pytest.raises(ManifestFileError, match="The file is empty"):
         parse(b"")
