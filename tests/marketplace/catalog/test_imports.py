@@ -862,3 +862,9 @@ def test_kept_clip_exclusions_must_fit_a_shorter_duration(licensor, corpus, fmt)
         )
     ]
     assert Asset.objects.get(external_id="a").duration_seconds == 5000  # nothing changed
+
+
+def test_a_whole_number_in_exponent_form_imports_on_every_road(licensor, corpus):
+    mi = import_rows(licensor, corpus, [manifest_row("x1", size_bytes="4.5e7", width="1.92e3"), manifest_row("x2")])
+    assert (mi.status, mi.added) == (ImportStatus.DONE, 2)
+    assert Asset.objects.values_list("size_bytes", "width").get(external_id="x1") == (45_000_000, 1920)
