@@ -180,8 +180,12 @@ def _list(value: Any) -> list:
 
 
 def _territories(value: Any) -> list[str]:
+    items = _list(value)
+    if not_text := [item for item in items if not isinstance(item, str)]:  # JSON Lines: [true], [1], [null]
+        kind = _JSON_KINDS.get(type(not_text[0]), "null" if not_text[0] is None else "a number")
+        raise ValueError(f"must be a list of codes as text, not of {kind}")
     # ASCII before upper-casing: Unicode upper-cases the ligature U+FB01 to "FI" and the dotless i U+0131 to "I".
-    codes = [code.upper() if code.isascii() else code for code in (str(c).strip() for c in _list(value))]
+    codes = [code.upper() if code.isascii() else code for code in (c.strip() for c in items)]
     unknown = [code for code in codes if code != WORLDWIDE and code not in COUNTRIES]
     if unknown:
         shown = ", ".join(code if code.isalnum() and code.isascii() else repr(code) for code in unknown)

@@ -147,6 +147,11 @@ def test_whole_numbers_in_exponent_form_and_json_constants():
     lines = [json.dumps(manifest_row("j1"))[:-1] + ', "width": NaN}', json.dumps({**manifest_row("j2"), "width": 1e3})]
     found = messages(parse("\n".join(lines).encode() + b"\n", "jsonl"))
     assert found == [(1, "", "line 1 is not valid JSON: NaN is not a JSON number")]
+    odd = [json.dumps({**manifest_row(f"t{i}"), "territories": [v]}) for i, v in enumerate([True, 1.5, None])]
+    found = messages(parse("\n".join(odd).encode() + b"\n", "jsonl"))
+    assert [message for _, _, message in found] == [
+        f"territories must be a list of codes as text, not of {kind}" for kind in ("true or false", "a number", "null")
+    ]
 
 
 def test_empty_and_header_only_files():
