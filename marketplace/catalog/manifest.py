@@ -216,7 +216,8 @@ def _seconds(text: str) -> Decimal:
     return value
 
 
-def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
+def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
+    """Exclusions in their stored form; ValueError names the first that is malformed or overruns ``duration``."""
     items = []
     for item in _list(value):
         if isinstance(item, str):
@@ -242,7 +243,7 @@ def _exclusions(value: Any, duration: Decimal | None) -> list[dict]:
         if end <= start:
             raise ValueError(f"exclusion {start}-{end} ends before it starts")
         if duration is not None and end > duration:
-            raise ValueError(f"exclusion {start}-{end} runs past the end of the video ({duration} s)")
+            raise ValueError(f"exclusion {start}-{end} runs past the end of the video ({duration.normalize():f} s)")
         # One spelling per time ("60", not "60.0"): an unchanged file must compare equal on re-upload.
         items.append({"start": f"{start.normalize():f}", "end": f"{end.normalize():f}", "reason": reason})
     # One order and no repeats: the same exclusions listed in another order, or twice, are the same rights.
@@ -361,7 +362,7 @@ def validate_record(
         except ValueError as exc:
             errors.append(RowError(line, name, f"{name} {exc}"))
     try:
-        values["clip_exclusions"] = _exclusions(get("clip_exclusions"), values.get("duration_seconds"))
+        values["clip_exclusions"] = clip_exclusions(get("clip_exclusions"), values.get("duration_seconds"))
     except ValueError as exc:
         errors.append(RowError(line, "clip_exclusions", f"clip_exclusions {exc}"))
     try:

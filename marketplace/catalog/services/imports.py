@@ -21,7 +21,6 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import PurePath
 
 from django.conf import settings
@@ -37,6 +36,7 @@ from marketplace.catalog.manifest import (
     AssetRow,
     ManifestFileError,
     RowError,
+    clip_exclusions,
     kept_columns,
     read_manifest,
 )
@@ -539,15 +539,14 @@ def _check_kept_exclusions(mi: ManifestImport) -> int:
     def errors() -> Iterator[RowError]:
         for row in rows.iterator():
             stored = row.stored_exclusions
-            stored = json.loads(stored) if isinstance(stored, str) else stored
-            past = [x for x in stored if Decimal(x["end"]) > row.duration_seconds]
-            if past:
+            try:  # the manifest's own rule, applied to the stored exclusions and the new duration
+                clip_exclusions(json.loads(stored) if isinstance(stored, str) else stored, row.duration_seconds)
+            except ValueError as exc:
                 yield RowError(
                     row.line,
                     "clip_exclusions",
-                    f"clip_exclusions kept from the stored asset: exclusion {past[0]['start']}-{past[0]['end']} "
-                    f"runs past the end of the video ({row.duration_seconds.normalize():f} s); send the "
-                    "clip_exclusions column with exclusions that fit the new duration",
+                    f"clip_exclusions kept from the stored asset: {exc}; send the clip_exclusions column with "
+                    "exclusions that fit the new duration",
                 )
 
     return _store_errors_chunked(mi, errors())
