@@ -387,11 +387,6 @@ def quote(plan: PricePlan, quantity: Fraction | int) -> Quote:
     return Quote(plan.currency, quantity, lines, usage, plan.flat_fee, total, notes)
 
 
-def _price(amount: int, currency: str) -> str:
-    exponent = CURRENCY_EXPONENTS[currency]
-    return f"{Money(amount, currency).decimal:,.{exponent}f} {currency}"
-
-
 def _quantity_text(value: Fraction) -> str:
     """A quantity as people read it: 1,000 or 2.5 (the exact form, _fraction_str, has no thousands separators)."""
     text = _fraction_str(value)
@@ -403,12 +398,12 @@ def plan_terms(plan: PricePlan) -> list[str]:
     """The plan in plain words, one line per term, for buyers and reviewers: what the example totals come from."""
     terms = []
     if plan.flat_fee:
-        terms.append(f"Flat fee {_price(plan.flat_fee, plan.currency)}")
+        terms.append(f"Flat fee {plan.money(plan.flat_fee).format()}")
     if plan.metric:
         unit, units = METRICS[plan.metric], METRIC_PLURALS[plan.metric]
         lower = Fraction(0)
         for tier in plan.tiers:
-            rate = f"{_price(tier.unit_price, plan.currency)} per {unit}"
+            rate = f"{plan.money(tier.unit_price).format()} per {unit}"
             if tier.up_to is None:
                 terms.append(f"{rate} past {_quantity_text(lower)} {units}" if lower else f"{rate}")
                 break
@@ -416,14 +411,14 @@ def plan_terms(plan: PricePlan) -> list[str]:
             terms.append(f"{rate}, {start}{'to ' if lower else ''}{_quantity_text(tier.up_to)} {units}")
             lower = tier.up_to
         if plan.prepaid_commitment:
-            terms.append(f"Prepaid commitment {_price(plan.prepaid_commitment, plan.currency)}, drawn down by usage")
+            terms.append(f"Prepaid commitment {plan.money(plan.prepaid_commitment).format()}, drawn down by usage")
             if plan.overage_unit_price is not None:
-                terms.append(f"Past it, {_price(plan.overage_unit_price, plan.currency)} per {unit}")
+                terms.append(f"Past it, {plan.money(plan.overage_unit_price).format()} per {unit}")
         if plan.usage_cap is not None:
             terms.append(f"Usage past {_quantity_text(plan.usage_cap)} {units} is recorded but not charged")
     if plan.minimum_guarantee:
         terms.append(
-            f"Minimum guarantee {_price(plan.minimum_guarantee, plan.currency)}: usage below it is billed up to it"
+            f"Minimum guarantee {plan.money(plan.minimum_guarantee).format()}: usage below it is billed up to it"
         )
     return terms
 
