@@ -87,6 +87,8 @@ class RowResult:
 
 
 def _text(value: Any, limit: int, required: bool = True) -> str:
+    if isinstance(value, _UnreadNumber):
+        raise ValueError(f"{_shown(str(value))} is out of range")
     if value is None:
         value = ""
     if isinstance(value, (dict, list, bool)):  # JSON Lines: a number may stand for its text, nothing else
@@ -114,6 +116,25 @@ def _number(text: str) -> Decimal:
 
 class _NotJsonNumber(ValueError):
     pass
+
+
+class _UnreadNumber(str):
+    """A JSON number that Python cannot hold: an exponent past Decimal's range, or an integer of 4,300 digits and
+    more. It is kept as its text, so that the row error names its field, as it does for the same text in a CSV."""
+
+
+def _json_float(text: str) -> Decimal | _UnreadNumber:
+    try:
+        return Decimal(text)
+    except ArithmeticError:
+        return _UnreadNumber(text)
+
+
+def _json_int(text: str) -> int | _UnreadNumber:
+    try:
+        return int(text)
+    except ValueError:  # past sys.get_int_max_str_digits()
+        return _UnreadNumber(text)
 
 
 def _refuse_constant(name: str) -> None:
@@ -181,7 +202,8 @@ def _list(value: Any) -> list:
 
 def _territories(value: Any) -> list[str]:
     items = _list(value)
-    if not_text := [item for item in items if not isinstance(item, str)]:  # JSON Lines: [true], [1], [null]
+    # JSON Lines: [true], [1], [null]
+    if not_text := [item for item in items if not isinstance(item, str) or isinstance(item, _UnreadNumber)]:
         kind = _JSON_KINDS.get(type(not_text[0]), "null" if not_text[0] is None else "a number")
         raise ValueError(f"must be a list of codes as text, not of {kind}")
     # ASCII before upper-casing: Unicode upper-cases the ligature U+FB01 to "FI" and the dotless i U+0131 to "I".
@@ -644,16 +666,20 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]
         try:
             # Decimals, not floats: 30.00000000000000001 must fail the decimal-places check as it does in a CSV.
             record = json.loads(
-                text, parse_float=Decimal, parse_constant=_refuse_constant, object_pairs_hook=_object_without_repeats
+                text,
+                parse_float=_json_float,
+                parse_int=_json_int,
+                parse_constant=_refuse_constant,
+                object_pairs_hook=_object_without_repeats,
             )
-        # Also an integer of 4,300+ digits, a number whose exponent is out of Decimal's range, or nesting too deep.
-        except (ValueError, ArithmeticError, RecursionError) as exc:
+        # Also nesting too deep.
+        except (ValueError, RecursionError) as exc:
             if isinstance(exc, json.JSONDecodeError):
                 reason = exc.msg
             elif isinstance(exc, _DuplicateKey | _NotJsonNumber):
                 reason = str(exc)
             else:
-                reason = "it nests too deeply or holds a number too long or out of range"
+                reason = "it nests too deeply"
             hint = " (the file may be truncated)" if not raw.endswith(b"\n") else ""
             yield RowResult(
                 line, None, [RowError(line, "", f"line {line} is not valid JSON: {reason}{hint}")], consumed

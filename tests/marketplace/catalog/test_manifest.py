@@ -320,14 +320,23 @@ def test_json_lines_numbers_out_of_range_and_stray_keys_are_bounded_row_errors()
         json.dumps(manifest_row("j1")).replace('"fps": "25"', f'"fps": {HUGE}'),
         json.dumps({**manifest_row("j2"), **{f"titl{n}": 0 for n in range(5_000)}}),
     ]
-    rows = parse("".join(line + "\n" for line in lines).encode(), "jsonl")
+    nested = json.dumps(
+        {
+            **manifest_row("j3"),
+            "territories": ["FR", "@"],
+            "clip_exclusions": [{"start": 0, "end": "@", "reason": "music"}],
+            "co_owners": [{"org": "northlight", "share": "@"}],
+        }
+    ).replace('"@"', HUGE)  # unquoted
+    rows = parse("".join(line + "\n" for line in [*lines, nested]).encode(), "jsonl")
     found = messages(rows)
-    assert found[0] == (
-        1,
-        "",
-        "line 1 is not valid JSON: it nests too deeply or holds a number too long or out of range",
-    )
-    assert len(found) == 1 + 11 and found[-1] == (2, "", "and 4,990 more unknown fields")
+    assert found[0] == (1, "fps", f"fps '{HUGE}' is out of range")  # the field named, as for the same text in a CSV
+    assert [(field, message) for line, field, message in found if line == 3] == [
+        ("territories", "territories must be a list of codes as text, not of a number"),
+        ("clip_exclusions", f"clip_exclusions '{HUGE}' is out of range"),
+        ("co_owners", f"co_owners '{HUGE}' is out of range"),
+    ]
+    assert len(found) == 1 + 11 + 3 and found[-4] == (2, "", "and 4,990 more unknown fields")
     assert found[1] == (2, "titl0", "unknown field 'titl0' (did you mean 'title'?)")
 
 
@@ -364,10 +373,9 @@ def test_json_lines_that_python_cannot_parse_are_row_errors_and_decimals_stay_ex
         json.dumps({**manifest_row("fine"), "duration_seconds": 1}).replace(": 1,", ": 30.5,"),
     ]
     rows = parse(("\n".join(lines) + "\n").encode(), "jsonl")
-    reason = "it nests too deeply or holds a number too long or out of range"
     assert messages(rows) == [
-        (1, "", f"line 1 is not valid JSON: {reason}"),
-        (2, "", f"line 2 is not valid JSON: {reason}"),
+        (1, "width", f"width '{'1' * 60}'… is out of range"),
+        (2, "", "line 2 is not valid JSON: it nests too deeply"),
         (3, "duration_seconds", "duration_seconds 30.00000000000000001 has more than 3 decimal places"),
     ]
     assert str(rows[3].row.duration_seconds) == "30.5"
