@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class CorpusStatus(models.TextChoices):
@@ -173,6 +174,11 @@ class Asset(ManifestFields):
     def __str__(self) -> str:
         return f"{self.external_id}: {self.title}"
 
+    @property
+    def rights_expired(self) -> bool:
+        """rights_expiry is the last day the rights run (selectors.rights_expired_assets)."""
+        return self.rights_expiry is not None and self.rights_expiry < timezone.localdate()
+
 
 class ImportStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -200,6 +206,9 @@ class ManifestImport(models.Model):
     unchanged = models.BigIntegerField(default=0)
     missing = models.BigIntegerField(default=0, help_text="Active assets that this manifest no longer lists.")
     still_withdrawn = models.BigIntegerField(default=0, help_text="Rows for withdrawn assets, left withdrawn.")
+    rights_expired = models.BigIntegerField(
+        default=0, help_text="Active assets this manifest lists whose rights_expiry had passed when it was applied."
+    )
     kept_columns = models.JSONField(
         default=list, blank=True, help_text="Optional columns the file leaves out: assets keep what they store."
     )
@@ -280,6 +289,7 @@ class WithdrawalScope(models.TextChoices):
     ASSETS = "assets", "Selected assets"
     CORPUS = "corpus", "Whole corpus"
     MISSING = "missing", "Missing from a manifest"
+    RIGHTS_EXPIRED = "expired", "Rights expired"
 
 
 class Withdrawal(models.Model):

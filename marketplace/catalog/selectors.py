@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
+from django.utils import timezone
 
 from marketplace.catalog.models import (
     Asset,
@@ -189,8 +190,15 @@ def live_offer_versions(corpus: Corpus) -> list[OfferVersion]:
     return list(versions.values())
 
 
-def corpus_assets(corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q: str = "") -> QuerySet[Asset]:
-    assets = Asset.objects.filter(corpus=corpus)
+def rights_expired_assets(corpus_id: int) -> QuerySet[Asset]:
+    """Active assets whose rights ended before today: a rights_expiry date is the last day the rights run."""
+    return Asset.objects.filter(corpus_id=corpus_id, status=AssetStatus.ACTIVE, rights_expiry__lt=timezone.localdate())
+
+
+def corpus_assets(
+    corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q: str = "", rights_expired: bool = False
+) -> QuerySet[Asset]:
+    assets = rights_expired_assets(corpus.pk) if rights_expired else Asset.objects.filter(corpus=corpus)
     if status:
         assets = assets.filter(status=status)
     if q:

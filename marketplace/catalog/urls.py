@@ -20,6 +20,11 @@ urlpatterns = [
     ),
     path(f"{org}corpora/<int:corpus_id>/assets/", views.asset_list, name="assets"),
     path(f"{org}corpora/<int:corpus_id>/assets/withdraw/", views.assets_withdraw, name="assets_withdraw"),
+    path(
+        f"{org}corpora/<int:corpus_id>/assets/withdraw-expired/",
+        views.assets_withdraw_expired,
+        name="assets_withdraw_expired",
+    ),
     path(f"{org}corpora/<int:corpus_id>/assets/<int:asset_id>/", views.asset_detail, name="asset"),
     path(f"{org}corpora/<int:corpus_id>/imports/new/", views.import_create, name="import_create"),
     path(f"{org}corpora/<int:corpus_id>/offers/new/", views.offer_edit, name="offer_create"),

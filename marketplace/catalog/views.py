@@ -48,6 +48,9 @@ def _corpus(request: HttpRequest, corpus_id: int) -> Corpus:
     return get_object_or_404(Corpus, pk=corpus_id, organisation=request.access.organisation)
 
 
+RIGHTS_EXPIRED = "expired"  # the asset list's filter beside the statuses: active assets whose rights have ended
+
+
 def _slug(request: HttpRequest) -> str:
     return request.access.organisation.slug
 
@@ -220,9 +223,12 @@ def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=(), back=None) -> HttpResponse:
     status = params.get("status", AssetStatus.ACTIVE)
-    if status not in AssetStatus.values and status != "all":
+    if status not in AssetStatus.values and status not in ("all", RIGHTS_EXPIRED):
         status = AssetStatus.ACTIVE
-    assets = corpus_assets(corpus, status=None if status == "all" else status, q=params.get("q", "").strip())
+    assets = corpus_assets(
+        corpus, status=None if status in ("all", RIGHTS_EXPIRED) else status, q=params.get("q", "").strip(),
+        rights_expired=status == RIGHTS_EXPIRED,
+    )  # fmt: skip
     if status == AssetStatus.ACTIVE and not params.get("q", "").strip():
         pages = active_assets_pages(corpus, assets, 50)  # numbered from the stored total: nothing to count
     else:
@@ -300,6 +306,27 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if from_page == "asset" and len(ids) == 1:
         return _asset_page(request, corpus, ids[0], withdraw_form=form)
     return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def assets_withdraw_expired(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    """All of them in one step: assets whose rights have ended may run to many pages."""
+    corpus = _corpus(request, corpus_id)
+    try:
+        withdrawal = withdrawals.rights_expired_withdraw(
+            access=request.access, corpus=corpus, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        count = withdrawal.asset_count
+        messages.success(
+            request,
+            f"Withdrew the {count:,} asset{pluralize(count)} whose rights have expired. "
+            "Affected licensees will be notified.",
+        )
+    return redirect(reverse("catalog:assets", args=[_slug(request), corpus.pk]) + f"?status={RIGHTS_EXPIRED}")
 
 
 @org_view(Perm.VIEW, kinds={OrgKind.LICENSOR})

@@ -165,13 +165,16 @@ def _manifest(path: Path, spec: dict, rng: random.Random) -> None:
             if rng.random() < 0.05 and seconds > 20:
                 exclusions = f"5-{min(15, int(seconds))}:{rng.choice(['music', 'brand', 'likeness'])}"
             co_owners = "harbour-stock:60;northlight-studios:40" if spec["prefix"] == "hs-air" and n % 50 == 0 else ""
+            expiry = ""
+            if spec["prefix"] == "nl-kitchen" and n % 10 == 0:  # a few with rights that ran out: the import warns
+                expiry = "2026-06-30" if n % 1000 == 0 else "2031-12-31"
             writer.writerow(
                 [
                     external_id, f"{rng.choice(spec['themes']).capitalize()} #{n}", f"{seconds:.1f}", width, height,
                     rng.choice(["25", "29.97", "50"]), codec, int(seconds * bitrate / 8),
                     hashlib.sha256(external_id.encode()).hexdigest(),
                     f"s3://{spec['org']}-media/{spec['prefix']}/{external_id}.mp4", rng.choice(spec["languages"]),
-                    "", "", exclusions, co_owners,
+                    expiry, "", exclusions, co_owners,
                 ]
             )  # fmt: skip
 

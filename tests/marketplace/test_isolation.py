@@ -49,7 +49,7 @@ def victim(db, market, licensor):
     org, owner = make_org("victim-studio", OrgKind.LICENSOR)
     access = access_for(org, owner)
     corpus = corpora.corpus_create(access=access, data=CORPUS_DATA)
-    mi = import_rows(access, corpus, [manifest_row("v1"), manifest_row("v2")])
+    mi = import_rows(access, corpus, [manifest_row("v1"), manifest_row("v2", rights_expiry="2020-01-31")])
     version = offers.offer_save(access=access, corpus=corpus, data=OFFER_DATA)
     asset = Asset.objects.get(corpus=corpus, external_id="v1")
     withdrawals.assets_withdraw(access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received")

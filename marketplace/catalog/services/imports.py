@@ -610,11 +610,14 @@ class ImportDiff:
     unchanged: int
     still_withdrawn: int
     missing: int
+    rights_expired: int
 
 
 def _diff(mi: ManifestImport) -> ImportDiff:
     """Compare the staged rows with the corpus' assets, in SQL."""
     same = _unchanged("a", "r")
+    # A file without the column keeps the stored expiry, which may have passed as well.
+    expiry = f"CASE WHEN (r.kept & {KEEP_BITS['rights_expiry']}) <> 0 THEN a.rights_expiry ELSE r.rights_expiry END"
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -622,16 +625,17 @@ def _diff(mi: ManifestImport) -> ImportDiff:
               count(*) FILTER (WHERE a.id IS NULL),
               count(*) FILTER (WHERE a.status = 'active' AND NOT ({same})),
               count(*) FILTER (WHERE a.status = 'active' AND {same}),
-              count(*) FILTER (WHERE a.status = 'withdrawn')
+              count(*) FILTER (WHERE a.status = 'withdrawn'),
+              count(*) FILTER (WHERE (a.id IS NULL OR a.status = 'active') AND {expiry} < %s)
             FROM catalog_manifestrow r
             LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
             WHERE r.manifest_import_id = %s
             """,
-            [mi.corpus_id, mi.pk],
+            [connection.ops.adapt_datefield_value(timezone.localdate()), mi.corpus_id, mi.pk],
         )
-        added, changed, unchanged, withdrawn = (v or 0 for v in cursor.fetchone())
+        added, changed, unchanged, withdrawn, expired = (v or 0 for v in cursor.fetchone())
     missing = missing_assets(mi).count()
-    return ImportDiff(added, changed, unchanged, withdrawn, missing)
+    return ImportDiff(added, changed, unchanged, withdrawn, missing, expired)
 
 
 def missing_assets(mi: ManifestImport):
@@ -700,6 +704,7 @@ def _apply(mi: ManifestImport) -> None:
             unchanged=diff.unchanged,
             still_withdrawn=diff.still_withdrawn,
             missing=diff.missing,
+            rights_expired=diff.rights_expired,
         )
 
 

@@ -16,6 +16,7 @@ from marketplace.catalog.models import (
     Withdrawal,
     WithdrawalScope,
 )
+from marketplace.catalog.selectors import rights_expired_assets
 from marketplace.catalog.services.imports import latest_applied, missing_assets, missing_listing_kept
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
@@ -118,3 +119,21 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
     mi.missing_withdrawal = withdrawal
     mi.save(update_fields=["missing_withdrawal"])
     return withdrawal
+
+
+@transaction.atomic
+def rights_expired_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str = "") -> Withdrawal:
+    """Withdraw every active asset of a corpus whose rights_expiry has passed: rights that ended must not be sold
+    or delivered, and a catalogue re-exported each month would otherwise carry them on."""
+    access.require(Perm.MANAGE_CATALOG)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if corpus.status == CorpusStatus.WITHDRAWN:
+        raise ValidationError("This corpus is already withdrawn.")
+    assets = rights_expired_assets(corpus.pk)
+    if not assets.exists():
+        raise ValidationError("No active asset of this corpus has rights that have expired.")
+    today = timezone.localdate()
+    return _withdraw(
+        access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.RIGHTS_EXPIRED,
+        reason=(reason or "").strip() or f"Rights expired (rights_expiry before {today.isoformat()})",
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 import json
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -276,10 +277,11 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     from django.core.management import CommandError, call_command
 
     good = tmp_path / "m.csv"
-    good.write_bytes(manifest_csv([manifest_row("c1"), manifest_row("c2")]))
+    good.write_bytes(manifest_csv([manifest_row("c1"), manifest_row("c2", rights_expiry="2020-01-31")]))
     out, err = io.StringIO(), io.StringIO()
     call_command("import_manifest", corpus.pk, str(good), "--as", licensor.user.username, stdout=out, stderr=err)
     assert "2 added, 0 changed, 0 unchanged" in out.getvalue()
+    assert "1 listed asset with a rights expiry before today: still licensable until withdrawn" in out.getvalue()
     assert "importing m.csv" in err.getvalue() and err.getvalue().endswith("finished     100.0%\n")  # then a new line
     bad = tmp_path / "bad.csv"
     bad.write_bytes(manifest_csv([manifest_row("c3", width="0")]))
@@ -868,3 +870,47 @@ def test_a_whole_number_in_exponent_form_imports_on_every_road(licensor, corpus)
     mi = import_rows(licensor, corpus, [manifest_row("x1", size_bytes="4.5e7", width="1.92e3"), manifest_row("x2")])
     assert (mi.status, mi.added) == (ImportStatus.DONE, 2)
     assert Asset.objects.values_list("size_bytes", "width").get(external_id="x1") == (45_000_000, 1920)
+
+
+def test_an_import_counts_the_listed_assets_whose_rights_have_expired(licensor, corpus):
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    rows = [
+        manifest_row("lapsed", rights_expiry=(today - timedelta(days=1)).isoformat()),
+        manifest_row("last-day", rights_expiry=today.isoformat()),  # the rights run through their last day
+        manifest_row("open"),
+        manifest_row("long", rights_expiry="2099-12-31"),
+    ]
+    mi = import_rows(licensor, corpus, rows)
+    assert (mi.status, mi.added, mi.rights_expired) == ("done", 4, 1)
+    # A file without the column keeps each asset's stored expiry, and so its warning.
+    without = [{k: v for k, v in row.items() if k != "rights_expiry"} for row in rows]
+    content = manifest_csv(without, list(without[0]))
+    mi = imports.manifest_import_run(
+        imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content)).pk
+    )
+    assert (mi.status, mi.unchanged, mi.kept_columns, mi.rights_expired) == ("done", 4, ["rights_expiry"], 1)
+    # Renewed in the next file: nothing left to warn of; a withdrawn asset is not counted.
+    lapsed = Asset.objects.get(corpus=corpus, external_id="lapsed")
+    mi = import_rows(licensor, corpus, [{**rows[0], "rights_expiry": "2030-01-01"}, *rows[1:]])
+    assert (mi.changed, mi.rights_expired) == (1, 0)
+    withdrawals.assets_withdraw(access=licensor, corpus=corpus, asset_ids=[lapsed.pk], reason="Claim received")
+    assert import_rows(licensor, corpus, rows).rights_expired == 0
+
+
+def test_assets_whose_rights_have_expired_are_withdrawn_together(licensor, corpus, other_licensor):
+    rows = [manifest_row(f"old{i}", rights_expiry="2020-01-31") for i in range(3)] + [manifest_row("new")]
+    import_rows(licensor, corpus, rows)
+    with pytest.raises(Corpus.DoesNotExist):  # another organisation's corpus
+        withdrawals.rights_expired_withdraw(access=other_licensor, corpus=corpus)
+    withdrawal = withdrawals.rights_expired_withdraw(access=licensor, corpus=corpus)
+    assert (withdrawal.scope, withdrawal.asset_count) == ("expired", 3)
+    assert withdrawal.reason.startswith("Rights expired (rights_expiry before ")
+    statuses = dict(Asset.objects.filter(corpus=corpus).values_list("external_id", "status"))
+    assert statuses == {"old0": "withdrawn", "old1": "withdrawn", "old2": "withdrawn", "new": "active"}
+    assert totals(corpus)[0] == 1
+    event = DomainEvent.objects.filter(type="asset.withdrawn").latest("id")
+    assert (event.payload["scope"], event.payload["asset_count"]) == ("expired", 3)
+    with pytest.raises(ValidationError, match="No active asset of this corpus has rights that have expired"):
+        withdrawals.rights_expired_withdraw(access=licensor, corpus=corpus)

@@ -961,6 +961,43 @@ def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn
     assert "The missing asset was withdrawn" in page
 
 
+def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_the_pages(
+    owner_client, licensor, corpus
+):
+    rows = [manifest_row(f"old{i}", rights_expiry="2020-01-31") for i in range(2)] + [manifest_row("new")]
+    mi = import_rows(licensor, corpus, rows)
+    page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert "2 assets in this manifest have their rights expiry before" in page
+    assert f"{url('assets', licensor, corpus_id=corpus.pk)}?status=expired" in page
+    listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"status": "expired"})
+    assert [a.external_id for a in listing.context["page"]] == ["old0", "old1"]
+    assert "2 active assets of this corpus have a rights expiry before today" in listing.content.decode()
+    everything = owner_client.get(url("assets", licensor, corpus_id=corpus.pk)).content.decode()
+    assert everything.count(">rights expired</span>") == 2
+    old = Asset.objects.get(corpus=corpus, external_id="old0")
+    detail = owner_client.get(url("asset", licensor, corpus_id=corpus.pk, asset_id=old.pk)).content.decode()
+    assert '31 Jan 2020 <span class="status expired">expired</span>' in detail
+    viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
+    owner_client.force_login(viewer)
+    assert (
+        "Withdraw all with expired rights"
+        not in owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"status": "expired"}).content.decode()
+    )
+    # An object's page is a 404 to a member without the role (orgs.access.org_view).
+    assert owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk)).status_code == 404
+    assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).count() == 3
+    owner_client.force_login(licensor.user)
+    response = owner_client.post(
+        url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "Licence from the estate ended"},
+        follow=True,
+    )  # fmt: skip
+    assert "Withdrew the 2 assets whose rights have expired." in response.content.decode()
+    assert response.context["status"] == "expired" and not list(response.context["page"])
+    assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).get().external_id == "new"
+    again = owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), follow=True)
+    assert "No active asset of this corpus has rights that have expired." in again.content.decode()
+
+
 def test_a_licensor_takes_a_preview_down_at_once(
     client, licensor, operator, listed_corpus, django_capture_on_commit_callbacks
 ):

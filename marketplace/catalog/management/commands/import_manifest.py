@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
+from django.template.defaultfilters import pluralize
 
 from ledger.management.progress import Progress
 from marketplace.catalog.models import Corpus, ManifestRowError
@@ -65,6 +66,13 @@ class Command(BaseCommand):
             )
             if mi.kept_columns:
                 self.stdout.write(f"columns not in the file, kept as each asset had them: {', '.join(mi.kept_columns)}")
+            if mi.rights_expired:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{mi.rights_expired:,} listed asset{pluralize(mi.rights_expired)} with a rights expiry before "
+                        "today: still licensable until withdrawn (the corpus' asset list, 'Active, rights expired')"
+                    )
+                )
             return
         if mi.file_error:
             self.stdout.write(self.style.ERROR(mi.file_error))
