@@ -17,9 +17,12 @@ def drop_previous_signature(apps, schema_editor) -> None:
 
 
 class Migration(migrations.Migration):
+    """Not reversible: the code before it calls the signature dropped here, and ledger/sql holds only the current
+    functions, so a no-op reverse would leave a database that the older code cannot post to."""
+
     dependencies = [("ledger", "0018_closer_marker_any_outcome")]
 
     operations = [
-        migrations.RunPython(drop_previous_signature, migrations.RunPython.noop, elidable=False),
-        migrations.RunPython(install_posting, migrations.RunPython.noop, elidable=False),
+        migrations.RunPython(drop_previous_signature, elidable=False),
+        migrations.RunPython(install_posting, elidable=False),
     ]
