@@ -5,7 +5,8 @@
 Generates a CSV manifest, imports it with the same service the Celery job runs
 (COPY into a temporary table, check every row in SQL or Python, stage it,
 check duplicates, apply in one transaction), then loads the same file with a bare ``COPY … CSV`` into a table
-of the same columns. Peak memory is the import process' maximum resident set.
+of the same columns, and writes the imported assets again into a trigger-free copy of the asset table (the
+floor of the catalogue write). Peak memory is the import process' maximum resident set.
 Ends with one JSON line.
 """
 
@@ -58,6 +59,21 @@ def copy_rate(path: Path) -> float:
         elapsed = time.perf_counter() - start
         cursor.execute("SELECT count(*) FROM bench_manifest_copy")
         return cursor.fetchone()[0] / elapsed
+
+
+def catalogue_write_rate() -> float:
+    """The imported assets written again, set-wise, into a copy of the asset table made ``LIKE … INCLUDING ALL``
+    (its columns, checks and indexes; no triggers): the floor under any import's write into the catalogue, which
+    every run sets beside the goal's budget of four ``COPY`` times."""
+    from django.db import connection, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_asset_bare (LIKE catalog_asset INCLUDING ALL)")
+        start = time.perf_counter()
+        with transaction.atomic():
+            cursor.execute("INSERT INTO bench_asset_bare SELECT * FROM catalog_asset")
+            written = cursor.rowcount
+        return written / (time.perf_counter() - start)
 
 
 def main() -> None:
@@ -113,8 +129,14 @@ def main() -> None:
     print(f"  import: {elapsed:.1f} s, {args.rows / elapsed:,.0f} rows/s, peak RSS {rss:,.0f} MB", flush=True)
     copy = copy_rate(path)
     print(f"  COPY of the same rows: {copy:,.0f} rows/s")
+    bare = catalogue_write_rate()
+    print(f"  the same assets written set-wise into a trigger-free copy of the asset table: {bare:,.0f} rows/s")
     rate = args.rows / elapsed
-    print(f"\nimport at {100 * rate / copy:.0f}% of the COPY rate (goal >= 25%), peak {rss:,.0f} MB (goal < 300 MB)\n")
+    print(f"\nimport at {100 * rate / copy:.0f}% of the COPY rate (goal >= 25%), peak {rss:,.0f} MB (goal < 300 MB)")
+    print(
+        f"the goal allows the whole import 4.0x the COPY time; writing the rows into the asset table alone takes"
+        f" {copy / bare:.1f}x, before the file is read or a row checked\n"
+    )
     emit(
         {
             "bench": "import",
@@ -122,6 +144,7 @@ def main() -> None:
             "rows_per_s": round(rate),
             "copy_rows_per_s": round(copy),
             "peak_rss_mb": round(rss),
+            "bare_insert_rows_per_s": round(bare),
         }
     )
 
