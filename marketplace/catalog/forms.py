@@ -69,16 +69,23 @@ class CorpusForm(forms.Form):
         return data
 
     @classmethod
-    def initial_for(cls, corpus) -> dict:
+    def initial_for(cls, corpus, changes: dict | None = None) -> dict:
+        """The corpus' details, with ``changes`` (a revision waiting for review) over them: saving the form again
+        must not drop what is waiting."""
+        changes = changes or {}
+
+        def value(name: str):
+            return changes[name] if name in changes else getattr(corpus, name)
+
         return {
-            "title": corpus.title,
-            "description": corpus.description,
-            "languages": " ".join(corpus.languages),
-            "genres": corpus.genres,
-            "content_rating": corpus.content_rating,
-            "territory": " ".join(corpus.territory),
-            "chain_of_title": corpus.chain_of_title,
-            "co_owners": shares_text(corpus.co_owners),
+            "title": value("title"),
+            "description": value("description"),
+            "languages": " ".join(value("languages")),
+            "genres": value("genres"),
+            "content_rating": value("content_rating"),
+            "territory": " ".join(value("territory")),
+            "chain_of_title": value("chain_of_title"),
+            "co_owners": shares_text(value("co_owners")),
         }
 
 

@@ -87,6 +87,74 @@ class Corpus(models.Model):
         return [GENRES.get(code, code) for code in self.genres]
 
 
+class RevisionStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for review"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Sent back"
+    SUPERSEDED = "superseded", "Replaced or withdrawn"
+
+
+class CorpusRevision(models.Model):
+    """Changes to a published listing's public details, held for the operator's review where the market reviews
+    listings: what they approved stays in the catalogue until they approve the change, and the rows keep the
+    history of what the listing said, and when (the chain of title above all)."""
+
+    corpus = models.ForeignKey(Corpus, on_delete=models.PROTECT, related_name="revisions")
+    changes = models.JSONField(help_text="The fields that change, with their new values.")
+    previous = models.JSONField(help_text="The same fields as the listing had them when the change was proposed.")
+    status = models.CharField(max_length=10, choices=RevisionStatus.choices, default=RevisionStatus.PENDING)
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_at = models.DateTimeField(auto_now_add=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True, default="", help_text="The operator's note on the decision.")
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=RevisionStatus.values), name="catalog_revision_status_valid"),
+            models.UniqueConstraint(
+                fields=["corpus"], condition=Q(status="pending"), name="catalog_revision_one_pending"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"revision {self.pk} of {self.corpus} ({self.status})"
+
+    @property
+    def rows(self) -> list[tuple[str, str, str]]:
+        """(label, before, after) as text, in the form's order: for the review page and the corpus page."""
+        return [
+            (label, _shown(name, self.previous.get(name)), _shown(name, self.changes[name]))
+            for name, label in REVIEWED_FIELDS.items()
+            if name in self.changes
+        ]
+
+
+# The public details of a listing, which the operator reviews (royalty shares are the licensor's finance's).
+REVIEWED_FIELDS = {
+    "title": "Title",
+    "description": "Description",
+    "languages": "Languages",
+    "genres": "Genres",
+    "content_rating": "Content rating",
+    "territory": "Rights territory",
+    "chain_of_title": "Chain of title",
+}
+
+
+def _shown(name: str, value) -> str:
+    from marketplace.catalog.vocab import CONTENT_RATINGS, GENRES
+
+    if name == "genres":
+        return ", ".join(GENRES.get(code, code) for code in value or [])
+    if name == "content_rating":
+        return CONTENT_RATINGS.get(value, value or "")
+    return ", ".join(value) if isinstance(value, list) else str(value or "")
+
+
 class PreviewMedia(models.Model):
     corpus = models.ForeignKey(Corpus, on_delete=models.CASCADE, related_name="previews")
     kind = models.CharField(max_length=5, choices=[("image", "Image"), ("clip", "Clip")])

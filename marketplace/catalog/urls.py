@@ -13,6 +13,11 @@ urlpatterns = [
     path(f"{org}corpora/<int:corpus_id>/", views.corpus_detail, name="corpus"),
     path(f"{org}corpora/<int:corpus_id>/edit/", views.corpus_edit, name="corpus_edit"),
     path(f"{org}corpora/<int:corpus_id>/submit/", views.corpus_submit, name="corpus_submit"),
+    path(
+        f"{org}corpora/<int:corpus_id>/changes/withdraw/",
+        views.corpus_changes_withdraw,
+        name="corpus_changes_withdraw",
+    ),
     path(f"{org}corpora/<int:corpus_id>/withdraw/", views.corpus_withdraw, name="corpus_withdraw"),
     path(f"{org}corpora/<int:corpus_id>/previews/", views.preview_upload, name="preview_upload"),
     path(

@@ -22,6 +22,7 @@ from marketplace.catalog.models import (
     Asset,
     AssetStatus,
     Corpus,
+    CorpusRevision,
     CorpusStatus,
     ImportStatus,
     ManifestImport,
@@ -29,6 +30,7 @@ from marketplace.catalog.models import (
     Offer,
     OfferStatus,
     PreviewMedia,
+    RevisionStatus,
     Withdrawal,
 )
 from marketplace.catalog.selectors import active_assets_pages, corpus_assets, review_history, unlisted_because
@@ -91,9 +93,10 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if corpus.status == CorpusStatus.WITHDRAWN:
         messages.info(request, "A withdrawn corpus is kept as it was: its details can no longer be edited.")
         return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+    pending = corpora.pending_revision(corpus)
     form = CorpusForm(
         request.POST or None,
-        initial=CorpusForm.initial_for(corpus),
+        initial=CorpusForm.initial_for(corpus, pending.changes if pending else None),
         shares_editable=request.access.can(Perm.FINANCE),
     )
     if request.method == "POST" and form.is_valid():
@@ -102,11 +105,36 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            messages.success(request, "Saved.")
+            if corpora.pending_revision(corpus):
+                messages.success(
+                    request,
+                    "Saved. The changes to the listing wait for the operator's review; until they approve them, the "
+                    "catalogue shows the listing as it was.",
+                )
+            else:
+                messages.success(request, "Saved.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif request.method == "POST":
         form.add_service_problems(corpora.corpus_problems(form.partial_service_data(), corpus=corpus))
-    return render(request, "catalog/corpus_form.html", {"access": request.access, "form": form, "corpus": corpus})
+    return render(
+        request,
+        "catalog/corpus_form.html",
+        {"access": request.access, "form": form, "corpus": corpus, "pending": pending,
+         "reviewed_on_save": corpus.status == CorpusStatus.PUBLISHED and corpora.review_required()},
+    )  # fmt: skip
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def corpus_changes_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    try:
+        corpora.corpus_revision_withdraw(access=request.access, corpus=corpus)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "The changes waiting for review are withdrawn; the listing stays as it is.")
+    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
 
 
 @org_view(Perm.VIEW)
@@ -133,6 +161,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "withdraw_form": withdraw_form or WithdrawForm(auto_id="id_withdraw_%s"),
             "review_required": corpora.review_required(),
             "unlisted_because": unlisted_because(corpus),
+            "latest_revision": corpus.revisions.exclude(status=RevisionStatus.SUPERSEDED).first(),
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,
     )
@@ -625,14 +654,23 @@ def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
 @org_view(Perm.REVIEW)
 def review_queue(request: HttpRequest) -> HttpResponse:
     queue = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation").order_by("submitted_at")
-    return render(request, "catalog/review_queue.html", {"access": request.access, "queue": queue})
+    changes = (
+        CorpusRevision.objects.filter(status=RevisionStatus.PENDING, corpus__status=CorpusStatus.PUBLISHED)
+        .select_related("corpus__organisation")
+        .order_by("proposed_at")
+    )
+    return render(request, "catalog/review_queue.html", {"access": request.access, "queue": queue, "changes": changes})
 
 
 @org_view(Perm.REVIEW)
 def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = get_object_or_404(
-        Corpus.objects.select_related("organisation"), pk=corpus_id, status=CorpusStatus.IN_REVIEW
+        Corpus.objects.select_related("organisation"),
+        pk=corpus_id,
+        status__in=(CorpusStatus.IN_REVIEW, CorpusStatus.PUBLISHED),
     )
+    if corpus.status == CorpusStatus.PUBLISHED:
+        return _revision_review(request, corpus)
     form = ReviewForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -658,3 +696,36 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "sent_back": review_history(corpus),
         },
     )  # fmt: skip
+
+
+def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
+    """Changes to a published listing: what it says now beside what the licensor proposes."""
+    revision = get_object_or_404(CorpusRevision.objects.select_related("proposed_by"), corpus=corpus, status="pending")
+    form = ReviewForm(request.POST or None)
+    form.fields["decision"].choices = [
+        ("", "Choose…"), ("approve", "Approve: the changes go live"), ("reject", "Send back to the licensor"),
+    ]  # fmt: skip
+    if request.method == "POST" and form.is_valid():
+        try:
+            corpora.corpus_revision_review(
+                access=request.access, corpus_id=corpus.pk, revision_id=_int(request.POST.get("revision")),
+                approve=form.cleaned_data["decision"] == "approve", note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            outcome = "live" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
+            messages.success(request, f"The changes to “{corpus.title}” are {outcome}.")
+            return redirect("catalog:review_queue", org_slug=_slug(request))
+    return render(
+        request,
+        "catalog/revision_review.html",
+        {"access": request.access, "corpus": corpus, "revision": revision, "form": form},
+    )
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or "")
+    except ValueError:
+        return 0

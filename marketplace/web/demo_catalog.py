@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files import File
 
+from marketplace.catalog.manifest import shares_text
 from marketplace.catalog.models import Corpus, CorpusStatus, ImportStatus, ManifestImport
 from marketplace.catalog.services import corpora, imports, offers
 from marketplace.orgs.access import OrgAccess
@@ -89,6 +90,12 @@ CORPORA = [
         "territory": ["WW"], "themes": ["port cranes", "container ship", "wheat fields", "cliffs", "river delta"],
         "chain_of_title": "Exclusive licences from 212 contributing pilots, each with the right to sublicense for "
         "AI training (contributor agreement v3, 2023). Revenue shares as per agreement.",
+        # Proposed after publication: waits in the operator's review queue.
+        "revision": {
+            "chain_of_title": "Exclusive licences from 231 contributing pilots, each with the right to sublicense "
+            "for AI training (contributor agreement v4, 2026, which adds the 19 pilots of the Baltic series). "
+            "Revenue shares as per agreement.",
+        },
     },
     {
         "org": "harbour-stock", "rows": 3_000, "prefix": "hs-sport", "publish": False,
@@ -228,4 +235,10 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                 corpora.corpus_review(
                     access=operator, corpus_id=corpus.pk, approve=True, note="Rights documents checked."
                 )
+                corpus.refresh_from_db()
+        if spec.get("revision") and corpus.status == CorpusStatus.PUBLISHED and not corpus.revisions.exists():
+            current = {name: getattr(corpus, name) for name in corpora.EDITABLE} | {
+                "co_owners": shares_text(corpus.co_owners)
+            }
+            corpora.corpus_update(access=access, corpus=corpus, data=current | spec["revision"])
     return {"corpora": created}

@@ -13,7 +13,16 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from marketplace.catalog.manifest import co_owner_shares
-from marketplace.catalog.models import Corpus, CorpusStatus, OfferStatus, OfferVersion, PreviewMedia
+from marketplace.catalog.models import (
+    REVIEWED_FIELDS,
+    Corpus,
+    CorpusRevision,
+    CorpusStatus,
+    OfferStatus,
+    OfferVersion,
+    PreviewMedia,
+    RevisionStatus,
+)
 from marketplace.catalog.services.imports import human_size, licensor_slugs
 from marketplace.catalog.vocab import (
     CONTENT_RATINGS,
@@ -194,6 +203,10 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
         raise ValidationError({"territory": problem})
     shares_before = corpus.co_owners
     _check_shares_change(access, shares_before, clean["co_owners"])
+    if corpus.status == CorpusStatus.PUBLISHED and review_required():
+        # The listing stays as the operator approved it; royalty shares are not theirs to review and apply now.
+        _propose(access, corpus, {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and getattr(corpus, n) != v})
+        clean = {n: v for n, v in clean.items() if n not in REVIEWED_FIELDS}
     for name, value in clean.items():
         setattr(corpus, name, value)
     corpus.save()
@@ -206,6 +219,100 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
             payload={"corpus": corpus.pk, "before": shares_before, "after": clean["co_owners"], "by": access.user.pk},
         )
     return corpus
+
+
+def pending_revision(corpus: Corpus) -> CorpusRevision | None:
+    return corpus.revisions.filter(status=RevisionStatus.PENDING).first()
+
+
+def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision | None:
+    """Hold ``changes`` for review, in place of any proposal still waiting: the operator decides on the latest
+    one only. No changes withdraws what was waiting; the same changes again leave it as it is."""
+    waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING)
+    if changes and any(revision.changes == changes for revision in waiting):
+        return None
+    replaced = waiting.update(status=RevisionStatus.SUPERSEDED)
+    if not changes:
+        return None
+    revision = CorpusRevision.objects.create(
+        corpus=corpus, changes=changes, previous={n: getattr(corpus, n) for n in changes}, proposed_by=access.user
+    )
+    if not replaced:  # one mail per listing in the queue, not one per save
+        _notify(
+            _emails_of(Membership.objects.filter(organisation__kind=OrgKind.OPERATOR), Perm.REVIEW),
+            f"Changes to review: {corpus.title}",
+            f"{access.organisation.name} changed the listing “{corpus.title}” "
+            f"({', '.join(REVIEWED_FIELDS[n].lower() for n in REVIEWED_FIELDS if n in changes)}).\n\n"
+            "The catalogue shows the listing as it was until you approve. Review it from the operator's Review "
+            "queue on ClearFrame.",
+        )
+    event_record(
+        type="corpus.revision_proposed",
+        organisation=access.organisation,
+        subject=f"corpus:{corpus.pk}",
+        payload={"corpus": corpus.pk, "revision": revision.pk, "fields": sorted(changes)},
+    )
+    return revision
+
+
+@transaction.atomic
+def corpus_revision_withdraw(*, access: OrgAccess, corpus: Corpus) -> None:
+    """The licensor takes back the changes waiting for review; the listing stays as it is."""
+    access.require(Perm.MANAGE_CATALOG)
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    if not CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).update(
+        status=RevisionStatus.SUPERSEDED
+    ):
+        raise ValidationError("No changes to this corpus are waiting for review.")
+
+
+@transaction.atomic
+def corpus_revision_review(
+    *, access: OrgAccess, corpus_id: int, revision_id: int, approve: bool, note: str = ""
+) -> CorpusRevision:
+    """The operator approves changes to a published listing, which then go live, or sends them back."""
+    access.require(Perm.REVIEW)
+    corpus = Corpus.objects.select_for_update().filter(pk=corpus_id).first()
+    revision = CorpusRevision.objects.filter(pk=revision_id, corpus_id=corpus_id).first()
+    if corpus is None or revision is None:
+        raise ValidationError("These changes are not waiting for review.")
+    if revision.status != RevisionStatus.PENDING:
+        raise ValidationError(
+            "The licensor changed or withdrew these changes since this page was loaded: review the latest."
+            if revision.status == RevisionStatus.SUPERSEDED
+            else "These changes were already decided."
+        )
+    if not approve and not note.strip():
+        raise ValidationError({"note": "Say why the changes are sent back; the licensor will see it."})
+    if approve:
+        if corpus.status != CorpusStatus.PUBLISHED:
+            raise ValidationError("This corpus is no longer published: send the changes back instead.")
+        problem = "territory" in revision.changes and _narrower_than_offers(corpus, revision.changes["territory"])
+        if problem:  # an offer published since the proposal may grant more than the new territory
+            raise ValidationError(f"{problem} Send the changes back so that the licensor can do so.")
+        for name, value in revision.changes.items():
+            setattr(corpus, name, value)
+        corpus.save()
+    revision.status = RevisionStatus.APPROVED if approve else RevisionStatus.REJECTED
+    revision.reviewed_by = access.user
+    revision.reviewed_at = timezone.now()
+    revision.note = note.strip()
+    revision.save()
+    outcome = "are live in the catalogue" if approve else "were sent back by the operator"
+    _notify(
+        _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
+        f"Your changes to “{corpus.title}” {outcome}",
+        f"Your changes to the listing “{corpus.title}” {outcome}."
+        + (f"\n\nThe operator's note:\n{revision.note}" if revision.note else "")
+        + "\n\nSee the corpus page on ClearFrame.",
+    )
+    event_record(
+        type="corpus.revision_approved" if approve else "corpus.revision_rejected",
+        organisation=access.organisation,
+        subject=f"corpus:{corpus.pk}",
+        payload={"corpus": corpus.pk, "revision": revision.pk, "note": revision.note},
+    )
+    return revision
 
 
 @transaction.atomic

@@ -10,9 +10,11 @@ from marketplace.catalog.models import (
     Asset,
     AssetStatus,
     Corpus,
+    CorpusRevision,
     CorpusStatus,
     ImportStatus,
     ManifestImport,
+    RevisionStatus,
     Withdrawal,
     WithdrawalScope,
 )
@@ -86,6 +88,9 @@ def corpus_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str) -> Withdr
         access=access, corpus=corpus, assets=Asset.objects.filter(corpus=corpus), scope=WithdrawalScope.CORPUS,
         reason=reason,
     )  # fmt: skip
+    CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).update(
+        status=RevisionStatus.SUPERSEDED
+    )  # nothing left to review
     corpus.status = CorpusStatus.WITHDRAWN
     corpus.withdrawn_at = timezone.now()
     corpus.save(update_fields=["status", "withdrawn_at", "updated_at"])

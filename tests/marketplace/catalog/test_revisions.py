@@ -1,0 +1,185 @@
+"""Changes to a published listing wait for the operator's review where the market reviews listings."""
+
+import pytest
+from django.core import mail
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+from django.urls import reverse
+
+from marketplace.catalog.models import Corpus, CorpusRevision, RevisionStatus
+from marketplace.catalog.services import corpora, offers, withdrawals
+from marketplace.events.models import DomainEvent
+from tests.fixtures.market import CORPUS_DATA, OFFER_DATA, make_org
+from tests.fixtures.market import access_for as _access_for
+
+
+@pytest.fixture
+def published(licensor, operator, listed_corpus):
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    return corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+
+
+def edit(access, corpus, **changes):
+    return corpora.corpus_update(access=access, corpus=corpus, data={**CORPUS_DATA, **changes})
+
+
+def test_a_published_listing_keeps_what_was_approved_until_the_change_is(
+    licensor, operator, published, django_capture_on_commit_callbacks
+):
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        edit(
+            licensor,
+            published,
+            title="Harbour footage, 2026 edition",
+            chain_of_title="Licensed from the port authority.",
+        )
+    published.refresh_from_db()
+    assert (published.title, published.chain_of_title) == (CORPUS_DATA["title"], CORPUS_DATA["chain_of_title"])
+    revision = corpora.pending_revision(published)
+    assert revision.changes == {
+        "title": "Harbour footage, 2026 edition", "chain_of_title": "Licensed from the port authority.",
+    }  # fmt: skip
+    assert revision.previous == {"title": CORPUS_DATA["title"], "chain_of_title": CORPUS_DATA["chain_of_title"]}
+    assert [m.subject for m in mail.outbox] == ["Changes to review: Harbour footage"]
+    # Saving the same proposal again keeps it (and its place in the queue); a different one replaces it.
+    edit(licensor, published, title="Harbour footage, 2026 edition", chain_of_title="Licensed from the port authority.")
+    assert corpora.pending_revision(published).pk == revision.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        edit(licensor, published, title="Harbour footage, 2026 edition")
+    newer = corpora.pending_revision(published)
+    assert newer.changes == {"title": "Harbour footage, 2026 edition"}
+    revision.refresh_from_db()
+    assert revision.status == RevisionStatus.SUPERSEDED
+    assert len(mail.outbox) == 1  # one mail per listing in the queue
+    with pytest.raises(ValidationError, match="changed or withdrew these changes since this page was loaded"):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
+    with pytest.raises(ValidationError) as refused:
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=newer.pk, approve=False)
+    assert refused.value.message_dict == {"note": ["Say why the changes are sent back; the licensor will see it."]}
+    with django_capture_on_commit_callbacks(execute=True):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=newer.pk, approve=True)
+    published.refresh_from_db()
+    assert published.title == "Harbour footage, 2026 edition"
+    assert published.chain_of_title == CORPUS_DATA["chain_of_title"]  # withdrawn by the second proposal
+    newer.refresh_from_db()
+    assert (newer.status, newer.reviewed_by_id) == (RevisionStatus.APPROVED, operator.user.pk)
+    assert mail.outbox[-1].subject == "Your changes to “Harbour footage, 2026 edition” are live in the catalogue"
+    assert DomainEvent.objects.filter(type="corpus.revision_approved", payload__revision=newer.pk).exists()
+    with pytest.raises(ValidationError, match="already decided"):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=newer.pk, approve=True)
+
+
+def test_sent_back_changes_leave_the_listing_and_shares_apply_at_once(licensor, operator, published):
+    edit(licensor, published, description="Ports and ships at dawn and dusk, filmed in 4K.", co_owners="northlight:100")
+    published.refresh_from_db()
+    assert published.co_owners == [{"org": "northlight", "bp": 10000}]  # royalty shares are not the operator's
+    assert published.description == CORPUS_DATA["description"]
+    revision = corpora.pending_revision(published)
+    assert list(revision.changes) == ["description"]
+    corpora.corpus_revision_review(
+        access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=False, note="Dusk is not in it"
+    )
+    published.refresh_from_db()
+    assert published.description == CORPUS_DATA["description"]
+    revision.refresh_from_db()
+    assert (revision.status, revision.note) == (RevisionStatus.REJECTED, "Dusk is not in it")
+    assert corpora.pending_revision(published) is None
+
+
+def test_the_territory_is_checked_against_offers_when_proposed_and_again_when_approved(licensor, operator, published):
+    with pytest.raises(ValidationError) as refused:  # the listed corpus' offer grants WW
+        edit(licensor, published, territory=["FR", "DE"])
+    assert "grants WW" in refused.value.message_dict["territory"][0]
+    assert corpora.pending_revision(published) is None
+    france = offers.offer_save(
+        access=licensor, corpus=published, data={**OFFER_DATA, "name": "FR", "territory": ["FR"]}
+    )
+    offers.offer_publish(access=licensor, offer=france.offer)
+    offers.offer_archive(access=licensor, offer=published.offers.get(name=OFFER_DATA["name"]))
+    edit(licensor, published, territory=["FR", "DE"])
+    revision = corpora.pending_revision(published)
+    assert revision.changes == {"territory": ["DE", "FR"]}
+    # Meanwhile an offer within the live territory (WW), but past the proposed one, goes on sale.
+    world = offers.offer_save(access=licensor, corpus=published, data={**OFFER_DATA, "name": "World"})
+    offers.offer_publish(access=licensor, offer=world.offer)
+    with pytest.raises(ValidationError, match=r"Offer 'World' grants WW.*Send the changes back"):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
+    published.refresh_from_db()
+    assert published.territory == ["WW"]
+
+
+def test_withdrawing_changes_or_the_corpus_clears_what_waits(licensor, operator, published):
+    edit(licensor, published, title="Renamed")
+    corpora.corpus_revision_withdraw(access=licensor, corpus=published)
+    assert corpora.pending_revision(published) is None
+    with pytest.raises(ValidationError, match="No changes to this corpus are waiting for review"):
+        corpora.corpus_revision_withdraw(access=licensor, corpus=published)
+    edit(licensor, published, title="Renamed again")
+    revision = corpora.pending_revision(published)
+    withdrawals.corpus_withdraw(access=licensor, corpus=published, reason="Rights returned to the crews")
+    revision.refresh_from_db()
+    assert revision.status == RevisionStatus.SUPERSEDED
+    with pytest.raises(ValidationError):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
+
+
+@override_settings(MARKET_REVIEW_REQUIRED=False)
+def test_without_review_in_the_market_changes_apply_at_once(licensor, listed_corpus):
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    edit(licensor, listed_corpus, title="Straight to the catalogue")
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.title == "Straight to the catalogue"
+    assert not CorpusRevision.objects.exists()
+
+
+def test_the_operator_reviews_changes_from_the_queue_and_the_licensor_sees_the_outcome(
+    client, licensor, operator, published
+):
+    client.force_login(licensor.user)
+    edit_url = reverse("catalog:corpus_edit", args=[licensor.organisation.slug, published.pk])
+    form = client.get(edit_url).content.decode()
+    assert "changes to its public details go to the operator for review" in form
+    data = {**CORPUS_DATA, "languages": "zxx", "territory": "WW", "chain_of_title": "Bought from Ports Ltd in 2024."}
+    response = client.post(edit_url, data, follow=True)
+    page = response.content.decode()
+    assert "The changes to the listing wait for the operator&#x27;s review" in page
+    assert "Changes waiting for the operator's review" in page and "Bought from Ports Ltd in 2024." in page
+    assert "Bought from Ports Ltd" in client.get(edit_url).content.decode()  # the form starts from the proposal
+    public = client.get(reverse("catalog:public_corpus", args=[published.slug])).content.decode()
+    assert "Bought from Ports Ltd" not in public and "Shot by staff crews" in public
+
+    client.force_login(operator.user)
+    queue = client.get(reverse("catalog:review_queue", args=[operator.organisation.slug])).content.decode()
+    assert "Changes to published listings" in queue and "Chain of title" in queue
+    review_url = reverse("catalog:review", args=[operator.organisation.slug, published.pk])
+    review = client.get(review_url)
+    assert review.context["revision"].changes == {"chain_of_title": "Bought from Ports Ltd in 2024."}
+    body = review.content.decode()
+    assert "Shot by staff crews; we own the copyright." in body and "Bought from Ports Ltd in 2024." in body
+    revision = review.context["revision"]
+    response = client.post(review_url, {"revision": revision.pk, "decision": "reject", "note": "Attach the deed"})
+    assert response.status_code == 302
+    assert client.get(review_url).status_code == 404  # nothing waits any more
+
+    client.force_login(licensor.user)
+    page = client.get(reverse("catalog:corpus", args=[licensor.organisation.slug, published.pk])).content.decode()
+    assert "The operator sent back your changes to this listing" in page and "Attach the deed" in page
+    client.post(edit_url, {**data, "chain_of_title": "Bought from Ports Ltd in 2024 (deed no. 88)."})
+    client.force_login(operator.user)
+    revision = CorpusRevision.objects.get(status=RevisionStatus.PENDING)
+    client.post(review_url, {"revision": revision.pk, "decision": "approve", "note": ""})
+    published.refresh_from_db()
+    assert published.chain_of_title == "Bought from Ports Ltd in 2024 (deed no. 88)."
+    assert "deed no. 88" in client.get(reverse("catalog:public_corpus", args=[published.slug])).content.decode()
+
+
+def test_another_organisation_cannot_withdraw_or_review_changes(client, licensor, published):
+    edit(licensor, published, title="Renamed")
+    stranger_org, stranger = make_org("stranger-studio", "licensor")
+    client.force_login(stranger)
+    url = reverse("catalog:corpus_changes_withdraw", args=[licensor.organisation.slug, published.pk])
+    assert client.post(url).status_code == 404
+    with pytest.raises(Corpus.DoesNotExist):
+        corpora.corpus_revision_withdraw(access=_access_for(stranger_org, stranger), corpus=published)
+    assert corpora.pending_revision(published) is not None
