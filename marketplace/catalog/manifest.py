@@ -86,9 +86,15 @@ class RowResult:
 # --- field parsers: each returns a value or raises ValueError with a message ------------
 
 
-def _text(value: Any, limit: int, required: bool = True) -> str:
+def _readable(value: Any) -> Any:
+    """``value``, unless it is a JSON number Python could not hold: that is out of range wherever it stands."""
     if isinstance(value, _UnreadNumber):
         raise ValueError(f"{_shown(str(value))} is out of range")
+    return value
+
+
+def _text(value: Any, limit: int, required: bool = True) -> str:
+    _readable(value)
     if value is None:
         value = ""
     if isinstance(value, (dict, list, bool)):  # JSON Lines: a number may stand for its text, nothing else
@@ -257,8 +263,8 @@ def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             raise ValueError("each exclusion must be an object with start, end and reason")
         if unknown := sorted(set(item) - {"start", "end", "reason"}):
             raise ValueError(f"an exclusion has start, end and reason only, not {', '.join(map(repr, unknown))}")
-        start = _seconds(str(item.get("start", "")))
-        end = _seconds(str(item.get("end", "")))
+        start = _seconds(str(_readable(item.get("start", ""))))
+        end = _seconds(str(_readable(item.get("end", ""))))
         reason = str(item.get("reason", "")).strip().lower()
         if reason not in EXCLUSION_REASONS:
             raise ValueError(f"exclusion reason {reason!r} is not one of {', '.join(EXCLUSION_REASONS)}")
@@ -289,7 +295,9 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
             raise ValueError(
                 f"co-owner {_shown(org)} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
             )
-        text = str(item.get("share", "")).strip().rstrip("%")
+        text = str(_readable(item.get("share", ""))).strip().rstrip("%")
+        if len(text) > 40:  # a percentage has no use for more: the message would quote it whole
+            raise ValueError(f"share {_shown(text)} of {org} is out of range")
         if not _NUMBER.match(text):
             raise ValueError(f"share {_shown(str(item.get('share')))} of {org} is not a percentage")
         percent = _number(text)

@@ -17,10 +17,12 @@ from marketplace.catalog.models import (
     Asset,
     AssetStatus,
     Corpus,
+    CorpusRevision,
     CorpusStatus,
     OfferStatus,
     OfferVersion,
     PreviewMedia,
+    RevisionStatus,
 )
 from marketplace.catalog.vocab import language_tag
 from marketplace.orgs.access import Perm, roles_with
@@ -204,6 +206,15 @@ def corpus_assets(
     if q:
         assets = assets.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
     return assets.order_by("id")
+
+
+def revisions_waiting() -> QuerySet[CorpusRevision]:
+    """Changes to published listings waiting for the operator, oldest first."""
+    return (
+        CorpusRevision.objects.filter(status=RevisionStatus.PENDING, corpus__status=CorpusStatus.PUBLISHED)
+        .select_related("corpus__organisation")
+        .order_by("proposed_at")
+    )
 
 
 def review_history(corpus: Corpus, limit: int = 5) -> list[dict]:

@@ -30,10 +30,16 @@ from marketplace.catalog.models import (
     Offer,
     OfferStatus,
     PreviewMedia,
-    RevisionStatus,
     Withdrawal,
 )
-from marketplace.catalog.selectors import active_assets_pages, corpus_assets, review_history, unlisted_because
+from marketplace.catalog.selectors import (
+    active_assets_pages,
+    corpus_assets,
+    review_history,
+    revisions_waiting,
+    rights_expired_assets,
+    unlisted_because,
+)
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
 from marketplace.catalog.vocab import PERMITTED_USES
@@ -101,16 +107,24 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         try:
-            corpora.corpus_update(access=request.access, corpus=corpus, data=form.service_data())
+            corpora.corpus_update(
+                access=request.access, corpus=corpus, data=form.service_data(),
+                waiting=(_int(request.POST["waiting_revision"]) or None)
+                if "waiting_revision" in request.POST
+                else corpora.ANY_REVISION,
+            )  # fmt: skip
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            if corpora.pending_revision(corpus):
+            now_pending = corpora.pending_revision(corpus)
+            if now_pending:
                 messages.success(
                     request,
                     "Saved. The changes to the listing wait for the operator's review; until they approve them, the "
                     "catalogue shows the listing as it was.",
                 )
+            elif pending:
+                messages.success(request, "Saved. The details match the listing again: nothing waits for review.")
             else:
                 messages.success(request, "Saved.")
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
@@ -120,7 +134,10 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
         request,
         "catalog/corpus_form.html",
         {"access": request.access, "form": form, "corpus": corpus, "pending": pending,
-         "reviewed_on_save": corpus.status == CorpusStatus.PUBLISHED and corpora.review_required()},
+         "reviewed_on_save": corpus.status == CorpusStatus.PUBLISHED and corpora.review_required(),
+         # The revision the form was first loaded with, kept through a failed save.
+         "waiting_revision": request.POST.get("waiting_revision", "") if request.method == "POST"
+         else (pending.pk if pending else "")},
     )  # fmt: skip
 
 
@@ -161,7 +178,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "withdraw_form": withdraw_form or WithdrawForm(auto_id="id_withdraw_%s"),
             "review_required": corpora.review_required(),
             "unlisted_because": unlisted_because(corpus),
-            "latest_revision": corpus.revisions.exclude(status=RevisionStatus.SUPERSEDED).first(),
+            "latest_revision": corpus.revisions.select_related("proposed_by").first(),  # pending or sent back: shown
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,
     )
@@ -275,6 +292,8 @@ def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=()
             "withdraw_form": withdraw_form or WithdrawForm(), "selected": set(selected),
             "back": back or request.get_full_path(), "query": urlencode({"status": status, "q": params.get("q", "")}),
             "list_url": reverse("catalog:assets", args=[_slug(request), corpus.pk]),
+            # What "withdraw all" withdraws, whatever a search narrows the page to.
+            "expired_total": rights_expired_assets(corpus.pk).count() if status == RIGHTS_EXPIRED else 0,
         },
         status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
@@ -654,12 +673,11 @@ def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
 @org_view(Perm.REVIEW)
 def review_queue(request: HttpRequest) -> HttpResponse:
     queue = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation").order_by("submitted_at")
-    changes = (
-        CorpusRevision.objects.filter(status=RevisionStatus.PENDING, corpus__status=CorpusStatus.PUBLISHED)
-        .select_related("corpus__organisation")
-        .order_by("proposed_at")
+    return render(
+        request,
+        "catalog/review_queue.html",
+        {"access": request.access, "queue": queue, "changes": revisions_waiting()},
     )
-    return render(request, "catalog/review_queue.html", {"access": request.access, "queue": queue, "changes": changes})
 
 
 @org_view(Perm.REVIEW)
@@ -700,7 +718,12 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
     """Changes to a published listing: what it says now beside what the licensor proposes."""
-    revision = get_object_or_404(CorpusRevision.objects.select_related("proposed_by"), corpus=corpus, status="pending")
+    revision = CorpusRevision.objects.select_related("proposed_by").filter(corpus=corpus, status="pending").first()
+    if revision is None:
+        if request.method != "POST":
+            raise Http404("Nothing waits for review")
+        messages.info(request, f"The licensor withdrew the changes to “{corpus.title}”: there is nothing to decide.")
+        return redirect("catalog:review_queue", org_slug=_slug(request))
     form = ReviewForm(request.POST or None)
     form.fields["decision"].choices = [
         ("", "Choose…"), ("approve", "Approve: the changes go live"), ("reject", "Send back to the licensor"),
@@ -720,8 +743,9 @@ def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
     return render(
         request,
         "catalog/revision_review.html",
-        {"access": request.access, "corpus": corpus, "revision": revision, "form": form},
-    )
+        {"access": request.access, "corpus": corpus, "revision": revision, "form": form,
+         "unlisted_because": unlisted_because(corpus)},
+    )  # fmt: skip
 
 
 def _int(value: str | None) -> int:

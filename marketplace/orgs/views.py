@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.catalog.models import Corpus, CorpusStatus, ImportStatus, ManifestImport
+from marketplace.catalog.selectors import revisions_waiting
 from marketplace.orgs import services
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
@@ -53,7 +54,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ).count()
         context["sales"] = licensor_sales(org, with_money=access.can(Perm.FINANCE))
     elif org.kind == OrgKind.OPERATOR:
-        context["review_queue"] = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
+        context["review_queue"] = list(
+            Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
+        )
+        context["changes_waiting"] = list(revisions_waiting())  # to published listings
+        context["waiting_count"] = len(context["review_queue"]) + len(context["changes_waiting"])
         context["published"] = Corpus.objects.filter(status=CorpusStatus.PUBLISHED).count()
     return render(request, "orgs/dashboard.html", context)
 

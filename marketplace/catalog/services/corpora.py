@@ -129,6 +129,7 @@ def _validate(data: dict) -> dict:
     genres = list(data.get("genres") or [])
     if any(g not in GENRES for g in genres):
         errors["genres"] = "Choose genres from the list."
+    genres = [code for code in GENRES if code in genres]  # one order, the list's: a set, shown as the filter shows it
     tags = {code: language_tag(code) for code in (str(c).strip() for c in data.get("languages") or []) if code}
     languages = list(dict.fromkeys(tag for tag in tags.values() if tag))
     bad = [code for code, tag in tags.items() if tag is None]
@@ -189,10 +190,22 @@ def corpus_create(*, access: OrgAccess, data: dict) -> Corpus:
     )
 
 
+ANY_REVISION = object()  # corpus_update's ``waiting`` when the caller did not start from a form
+
+
 @transaction.atomic
-def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
+def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict, waiting=ANY_REVISION) -> Corpus:
+    """``waiting`` is the id of the revision that was waiting for review when the form was loaded (None: none was):
+    a save from a form loaded before someone else proposed, withdrew, or had the operator decide changes would
+    otherwise replace or drop them unseen."""
     access.require(Perm.MANAGE_CATALOG)
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    current = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
+    if waiting is not ANY_REVISION and (current.pk if current else None) != waiting:
+        raise ValidationError(
+            "The changes waiting for the operator's review changed since this form was loaded (someone proposed, "
+            "withdrew or had them decided): load the form again and redo your edits."
+        )
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("A withdrawn corpus cannot be edited.")
     if corpus.status == CorpusStatus.IN_REVIEW:
@@ -205,8 +218,10 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict) -> Corpus:
     _check_shares_change(access, shares_before, clean["co_owners"])
     if corpus.status == CorpusStatus.PUBLISHED and review_required():
         # The listing stays as the operator approved it; royalty shares are not theirs to review and apply now.
-        _propose(access, corpus, {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and getattr(corpus, n) != v})
+        _propose(access, corpus, {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and _differs(corpus, n, v)})
         clean = {n: v for n, v in clean.items() if n not in REVIEWED_FIELDS}
+    elif current:  # review switched off since: this save is the licensor's word on every field
+        waiting_revisions_drop(access, corpus)
     for name, value in clean.items():
         setattr(corpus, name, value)
     corpus.save()
@@ -225,13 +240,33 @@ def pending_revision(corpus: Corpus) -> CorpusRevision | None:
     return corpus.revisions.filter(status=RevisionStatus.PENDING).first()
 
 
+def _differs(corpus: Corpus, name: str, value) -> bool:
+    if name == "genres":  # a set: stored in the order first given, the form sends the vocabulary's
+        return set(corpus.genres) != set(value)
+    return getattr(corpus, name) != value
+
+
+def waiting_revisions_drop(access: OrgAccess, corpus: Corpus) -> int:
+    """Withdraw what waits for review, on the record; inside the caller's transaction, under its corpus lock."""
+    ids = list(CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).values_list("pk", flat=True))
+    CorpusRevision.objects.filter(pk__in=ids).update(status=RevisionStatus.SUPERSEDED)
+    for revision_id in ids:
+        event_record(
+            type="corpus.revision_withdrawn",
+            organisation=access.organisation,
+            subject=f"corpus:{corpus.pk}",
+            payload={"corpus": corpus.pk, "revision": revision_id, "by": access.user.pk},
+        )
+    return len(ids)
+
+
 def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision | None:
     """Hold ``changes`` for review, in place of any proposal still waiting: the operator decides on the latest
     one only. No changes withdraws what was waiting; the same changes again leave it as it is."""
     waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING)
     if changes and any(revision.changes == changes for revision in waiting):
         return None
-    replaced = waiting.update(status=RevisionStatus.SUPERSEDED)
+    replaced = waiting_revisions_drop(access, corpus)
     if not changes:
         return None
     revision = CorpusRevision.objects.create(
@@ -260,9 +295,7 @@ def corpus_revision_withdraw(*, access: OrgAccess, corpus: Corpus) -> None:
     """The licensor takes back the changes waiting for review; the listing stays as it is."""
     access.require(Perm.MANAGE_CATALOG)
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
-    if not CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).update(
-        status=RevisionStatus.SUPERSEDED
-    ):
+    if not waiting_revisions_drop(access, corpus):
         raise ValidationError("No changes to this corpus are waiting for review.")
 
 

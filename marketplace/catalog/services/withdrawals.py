@@ -10,15 +10,14 @@ from marketplace.catalog.models import (
     Asset,
     AssetStatus,
     Corpus,
-    CorpusRevision,
     CorpusStatus,
     ImportStatus,
     ManifestImport,
-    RevisionStatus,
     Withdrawal,
     WithdrawalScope,
 )
 from marketplace.catalog.selectors import rights_expired_assets
+from marketplace.catalog.services.corpora import waiting_revisions_drop
 from marketplace.catalog.services.imports import latest_applied, missing_assets, missing_listing_kept
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import corpus_recount
@@ -88,9 +87,7 @@ def corpus_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str) -> Withdr
         access=access, corpus=corpus, assets=Asset.objects.filter(corpus=corpus), scope=WithdrawalScope.CORPUS,
         reason=reason,
     )  # fmt: skip
-    CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).update(
-        status=RevisionStatus.SUPERSEDED
-    )  # nothing left to review
+    waiting_revisions_drop(access, corpus)  # nothing left to review
     corpus.status = CorpusStatus.WITHDRAWN
     corpus.withdrawn_at = timezone.now()
     corpus.save(update_fields=["status", "withdrawn_at", "updated_at"])
@@ -119,7 +116,7 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
         )
     withdrawal = _withdraw(
         access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,
-        reason=(reason or "").strip() or f"Not listed in manifest {mi.original_name} (import {mi.pk})",
+        reason=_reason(reason) if (reason or "").strip() else f"Not listed in {mi.original_name} (import {mi.pk})",
     )  # fmt: skip
     mi.missing_withdrawal = withdrawal
     mi.save(update_fields=["missing_withdrawal"])
@@ -140,5 +137,5 @@ def rights_expired_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str = 
     today = timezone.localdate()
     return _withdraw(
         access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.RIGHTS_EXPIRED,
-        reason=(reason or "").strip() or f"Rights expired (rights_expiry before {today.isoformat()})",
+        reason=_reason(reason) if (reason or "").strip() else f"Rights expired (rights_expiry before {today})",
     )  # fmt: skip

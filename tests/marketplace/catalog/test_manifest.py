@@ -328,7 +328,9 @@ def test_json_lines_numbers_out_of_range_and_stray_keys_are_bounded_row_errors()
             "co_owners": [{"org": "northlight", "share": "@"}],
         }
     ).replace('"@"', HUGE)  # unquoted
-    rows = parse("".join(line + "\n" for line in [*lines, nested]).encode(), "jsonl")
+    digits = "9" * 5000  # past Python's int() limit, in an exclusion and a share
+    long = nested.replace(HUGE, digits).replace('"j3"', '"j4"').replace(f'["FR", {digits}]', '["FR"]')
+    rows = parse("".join(line + "\n" for line in [*lines, nested, long]).encode(), "jsonl")
     found = messages(rows)
     assert found[0] == (1, "fps", f"fps '{HUGE}' is out of range")  # the field named, as for the same text in a CSV
     assert [(field, message) for line, field, message in found if line == 3] == [
@@ -336,7 +338,11 @@ def test_json_lines_numbers_out_of_range_and_stray_keys_are_bounded_row_errors()
         ("clip_exclusions", f"clip_exclusions '{HUGE}' is out of range"),
         ("co_owners", f"co_owners '{HUGE}' is out of range"),
     ]
-    assert len(found) == 1 + 11 + 3 and found[-4] == (2, "", "and 4,990 more unknown fields")
+    assert [(field, message) for line, field, message in found if line == 4] == [
+        ("clip_exclusions", f"clip_exclusions '{'9' * 60}'… is out of range"),
+        ("co_owners", f"co_owners '{'9' * 60}'… is out of range"),
+    ]
+    assert len(found) == 1 + 11 + 3 + 2 and found[-6] == (2, "", "and 4,990 more unknown fields")
     assert found[1] == (2, "titl0", "unknown field 'titl0' (did you mean 'title'?)")
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.test import override_settings
 from django.urls import reverse
 
@@ -19,8 +20,8 @@ def published(licensor, operator, listed_corpus):
     return corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
 
 
-def edit(access, corpus, **changes):
-    return corpora.corpus_update(access=access, corpus=corpus, data={**CORPUS_DATA, **changes})
+def edit(access, corpus, waiting=corpora.ANY_REVISION, **changes):
+    return corpora.corpus_update(access=access, corpus=corpus, data={**CORPUS_DATA, **changes}, waiting=waiting)
 
 
 def test_a_published_listing_keeps_what_was_approved_until_the_change_is(
@@ -145,7 +146,14 @@ def test_the_operator_reviews_changes_from_the_queue_and_the_licensor_sees_the_o
     page = response.content.decode()
     assert "The changes to the listing wait for the operator&#x27;s review" in page
     assert "Changes waiting for the operator's review" in page and "Bought from Ports Ltd in 2024." in page
-    assert "Bought from Ports Ltd" in client.get(edit_url).content.decode()  # the form starts from the proposal
+    waiting = CorpusRevision.objects.get(status=RevisionStatus.PENDING)
+    form = client.get(edit_url).content.decode()
+    assert "Bought from Ports Ltd" in form  # the form starts from the proposal, and says which it started from
+    assert f'<input type="hidden" name="waiting_revision" value="{waiting.pk}">' in form
+    stale = client.post(edit_url, {**data, "title": "Stale", "waiting_revision": ""})
+    assert "changed since this form was loaded" in stale.content.decode()
+    assert 'name="waiting_revision" value=""' in stale.content.decode()  # kept as it was loaded
+    assert corpora.pending_revision(published).pk == waiting.pk
     public = client.get(reverse("catalog:public_corpus", args=[published.slug])).content.decode()
     assert "Bought from Ports Ltd" not in public and "Shot by staff crews" in public
 
@@ -183,3 +191,71 @@ def test_another_organisation_cannot_withdraw_or_review_changes(client, licensor
     with pytest.raises(Corpus.DoesNotExist):
         corpora.corpus_revision_withdraw(access=_access_for(stranger_org, stranger), corpus=published)
     assert corpora.pending_revision(published) is not None
+
+
+def test_a_save_from_a_form_loaded_before_the_waiting_changes_moved_is_refused(licensor, operator, published):
+    edit(licensor, published, title="Proposed by one member")
+    revision = corpora.pending_revision(published)
+    # A form loaded before that proposal (nothing was waiting) would replace it unseen.
+    with pytest.raises(ValidationError, match="changed since this form was loaded"):
+        edit(licensor, published, title="Another member's title", waiting=None)
+    assert corpora.pending_revision(published).pk == revision.pk
+    edit(licensor, published, title="Proposed by one member", co_owners="northlight:100", waiting=revision.pk)
+    assert corpora.pending_revision(published).pk == revision.pk  # shares applied, the proposal kept
+    corpora.corpus_revision_review(
+        access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=False, note="No"
+    )
+    with pytest.raises(ValidationError, match="changed since this form was loaded"):  # decided meanwhile
+        edit(licensor, published, title="Proposed by one member", waiting=revision.pk)
+    assert corpora.pending_revision(published) is None
+
+
+def test_genres_are_a_set_and_an_unchanged_save_proposes_nothing(licensor, published):
+    from marketplace.catalog.vocab import GENRES
+
+    Corpus.objects.filter(pk=published.pk).update(genres=["urban", "nature"])  # stored in the order once given
+    published.refresh_from_db()
+    edit(licensor, published, genres=["nature", "urban"])
+    assert corpora.pending_revision(published) is None
+    edit(licensor, published, genres=["urban", "nature", "aerial"])
+    assert corpora.pending_revision(published).changes == {
+        "genres": [code for code in GENRES if code in {"urban", "nature", "aerial"}]  # the list's order
+    }
+
+
+def test_the_corpus_page_shows_only_what_waits_or_was_last_sent_back(client, licensor, operator, published):
+    client.force_login(licensor.user)
+    page_url = reverse("catalog:corpus", args=[licensor.organisation.slug, published.pk])
+    edit(licensor, published, title="First try")
+    corpora.corpus_revision_review(
+        access=operator, corpus_id=published.pk, revision_id=corpora.pending_revision(published).pk, approve=False,
+        note="Keep the old title",
+    )  # fmt: skip
+    assert "Keep the old title" in client.get(page_url).content.decode()
+    edit(licensor, published, title="Second try")
+    corpora.corpus_revision_withdraw(access=licensor, corpus=published)
+    page = client.get(page_url).content.decode()
+    assert "Keep the old title" not in page and "Changes waiting" not in page
+    edit(licensor, published, title="Third try")
+    withdrawals.corpus_withdraw(access=licensor, corpus=published, reason="Rights returned to the crews")
+    page = client.get(page_url).content.decode()
+    assert "Third try" not in page and "Changes waiting" not in page
+
+
+def test_the_operator_dashboard_counts_changes_and_a_decision_on_withdrawn_changes_is_a_message(
+    client, licensor, operator, published
+):
+    edit(licensor, published, title="Renamed")
+    client.force_login(operator.user)
+    dashboard = client.get(reverse("orgs:dashboard", args=[operator.organisation.slug]))
+    assert dashboard.context["waiting_count"] == 1
+    assert "Changes to <a" in dashboard.content.decode() and "Nothing to review." not in dashboard.content.decode()
+    review_url = reverse("catalog:review", args=[operator.organisation.slug, published.pk])
+    revision = client.get(review_url).context["revision"]
+    corpora.corpus_revision_withdraw(access=licensor, corpus=published)
+    response = client.post(review_url, {"revision": revision.pk, "decision": "approve"}, follow=True)
+    assert "The licensor withdrew the changes to “Harbour footage”" in response.content.decode()
+    published.refresh_from_db()
+    assert published.title == CORPUS_DATA["title"]
+    with pytest.raises(Http404):  # reviewing is the operator's; to a licensor it does not exist
+        corpora.corpus_revision_review(access=licensor, corpus_id=published.pk, revision_id=revision.pk, approve=True)

@@ -972,6 +972,9 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"status": "expired"})
     assert [a.external_id for a in listing.context["page"]] == ["old0", "old1"]
     assert "2 active assets of this corpus have a rights expiry before today" in listing.content.decode()
+    searched = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"status": "expired", "q": "old0"})
+    assert [a.external_id for a in searched.context["page"]] == ["old0"]
+    assert "Withdraw all 2 assets whose rights have expired?" in searched.content.decode()  # all, not the search's
     everything = owner_client.get(url("assets", licensor, corpus_id=corpus.pk)).content.decode()
     assert everything.count(">rights expired</span>") == 2
     old = Asset.objects.get(corpus=corpus, external_id="old0")
@@ -987,6 +990,10 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     assert owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk)).status_code == 404
     assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).count() == 3
     owner_client.force_login(licensor.user)
+    short = owner_client.post(
+        url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "x"}, follow=True
+    )
+    assert "Say why these assets are withdrawn" in short.content.decode()
     response = owner_client.post(
         url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "Licence from the estate ended"},
         follow=True,
