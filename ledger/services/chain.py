@@ -4,8 +4,8 @@ Entries get a content hash when they are posted. Sealing, run by Celery beat
 every few seconds, links them into a hash chain (``ChainSeal``), so that no
 writer waits on a global chain head. On PostgreSQL a seal run covers exactly
 the entries written by transactions that have all finished (ids below the
-oldest running transaction), so an entry that commits late is sealed by the
-next run and never skipped. Verification recomputes every hash from the rows.
+oldest transaction still running in this database), so an entry that commits
+late is sealed by the next run and never skipped. Verification recomputes every hash from the rows.
 """
 
 from __future__ import annotations
@@ -27,6 +27,25 @@ from ledger.types import SealResult, VerifyProblem, VerifyReport
 SEAL_BLOCK_SIZE = 10_000
 _SEAL_LOCK = 0x1ED6E5  # advisory lock id: one sealer at a time
 
+# The oldest transaction that may still commit entries here: the snapshot's oldest running one, leaving out those
+# known to run in another database (a transaction is bound to its database), so that a long one there, a dump or
+# another application's, does not hold sealing back. One whose database cannot be told counts as ours.
+_HORIZON = """
+    WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
+    elsewhere AS MATERIALIZED (
+        SELECT backend_xid::text::bigint AS xid32 FROM pg_stat_activity
+         WHERE backend_xid IS NOT NULL AND datid IS NOT NULL
+           AND datid <> (SELECT oid FROM pg_database WHERE datname = current_database())
+        UNION ALL
+        SELECT transaction::text::bigint FROM pg_prepared_xacts WHERE database <> current_database()
+    )
+    SELECT coalesce(
+        (SELECT min(x::text::bigint) FROM snap, pg_snapshot_xip(snap.s) AS x
+          WHERE NOT EXISTS (SELECT 1 FROM elsewhere e WHERE e.xid32 = x::text::bigint % 4294967296)),
+        (SELECT pg_snapshot_xmax(s)::text::bigint FROM snap)
+    )
+"""
+
 
 def _head() -> tuple[int, str, ChainBlock | None]:
     block = ChainBlock.objects.order_by("-id").first()
@@ -44,7 +63,7 @@ def chain_seal() -> SealResult:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SEAL_LOCK])
-                cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+                cursor.execute(_HORIZON)
                 horizon = cursor.fetchone()[0]
             seq, head, last_block = _head()  # re-read under the lock
             from_tx = last_block.to_tx if last_block and last_block.to_tx is not None else 0

@@ -267,6 +267,32 @@ def test_an_entry_that_commits_late_is_sealed_by_a_later_run(chart):
 
 
 @pytest.mark.postgres
+def test_a_long_transaction_in_another_database_does_not_hold_sealing_back(chart):
+    import psycopg
+
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"],
+        password=settings["PASSWORD"] or None, dbname="postgres",
+    )  # fmt: skip
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()")  # holds a transaction id, as a long dump or batch would
+            other_xid = cursor.fetchone()[0]
+        entry = post(9, "after the other database's transaction began")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_snapshot_xmin(pg_current_snapshot()) = %s::xid8", [str(other_xid)])
+            assert cursor.fetchone()[0]  # the cluster's oldest running transaction is the other database's
+        result = ledger.chain_seal()
+        assert result.sealed == 1
+        assert ChainSeal.objects.filter(entry_id=entry).exists()
+    finally:
+        other.rollback()
+        other.close()
+    assert ledger.chain_verify().ok
+
+
+@pytest.mark.postgres
 def test_verify_reads_one_moment_while_the_books_are_written(chart):
     post(100)
     ledger.chain_seal()
