@@ -356,24 +356,29 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
 
 
+def _withdraw_reporting(request: HttpRequest, withdraw: Callable[[], Withdrawal], which: str) -> None:
+    """Run a withdrawal of a set the page describes, and say what it did, or why not, on the next page."""
+    try:
+        withdrawal = withdraw()
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        count = withdrawal.asset_count
+        messages.success(request, f"Withdrew the {count:,} asset{pluralize(count)} {which}")
+
+
 @require_POST
 @org_view(Perm.MANAGE_CATALOG)
 def assets_withdraw_expired(request: HttpRequest, corpus_id: int) -> HttpResponse:
     """All of them in one step: assets whose rights have ended may run to many pages."""
     corpus = _corpus(request, corpus_id)
-    try:
-        withdrawal = withdrawals.rights_expired_withdraw(
+    _withdraw_reporting(
+        request,
+        lambda: withdrawals.rights_expired_withdraw(
             access=request.access, corpus=corpus, reason=request.POST.get("reason", "")
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        count = withdrawal.asset_count
-        messages.success(
-            request,
-            f"Withdrew the {count:,} asset{pluralize(count)} whose rights have expired. "
-            "Affected licensees will be notified.",
-        )
+        ),
+        "whose rights have expired. Affected licensees will be notified.",
+    )
     return redirect(reverse("catalog:assets", args=[_slug(request), corpus.pk]) + f"?status={RIGHTS_EXPIRED}")
 
 
@@ -524,15 +529,13 @@ def import_errors_csv(request: HttpRequest, import_id: int) -> StreamingHttpResp
 @org_view(Perm.MANAGE_CATALOG)
 def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpResponse:
     mi = _import(request, import_id)
-    try:
-        withdrawal = withdrawals.missing_withdraw(
+    _withdraw_reporting(
+        request,
+        lambda: withdrawals.missing_withdraw(
             access=request.access, manifest_import=mi, reason=request.POST.get("reason", "")
-        )
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        count = withdrawal.asset_count
-        messages.success(request, f"Withdrew the {count:,} asset{pluralize(count)} missing from this manifest.")
+        ),
+        "missing from this manifest.",
+    )
     return redirect("catalog:import", org_slug=_slug(request), import_id=mi.pk)
 
 

@@ -332,13 +332,10 @@ def corpus_revision_review(
     revision.note = note.strip()
     revision.save()
     outcome = "are live in the catalogue" if approve else "were sent back by the operator"
-    _notify(
-        _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
-        f"Your changes to “{corpus.title}” {outcome}",
-        f"Your changes to the listing “{corpus.title}” {outcome}."
-        + (f"\n\nThe operator's note:\n{revision.note}" if revision.note else "")
-        + "\n\nSee the corpus page on ClearFrame.",
-    )
+    _tell_licensor(
+        corpus, f"Your changes to “{corpus.title}” {outcome}",
+        f"Your changes to the listing “{corpus.title}” {outcome}.", revision.note,
+    )  # fmt: skip
     event_record(
         type="corpus.revision_approved" if approve else "corpus.revision_rejected",
         organisation=access.organisation,
@@ -406,6 +403,15 @@ def _notify(recipients: list[str], subject: str, body: str) -> None:
         transaction.on_commit(send)
 
 
+def _tell_licensor(corpus: Corpus, subject: str, body: str, note: str) -> None:
+    """The operator's decision, with their note, to the licensor's catalogue managers."""
+    _notify(
+        _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
+        subject,
+        body + (f"\n\nThe operator's note:\n{note}" if note else "") + "\n\nSee the corpus page on ClearFrame.",
+    )
+
+
 @transaction.atomic
 def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str = "") -> Corpus:
     """The operator approves a listing, or rejects it with a reason the licensor will see."""
@@ -427,12 +433,8 @@ def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str
         corpus.review_note = note.strip()
     corpus.save()
     outcome = "is published in the catalogue" if approve else "was sent back by the operator"
-    _notify(
-        _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
-        f"“{corpus.title}” {outcome}",
-        f"Your listing “{corpus.title}” {outcome}."
-        + (f"\n\nThe operator's note:\n{corpus.review_note}" if corpus.review_note else "")
-        + "\n\nSee the corpus page on ClearFrame.",
+    _tell_licensor(
+        corpus, f"“{corpus.title}” {outcome}", f"Your listing “{corpus.title}” {outcome}.", corpus.review_note
     )
     event_record(
         type="corpus.published" if approve else "corpus.rejected",
