@@ -124,6 +124,14 @@ class CorpusRevision(models.Model):
         return f"revision {self.pk} of {self.corpus} ({self.status})"
 
     @property
+    def summary(self) -> str:
+        """What the revision changes, in a few words: for the queue and the mails."""
+        parts = [label.lower() for name, label in REVIEWED_FIELDS.items() if name in self.changes]
+        if added := self.previews.count():
+            parts.append(f"{added} new preview{'s' if added > 1 else ''}")
+        return ", ".join(parts)
+
+    @property
     def rows(self) -> list[tuple[str, str, str]]:
         """(label, before, after) as text, in the form's order: for the review page and the corpus page."""
         return [
@@ -160,6 +168,10 @@ class PreviewMedia(models.Model):
     kind = models.CharField(max_length=5, choices=[("image", "Image"), ("clip", "Clip")])
     file = models.FileField(upload_to="previews/%Y/%m/")
     caption = models.CharField(max_length=200, blank=True, default="")
+    # Added to a published listing where the market reviews listings: public once that revision is approved.
+    revision = models.ForeignKey(
+        CorpusRevision, null=True, blank=True, on_delete=models.PROTECT, related_name="previews"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -167,6 +179,12 @@ class PreviewMedia(models.Model):
 
     def __str__(self) -> str:
         return self.caption or str(self.file)
+
+    @property
+    def live(self) -> bool:
+        """Shown to buyers (while its corpus is published): added before the listing was approved, or approved
+        with the changes it came with."""
+        return self.revision is None or self.revision.status == RevisionStatus.APPROVED
 
 
 class AssetStatus(models.TextChoices):

@@ -16,6 +16,7 @@ from marketplace.catalog.selectors import (
     card_prices,
     filter_number,
     live_offer_versions,
+    live_previews,
     preview_visible,
     public_corpora,
     public_corpus,
@@ -122,7 +123,7 @@ def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
             "corpus": corpus,
             "offers": offers,
             "sample": sample,
-            "previews": corpus.previews.all(),
+            "previews": live_previews(corpus),
             "uses": PERMITTED_USES,
         },
     )
@@ -130,13 +131,13 @@ def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 def preview_file(request: HttpRequest, preview_id: int) -> HttpResponse:
     """A corpus preview, to whoever may see the corpus; uploads are never served from a public folder."""
-    preview = get_object_or_404(PreviewMedia.objects.select_related("corpus"), pk=preview_id)
+    preview = get_object_or_404(PreviewMedia.objects.select_related("corpus", "revision"), pk=preview_id)
     if not preview_visible(preview, request.user):
         raise Http404("No such preview")
     content_type = PREVIEW_CONTENT_TYPES.get(preview.file.name.rsplit(".", 1)[-1].lower())
     if content_type is None:  # stored before uploads were checked: not served
         raise Http404("No such preview")
-    public = preview.corpus.status == CorpusStatus.PUBLISHED
+    public = preview.corpus.status == CorpusStatus.PUBLISHED and preview.live
     # A stored preview never changes (a new upload is a new name), so its name is its version. Caches may keep
     # it but must ask each time: a preview taken down (a face without a release) is gone at the next view.
     etag = f'"{preview.pk}-{preview.file.name.rsplit("/", 1)[-1]}"'

@@ -233,16 +233,23 @@ def active_assets_pages(corpus: Corpus, assets: QuerySet[Asset], per_page: int) 
     return pages
 
 
+def live_previews(corpus: Corpus) -> QuerySet[PreviewMedia]:
+    """The previews buyers see: not those waiting for review, or sent back (PreviewMedia.live)."""
+    return corpus.previews.filter(Q(revision__isnull=True) | Q(revision__status=RevisionStatus.APPROVED))
+
+
 def preview_visible(preview: PreviewMedia, user) -> bool:
-    """Anyone sees a published corpus' previews; otherwise its own organisation and the operators reviewing it."""
-    if preview.corpus.status == CorpusStatus.PUBLISHED:
+    """Anyone sees a published corpus' live previews; otherwise its own organisation and the operators reviewing
+    it (the listing, or the changes the preview came with)."""
+    if preview.corpus.status == CorpusStatus.PUBLISHED and preview.live:
         return True
     if not user.is_authenticated:
         return False
     memberships = Membership.objects.filter(user=user)
     if memberships.filter(organisation_id=preview.corpus.organisation_id).exists():
         return True
-    if preview.corpus.status != CorpusStatus.IN_REVIEW:  # a draft nobody submitted is its licensor's alone
+    waiting = preview.revision_id is not None and preview.revision.status == RevisionStatus.PENDING
+    if preview.corpus.status != CorpusStatus.IN_REVIEW and not waiting:  # a draft nobody submitted: its licensor's
         return False
     # The operator's members whose role reviews listings: those who see the review page.
     return memberships.filter(organisation__kind=OrgKind.OPERATOR, role__in=roles_with(Perm.REVIEW)).exists()

@@ -35,6 +35,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.selectors import (
     active_assets_pages,
     corpus_assets,
+    live_previews,
     review_history,
     revisions_waiting,
     rights_expired_assets,
@@ -171,7 +172,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "imports": corpus.imports.order_by("-created_at")[:10],
             "offers": corpus.offers.prefetch_related("versions").order_by("id"),
             "withdrawals": corpus.withdrawals.select_related("actor")[:10],
-            "previews": corpus.previews.all(),
+            "previews": corpus.previews.select_related("revision"),
             "upload_form": ManifestUploadForm(),
             # Three forms on one page: ids of their own, so that each label points at its field.
             "preview_form": preview_form or PreviewForm(auto_id="id_preview_%s"),
@@ -239,7 +240,7 @@ def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
     form = PreviewForm(request.POST, request.FILES, auto_id="id_preview_%s")  # parses the body, through the limit
     if not _stopped_as_too_large(request, form, corpora.check_preview_size) and form.is_valid():
         try:
-            corpora.preview_add(
+            preview = corpora.preview_add(
                 access=request.access, corpus=corpus, upload=form.cleaned_data["file"],
                 caption=form.cleaned_data["caption"],
             )  # fmt: skip
@@ -247,7 +248,10 @@ def preview_upload(request: HttpRequest, corpus_id: int) -> HttpResponse:
             if not _errors_on_form(request, form, exc):
                 return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
         else:
-            messages.success(request, "Preview added.")
+            messages.success(
+                request,
+                "Preview added." if preview.live else "Preview added: buyers see it once the operator approves it.",
+            )
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     return _corpus_page(request, corpus, preview_form=form)
 
@@ -713,7 +717,7 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
         {
             "access": request.access, "corpus": corpus, "form": form, "offers": offers_with_examples(corpus),
             "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
-            "previews": corpus.previews.all(), "uses": PERMITTED_USES,
+            "previews": live_previews(corpus), "uses": PERMITTED_USES,
             "sent_back": review_history(corpus),
         },
     )  # fmt: skip

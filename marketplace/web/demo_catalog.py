@@ -241,4 +241,7 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                 "co_owners": shares_text(corpus.co_owners)
             }
             corpora.corpus_update(access=access, corpus=corpus, data=current | spec["revision"])
+            top, bottom = PREVIEW_COLOURS[0]
+            still = File(io.BytesIO(_gradient_png(320, 180, bottom, top)), name="preview.png")  # waits with it
+            corpora.preview_add(access=access, corpus=corpus, upload=still, caption="Baltic series, still 1")
     return {"corpora": created}

@@ -246,38 +246,41 @@ def _differs(corpus: Corpus, name: str, value) -> bool:
     return getattr(corpus, name) != value
 
 
-def waiting_revisions_drop(access: OrgAccess, corpus: Corpus) -> int:
-    """Withdraw what waits for review, on the record; inside the caller's transaction, under its corpus lock."""
-    ids = list(CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).values_list("pk", flat=True))
-    CorpusRevision.objects.filter(pk__in=ids).update(status=RevisionStatus.SUPERSEDED)
-    for revision_id in ids:
+def _retire(access: OrgAccess, corpus: Corpus) -> CorpusRevision | None:
+    """Mark the revision waiting for review superseded, on the record, and return it."""
+    revision = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
+    if revision is not None:
+        revision.status = RevisionStatus.SUPERSEDED
+        revision.save(update_fields=["status"])
         event_record(
             type="corpus.revision_withdrawn",
             organisation=access.organisation,
             subject=f"corpus:{corpus.pk}",
-            payload={"corpus": corpus.pk, "revision": revision_id, "by": access.user.pk},
+            payload={"corpus": corpus.pk, "revision": revision.pk, "by": access.user.pk},
         )
-    return len(ids)
+    return revision
 
 
-def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision | None:
-    """Hold ``changes`` for review, in place of any proposal still waiting: the operator decides on the latest
-    one only. No changes withdraws what was waiting; the same changes again leave it as it is."""
-    waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING)
-    if changes and any(revision.changes == changes for revision in waiting):
-        return None
-    replaced = waiting_revisions_drop(access, corpus)
-    if not changes:
-        return None
+def waiting_revisions_drop(access: OrgAccess, corpus: Corpus) -> int:
+    """Withdraw what waits for review, the previews it brought included; inside the caller's transaction, under
+    its corpus lock."""
+    revision = _retire(access, corpus)
+    if revision is None:
+        return 0
+    _previews_delete(revision.previews.all())
+    return 1
+
+
+def _open(access: OrgAccess, corpus: Corpus, changes: dict, *, previews=(), replacing: bool) -> CorpusRevision:
     revision = CorpusRevision.objects.create(
         corpus=corpus, changes=changes, previous={n: getattr(corpus, n) for n in changes}, proposed_by=access.user
     )
-    if not replaced:  # one mail per listing in the queue, not one per save
+    PreviewMedia.objects.filter(pk__in=[p.pk for p in previews]).update(revision=revision)
+    if not replacing:  # one mail per listing in the queue, not one per save
         _notify(
             _emails_of(Membership.objects.filter(organisation__kind=OrgKind.OPERATOR), Perm.REVIEW),
             f"Changes to review: {corpus.title}",
-            f"{access.organisation.name} changed the listing “{corpus.title}” "
-            f"({', '.join(REVIEWED_FIELDS[n].lower() for n in REVIEWED_FIELDS if n in changes)}).\n\n"
+            f"{access.organisation.name} changed the listing “{corpus.title}” ({revision.summary}).\n\n"
             "The catalogue shows the listing as it was until you approve. Review it from the operator's Review "
             "queue on ClearFrame.",
         )
@@ -285,9 +288,25 @@ def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision
         type="corpus.revision_proposed",
         organisation=access.organisation,
         subject=f"corpus:{corpus.pk}",
-        payload={"corpus": corpus.pk, "revision": revision.pk, "fields": sorted(changes)},
-    )
+        payload={"corpus": corpus.pk, "revision": revision.pk, "fields": sorted(changes),
+                 "previews": [p.pk for p in previews]},
+    )  # fmt: skip
     return revision
+
+
+def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision | None:
+    """Hold ``changes`` for review, in place of any proposal still waiting (its new previews move to this one):
+    the operator decides on the latest only. No changes and no new previews withdraws what was waiting; the same
+    changes again leave it as it is."""
+    waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
+    if waiting is not None and waiting.changes == changes:
+        return waiting
+    previews = list(waiting.previews.all()) if waiting else []
+    if not changes and not previews:
+        waiting_revisions_drop(access, corpus)
+        return None
+    _retire(access, corpus)
+    return _open(access, corpus, changes, previews=previews, replacing=waiting is not None)
 
 
 @transaction.atomic
@@ -484,9 +503,15 @@ def preview_remove(*, access: OrgAccess, preview: PreviewMedia) -> None:
     access.require(Perm.MANAGE_CATALOG)
     if preview.corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This preview belongs to another organisation.")
-    name, storage = preview.file.name, preview.file.storage
-    PreviewMedia.objects.filter(pk=preview.pk).delete()
-    transaction.on_commit(lambda: storage.delete(name))
+    _previews_delete([preview])
+
+
+def _previews_delete(previews) -> None:
+    """Rows now; files once the deletion commits (a rollback keeps both)."""
+    for preview in previews:
+        name, storage = preview.file.name, preview.file.storage
+        PreviewMedia.objects.filter(pk=preview.pk).delete()
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name))
 
 
 @transaction.atomic
@@ -495,7 +520,8 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     access.require(Perm.MANAGE_CATALOG)
     if corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This corpus belongs to another organisation.")
-    corpus = Corpus.objects.get(pk=corpus.pk)  # its status now, not as the caller last read it
+    # Its status now, not as the caller last read it; locked, as edits and reviews lock it, for the revision below.
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk)
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("This corpus has been withdrawn.")
     if corpus.status == CorpusStatus.IN_REVIEW:
@@ -503,4 +529,13 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     check_preview_size(upload.size)
     kind, ext = _preview_format(upload)
     upload.name = f"{secrets.token_hex(16)}.{ext}"
-    return PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
+    preview = PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
+    if corpus.status == CorpusStatus.PUBLISHED and review_required():
+        # Public once the operator approves it, with whatever else waits for them.
+        waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
+        if waiting is not None:
+            PreviewMedia.objects.filter(pk=preview.pk).update(revision=waiting)
+        else:
+            _open(access, corpus, {}, previews=[preview], replacing=False)
+        preview.refresh_from_db()
+    return preview

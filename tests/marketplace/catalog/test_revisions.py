@@ -7,7 +7,7 @@ from django.http import Http404
 from django.test import override_settings
 from django.urls import reverse
 
-from marketplace.catalog.models import Corpus, CorpusRevision, RevisionStatus
+from marketplace.catalog.models import Corpus, CorpusRevision, PreviewMedia, RevisionStatus
 from marketplace.catalog.services import corpora, offers, withdrawals
 from marketplace.events.models import DomainEvent
 from tests.fixtures.market import CORPUS_DATA, OFFER_DATA, make_org
@@ -259,3 +259,65 @@ def test_the_operator_dashboard_counts_changes_and_a_decision_on_withdrawn_chang
     assert published.title == CORPUS_DATA["title"]
     with pytest.raises(Http404):  # reviewing is the operator's; to a licensor it does not exist
         corpora.corpus_revision_review(access=licensor, corpus_id=published.pk, revision_id=revision.pk, approve=True)
+
+
+def png_upload(name="still.png"):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
+
+
+def test_a_preview_added_to_a_published_listing_is_public_once_approved(client, licensor, operator, published):
+    preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload(), caption="New still")
+    revision = corpora.pending_revision(published)
+    assert (preview.live, preview.revision_id, revision.changes, revision.summary) == (
+        False, revision.pk, {}, "1 new preview",
+    )  # fmt: skip
+    link = reverse("catalog:preview_file", args=[preview.pk])
+    public_page = reverse("catalog:public_corpus", args=[published.slug])
+    assert client.get(link).status_code == 404 and link not in client.get(public_page).content.decode()
+    client.force_login(operator.user)
+    assert client.get(link).status_code == 200  # the reviewer sees what they approve
+    review = client.get(reverse("catalog:review", args=[operator.organisation.slug, published.pk])).content.decode()
+    assert "1 new preview, shown to buyers once approved" in review and link in review
+    client.force_login(licensor.user)
+    page = client.get(reverse("catalog:corpus", args=[licensor.organisation.slug, published.pk])).content.decode()
+    assert "Waiting for review</span> New still" in page
+    corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
+    client.logout()
+    assert client.get(link).status_code == 200 and link in client.get(public_page).content.decode()
+
+
+def test_new_previews_follow_the_waiting_changes_until_decided_or_withdrawn(
+    licensor, operator, published, django_capture_on_commit_callbacks
+):
+    edit(licensor, published, title="Renamed")
+    first = corpora.pending_revision(published)
+    preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    assert preview.revision_id == first.pk and first.summary == "title, 1 new preview"
+    edit(licensor, published, title="Renamed again")  # the preview moves to the proposal that replaces it
+    second = corpora.pending_revision(published)
+    preview.refresh_from_db()
+    assert second.pk != first.pk and preview.revision_id == second.pk
+    edit(licensor, published)  # the title back as it is: the preview still waits, on its own
+    third = corpora.pending_revision(published)
+    preview.refresh_from_db()
+    assert (third.changes, preview.revision_id) == ({}, third.pk)
+    corpora.corpus_revision_review(
+        access=operator, corpus_id=published.pk, revision_id=third.pk, approve=False, note="Blurry"
+    )
+    preview.refresh_from_db()
+    assert not preview.live and PreviewMedia.objects.filter(pk=preview.pk).exists()  # sent back, not public
+    other = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    name, storage = other.file.name, other.file.storage
+    with django_capture_on_commit_callbacks(execute=True):
+        corpora.corpus_revision_withdraw(access=licensor, corpus=published)
+    assert not PreviewMedia.objects.filter(pk=other.pk).exists()  # withdrawn with the changes it came with
+    assert not storage.exists(name)  # its file too, once the withdrawal committed
+
+
+@override_settings(MARKET_REVIEW_REQUIRED=False)
+def test_without_review_a_new_preview_is_public_at_once(licensor, listed_corpus):
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    preview = corpora.preview_add(access=licensor, corpus=listed_corpus, upload=png_upload())
+    assert preview.live and preview.revision_id is None
