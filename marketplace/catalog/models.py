@@ -127,7 +127,7 @@ class CorpusRevision(models.Model):
     def summary(self) -> str:
         """What the revision changes, in a few words: for the queue and the mails."""
         parts = [label.lower() for name, label in REVIEWED_FIELDS.items() if name in self.changes]
-        if added := self.previews.count():
+        if added := getattr(self, "preview_count", None) or self.previews.count():  # annotated in lists
             parts.append(f"{added} new preview{'s' if added > 1 else ''}")
         return ", ".join(parts)
 

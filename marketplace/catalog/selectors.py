@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
 from django.utils import timezone
@@ -213,6 +213,7 @@ def revisions_waiting() -> QuerySet[CorpusRevision]:
     return (
         CorpusRevision.objects.filter(status=RevisionStatus.PENDING, corpus__status=CorpusStatus.PUBLISHED)
         .select_related("corpus__organisation")
+        .annotate(preview_count=Count("previews"))
         .order_by("proposed_at")
     )
 

@@ -220,8 +220,10 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict, waiting=ANY_
         # The listing stays as the operator approved it; royalty shares are not theirs to review and apply now.
         _propose(access, corpus, {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and _differs(corpus, n, v)})
         clean = {n: v for n, v in clean.items() if n not in REVIEWED_FIELDS}
-    elif current:  # review switched off since: this save is the licensor's word on every field
-        waiting_revisions_drop(access, corpus)
+    elif current:  # review switched off since: this save is the licensor's word on every field, previews too
+        retired = _retire(access, corpus)
+        if retired is not None:
+            retired.previews.update(revision=None)
     for name, value in clean.items():
         setattr(corpus, name, value)
     corpus.save()
@@ -359,7 +361,12 @@ def corpus_revision_review(
         type="corpus.revision_approved" if approve else "corpus.revision_rejected",
         organisation=access.organisation,
         subject=f"corpus:{corpus.pk}",
-        payload={"corpus": corpus.pk, "revision": revision.pk, "note": revision.note},
+        payload={
+            "corpus": corpus.pk,
+            "revision": revision.pk,
+            "note": revision.note,
+            "previews": list(revision.previews.values_list("pk", flat=True)),
+        },
     )
     return revision
 
@@ -503,7 +510,11 @@ def preview_remove(*, access: OrgAccess, preview: PreviewMedia) -> None:
     access.require(Perm.MANAGE_CATALOG)
     if preview.corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This preview belongs to another organisation.")
+    corpus = Corpus.objects.select_for_update().get(pk=preview.corpus_id)
+    revision = CorpusRevision.objects.filter(pk=preview.revision_id, status=RevisionStatus.PENDING).first()
     _previews_delete([preview])
+    if revision is not None and not revision.changes and not revision.previews.exists():
+        _retire(access, corpus)  # nothing left for the operator to decide
 
 
 def _previews_delete(previews) -> None:
@@ -532,10 +543,10 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     preview = PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
     if corpus.status == CorpusStatus.PUBLISHED and review_required():
         # Public once the operator approves it, with whatever else waits for them.
-        waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
-        if waiting is not None:
-            PreviewMedia.objects.filter(pk=preview.pk).update(revision=waiting)
-        else:
-            _open(access, corpus, {}, previews=[preview], replacing=False)
+        # A new revision, not the one waiting: a reviewer whose page shows it without this preview must not
+        # approve the preview unseen (a decision on a replaced revision is refused).
+        retired = _retire(access, corpus)
+        earlier = list(retired.previews.all()) if retired else []
+        _open(access, corpus, retired.changes if retired else {}, previews=[*earlier, preview], replacing=bool(retired))
         preview.refresh_from_db()
     return preview

@@ -294,11 +294,16 @@ def test_new_previews_follow_the_waiting_changes_until_decided_or_withdrawn(
     edit(licensor, published, title="Renamed")
     first = corpora.pending_revision(published)
     preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
-    assert preview.revision_id == first.pk and first.summary == "title, 1 new preview"
+    # A new revision with the same changes: a reviewer who read the first must not approve the preview unseen.
+    with_preview = corpora.pending_revision(published)
+    assert with_preview.pk != first.pk and preview.revision_id == with_preview.pk
+    assert (with_preview.changes, with_preview.summary) == ({"title": "Renamed"}, "title, 1 new preview")
+    with pytest.raises(ValidationError, match="changed or withdrew these changes"):
+        corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=first.pk, approve=True)
     edit(licensor, published, title="Renamed again")  # the preview moves to the proposal that replaces it
     second = corpora.pending_revision(published)
     preview.refresh_from_db()
-    assert second.pk != first.pk and preview.revision_id == second.pk
+    assert second.pk != with_preview.pk and preview.revision_id == second.pk
     edit(licensor, published)  # the title back as it is: the preview still waits, on its own
     third = corpora.pending_revision(published)
     preview.refresh_from_db()
@@ -321,3 +326,44 @@ def test_without_review_a_new_preview_is_public_at_once(licensor, listed_corpus)
     corpora.corpus_submit(access=licensor, corpus=listed_corpus)
     preview = corpora.preview_add(access=licensor, corpus=listed_corpus, upload=png_upload())
     assert preview.live and preview.revision_id is None
+
+
+def test_removing_the_only_thing_waiting_leaves_nothing_to_review(client, licensor, operator, published):
+    preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    revision = corpora.pending_revision(published)
+    link = reverse("catalog:preview_file", args=[preview.pk])
+    client.force_login(make_org("stranger-studio", "licensor")[1])
+    assert client.get(link).status_code == 404
+    client.logout()
+    assert client.get(link).status_code == 404
+    from marketplace.orgs.services import membership_set
+    from tests.fixtures.market import make_user
+
+    reader = make_user("reader@market-ops.example")  # an operator's member without the review role
+    membership_set(organisation=operator.organisation, user=reader, role="finance")
+    client.force_login(reader)
+    assert client.get(link).status_code == 404
+    client.force_login(licensor.user)
+    served = client.get(link)
+    assert served.status_code == 200 and "private" in served["Cache-Control"] and "ETag" not in served
+    corpora.preview_remove(access=licensor, preview=preview)
+    revision.refresh_from_db()
+    assert revision.status == RevisionStatus.SUPERSEDED and corpora.pending_revision(published) is None
+
+
+def test_switching_review_off_makes_waiting_previews_public_rather_than_losing_them(licensor, published):
+    preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    with override_settings(MARKET_REVIEW_REQUIRED=False):
+        edit(licensor, published)
+    preview.refresh_from_db()
+    assert preview.live and preview.revision_id is None
+    assert corpora.pending_revision(published) is None
+
+
+def test_the_queue_counts_previews_without_a_query_per_row(licensor, published, django_assert_num_queries):
+    from marketplace.catalog.selectors import revisions_waiting
+
+    corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    waiting = list(revisions_waiting())
+    with django_assert_num_queries(0):
+        assert [revision.summary for revision in waiting] == ["1 new preview"]
