@@ -542,9 +542,8 @@ def preview_add(*, access: OrgAccess, corpus: Corpus, upload, caption: str = "")
     upload.name = f"{secrets.token_hex(16)}.{ext}"
     preview = PreviewMedia.objects.create(corpus=corpus, kind=kind, file=upload, caption=caption.strip()[:200])
     if corpus.status == CorpusStatus.PUBLISHED and review_required():
-        # Public once the operator approves it, with whatever else waits for them.
-        # A new revision, not the one waiting: a reviewer whose page shows it without this preview must not
-        # approve the preview unseen (a decision on a replaced revision is refused).
+        # Public once the operator approves it, with whatever else waits: in a new revision, so that a reviewer
+        # whose page shows the waiting one cannot approve this preview unseen (a replaced revision is refused).
         retired = _retire(access, corpus)
         earlier = list(retired.previews.all()) if retired else []
         _open(access, corpus, retired.changes if retired else {}, previews=[*earlier, preview], replacing=bool(retired))
