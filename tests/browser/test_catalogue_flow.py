@@ -156,3 +156,38 @@ def test_import_page_follows_checking_then_applying_then_done(page, live_server)
     expect(bar).not_to_have_attribute("value", re.compile(".*"))
     running.update(status=ImportStatus.DONE, added=2000)
     expect(page.locator("#count-added")).to_have_text("2,000")
+
+
+def test_changes_to_a_published_listing_go_live_when_the_operator_approves(
+    page, live_server, licensor, operator, listed_corpus
+):
+    from marketplace.catalog.services import corpora
+
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    base, slug = live_server.url, licensor.organisation.slug
+
+    sign_in(page, base, licensor.user.email)
+    page.goto(f"{base}/o/{slug}/corpora/{listed_corpus.pk}/edit/")
+    expect(page.locator("main")).to_contain_text("changes to its public details go to the operator for review")
+    page.get_by_label("Chain of title").fill("Bought from Ports Ltd in 2024 (deed no. 88).")
+    page.get_by_role("button", name="Save").click()
+    pending = page.locator("#pending-changes")
+    expect(pending).to_contain_text("Changes waiting for the operator's review")
+    expect(pending).to_contain_text("deed no. 88")
+    page.goto(f"{base}/catalogue/{listed_corpus.slug}/")
+    expect(page.locator("main")).not_to_contain_text("deed no. 88")  # buyers see the listing as approved
+
+    page.goto(f"{base}/o/{slug}/")
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, base, operator.user.email)
+    page.get_by_role("link", name="Review queue").first.click()
+    page.get_by_role("link", name=listed_corpus.title).click()
+    expect(page.get_by_role("table", name="Proposed changes")).to_contain_text("Shot by staff crews")
+    page.get_by_label("Decision").select_option("approve")
+    page.get_by_role("button", name="Record decision").click()
+    expect(page.get_by_text("are live")).to_be_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/catalogue/{listed_corpus.slug}/")
+    expect(page.locator("main")).to_contain_text("deed no. 88")
