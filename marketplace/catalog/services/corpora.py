@@ -15,6 +15,8 @@ from django.utils.text import slugify
 from marketplace.catalog.manifest import co_owner_shares
 from marketplace.catalog.models import (
     REVIEWED_FIELDS,
+    Asset,
+    AssetStatus,
     Corpus,
     CorpusRevision,
     CorpusStatus,
@@ -27,6 +29,7 @@ from marketplace.catalog.services.imports import human_size, licensor_slugs
 from marketplace.catalog.vocab import (
     CONTENT_RATINGS,
     GENRES,
+    WORLDWIDE,
     language_tag,
     territory_beyond,
     territory_codes,
@@ -78,7 +81,7 @@ def corpus_problems(data: dict, corpus: Corpus | None = None) -> dict[str, list[
 
 
 def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
-    """Why the corpus' rights cannot shrink to ``territory``: a live offer grants more."""
+    """Why the corpus' rights cannot shrink to ``territory``: a live offer grants more, or an asset names more."""
     if territory == corpus.territory:
         return None
     versions = (
@@ -96,7 +99,23 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
                 f"Offer '{version.name}' grants {', '.join(version.territory)}: "
                 "narrow or archive it before narrowing the corpus' rights."
             )
-    return None
+    return _narrower_than_assets(corpus, territory)
+
+
+def _narrower_than_assets(corpus: Corpus, territory: list[str]) -> str | None:
+    """Why the corpus' rights cannot shrink to ``territory``: an active asset's own territories reach further
+    (imports hold assets within the corpus' rights, manifest.md)."""
+    if WORLDWIDE in territory:
+        return None
+    held = set(territory)
+    lists = Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).values_list("territories", flat=True)
+    beyond = sorted({code for codes in lists.distinct() for code in codes} - held)
+    if not beyond:
+        return None
+    return (
+        f"Active assets name {', '.join(beyond[:10])}{' and more' if len(beyond) > 10 else ''} in their "
+        "territories: import them with narrower territories, or withdraw them, before narrowing the corpus' rights."
+    )
 
 
 # Shown in full on the listing and the review page: long enough for a rights history, short enough to read.

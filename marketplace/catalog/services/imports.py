@@ -53,6 +53,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import TotalsTooLarge, corpus_recount
+from marketplace.catalog.vocab import WORLDWIDE
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Membership, Organisation, OrgKind
 
@@ -319,6 +320,7 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
             row_errors += _check_duplicates(mi)
             row_errors += _check_share_changes(mi)
             row_errors += _check_kept_exclusions(mi)
+            row_errors += _check_territories_within_corpus(mi)
             if row_errors:
                 _finish(mi, ImportStatus.INVALID, error_count=row_errors)
             else:
@@ -521,6 +523,37 @@ def _check_share_changes(mi: ManifestImport) -> int:
     )
 
 
+def _beyond(mi: ManifestImport, held: list[str]) -> bool:
+    """Whether a staged row names a territory past ``held``: one grouped read of the distinct lists."""
+    if WORLDWIDE in held:
+        return False
+    lists = ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(territories=[]).values_list("territories")
+    return any(set(codes) - set(held) for (codes,) in lists.distinct())
+
+
+def _check_territories_within_corpus(mi: ManifestImport) -> int:
+    """An asset's rights cannot reach past its corpus' (the chain of title is the corpus'): a row naming a
+    territory the corpus' rights do not cover is refused on its line. Checked per distinct list first, so that a
+    clean file costs one grouped read."""
+    held = Corpus.objects.values_list("territory", flat=True).get(pk=mi.corpus_id)
+    if not _beyond(mi, held):
+        return 0
+    rows = ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(territories=[])
+
+    def errors() -> Iterator[RowError]:
+        for line, codes in rows.order_by("line").values_list("line", "territories").iterator():
+            if beyond := [code for code in codes if code not in held]:
+                shown = "WW (worldwide)" if beyond == [WORLDWIDE] else ", ".join(beyond)
+                yield RowError(
+                    line,
+                    "territories",
+                    f"territories {shown} beyond the corpus' rights ({', '.join(held)}): an asset cannot hold "
+                    "rights its corpus does not; narrow the row, or widen the corpus' territory first",
+                )
+
+    return _store_errors_chunked(mi, errors())
+
+
 def _check_kept_exclusions(mi: ManifestImport) -> int:
     """A row that leaves clip_exclusions out keeps the asset's; with a new, shorter duration they must still fit
     inside the video, as they must when the file sends them."""
@@ -552,6 +585,10 @@ def _check_kept_exclusions(mi: ManifestImport) -> int:
     return _store_errors_chunked(mi, errors())
 
 
+TERRITORY_NARROWED_MESSAGE = (
+    "The corpus' territory was narrowed while this manifest was checked, and some rows now name territories past "
+    "it: nothing was changed. Upload the file again to see which."
+)
 CANCELLED_MESSAGE = "Cancelled before it was applied: nothing was changed. Upload the file again to import it."
 
 
@@ -661,6 +698,9 @@ def _apply(mi: ManifestImport) -> None:
         _hold(mi)
         if corpus.status == CorpusStatus.WITHDRAWN:
             _finish(mi, ImportStatus.INVALID, file_error=WITHDRAWN_MESSAGE)
+            return
+        if _beyond(mi, corpus.territory):  # narrowed since the rows were checked
+            _finish(mi, ImportStatus.INVALID, file_error=TERRITORY_NARROWED_MESSAGE)
             return
         diff = _diff(mi)
         columns = ", ".join(_ASSET_FIELDS)

@@ -914,3 +914,44 @@ def test_assets_whose_rights_have_expired_are_withdrawn_together(licensor, corpu
     assert (event.payload["scope"], event.payload["asset_count"]) == ("expired", 3)
     with pytest.raises(ValidationError, match="No active asset of this corpus has rights that have expired"):
         withdrawals.rights_expired_withdraw(access=licensor, corpus=corpus)
+
+
+def test_an_asset_cannot_name_territories_past_its_corpus_rights(licensor):
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE"]})
+    rows = [
+        manifest_row("fr", territories="FR"),
+        manifest_row("us", territories="US;FR"),
+        manifest_row("world", territories="WW"),
+        manifest_row("open"),
+    ]
+    mi = import_rows(licensor, corpus, rows)
+    assert mi.status == ImportStatus.INVALID
+    found = list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "field", "message"))
+    assert [(line, field) for line, field, _ in found] == [(3, "territories"), (4, "territories")]
+    assert found[0][2].startswith("territories US beyond the corpus' rights (DE, FR)")
+    assert found[1][2].startswith("territories WW (worldwide) beyond the corpus' rights (DE, FR)")
+    assert not Asset.objects.filter(corpus=corpus).exists()
+    mi = import_rows(licensor, corpus, [rows[0], rows[3]])
+    assert (mi.status, mi.added) == ("done", 2)
+    # The corpus cannot then narrow below what its assets name.
+    with pytest.raises(ValidationError) as refused:
+        corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["DE"]})
+    assert "Active assets name FR in their territories" in refused.value.message_dict["territory"][0]
+    corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["FR"]})
+
+
+def test_a_territory_narrowed_while_the_rows_were_checked_stops_the_apply(licensor, corpus, monkeypatch):
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("de", territories="DE")]))
+    )
+    real_check = imports._check_territories_within_corpus
+
+    def narrowed_meanwhile(manifest_import):
+        found = real_check(manifest_import)  # the corpus is still worldwide here: nothing found
+        Corpus.objects.filter(pk=corpus.pk).update(territory=["FR"])
+        return found
+
+    monkeypatch.setattr(imports, "_check_territories_within_corpus", narrowed_meanwhile)
+    mi = imports.manifest_import_run(mi.pk)
+    assert (mi.status, mi.file_error) == (ImportStatus.INVALID, imports.TERRITORY_NARROWED_MESSAGE)
+    assert not Asset.objects.filter(corpus=corpus).exists()
