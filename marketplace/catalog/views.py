@@ -30,6 +30,7 @@ from marketplace.catalog.models import (
     Offer,
     OfferStatus,
     PreviewMedia,
+    RevisionStatus,
     Withdrawal,
 )
 from marketplace.catalog.selectors import (
@@ -100,10 +101,13 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if corpus.status == CorpusStatus.WITHDRAWN:
         messages.info(request, "A withdrawn corpus is kept as it was: its details can no longer be edited.")
         return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
-    pending = corpora.pending_revision(corpus)
+    # The form starts from the changes waiting, or else from the ones last sent back: amended, not retyped.
+    latest = corpus.revisions.exclude(status=RevisionStatus.SUPERSEDED).first()
+    pending = latest if latest is not None and latest.status == RevisionStatus.PENDING else None
+    sent_back = latest if latest is not None and latest.status == RevisionStatus.REJECTED else None
     form = CorpusForm(
         request.POST or None,
-        initial=CorpusForm.initial_for(corpus, pending.changes if pending else None),
+        initial=CorpusForm.initial_for(corpus, (pending or sent_back).changes if pending or sent_back else None),
         shares_editable=request.access.can(Perm.FINANCE),
     )
     if request.method == "POST" and form.is_valid():
@@ -134,7 +138,7 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return render(
         request,
         "catalog/corpus_form.html",
-        {"access": request.access, "form": form, "corpus": corpus, "pending": pending,
+        {"access": request.access, "form": form, "corpus": corpus, "pending": pending, "sent_back": sent_back,
          "reviewed_on_save": corpus.status == CorpusStatus.PUBLISHED and corpora.review_required(),
          # The revision the form was first loaded with, kept through a failed save.
          "waiting_revision": request.POST.get("waiting_revision", "") if request.method == "POST"
@@ -481,6 +485,8 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
             "state_json": json.dumps(_import_state(mi)), "can_manage": request.access.can(Perm.MANAGE_CATALOG),
             "missing_sample": list(missing[:MISSING_SHOWN]) if missing is not None else None,
             "superseded": superseded, "keep_days": settings.MANIFEST_REFUSED_KEEP_DAYS,
+            # The count is the import's; what is still active and expired is now's, which a withdrawal changes.
+            "expired_now": rights_expired_assets(mi.corpus_id).count() if mi.rights_expired else 0,
         },
     )  # fmt: skip
 
@@ -732,6 +738,7 @@ def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
         messages.info(request, f"The licensor withdrew the changes to “{corpus.title}”: there is nothing to decide.")
         return redirect("catalog:review_queue", org_slug=_slug(request))
     form = ReviewForm(request.POST or None)
+    form.fields["decision"].error_messages["required"] = "Choose whether to approve the changes or send them back."
     form.fields["decision"].choices = [
         ("", "Choose…"), ("approve", "Approve: the changes go live"), ("reject", "Send back to the licensor"),
     ]  # fmt: skip

@@ -90,15 +90,20 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
         .order_by("offer_id", "-number")
     )
     seen: set[int] = set()
+    blocking = []
     for version in versions:  # each offer's current version: its first row
         if version.offer_id in seen:
             continue
         seen.add(version.offer_id)
         if territory_beyond(version.territory, territory):
-            return (
-                f"Offer '{version.name}' grants {', '.join(version.territory)}: "
-                "narrow or archive it before narrowing the corpus' rights."
-            )
+            blocking.append(f"“{version.name}” ({', '.join(version.territory)})")
+    if blocking:
+        offers_named = ", ".join(blocking[:5]) + (f" and {len(blocking) - 5} more" if len(blocking) > 5 else "")
+        many = len(blocking) > 1
+        return (
+            f"{'Offers' if many else 'Offer'} {offers_named} {'grant' if many else 'grants'} more: narrow or "
+            f"archive {'them' if many else 'it'} before narrowing the corpus' rights."
+        )
     return _narrower_than_assets(corpus, territory)
 
 
@@ -293,6 +298,10 @@ def waiting_revisions_drop(access: OrgAccess, corpus: Corpus) -> int:
 
 
 def _open(access: OrgAccess, corpus: Corpus, changes: dict, *, previews=(), replacing: bool) -> CorpusRevision:
+    """A new revision holding ``changes`` and ``previews``, and the previews the operator sent back that the
+    licensor kept: a new proposal answers the operator's note, and they go with it unless removed."""
+    sent_back = list(corpus.previews.filter(revision__status=RevisionStatus.REJECTED))
+    previews = [*previews, *(p for p in sent_back if p not in previews)]
     revision = CorpusRevision.objects.create(
         corpus=corpus, changes=changes, previous={n: getattr(corpus, n) for n in changes}, proposed_by=access.user
     )

@@ -91,7 +91,7 @@ def test_sent_back_changes_leave_the_listing_and_shares_apply_at_once(licensor, 
 def test_the_territory_is_checked_against_offers_when_proposed_and_again_when_approved(licensor, operator, published):
     with pytest.raises(ValidationError) as refused:  # the listed corpus' offer grants WW
         edit(licensor, published, territory=["FR", "DE"])
-    assert "grants WW" in refused.value.message_dict["territory"][0]
+    assert "Offer “Research licence” (WW) grants more" in refused.value.message_dict["territory"][0]
     assert corpora.pending_revision(published) is None
     france = offers.offer_save(
         access=licensor, corpus=published, data={**OFFER_DATA, "name": "FR", "territory": ["FR"]}
@@ -104,7 +104,7 @@ def test_the_territory_is_checked_against_offers_when_proposed_and_again_when_ap
     # Meanwhile an offer within the live territory (WW), but past the proposed one, goes on sale.
     world = offers.offer_save(access=licensor, corpus=published, data={**OFFER_DATA, "name": "World"})
     offers.offer_publish(access=licensor, offer=world.offer)
-    with pytest.raises(ValidationError, match=r"Offer 'World' grants WW.*Send the changes back"):
+    with pytest.raises(ValidationError, match=r"Offer “World” \(WW\) grants more.*Send the changes back"):
         corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
     published.refresh_from_db()
     assert published.territory == ["WW"]
@@ -314,11 +314,13 @@ def test_new_previews_follow_the_waiting_changes_until_decided_or_withdrawn(
     preview.refresh_from_db()
     assert not preview.live and PreviewMedia.objects.filter(pk=preview.pk).exists()  # sent back, not public
     other = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    # A new proposal answers the operator: the preview sent back goes with it, unless the licensor removed it.
+    assert set(corpora.pending_revision(published).previews.all()) == {preview, other}
     name, storage = other.file.name, other.file.storage
     with django_capture_on_commit_callbacks(execute=True):
         corpora.corpus_revision_withdraw(access=licensor, corpus=published)
-    assert not PreviewMedia.objects.filter(pk=other.pk).exists()  # withdrawn with the changes it came with
-    assert not storage.exists(name)  # its file too, once the withdrawal committed
+    assert not PreviewMedia.objects.filter(pk__in=[preview.pk, other.pk]).exists()  # withdrawn with the changes
+    assert not storage.exists(name)  # the files too, once the withdrawal committed
 
 
 @override_settings(MARKET_REVIEW_REQUIRED=False)
@@ -367,3 +369,27 @@ def test_the_queue_counts_previews_without_a_query_per_row(licensor, published, 
     waiting = list(revisions_waiting())
     with django_assert_num_queries(0):
         assert [revision.summary for revision in waiting] == ["1 new preview"]
+
+
+def test_a_send_back_is_answered_from_the_form_it_left(client, licensor, operator, published):
+    edit(licensor, published, chain_of_title="Bought from Ports Ltd.")
+    corpora.corpus_revision_review(
+        access=operator, corpus_id=published.pk, revision_id=corpora.pending_revision(published).pk, approve=False,
+        note="Name the deed",
+    )  # fmt: skip
+    client.force_login(licensor.user)
+    form = client.get(reverse("catalog:corpus_edit", args=[licensor.organisation.slug, published.pk]))
+    assert form.context["form"].initial["chain_of_title"] == "Bought from Ports Ltd."
+    assert "The operator sent back your last changes: “Name the deed”" in form.content.decode()
+    assert 'name="waiting_revision" value=""' in form.content.decode()  # nothing waits: a save proposes anew
+
+
+def test_every_offer_in_the_way_of_narrowing_is_named(licensor, published):
+    world = offers.offer_save(access=licensor, corpus=published, data={**OFFER_DATA, "name": "World"})
+    offers.offer_publish(access=licensor, offer=world.offer)
+    with pytest.raises(ValidationError) as refused:
+        edit(licensor, published, territory=["FR"])
+    assert refused.value.message_dict["territory"] == [
+        "Offers “Research licence” (WW), “World” (WW) grant more: narrow or archive them before narrowing the "
+        "corpus' rights."
+    ]

@@ -768,7 +768,7 @@ def test_an_offer_grants_no_territory_beyond_the_corpus_rights(owner_client, lic
     # Narrowing the corpus' rights below a live offer is refused too.
     with pytest.raises(ValidationError) as caught:
         corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["DE"]})
-    assert "Offer 'Research licence' grants FR" in caught.value.message_dict["territory"][0]
+    assert "Offer “Research licence” (FR) grants more" in caught.value.message_dict["territory"][0]
 
 
 def test_nothing_the_operator_reviews_changes_while_in_review(owner_client, licensor, listed_corpus):
@@ -905,7 +905,7 @@ def test_editing_a_corpus_shows_the_offer_territory_rule_with_the_other_errors(o
     form = {**CORPUS_DATA, "title": "", "languages": "zxx", "territory": "FR"}
     errors = owner_client.post(url("corpus_edit", licensor, corpus_id=corpus.pk), form).context["form"].errors
     assert sorted(errors) == ["territory", "title"]
-    assert "grants DE, FR: narrow or archive it" in errors["territory"][0]
+    assert "(DE, FR) grants more: narrow or archive it" in errors["territory"][0]
 
 
 def test_corpus_texts_have_limits_that_the_form_names(owner_client, licensor):
@@ -976,7 +976,7 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     assert [a.external_id for a in searched.context["page"]] == ["old0"]
     assert "Withdraw all 2 assets whose rights have expired?" in searched.content.decode()  # all, not the search's
     everything = owner_client.get(url("assets", licensor, corpus_id=corpus.pk)).content.decode()
-    assert everything.count(">rights expired</span>") == 2
+    assert everything.count(">rights expired 31 Jan 2020</span>") == 2
     old = Asset.objects.get(corpus=corpus, external_id="old0")
     detail = owner_client.get(url("asset", licensor, corpus_id=corpus.pk, asset_id=old.pk)).content.decode()
     assert '31 Jan 2020 <span class="status expired">expired</span>' in detail
@@ -999,6 +999,9 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
         follow=True,
     )  # fmt: skip
     assert "Withdrew the 2 assets whose rights have expired." in response.content.decode()
+    page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert "2 assets in this manifest have their rights expiry before" in page  # what the import found
+    assert "None is active with expired rights now" in page  # and what holds now
     assert response.context["status"] == "expired" and not list(response.context["page"])
     assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).get().external_id == "new"
     again = owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), follow=True)
