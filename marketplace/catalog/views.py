@@ -731,7 +731,11 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
     """Changes to a published listing: what it says now beside what the licensor proposes."""
-    revision = CorpusRevision.objects.select_related("proposed_by").filter(corpus=corpus, status="pending").first()
+    revision = (
+        CorpusRevision.objects.select_related("proposed_by")
+        .filter(corpus=corpus, status=RevisionStatus.PENDING)
+        .first()
+    )
     if revision is None:
         if request.method != "POST":
             raise Http404("Nothing waits for review")
