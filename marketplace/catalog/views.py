@@ -275,7 +275,9 @@ def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return _asset_list_page(request, _corpus(request, corpus_id), request.GET)
 
 
-def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=(), back=None) -> HttpResponse:
+def _asset_list_page(
+    request, corpus, params, *, withdraw_form=None, selected=(), back=None, expired_reason=("", "")
+) -> HttpResponse:
     status = params.get("status", AssetStatus.ACTIVE)
     if status not in AssetStatus.values and status not in ("all", RIGHTS_EXPIRED):
         status = AssetStatus.ACTIVE
@@ -299,11 +301,13 @@ def _asset_list_page(request, corpus, params, *, withdraw_form=None, selected=()
             and any(a.status == AssetStatus.ACTIVE for a in page.object_list),
             "withdraw_form": withdraw_form or WithdrawForm(), "selected": set(selected),
             "back": back or request.get_full_path(), "query": urlencode({"status": status, "q": params.get("q", "")}),
+            "list_query": urlencode({"status": status, "q": params.get("q", ""), "page": page.number}),
             "list_url": reverse("catalog:assets", args=[_slug(request), corpus.pk]),
             # What "withdraw all" withdraws, whatever a search narrows the page to.
             "expired_total": rights_expired_assets(corpus.pk).count() if status == RIGHTS_EXPIRED else 0,
+            "expired_reason": expired_reason[0], "expired_reason_error": expired_reason[1],
         },
-        status=400 if withdraw_form is not None else 200,
+        status=400 if withdraw_form is not None or expired_reason[1] else 200,
     )  # fmt: skip
 
 
@@ -313,13 +317,19 @@ def asset_detail(request: HttpRequest, corpus_id: int, asset_id: int) -> HttpRes
     return _asset_page(request, corpus, asset_id)
 
 
+def _list_filter(request: HttpRequest) -> str:
+    """The asset list's filter the page was opened from (``?list=``), re-encoded from known keys only."""
+    came_from = QueryDict(request.GET.get("list", ""))
+    return urlencode({key: came_from[key] for key in ("status", "q", "page") if came_from.get(key)})
+
+
 def _asset_page(request, corpus, asset_id: int, *, withdraw_form=None) -> HttpResponse:
     asset = get_object_or_404(Asset.objects.select_related("withdrawal__actor"), pk=asset_id, corpus=corpus)
     return render(
         request,
         "catalog/asset_detail.html",
         {"access": request.access, "corpus": corpus, "asset": asset, "withdraw_form": withdraw_form or WithdrawForm(),
-         "can_manage": request.access.can(Perm.MANAGE_CATALOG),
+         "can_manage": request.access.can(Perm.MANAGE_CATALOG), "list_filter": _list_filter(request),
          "back": reverse("catalog:asset", args=[_slug(request), corpus.pk, asset.pk])},
         status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
@@ -380,11 +390,16 @@ def _withdraw_reporting(request: HttpRequest, withdraw: Callable[[], Withdrawal]
 def assets_withdraw_expired(request: HttpRequest, corpus_id: int) -> HttpResponse:
     """All of them in one step: assets whose rights have ended may run to many pages."""
     corpus = _corpus(request, corpus_id)
+    reason = request.POST.get("reason", "")
+    try:
+        withdrawals.check_reason(reason, optional=True)
+    except ValidationError as exc:  # next to the field, with what was typed
+        return _asset_list_page(
+            request, corpus, QueryDict(f"status={RIGHTS_EXPIRED}"), expired_reason=(reason, " ".join(exc.messages))
+        )
     _withdraw_reporting(
         request,
-        lambda: withdrawals.rights_expired_withdraw(
-            access=request.access, corpus=corpus, reason=request.POST.get("reason", "")
-        ),
+        lambda: withdrawals.rights_expired_withdraw(access=request.access, corpus=corpus, reason=reason),
         "whose rights have expired. Affected licensees will be notified.",
     )
     return redirect(reverse("catalog:assets", args=[_slug(request), corpus.pk]) + f"?status={RIGHTS_EXPIRED}")

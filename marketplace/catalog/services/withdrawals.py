@@ -27,8 +27,11 @@ from marketplace.orgs.access import OrgAccess, Perm
 EVENT_ID_LIMIT = 10_000  # asset ids listed in one event; larger takedowns point at the withdrawal record
 
 
-def _reason(reason: str) -> str:
+def check_reason(reason: str, *, optional: bool = False) -> str:
+    """A reason licensees will read: a few words at least; an optional one may be left empty (a default)."""
     reason = (reason or "").strip()
+    if optional and not reason:
+        return reason
     if len(reason) < 5:
         raise ValidationError({"reason": "Say why these assets are withdrawn (at least a few words)."})
     return reason
@@ -63,7 +66,7 @@ def _withdraw(*, access: OrgAccess, corpus: Corpus, assets, scope: str, reason: 
 def assets_withdraw(*, access: OrgAccess, corpus: Corpus, asset_ids: list[int], reason: str) -> Withdrawal:
     """Withdraw one or more assets of a corpus."""
     access.require(Perm.MANAGE_CATALOG)
-    reason = _reason(reason)
+    reason = check_reason(reason)
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     assets = Asset.objects.filter(corpus=corpus, pk__in=asset_ids)
     found = set(assets.values_list("id", flat=True))
@@ -79,7 +82,7 @@ def assets_withdraw(*, access: OrgAccess, corpus: Corpus, asset_ids: list[int], 
 def corpus_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str) -> Withdrawal:
     """Take a whole corpus off the market: every asset, and the listing."""
     access.require(Perm.MANAGE_CATALOG)
-    reason = _reason(reason)
+    reason = check_reason(reason)
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     if corpus.status == CorpusStatus.WITHDRAWN:
         raise ValidationError("This corpus is already withdrawn.")
@@ -116,7 +119,7 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
         )
     withdrawal = _withdraw(
         access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,
-        reason=_reason(reason) if (reason or "").strip() else f"Not listed in {mi.original_name} (import {mi.pk})",
+        reason=check_reason(reason, optional=True) or f"Not listed in {mi.original_name} (import {mi.pk})",
     )  # fmt: skip
     mi.missing_withdrawal = withdrawal
     mi.save(update_fields=["missing_withdrawal"])
@@ -137,5 +140,5 @@ def rights_expired_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str = 
     today = timezone.localdate()
     return _withdraw(
         access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.RIGHTS_EXPIRED,
-        reason=_reason(reason) if (reason or "").strip() else f"Rights expired (rights_expiry before {today})",
+        reason=check_reason(reason, optional=True) or f"Rights expired (rights_expiry before {today})",
     )  # fmt: skip

@@ -978,8 +978,14 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     everything = owner_client.get(url("assets", licensor, corpus_id=corpus.pk)).content.decode()
     assert everything.count(">rights expired 31 Jan 2020</span>") == 2
     old = Asset.objects.get(corpus=corpus, external_id="old0")
-    detail = owner_client.get(url("asset", licensor, corpus_id=corpus.pk, asset_id=old.pk)).content.decode()
+    assert f'{old.pk}/?list=status%3Dexpired%26q%3D%26page%3D1"' in listing.content.decode()
+    detail = owner_client.get(
+        url("asset", licensor, corpus_id=corpus.pk, asset_id=old.pk), {"list": "status=expired&page=1&next=//evil"}
+    ).content.decode()
     assert '31 Jan 2020 <span class="status expired">expired</span>' in detail
+    assert '<span class="status expired">rights expired</span></h1>' in detail
+    back = url("assets", licensor, corpus_id=corpus.pk) + "?status=expired&amp;page=1"
+    assert f'<a href="{back}">' in detail and "evil" not in detail  # back to the list as filtered, known keys only
     viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
     owner_client.force_login(viewer)
     assert (
@@ -990,10 +996,10 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     assert owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk)).status_code == 404
     assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).count() == 3
     owner_client.force_login(licensor.user)
-    short = owner_client.post(
-        url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "x"}, follow=True
-    )
-    assert "Say why these assets are withdrawn" in short.content.decode()
+    short = owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "x"})
+    assert short.status_code == 400  # next to the field, with what was typed
+    assert '<p class="error" id="expired-reason-error">Say why these assets are withdrawn' in short.content.decode()
+    assert 'name="reason" value="x"' in short.content.decode()
     response = owner_client.post(
         url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "Licence from the estate ended"},
         follow=True,
