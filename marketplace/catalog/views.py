@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
@@ -718,18 +719,11 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if corpus.status == CorpusStatus.PUBLISHED:
         return _revision_review(request, corpus)
     form = ReviewForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            corpora.corpus_review(
-                access=request.access, corpus_id=corpus.pk, approve=form.cleaned_data["decision"] == "approve",
-                note=form.cleaned_data["note"],
-            )  # fmt: skip
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
-            messages.success(request, f"“{corpus.title}” is {outcome}.")
-            return redirect("catalog:review_queue", org_slug=_slug(request))
+    decide = partial(corpora.corpus_review, access=request.access, corpus_id=corpus.pk)
+    if _decided(request, form, decide):
+        outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
+        messages.success(request, f"“{corpus.title}” is {outcome}.")
+        return redirect("catalog:review_queue", org_slug=_slug(request))
     from marketplace.catalog.public_views import offers_with_examples
 
     return render(
@@ -742,6 +736,18 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "sent_back": review_history(corpus),
         },
     )  # fmt: skip
+
+
+def _decided(request: HttpRequest, form: ReviewForm, decide: Callable[..., object]) -> bool:
+    """Record the reviewer's decision with ``decide(approve=…, note=…)``; a refusal goes on the form."""
+    if request.method != "POST" or not form.is_valid():
+        return False
+    try:
+        decide(approve=form.cleaned_data["decision"] == "approve", note=form.cleaned_data["note"])
+    except ValidationError as exc:
+        form_errors(form, exc)
+        return False
+    return True
 
 
 def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
@@ -761,18 +767,14 @@ def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
     form.fields["decision"].choices = [
         ("", "Choose…"), ("approve", "Approve: the changes go live"), ("reject", "Send back to the licensor"),
     ]  # fmt: skip
-    if request.method == "POST" and form.is_valid():
-        try:
-            corpora.corpus_revision_review(
-                access=request.access, corpus_id=corpus.pk, revision_id=_int(request.POST.get("revision")),
-                approve=form.cleaned_data["decision"] == "approve", note=form.cleaned_data["note"],
-            )  # fmt: skip
-        except ValidationError as exc:
-            form_errors(form, exc)
-        else:
-            outcome = "live" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
-            messages.success(request, f"The changes to “{corpus.title}” are {outcome}.")
-            return redirect("catalog:review_queue", org_slug=_slug(request))
+    decide = partial(
+        corpora.corpus_revision_review, access=request.access, corpus_id=corpus.pk,
+        revision_id=_int(request.POST.get("revision")),
+    )  # fmt: skip
+    if _decided(request, form, decide):
+        outcome = "live" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
+        messages.success(request, f"The changes to “{corpus.title}” are {outcome}.")
+        return redirect("catalog:review_queue", org_slug=_slug(request))
     return render(
         request,
         "catalog/revision_review.html",
