@@ -51,6 +51,7 @@ from marketplace.orgs.models import OrgKind
 from marketplace.orgs.views import form_errors
 from marketplace.pricing import PlanError, PricePlan, cap_note, example_prices, plan_terms
 from marketplace.web.csv_stream import csv_response
+from marketplace.web.feedback import report
 from marketplace.web.uploads import limit_upload
 
 
@@ -151,12 +152,11 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_changes_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    try:
-        corpora.corpus_revision_withdraw(access=request.access, corpus=corpus)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, "The changes waiting for review are withdrawn; the listing stays as it is.")
+    report(
+        request,
+        lambda: corpora.corpus_revision_withdraw(access=request.access, corpus=corpus),
+        lambda _: "The changes waiting for review are withdrawn; the listing stays as it is.",
+    )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
 
 
@@ -206,15 +206,15 @@ def _errors_on_form(request: HttpRequest, form, exc: ValidationError) -> bool:
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_submit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     corpus = _corpus(request, corpus_id)
-    try:
-        corpus = corpora.corpus_submit(access=request.access, corpus=corpus)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        if corpus.status == CorpusStatus.IN_REVIEW:
-            messages.success(request, "Submitted. The operator will review the listing.")
-        else:
-            messages.success(request, "Published: the corpus is listed in the public catalogue.")
+    report(
+        request,
+        lambda: corpora.corpus_submit(access=request.access, corpus=corpus),
+        lambda submitted: (
+            "Submitted. The operator will review the listing."
+            if submitted.status == CorpusStatus.IN_REVIEW
+            else "Published: the corpus is listed in the public catalogue."
+        ),
+    )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
 
 
@@ -375,15 +375,11 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
 
 
-def _withdraw_reporting(request: HttpRequest, withdraw: Callable[[], Withdrawal], which: str) -> None:
-    """Run a withdrawal of a set the page describes, and say what it did, or why not, on the next page."""
-    try:
-        withdrawal = withdraw()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        count = withdrawal.asset_count
-        messages.success(request, f"Withdrew the {count:,} asset{pluralize(count)} {which}")
+def _withdrew(which: str) -> Callable[[Withdrawal], str]:
+    """The message for a set-wise withdrawal (expired rights, missing from a manifest)."""
+    return lambda withdrawal: (
+        f"Withdrew the {withdrawal.asset_count:,} asset{pluralize(withdrawal.asset_count)} {which}"
+    )
 
 
 @require_POST
@@ -398,10 +394,10 @@ def assets_withdraw_expired(request: HttpRequest, corpus_id: int) -> HttpRespons
         return _asset_list_page(
             request, corpus, QueryDict(f"status={RIGHTS_EXPIRED}"), expired_reason=(reason, " ".join(exc.messages))
         )
-    _withdraw_reporting(
+    report(
         request,
         lambda: withdrawals.rights_expired_withdraw(access=request.access, corpus=corpus, reason=reason),
-        "whose rights have expired. Affected licensees will be notified.",
+        _withdrew("whose rights have expired. Affected licensees will be notified."),
     )
     return redirect(reverse("catalog:assets", args=[_slug(request), corpus.pk]) + f"?status={RIGHTS_EXPIRED}")
 
@@ -555,12 +551,12 @@ def import_errors_csv(request: HttpRequest, import_id: int) -> StreamingHttpResp
 @org_view(Perm.MANAGE_CATALOG)
 def import_withdraw_missing(request: HttpRequest, import_id: int) -> HttpResponse:
     mi = _import(request, import_id)
-    _withdraw_reporting(
+    report(
         request,
         lambda: withdrawals.missing_withdraw(
             access=request.access, manifest_import=mi, reason=request.POST.get("reason", "")
         ),
-        "missing from this manifest.",
+        _withdrew("missing from this manifest."),
     )
     return redirect("catalog:import", org_slug=_slug(request), import_id=mi.pk)
 
@@ -674,12 +670,11 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def offer_publish(request: HttpRequest, offer_id: int) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
-    try:
-        version = offers.offer_publish(access=request.access, offer=offer)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Offer “{offer.name}” version {version.number} is published.")
+    report(
+        request,
+        lambda: offers.offer_publish(access=request.access, offer=offer),
+        lambda version: f"Offer “{offer.name}” version {version.number} is published.",
+    )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=offer.corpus_id)
 
 
@@ -687,12 +682,11 @@ def offer_publish(request: HttpRequest, offer_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_CATALOG)
 def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
     offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
-    try:
-        offers.offer_archive(access=request.access, offer=offer)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Offer “{offer.name}” is archived; licences already sold are unaffected.")
+    report(
+        request,
+        lambda: offers.offer_archive(access=request.access, offer=offer),
+        lambda _: f"Offer “{offer.name}” is archived; licences already sold are unaffected.",
+    )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=offer.corpus_id)
 
 

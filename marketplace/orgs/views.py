@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -22,8 +20,7 @@ from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
 from marketplace.orgs.models import Invitation, Membership, OrgKind
 from marketplace.orgs.selectors import licensor_sales
-
-_T = TypeVar("_T")
+from marketplace.web.feedback import report
 
 
 def form_errors(form, exc: ValidationError) -> None:
@@ -116,7 +113,7 @@ def members(request: HttpRequest) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
     get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
-    _report(
+    report(
         request,
         lambda: services.membership_change(
             access=request.access, membership_id=membership_id, role=request.POST.get("role", "")
@@ -130,7 +127,7 @@ def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
-    membership = _report(
+    membership = report(
         request,
         lambda: services.membership_remove(access=request.access, membership_id=membership_id),
         lambda m: f"{m.user.email} is no longer a member of {request.access.organisation.name}.",
@@ -144,7 +141,7 @@ def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
 @org_view(Perm.MANAGE_MEMBERS)
 def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
     get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    _report(
+    report(
         request,
         lambda: services.invitation_revoke(access=request.access, invitation_id=invitation_id),
         lambda i: f"The invitation to {i.email} is revoked.",
@@ -157,7 +154,7 @@ def invitation_revoke(request: HttpRequest, invitation_id: int) -> HttpResponse:
 def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
     """A new link for a pending or expired invitation, with the same role; the old link stops working."""
     get_object_or_404(Invitation, pk=invitation_id, organisation=request.access.organisation)
-    _report(
+    report(
         request,
         lambda: services.invitation_resend(
             access=request.access, invitation_id=invitation_id, accept_base_url=request.build_absolute_uri("/")
@@ -165,17 +162,6 @@ def invitation_resend(request: HttpRequest, invitation_id: int) -> HttpResponse:
         lambda i: f"A new invitation was sent to {i.email}; the earlier link no longer works.",
     )
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
-
-
-def _report(request: HttpRequest, action: Callable[[], _T], success: Callable[[_T], str]) -> _T | None:
-    """Run a member action; its refusal or its outcome is a message on the members page."""
-    try:
-        result = action()
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-        return None
-    messages.success(request, success(result))
-    return result
 
 
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:

@@ -242,7 +242,8 @@ def corpus_update(*, access: OrgAccess, corpus: Corpus, data: dict, waiting=ANY_
     _check_shares_change(access, shares_before, clean["co_owners"])
     if corpus.status == CorpusStatus.PUBLISHED and review_required():
         # The listing stays as the operator approved it; royalty shares are not theirs to review and apply now.
-        _propose(access, corpus, {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and _differs(corpus, n, v)})
+        changes = {n: v for n, v in clean.items() if n in REVIEWED_FIELDS and _differs(corpus, n, v)}
+        _propose(access, corpus, changes, waiting=current)
         clean = {n: v for n, v in clean.items() if n not in REVIEWED_FIELDS}
     elif current:  # review switched off since: this save is the licensor's word on every field, previews too
         retired = _retire(access, corpus)
@@ -324,11 +325,12 @@ def _open(access: OrgAccess, corpus: Corpus, changes: dict, *, previews=(), repl
     return revision
 
 
-def _propose(access: OrgAccess, corpus: Corpus, changes: dict) -> CorpusRevision | None:
-    """Hold ``changes`` for review, in place of any proposal still waiting (its new previews move to this one):
-    the operator decides on the latest only. No changes and no new previews withdraws what was waiting; the same
-    changes again leave it as it is."""
-    waiting = CorpusRevision.objects.filter(corpus=corpus, status=RevisionStatus.PENDING).first()
+def _propose(
+    access: OrgAccess, corpus: Corpus, changes: dict, *, waiting: CorpusRevision | None
+) -> CorpusRevision | None:
+    """Hold ``changes`` for review, in place of ``waiting``, the proposal still waiting (its new previews move to
+    this one): the operator decides on the latest only. No changes and no new previews withdraws what was
+    waiting; the same changes again leave it as it is."""
     if waiting is not None and waiting.changes == changes:
         return waiting
     previews = list(waiting.previews.all()) if waiting else []
