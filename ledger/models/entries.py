@@ -39,6 +39,9 @@ class JournalEntry(models.Model):
     )
     leg_count = models.PositiveSmallIntegerField()
     tx = models.BigIntegerField(null=True, blank=True, db_default=TransactionId(), editable=False)
+    # How PostgreSQL checks its balance at COMMIT: alone (a single post, any raw INSERT), or together with the
+    # rest of its INSERT statement (the bulk function's rows; ledger/sql/postgresql_posting.sql).
+    checked_in_batch = models.BooleanField(default=False, db_default=False, editable=False)
 
     class Meta:
         db_table = "ledger_entry"

@@ -148,8 +148,9 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
     body = _hashing.entry_body(
         description=entry.description,
         metadata=metadata,
+        metadata_json=metadata_json,  # what the metadata reads back as: canonical, and stable through that trip
         reverses=reverses,
-        legs=((leg.account, leg.currency, leg.amount) for leg in legs),
+        legs=[(leg.account, leg.currency, leg.amount) for leg in legs],
     )
     return _Prepared(
         key=entry.idempotency_key,

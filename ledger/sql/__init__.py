@@ -39,6 +39,7 @@ ADDED_TRIGGERS = {
             "ledger_account_day_no_truncate", "ledger_period_close_no_truncate", "ledger_chain_seal_no_truncate",
             "ledger_chain_block_no_truncate",
         },
+        "0020_balance_checked_by_batch_row": {"ledger_entry_batch_balanced"},
     },
     "sqlite": {
         "0017_no_replace_and_snapshot_close": {

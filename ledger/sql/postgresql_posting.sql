@@ -154,8 +154,8 @@ BEGIN
     --    deadlocking when they list them in opposite orders.
     WITH ins AS (
         INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
-                                  request_hash, content_hash, leg_count, reverses_id)
-        SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, e.meta, e.key, e.rh, e.ch, e.lc, e.rev
+                                  request_hash, content_hash, leg_count, reverses_id, checked_in_batch)
+        SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, e.meta, e.key, e.rh, e.ch, e.lc, e.rev, true
           FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
                       p_metadata, p_reverses, p_leg_counts)
                WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
@@ -384,56 +384,57 @@ BEGIN
 END $$;
 
 
--- Balance at COMMIT, in one pass per batch ----------------------------------
--- A deferred constraint trigger fires once per entry; a query per entry was a
--- fifth of a bulk post. So entries written by multi-row INSERTs are checked
--- together. The transaction-local setting ledger.unchecked holds
--- 'xid:low:high' (entries of this transaction in that id range are still to
--- check) or 'xid:low:high:ok' (all of them were checked, and nothing was
--- inserted since). A multi-row INSERT, or any INSERT once the setting exists,
--- widens the range and marks it unchecked. The first entry trigger to fire
--- inside an unchecked range checks the whole range in one query and marks it
--- ok; the entry triggers that find their id in an ok range return at once. A
--- checked entry cannot change: postings are immutable and unique per (entry,
--- leg) below leg_count. A rolled-back savepoint restores the setting along
--- with the rows. Any other entry (a one-row INSERT before any batch, another
--- transaction id, an id outside the range) is checked on its own.
+-- Balance at COMMIT --------------------------------------------------------
+-- A deferred constraint trigger fires once per entry, and at COMMIT those calls
+-- were a fifth of a bulk post. So an entry says how it is checked, in a column
+-- that the triggers read from the row itself, never from session state:
+-- checked_in_batch = false (a single post, any raw INSERT by default): the row
+-- trigger ledger_entry_balanced checks it alone. checked_in_batch = true (the
+-- bulk function's rows): the row trigger skips it (its WHEN clause), and the
+-- statement trigger below writes the statement's id range of such rows into
+-- ledger_entry_batch, whose own deferred constraint trigger checks every such
+-- entry in the range with one query. Every row is covered one way or the
+-- other, whatever the session sets, defers or makes immediate: a check made
+-- before an entry's postings exist refuses it, and an entry once checked
+-- cannot change (postings are immutable and unique per (entry, leg) below
+-- leg_count). The range row's trigger reads the row as it was inserted, so
+-- deleting or editing it before COMMIT changes nothing.
 CREATE OR REPLACE FUNCTION ledger_entry_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    v_state text[] := string_to_array(current_setting('ledger.unchecked', true), ':');
-    v_bad record;
     v_legs bigint;
     v_sum numeric;
     v_one_currency boolean;
-    v_off text;
 BEGIN
-    IF v_state IS NOT NULL AND NEW.tx::text = v_state[1] AND v_state[1] = pg_current_xact_id()::text
-       AND NEW.id BETWEEN v_state[2]::bigint AND v_state[3]::bigint THEN
-        IF cardinality(v_state) = 4 THEN
-            RETURN NULL;  -- checked with its batch
-        END IF;
-        -- Entries failing the one-currency fast path get the full check below.
-        FOR v_bad IN
-            SELECT e.id, e.leg_count
-              FROM ledger_entry e
-              CROSS JOIN LATERAL (
-                  SELECT count(*) AS legs, sum(p.amount) AS net, min(p.currency) = max(p.currency) AS one
-                    FROM ledger_posting p WHERE p.entry_id = e.id) x
-             WHERE e.id BETWEEN v_state[2]::bigint AND v_state[3]::bigint AND e.tx = NEW.tx
-               AND (x.legs <> e.leg_count OR x.net <> 0 OR NOT x.one)
-        LOOP
-            PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
-        END LOOP;
-        PERFORM set_config('ledger.unchecked', array_to_string(v_state, ':') || ':ok', true);
-        RETURN NULL;
-    END IF;
-    -- One entry. Fast path: most entries use one currency, where a plain sum decides.
+    -- Fast path: most entries use one currency, where a plain sum decides.
     SELECT count(*), sum(amount), min(currency) = max(currency)
       INTO v_legs, v_sum, v_one_currency
       FROM ledger_posting WHERE entry_id = NEW.id;
     IF v_legs <> NEW.leg_count OR NOT v_one_currency OR v_sum <> 0 THEN
         PERFORM ledger_entry_assert_balanced(NEW.id, NEW.leg_count);
     END IF;
+    RETURN NULL;
+END $$;
+
+-- One query for a batch's range, planned with the actual bounds (a generic
+-- plan guesses a few rows and loops). Entries failing the one-currency fast
+-- path get the full check, the first in id order named.
+CREATE OR REPLACE FUNCTION ledger_entry_batch_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    FOR v_bad IN EXECUTE format($q$
+        SELECT e.id, e.leg_count
+          FROM ledger_entry e
+          LEFT JOIN (SELECT entry_id, count(*) AS legs, sum(amount) AS net, min(currency) = max(currency) AS one
+                       FROM ledger_posting WHERE entry_id BETWEEN %1$s AND %2$s GROUP BY entry_id) p
+            ON p.entry_id = e.id
+         WHERE e.id BETWEEN %1$s AND %2$s AND e.checked_in_batch
+           AND (p.entry_id IS NULL OR p.legs <> e.leg_count OR p.net <> 0 OR NOT p.one)
+         ORDER BY e.id$q$, NEW.lo, NEW.hi)
+    LOOP
+        PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
+    END LOOP;
+    DELETE FROM ledger_entry_batch WHERE id = NEW.id;  -- done with; the table only holds open batches
     RETURN NULL;
 END $$;
 
@@ -459,7 +460,7 @@ BEGIN
 END $$;
 
 -- Closed periods, one set-based check per INSERT statement; the statement's
--- entries also join the unchecked range (above).
+-- entries checked in batch get their range row (above).
 --
 -- Under REPEATABLE READ or SERIALIZABLE the statement reads the transaction's
 -- snapshot, which may predate a close that committed since (the close's table
@@ -475,9 +476,6 @@ CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE 
 DECLARE
     v_closed date;
     v_bad record;
-    v_range record;
-    v_tx text;
-    v_state text[];
     v_closer xid8;
     v_issued boolean;
 BEGIN
@@ -510,16 +508,8 @@ BEGIN
             END IF;
         END IF;
     END IF;
-    v_state := string_to_array(current_setting('ledger.unchecked', true), ':');
-    v_tx := pg_current_xact_id()::text;
-    IF v_state[1] IS DISTINCT FROM v_tx THEN
-        v_state := NULL;
-    END IF;
-    SELECT min(id) AS lo, max(id) AS hi, count(*) AS n INTO v_range FROM new_entries;
-    IF v_range.n > 1 OR (v_range.n = 1 AND v_state IS NOT NULL) THEN
-        PERFORM set_config('ledger.unchecked', concat_ws(':', v_tx,
-            least(v_range.lo, v_state[2]::bigint), greatest(v_range.hi, v_state[3]::bigint)), true);
-    END IF;
+    INSERT INTO ledger_entry_batch (lo, hi)
+    SELECT min(id), max(id) FROM new_entries WHERE checked_in_batch HAVING count(*) > 0;
     RETURN NULL;
 END $$;
 

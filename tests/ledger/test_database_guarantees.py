@@ -45,13 +45,18 @@ def raw(sql: str, params=()) -> None:
         cursor.execute(sql, params)
 
 
-def insert_entries(count: int, *, leg_count: int = 2, effective_date: dt.date | None = None) -> list[int]:
-    """Entries with one statement, as bulk posting writes them; their legs still to add."""
-    row = [effective_date or dt.date.today(), dt.datetime.now(dt.UTC), leg_count]
+def insert_entries(
+    count: int, *, leg_count: int = 2, effective_date: dt.date | None = None, in_batch: bool = False
+) -> list[int]:
+    """Entries with one statement; their legs still to add. ``in_batch``: marked as bulk posting marks its rows,
+    to be checked together at COMMIT."""
+    row = [effective_date or dt.date.today(), dt.datetime.now(dt.UTC), leg_count, in_batch]
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
-            " leg_count) VALUES " + ", ".join(["(%s, %s, 'raw', '{}', 'x', 'x', %s)"] * count) + " RETURNING id",
+            " leg_count, checked_in_batch) VALUES "
+            + ", ".join(["(%s, %s, 'raw', '{}', 'x', 'x', %s, %s)"] * count)
+            + " RETURNING id",
             row * count,
         )
         return sorted(r[0] for r in cursor.fetchall())
@@ -213,8 +218,9 @@ def test_overdraft_on_a_protected_account_is_refused_by_the_database(books):
     assert Account.objects.get(code="prepaid:lic_acme").net == -500
 
 
-# Balance is checked once per batch at COMMIT (postgresql_posting.sql): a batch
-# must not vouch for entries it never saw.
+# Balance at COMMIT (postgresql_posting.sql): an entry is checked alone, or, when its row says checked_in_batch,
+# with its INSERT statement's range of such entries. Nothing a session sets, defers or makes immediate, and no
+# tampering with the range rows, leaves an entry unchecked.
 
 
 def balance(entries: list[int], off_by: dict[int, int] | None = None) -> None:
@@ -223,57 +229,108 @@ def balance(entries: list[int], off_by: dict[int, int] | None = None) -> None:
         insert_posting(entry, 1, "prepaid:lic_acme", -100 + (off_by or {}).get(entry, 0))
 
 
+def open_batches() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ledger_entry_batch")
+        return cursor.fetchone()[0]
+
+
+batched = pytest.mark.parametrize("in_batch", [False, True], ids=["alone", "in-batch"])
+
+
 @pytest.mark.postgres
-def test_one_bad_entry_in_a_batch_is_found(books):
-    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
-        entries = insert_entries(50)
+@batched
+def test_one_bad_entry_among_many_is_found(books, in_batch):
+    with pytest.raises(REFUSED, match=r"entry \d+ does not balance \(EUR 1\)"), transaction.atomic():
+        entries = insert_entries(50, in_batch=in_batch)
         balance(entries, off_by={entries[37]: 1})
     assert JournalEntry.objects.count() == 1
 
 
 @pytest.mark.postgres
-def test_an_entry_written_after_its_batch_was_checked_is_checked_too(books):
-    with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
-        balance(insert_entries(20))
-        raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")  # the batch is checked now
-        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
-        late = insert_entry()
-        insert_posting(late, 0, "cash:stripe", 100)
-        insert_posting(late, 1, "prepaid:lic_acme", -1)
+@batched
+def test_an_entry_of_a_batch_without_postings_is_refused(books, in_batch):
+    with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
+        entries = insert_entries(20, in_batch=in_batch)
+        balance(entries[:-1])
     assert JournalEntry.objects.count() == 1
 
 
 @pytest.mark.postgres
-def test_a_later_batch_is_checked_after_an_earlier_one(books):
+@batched
+def test_an_entry_written_after_a_check_made_immediate_is_checked_too(books, in_batch):
+    """The audit's attack: check a good batch early, then add a one-legged entry in the same transaction."""
     with pytest.raises(REFUSED, match="has 1 postings but declares 2"), transaction.atomic():
-        balance(insert_entries(20))
-        raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")
-        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
-        second = insert_entries(20)
-        balance(second[:-1])
-        insert_posting(second[-1], 0, "cash:stripe", 100)
+        balance(insert_entries(20, in_batch=in_batch))
+        raw("SET CONSTRAINTS ALL IMMEDIATE")  # the batch is checked now
+        raw("SET CONSTRAINTS ALL DEFERRED")
+        late = insert_entries(1, in_batch=in_batch)[0]
+        insert_posting(late, 0, "cash:stripe", 1_000_000)
     assert JournalEntry.objects.count() == 1
 
 
 @pytest.mark.postgres
-def test_a_check_inside_a_rolled_back_savepoint_vouches_for_nothing(books):
+@batched
+def test_a_check_made_immediate_before_the_postings_refuses(books, in_batch):
+    with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
+        entries = insert_entries(5, in_batch=in_batch)
+        raw("SET CONSTRAINTS ALL IMMEDIATE")
+        balance(entries)
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+@batched
+def test_a_check_inside_a_rolled_back_savepoint_vouches_for_nothing(books, in_batch):
     with pytest.raises(REFUSED, match="does not balance"), transaction.atomic():
-        entries = insert_entries(20)
+        entries = insert_entries(20, in_batch=in_batch)
         balance(entries[:10])
         with pytest.raises(REFUSED), transaction.atomic():  # savepoint: the check fails on the missing legs
-            raw("SET CONSTRAINTS ledger_entry_balanced IMMEDIATE")
-        raw("SET CONSTRAINTS ledger_entry_balanced DEFERRED")
+            raw("SET CONSTRAINTS ALL IMMEDIATE")
+        raw("SET CONSTRAINTS ALL DEFERRED")
         balance(entries[10:], off_by={entries[15]: 3})
     assert JournalEntry.objects.count() == 1
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "DELETE FROM ledger_entry_batch",
+        "UPDATE ledger_entry_batch SET lo = hi",
+        "INSERT INTO ledger_entry_batch (lo, hi) VALUES (0, 0)",
+        "SELECT set_config('ledger.unchecked', pg_current_xact_id()::text || ':1:999999999:ok', true)",
+    ],
+    ids=["deleted", "narrowed", "forged", "old-setting"],
+)
+def test_tampering_with_the_open_batches_changes_nothing(books, tamper):
+    with pytest.raises(REFUSED, match=r"entry \d+ does not balance"), transaction.atomic():
+        entries = insert_entries(10, in_batch=True)
+        balance(entries, off_by={entries[0]: 7})
+        raw(tamper)
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_batch_leaves_no_open_batch_behind(books):
+    ledger.entries_post(
+        [NewEntry(legs=[debit("cash:stripe", eur(5)), credit("prepaid:lic_acme", eur(5))], description="b")] * 3
+    )
+    assert JournalEntry.objects.filter(checked_in_batch=True).count() == 3
+    assert open_batches() == 0
+    with pytest.raises(REFUSED), transaction.atomic():
+        balance(insert_entries(3, in_batch=True), off_by={})
+        insert_entries(1, in_batch=True)  # no postings: the commit refuses, and the open batches roll back
+    assert open_batches() == 0
+
+
+@pytest.mark.postgres
 def test_an_entry_under_a_forged_transaction_id_is_checked_on_its_own(books):
     with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
-        balance(insert_entries(10))
+        balance(insert_entries(10, in_batch=True))
         raw(
             "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash, content_hash,"
-            " leg_count, tx) VALUES (%s, %s, 'raw', '{}', 'x', 'x', 2, 1)",
+            " leg_count, tx, checked_in_batch) VALUES (%s, %s, 'raw', '{}', 'x', 'x', 2, 1, true)",
             [dt.date.today(), dt.datetime.now(dt.UTC)],
         )
     assert JournalEntry.objects.count() == 1
