@@ -51,9 +51,9 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
         row = PeriodClose.objects.create(through_date=through, closed_by=closed_by, note=note)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # Last, under the lock: posters whose snapshot cannot see this transaction read it here
-                # (ledger_entry_check_period), as no snapshot hides a sequence.
-                cursor.execute("SELECT setval('ledger_period_closer', pg_current_xact_id()::text::bigint)")
+                # Posters at REPEATABLE READ or SERIALIZABLE lock this row (ledger_entry_check_period): one whose
+                # snapshot predates this close cannot, once it commits, and is refused.
+                cursor.execute("UPDATE ledger_period_state SET closes = closes + 1")
     return ClosedPeriod(row.through_date, row.closed_at, row.closed_by, row.note)
 
 

@@ -40,6 +40,7 @@ ADDED_TRIGGERS = {
             "ledger_chain_block_no_truncate",
         },
         "0020_balance_checked_by_batch_row": {"ledger_entry_batch_balanced"},
+        "0021_period_state_row": {"ledger_period_state_no_delete", "ledger_period_state_no_truncate"},
     },
     "sqlite": {
         "0017_no_replace_and_snapshot_close": {

@@ -464,20 +464,18 @@ END $$;
 --
 -- Under REPEATABLE READ or SERIALIZABLE the statement reads the transaction's
 -- snapshot, which may predate a close that committed since (the close's table
--- lock only orders it against transactions already writing entries). The
--- closer leaves its transaction id in the sequence ledger_period_closer, which
--- no snapshot hides: if that transaction ended after this snapshot was taken,
--- the insert is refused as a serialization failure, to be retried. Committed or
--- not: a closer that rolled back has overwritten the id of any close before it,
--- which may be the one this snapshot misses. (While this insert holds its lock
--- on the entries, no closer is running.) An id the cluster never issued (the
--- sequence restored from another cluster's dump) is ignored.
+-- lock only orders it against transactions already writing entries). Every
+-- close updates the one row of ledger_period_state, so at those levels the
+-- insert locks that row FOR SHARE: a row updated by a transaction that
+-- committed after this snapshot cannot be locked, and the insert is refused as
+-- a serialization failure, to be retried. A close that rolled back changed
+-- nothing; nothing the session sets can skip the check, and the row cannot be
+-- deleted.
 CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     v_closed date;
     v_bad record;
-    v_closer xid8;
-    v_issued boolean;
+    v_state_found boolean;
 BEGIN
     SELECT max(through_date) INTO v_closed FROM ledger_period_close;
     IF v_closed IS NOT NULL THEN
@@ -492,20 +490,17 @@ BEGIN
         END IF;
     END IF;
     IF current_setting('transaction_isolation') <> 'read committed' THEN
-        v_closer := pg_sequence_last_value('ledger_period_closer')::text::xid8;
-        IF v_closer IS NOT NULL AND NOT pg_visible_in_snapshot(v_closer, pg_current_snapshot())
-           AND v_closer <> pg_current_xact_id() THEN
-            BEGIN
-                PERFORM pg_xact_status(v_closer);  -- raises for an id this cluster never issued
-                v_issued := true;
-            EXCEPTION WHEN invalid_parameter_value THEN
-                v_issued := false;
-            END;
-            IF v_issued THEN
-                RAISE EXCEPTION 'ledger: the books were closed after this transaction took its snapshot'
-                    USING ERRCODE = 'serialization_failure',
-                    HINT = 'retry the transaction: a new snapshot sees the close';
-            END IF;
+        BEGIN
+            PERFORM 1 FROM ledger_period_state FOR SHARE;
+            v_state_found := FOUND;
+        EXCEPTION WHEN serialization_failure THEN
+            RAISE EXCEPTION 'ledger: the books were closed after this transaction took its snapshot'
+                USING ERRCODE = 'serialization_failure',
+                HINT = 'retry the transaction: a new snapshot sees the close';
+        END;
+        IF NOT v_state_found THEN
+            RAISE EXCEPTION 'ledger: ledger_period_state has lost its row; closes cannot be checked'
+                USING ERRCODE = 'integrity_constraint_violation';
         END IF;
     END IF;
     INSERT INTO ledger_entry_batch (lo, hi)

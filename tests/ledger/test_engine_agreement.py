@@ -10,7 +10,7 @@ import threading
 import time
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import DatabaseError, OperationalError, connection, connections, transaction
 from django.test import override_settings
 
 from ledger import services as ledger
@@ -342,15 +342,23 @@ def test_a_closer_that_rolled_back_does_not_hide_the_close_before_it(engine):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_marker_the_cluster_never_issued_is_ignored(engine):
-    # A dump restored into another cluster brings the sequence's value: an id from that cluster's future.
+def test_the_close_marker_can_neither_be_deleted_nor_rewritten_past_a_close(engine):
+    """The row that every close updates is what a poster at REPEATABLE READ locks: it stays, and a transaction whose
+    snapshot predates a close cannot rewrite it to slip in (an audit did that to the sequence it replaced)."""
+    with pytest.raises(DatabaseError, match="not allowed"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("DELETE FROM ledger_period_state")
+    with pytest.raises(OperationalError) as caught, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert ledger.closed_through() is None  # the snapshot
+        closer = HeldTransaction(lambda: ledger.period_close(through=DAY))
+        closer.commit()
+        closer.join()
+        cursor.execute("UPDATE ledger_period_state SET closes = 0")
+    assert caught.value.__cause__.sqlstate == "40001"
     with connection.cursor() as cursor:
-        cursor.execute("SELECT setval('ledger_period_closer', pg_current_xact_id()::text::bigint + 1000000)")
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        ledger.entry_post(entry())
-    assert JournalEntry.objects.count() == 1
+        cursor.execute("SELECT closes FROM ledger_period_state")
+        assert cursor.fetchone()[0] >= 1
+    assert JournalEntry.objects.count() == 0
 
 
 def _race(first: list[list[NewEntry]], second: list[list[NewEntry]]) -> list[str]:
