@@ -321,11 +321,23 @@ def shares_text(shares: list[dict]) -> str:
     return "; ".join(f"{s['org']}:{Decimal(s['bp']) / 100:f}" for s in shares)
 
 
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 def _sha(value: Any) -> str:
     text = _text(value, 64 + 10)
     if not _SHA256.match(text):
-        raise ValueError(f"must be 64 hexadecimal characters (got {len(text)} characters: {text[:16]!r}…)")
+        raise ValueError(sha_problem(text))
     return text.lower()
+
+
+def sha_problem(text: str) -> str:
+    """Why a SHA-256 does not read: its length, or the first character that is not hexadecimal."""
+    bad = next((i for i, char in enumerate(text) if char not in _HEX_DIGITS), None)
+    if len(text) == 64 and bad is not None:
+        return f"must be 64 hexadecimal characters (0-9, a-f): character {bad + 1} is {text[bad]!r}"
+    shown = text if len(text) <= 20 else f"{text[:16]}…"
+    return f"must be 64 hexadecimal characters (got {len(text)} characters: {shown!r})"
 
 
 def _uri(value: Any) -> str:

@@ -19,6 +19,8 @@ from marketplace.catalog.models import (
     Corpus,
     CorpusRevision,
     CorpusStatus,
+    ManifestImport,
+    ManifestRowError,
     OfferStatus,
     OfferVersion,
     PreviewMedia,
@@ -254,3 +256,23 @@ def preview_visible(preview: PreviewMedia, user) -> bool:
         return False
     # The operator's members whose role reviews listings: those who see the review page.
     return memberships.filter(organisation__kind=OrgKind.OPERATOR, role__in=roles_with(Perm.REVIEW)).exists()
+
+
+ERRORS_SUMMARISED_FROM = 20  # problems: past this many, an import's page also groups them by field
+
+
+@dataclass(frozen=True)
+class ImportErrorSummary:
+    bad_rows: int  # rows with at least one problem (one row may have several)
+    by_field: list[dict]  # {"field", "problems"}, most first; empty when there are few problems
+
+
+def import_error_summary(mi: ManifestImport) -> ImportErrorSummary:
+    if not mi.error_count:
+        return ImportErrorSummary(0, [])
+    row_errors = ManifestRowError.objects.filter(manifest_import=mi)
+    bad_rows = row_errors.exclude(line=0).values("line").distinct().count()  # line 0: the file as a whole
+    by_field = []
+    if mi.error_count > ERRORS_SUMMARISED_FROM:
+        by_field = list(row_errors.values("field").annotate(problems=Count("id")).order_by("-problems", "field")[:12])
+    return ImportErrorSummary(bad_rows, by_field)

@@ -37,6 +37,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.selectors import (
     active_assets_pages,
     corpus_assets,
+    import_error_summary,
     live_previews,
     review_history,
     revisions_waiting,
@@ -487,6 +488,7 @@ def _import_state(mi: ManifestImport) -> dict:
 def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
     mi = _import(request, import_id)
     errors = Paginator(ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "id"), 100)
+    summary = import_error_summary(mi)
     superseded = mi.status == ImportStatus.DONE and imports.latest_applied(mi.corpus_id) != mi
     missing = None if superseded else _missing(mi)
     return render(
@@ -499,6 +501,7 @@ def import_detail(request: HttpRequest, import_id: int) -> HttpResponse:
             "superseded": superseded, "keep_days": settings.MANIFEST_REFUSED_KEEP_DAYS,
             # The count is the import's; what is still active and expired is now's, which a withdrawal changes.
             "expired_now": rights_expired_assets(mi.corpus_id).count() if mi.rights_expired else 0,
+            "bad_rows": summary.bad_rows, "by_field": summary.by_field,
         },
     )  # fmt: skip
 

@@ -1,6 +1,7 @@
 """Template filters for showing stored values as people read them."""
 
 import json
+from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
@@ -20,3 +21,32 @@ def bytes_size(size: int | None) -> str:
 def plain_json(value) -> str:
     """A metadata value as JSON (``["2026-10-01"]``, ``null``), not Python's repr; a string as it is."""
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@register.filter
+def running_time(seconds) -> str:
+    """A total duration as people read it, never rounded to nothing: ``1,204.5 h`` for a catalogue, ``2 h 05 min``
+    or ``1 min 44.5 s`` for a small one (``exact_seconds`` gives the stored figure)."""
+    if seconds is None:
+        return ""
+    total = Decimal(seconds)
+    if total >= 10 * 3600:
+        return f"{total / 3600:,.1f} h"
+    tenths = total.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    if total > 0 and not tenths:
+        return "under 0.1 s"
+    whole_minutes, rest = divmod(tenths, 60)
+    hours, minutes = divmod(int(whole_minutes), 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    rest_text = format(rest.normalize(), "f")
+    return f"{minutes} min {rest_text} s" if minutes else f"{rest_text} s"
+
+
+@register.filter
+def exact_seconds(seconds) -> str:
+    """``104.500`` renders ``104.5 seconds``: the stored total, to the millisecond."""
+    if seconds is None:
+        return ""
+    text = format(Decimal(seconds).normalize(), ",f")
+    return f"{text} second{'' if Decimal(seconds) == 1 else 's'}"

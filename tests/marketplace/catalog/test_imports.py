@@ -955,3 +955,16 @@ def test_a_territory_narrowed_while_the_rows_were_checked_stops_the_apply(licens
     mi = imports.manifest_import_run(mi.pk)
     assert (mi.status, mi.file_error) == (ImportStatus.INVALID, imports.TERRITORY_NARROWED_MESSAGE)
     assert not Asset.objects.filter(corpus=corpus).exists()
+
+
+@pytest.mark.parametrize("name", ["manifest-example.csv", "manifest-example.jsonl"])
+def test_the_example_manifests_import_into_a_corpus_with_narrow_rights(licensor, name):
+    """The examples offered for download import as they are into any corpus, one licensed for Germany alone too."""
+    from pathlib import Path
+
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["DE"]})
+    static = Path(__file__).resolve().parents[3] / "marketplace" / "catalog" / "static" / "catalog"
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(name, (static / name).read_bytes()))
+    mi = imports.manifest_import_run(mi.pk)
+    assert (mi.status, mi.added, mi.kept_columns) == (ImportStatus.DONE, 3, [])
+    assert list(Asset.objects.filter(corpus=corpus).values_list("territories", flat=True)) == [[], [], []]

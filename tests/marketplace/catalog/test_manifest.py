@@ -68,6 +68,14 @@ def test_every_bad_row_is_reported_with_line_and_field():
     assert rows[0].row is not None
 
 
+def test_a_sha256_of_the_right_length_names_its_first_bad_character():
+    rows = parse(manifest_csv([manifest_row("a", sha256="ab" * 20 + "zz" + "cd" * 11), manifest_row("b", sha256="ab")]))
+    assert messages(rows) == [
+        (2, "sha256", "sha256 must be 64 hexadecimal characters (0-9, a-f): character 41 is 'z'"),
+        (3, "sha256", "sha256 must be 64 hexadecimal characters (got 2 characters: 'ab')"),
+    ]
+
+
 def test_unknown_co_owner_is_named():
     rows = parse(manifest_csv([manifest_row("a", co_owners="nobody:100")]))
     assert messages(rows) == [

@@ -37,7 +37,7 @@ function watchImport(el) {
       badge.textContent = state.status_label;
       badge.className = "status " + state.status;
     }
-    if (rows) rows.textContent = state.rows_seen.toLocaleString() + " rows read, " + state.error_count.toLocaleString() + " with errors";
+    if (rows) rows.textContent = state.rows_seen.toLocaleString() + " rows read, " + state.error_count.toLocaleString() + (state.error_count === 1 ? " problem found" : " problems found");
     if (state.finished) {
       window.location.reload();
     } else {

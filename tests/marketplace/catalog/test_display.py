@@ -1,0 +1,32 @@
+"""Totals on catalogue pages: readable, and never rounded to nothing."""
+
+from decimal import Decimal
+
+import pytest
+
+from marketplace.web.templatetags.display import exact_seconds, running_time
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (Decimal("104.500"), "1 min 44.5 s"),
+        (Decimal("0"), "0 s"),
+        (Decimal("0.040"), "under 0.1 s"),
+        (Decimal("0.050"), "0.1 s"),
+        (Decimal("59.999"), "1 min 0 s"),
+        (Decimal("120"), "2 min 0 s"),
+        (Decimal("7500"), "2 h 05 min"),
+        (Decimal("35999.999"), "10 h 00 min"),
+        (Decimal("4335420"), "1,204.3 h"),
+        (None, ""),
+    ],
+)
+def test_running_time(seconds, shown):
+    assert running_time(seconds) == shown
+
+
+def test_exact_seconds_keeps_the_stored_figure():
+    assert exact_seconds(Decimal("104.500")) == "104.5 seconds"
+    assert exact_seconds(Decimal("4335420.125")) == "4,335,420.125 seconds"
+    assert exact_seconds(Decimal("1.000")) == "1 second"
