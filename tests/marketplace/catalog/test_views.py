@@ -359,7 +359,8 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert "a0" in page  # sample assets
     listed_corpus.refresh_from_db()
     size = imports.human_size(listed_corpus.total_bytes)
-    assert size.endswith((" kB", " MB", " GB", " TB")) and f'<div class="value">{size}</div>' in page
+    assert size.endswith((" kB", " MB", " GB", " TB")) and f'">{size}</div>' in page
+    assert f"{listed_corpus.total_bytes:,} bytes" in page  # and exactly
 
 
 def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
