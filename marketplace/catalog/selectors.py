@@ -28,7 +28,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.vocab import language_tag
 from marketplace.orgs.access import Perm, roles_with
-from marketplace.orgs.models import Membership, OrgKind
+from marketplace.orgs.models import Membership, Organisation, OrgKind
 
 
 def json_list_contains(field: str, value: str) -> Q:
@@ -276,3 +276,9 @@ def import_error_summary(mi: ManifestImport) -> ImportErrorSummary:
     if mi.error_count > ERRORS_SUMMARISED_FROM:
         by_field = list(row_errors.values("field").annotate(problems=Count("id")).order_by("-problems", "field")[:12])
     return ImportErrorSummary(bad_rows, by_field)
+
+
+def named_shares(shares: list[dict]) -> list[dict]:
+    """Royalty shares with each rights holder's name: a share names its organisation by slug."""
+    names = dict(Organisation.objects.filter(slug__in=[s["org"] for s in shares]).values_list("slug", "name"))
+    return [{**share, "name": names.get(share["org"], share["org"])} for share in shares]

@@ -39,6 +39,7 @@ from marketplace.catalog.selectors import (
     corpus_assets,
     import_error_summary,
     live_previews,
+    named_shares,
     review_history,
     revisions_waiting,
     rights_expired_assets,
@@ -124,17 +125,8 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            now_pending = corpora.pending_revision(corpus)
-            if now_pending:
-                messages.success(
-                    request,
-                    "Saved. The changes to the listing wait for the operator's review; until they approve them, the "
-                    "catalogue shows the listing as it was.",
-                )
-            elif pending:
-                messages.success(request, "Saved. The details match the listing again: nothing waits for review.")
-            else:
-                messages.success(request, "Saved.")
+            shares_changed = Corpus.objects.get(pk=corpus.pk).co_owners != corpus.co_owners
+            messages.success(request, _saved_message(pending, corpora.pending_revision(corpus), shares_changed))
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif request.method == "POST":
         form.add_service_problems(corpora.corpus_problems(form.partial_service_data(), corpus=corpus))
@@ -159,6 +151,23 @@ def corpus_changes_withdraw(request: HttpRequest, corpus_id: int) -> HttpRespons
         lambda _: "The changes waiting for review are withdrawn; the listing stays as it is.",
     )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+
+
+def _saved_message(before: CorpusRevision | None, after: CorpusRevision | None, shares_changed: bool) -> str:
+    """What a save did: royalty shares apply at once; the listing's public details may wait for review."""
+    parts = ["Saved."]
+    if shares_changed:
+        parts.append("The royalty shares apply now.")
+    if after is not None and before is not None and after.pk == before.pk:
+        parts.append("The changes saved earlier still wait for the operator's review.")
+    elif after is not None:
+        parts.append(
+            "The changes to the listing wait for the operator's review; until they approve them, the catalogue "
+            "shows the listing as it was."
+        )
+    elif before is not None:
+        parts.append("The details match the listing again: nothing waits for review.")
+    return " ".join(parts)
 
 
 @org_view(Perm.VIEW)
@@ -186,6 +195,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "review_required": corpora.review_required(),
             "unlisted_because": unlisted_because(corpus),
             "latest_revision": corpus.revisions.select_related("proposed_by").first(),  # pending or sent back: shown
+            "shares": named_shares(corpus.co_owners),
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,
     )
@@ -332,7 +342,8 @@ def _asset_page(request, corpus, asset_id: int, *, withdraw_form=None) -> HttpRe
         "catalog/asset_detail.html",
         {"access": request.access, "corpus": corpus, "asset": asset, "withdraw_form": withdraw_form or WithdrawForm(),
          "can_manage": request.access.can(Perm.MANAGE_CATALOG), "list_filter": _list_filter(request),
-         "back": reverse("catalog:asset", args=[_slug(request), corpus.pk, asset.pk])},
+         "back": reverse("catalog:asset", args=[_slug(request), corpus.pk, asset.pk]),
+         "shares": named_shares(asset.co_owners or corpus.co_owners)},
         status=400 if withdraw_form is not None else 200,
     )  # fmt: skip
 

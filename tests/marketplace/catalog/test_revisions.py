@@ -182,6 +182,27 @@ def test_the_operator_reviews_changes_from_the_queue_and_the_licensor_sees_the_o
     assert "deed no. 88" in client.get(reverse("catalog:public_corpus", args=[published.slug])).content.decode()
 
 
+def test_shares_saved_beside_waiting_changes_apply_at_once_and_the_message_says_so(
+    client, licensor, other_licensor, published
+):
+    client.force_login(licensor.user)
+    edit_url = reverse("catalog:corpus_edit", args=[licensor.organisation.slug, published.pk])
+    data = {**CORPUS_DATA, "languages": "zxx", "territory": "WW", "chain_of_title": "Bought from Ports Ltd in 2024."}
+    client.post(edit_url, data)
+    waiting = corpora.pending_revision(published)
+    page = client.post(
+        edit_url, {**data, "co_owners": "harbour:30;northlight:70", "waiting_revision": waiting.pk}, follow=True
+    ).content.decode()
+    assert (
+        "Saved. The royalty shares apply now. The changes saved earlier still wait for the operator&#x27;s review."
+        in page
+    )
+    assert corpora.pending_revision(published).pk == waiting.pk
+    published.refresh_from_db()
+    assert published.co_owners == [{"org": "harbour", "bp": 3000}, {"org": "northlight", "bp": 7000}]
+    assert "Harbour <span class=\"muted\">(harbour)</span>" in page  # shares by name, the slug beside it
+
+
 def test_another_organisation_cannot_withdraw_or_review_changes(client, licensor, published):
     edit(licensor, published, title="Renamed")
     stranger_org, stranger = make_org("stranger-studio", "licensor")

@@ -109,7 +109,7 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     corpus.refresh_from_db()
     assert corpus.co_owners == [{"org": "northlight", "bp": 6667}, {"org": "partner-films", "bp": 3333}]
     page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
-    assert 'partner-films</td><td class="num">33.33%' in page
+    assert 'Partner Films <span class="muted">(partner-films)</span></td><td class="num">33.33%' in page
     form = owner_client.get(edit).context["form"]
     assert form.initial["co_owners"] == "northlight:66.67; partner-films:33.33"
     changed = DomainEvent.objects.get(type="corpus.co_owners_changed")
