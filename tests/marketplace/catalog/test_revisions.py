@@ -200,7 +200,7 @@ def test_shares_saved_beside_waiting_changes_apply_at_once_and_the_message_says_
     assert corpora.pending_revision(published).pk == waiting.pk
     published.refresh_from_db()
     assert published.co_owners == [{"org": "harbour", "bp": 3000}, {"org": "northlight", "bp": 7000}]
-    assert "Harbour <span class=\"muted\">(harbour)</span>" in page  # shares by name, the slug beside it
+    assert 'Harbour <span class="muted">(harbour)</span>' in page  # shares by name, the slug beside it
 
 
 def test_another_organisation_cannot_withdraw_or_review_changes(client, licensor, published):
