@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -37,7 +38,7 @@ from marketplace.catalog.vocab import (
 )
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm, roles_with
-from marketplace.orgs.models import Membership, OrgKind
+from marketplace.orgs.models import Membership, Organisation, OrgKind
 
 EDITABLE = (
     "title",
@@ -460,11 +461,14 @@ def _notify(recipients: list[str], subject: str, body: str) -> None:
 
 
 def _tell_licensor(corpus: Corpus, subject: str, body: str, note: str) -> None:
-    """The operator's decision, with their note, to the licensor's catalogue managers."""
+    """The operator's decision, with their note and a link to the corpus, to the licensor's catalogue managers."""
+    slug = Organisation.objects.values_list("slug", flat=True).get(pk=corpus.organisation_id)
     _notify(
         _emails_of(Membership.objects.filter(organisation_id=corpus.organisation_id), Perm.MANAGE_CATALOG),
         subject,
-        body + (f"\n\nThe operator's note:\n{note}" if note else "") + "\n\nSee the corpus page on ClearFrame.",
+        body
+        + (f"\n\nThe operator's note:\n{note}" if note else "")
+        + f"\n\nThe corpus page: {settings.PUBLIC_BASE_URL}{reverse('catalog:corpus', args=[slug, corpus.pk])}",
     )
 
 

@@ -24,6 +24,7 @@ def edit(access, corpus, waiting=corpora.ANY_REVISION, **changes):
     return corpora.corpus_update(access=access, corpus=corpus, data={**CORPUS_DATA, **changes}, waiting=waiting)
 
 
+@override_settings(PUBLIC_BASE_URL="http://testserver.example")
 def test_a_published_listing_keeps_what_was_approved_until_the_change_is(
     licensor, operator, published, django_capture_on_commit_callbacks
 ):
@@ -66,6 +67,8 @@ def test_a_published_listing_keeps_what_was_approved_until_the_change_is(
     newer.refresh_from_db()
     assert (newer.status, newer.reviewed_by_id) == (RevisionStatus.APPROVED, operator.user.pk)
     assert mail.outbox[-1].subject == "Your changes to “Harbour footage, 2026 edition” are live in the catalogue"
+    page = reverse("catalog:corpus", args=[licensor.organisation.slug, published.pk])
+    assert mail.outbox[-1].body.endswith(f"The corpus page: http://testserver.example{page}")
     assert DomainEvent.objects.filter(type="corpus.revision_approved", payload__revision=newer.pk).exists()
     with pytest.raises(ValidationError, match="already decided"):
         corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=newer.pk, approve=True)

@@ -58,13 +58,14 @@ class Command(BaseCommand):
         # they run in their own sessions and would otherwise outlive this process.
         for signum in _STOP_SIGNALS:
             signal.signal(signum, _interrupt)
+        url = f"http://{host}:{port}/"
+        os.environ.setdefault("PUBLIC_BASE_URL", url.rstrip("/"))  # the children's links in emails
         processes: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
             log = open(log_dir / f"{name}.log", "a")  # noqa: SIM115 - kept open for the child's lifetime
             processes[name] = subprocess.Popen(  # noqa: S603 - fixed argv built above
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR, start_new_session=True
             )
-        url = f"http://{host}:{port}/"
         try:  # an interrupt while the server starts stops the children too
             _wait_for_port(host, int(port), processes["web"])  # the URL is printed once it answers
             self.stdout.write(
