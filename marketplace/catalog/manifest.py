@@ -282,6 +282,7 @@ def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
 def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
     """Parse co-owner shares ("org:60;other:40", or objects) into basis points that sum to 100%; empty: none."""
     shares = []
+    unknown: list[str] = []
     for item in _list(value):
         if isinstance(item, str):
             org, sep, share = item.rpartition(":")
@@ -292,9 +293,7 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
             raise ValueError("each co-owner must be an object with org and share")
         org = str(item.get("org", "")).strip()
         if org not in known_orgs:
-            raise ValueError(
-                f"co-owner {_shown(org)} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
-            )
+            unknown.append(org)  # named with the shares' own problems, below
         text = str(_readable(item.get("share", ""))).strip().rstrip("%")
         if len(text) > 40:  # a percentage has no use for more: the message would quote it whole
             raise ValueError(f"share {_shown(text)} of {org} is out of range")
@@ -307,12 +306,20 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
             raise ValueError(f"share {percent}% of {org} has more than two decimals")
         bp = percent * 100
         shares.append({"org": org, "bp": int(bp)})
-    if shares:
-        total = sum(s["bp"] for s in shares)
-        if total != 10_000:
-            raise ValueError(f"co-owner shares sum to {Decimal(total) / 100}%; they must sum to 100%")
-        if len({s["org"] for s in shares}) != len(shares):
-            raise ValueError("a co-owner is listed twice")
+    problems = []
+    if unknown:
+        names = ", ".join(_shown(org) for org in unknown)
+        problems.append(
+            f"co-owner {names} is not a licensor on ClearFrame (name it by its slug, as in /o/<slug>/)"
+            if len(unknown) == 1
+            else f"co-owners {names} are not licensors on ClearFrame (name each by its slug, as in /o/<slug>/)"
+        )
+    if shares and (total := sum(s["bp"] for s in shares)) != 10_000:
+        problems.append(f"co-owner shares sum to {Decimal(total) / 100}%; they must sum to 100%")
+    if len({s["org"] for s in shares}) != len(shares):
+        problems.append("a co-owner is listed twice")
+    if problems:
+        raise ValueError("; ".join(problems))
     return sorted(shares, key=lambda s: s["org"])
 
 
@@ -322,6 +329,19 @@ def shares_text(shares: list[dict]) -> str:
 
 
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def territories_beyond(codes: list[str], held: Iterable[str]) -> str | None:
+    """Why a row's territories reach past its corpus' rights, or None: an asset cannot hold rights its corpus does
+    not (the chain of title is the corpus')."""
+    held = list(held)
+    if WORLDWIDE in held or not (beyond := [code for code in codes if code not in held]):
+        return None
+    shown = "WW (worldwide)" if beyond == [WORLDWIDE] else ", ".join(beyond)
+    return (
+        f"territories {shown} beyond the corpus' rights ({', '.join(held)}): an asset cannot hold rights its corpus "
+        "does not; narrow the row, or widen the corpus' territory first"
+    )
 
 
 def _sha(value: Any) -> str:
@@ -393,8 +413,9 @@ _PARSERS = (
 
 
 def validate_record(
-    record: dict[str, Any], line: int, known_orgs: frozenset[str]
+    record: dict[str, Any], line: int, known_orgs: frozenset[str], held: tuple[str, ...] | None = None
 ) -> tuple[AssetRow | None, list[RowError]]:
+    """``held``: the corpus' rights territory, past which no row's territories may reach (None: not checked)."""
     errors: list[RowError] = []
     values: dict[str, Any] = {}
     get = record.get
@@ -403,6 +424,8 @@ def validate_record(
             values[name] = parse(get(name))
         except ValueError as exc:
             errors.append(RowError(line, name, f"{name} {exc}"))
+    if held is not None and (beyond := territories_beyond(values.get("territories", []), held)):
+        errors.append(RowError(line, "territories", beyond))
     try:
         values["clip_exclusions"] = clip_exclusions(get("clip_exclusions"), values.get("duration_seconds"))
     except ValueError as exc:
@@ -480,7 +503,11 @@ def _decode(raw: bytes, line: int) -> tuple[str, RowError | None]:
 
 
 def read_manifest(
-    stream: IO[bytes], fmt: str, known_orgs: frozenset[str], columns: set[str] | None = None
+    stream: IO[bytes],
+    fmt: str,
+    known_orgs: frozenset[str],
+    columns: set[str] | None = None,
+    held: tuple[str, ...] | None = None,
 ) -> Iterator[RowResult]:
     """Yield one result per record. ``fmt`` is ``csv`` or ``jsonl``.
 
@@ -489,9 +516,9 @@ def read_manifest(
     ``kept`` bits)."""
     columns = set() if columns is None else columns
     if fmt == "csv":
-        yield from _read_csv(stream, known_orgs, columns)
+        yield from _read_csv(stream, known_orgs, columns, held)
     elif fmt == "jsonl":
-        yield from _read_jsonl(stream, known_orgs, columns)
+        yield from _read_jsonl(stream, known_orgs, columns, held)
     else:
         raise ManifestFileError(f"unknown manifest format {fmt!r}: upload .csv or .jsonl")
 
@@ -566,7 +593,9 @@ def _with_id(errors: list[RowError], record: dict[str, Any]) -> list[RowError]:
     return [RowError(first.line, first.field, first.message, external_id), *errors[1:]]
 
 
-def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) -> Iterator[RowResult]:
+def _read_csv(
+    stream: IO[bytes], known_orgs: frozenset[str], columns: set[str], held: tuple[str, ...] | None
+) -> Iterator[RowResult]:
     state = {"bytes": 0, "line": 0, "last_complete": True, "quotes": 0}
     decode_errors: dict[int, RowError] = {}
 
@@ -634,7 +663,7 @@ def _read_csv(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) 
             yield RowResult(line, None, errors, state["bytes"])
             continue
         record = dict(zip(header, fields, strict=True))
-        row, field_errors = validate_record(record, line, known_orgs)
+        row, field_errors = validate_record(record, line, known_orgs, held)
         errors.extend(field_errors)
         if not state["last_complete"]:
             # Cut inside its last field, a row can look whole: only the missing line break tells.
@@ -668,7 +697,9 @@ def _object_without_repeats(pairs: list[tuple[str, Any]]) -> dict:
     return record
 
 
-def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]) -> Iterator[RowResult]:
+def _read_jsonl(
+    stream: IO[bytes], known_orgs: frozenset[str], columns: set[str], held: tuple[str, ...] | None
+) -> Iterator[RowResult]:
     consumed = 0
     saw_row = False
     for line, raw in enumerate(_lines(stream), start=1):
@@ -714,7 +745,7 @@ def _read_jsonl(stream: IO[bytes], known_orgs: frozenset[str], columns: set[str]
         errors = [RowError(line, _field_name(k), f"unknown field {_shown(k)}{_suggest(k)}") for k in unknown[:10]]
         if len(unknown) > 10:
             errors.append(RowError(line, "", f"and {len(unknown) - 10:,} more unknown fields"))
-        row, field_errors = validate_record(record, line, known_orgs)
+        row, field_errors = validate_record(record, line, known_orgs, held)
         errors.extend(field_errors)
         yield RowResult(line, None if errors else row, _with_id(errors, record), consumed)
     if not saw_row:

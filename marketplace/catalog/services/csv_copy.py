@@ -296,7 +296,9 @@ def stage_plain_rows(import_id: int, header: list[str], first_page: int = 0, end
         return cursor.rowcount
 
 
-def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
+def other_rows(
+    header: list[str], known_orgs: frozenset[str], held: tuple[str, ...] | None = None
+) -> Iterator[tuple[AssetRow | None, list[RowError]]]:
     """Every row the SQL predicate did not take, through the Python validator, in file order."""
     c = _columns(header)
     present = set(header)
@@ -316,7 +318,7 @@ def other_rows(header: list[str], known_orgs: frozenset[str]) -> Iterator[tuple[
                 for name, value in zip(COLUMNS, values, strict=True)
                 if name in present
             }
-            yield validate_record(record, seq + 1, known_orgs)
+            yield validate_record(record, seq + 1, known_orgs, held)
 
 
 def drop_raw() -> None:

@@ -39,6 +39,7 @@ from marketplace.catalog.manifest import (
     clip_exclusions,
     kept_columns,
     read_manifest,
+    territories_beyond,
 )
 from marketplace.catalog.models import (
     Asset,
@@ -388,7 +389,7 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
                 _hold(mi)
                 plain += csv_copy.stage_plain_rows(mi.pk, header, first, end if end < pages else None)
             _report(mi, progress, _share(end, pages, COPY_READ, COPY_SQL_CHECKED), "checking")
-        others = csv_copy.other_rows(header, licensor_slugs()) if plain < rows else ()
+        others = csv_copy.other_rows(header, licensor_slugs(), _held(mi)) if plain < rows else ()
         for checked, (row, errors) in enumerate(others, start=1):
             if staging.add(row, errors):  # a chunk was written: report, and beat the heart
                 _report(mi, progress, _share(checked, rows - plain, COPY_SQL_CHECKED, CHECKED), "checking")
@@ -407,7 +408,7 @@ def _read_and_stage(mi: ManifestImport, progress) -> int | None:
     columns: set[str] = set()
     try:
         with mi.file.open("rb") as stream:
-            for result in read_manifest(stream, mi.format, known, columns):
+            for result in read_manifest(stream, mi.format, known, columns, _held(mi)):
                 rows += 1
                 if staging.add(result.row, result.errors):
                     percent = _share(result.bytes_read, mi.size_bytes, 0, CHECKED)
@@ -531,6 +532,12 @@ def _beyond(mi: ManifestImport, held: list[str]) -> bool:
     return any(set(codes) - set(held) for (codes,) in lists.distinct())
 
 
+def _held(mi: ManifestImport) -> tuple[str, ...]:
+    """The corpus' rights territory, which rows validated in Python are held to as they are read (so a row with
+    other problems gets this one too, in the same pass); staged rows are checked together afterwards."""
+    return tuple(Corpus.objects.values_list("territory", flat=True).get(pk=mi.corpus_id))
+
+
 def _check_territories_within_corpus(mi: ManifestImport) -> int:
     """An asset's rights cannot reach past its corpus' (the chain of title is the corpus'): a row naming a
     territory the corpus' rights do not cover is refused on its line. Checked per distinct list first, so that a
@@ -542,14 +549,8 @@ def _check_territories_within_corpus(mi: ManifestImport) -> int:
 
     def errors() -> Iterator[RowError]:
         for line, codes in rows.order_by("line").values_list("line", "territories").iterator():
-            if beyond := [code for code in codes if code not in held]:
-                shown = "WW (worldwide)" if beyond == [WORLDWIDE] else ", ".join(beyond)
-                yield RowError(
-                    line,
-                    "territories",
-                    f"territories {shown} beyond the corpus' rights ({', '.join(held)}): an asset cannot hold "
-                    "rights its corpus does not; narrow the row, or widen the corpus' territory first",
-                )
+            if beyond := territories_beyond(codes, held):
+                yield RowError(line, "territories", beyond)
 
     return _store_errors_chunked(mi, errors())
 

@@ -216,10 +216,10 @@ def test_rows_checked_in_python_commit_as_they_go_with_the_heartbeat(licensor, m
     seen = []
     validate = csv_copy.validate_record
 
-    def watched(record, line, known):
+    def watched(record, line, known, held):
         mi = ManifestImport.objects.get()
         seen.append((connection.in_atomic_block, mi.heartbeat_at, ManifestRow.objects.count()))
-        return validate(record, line, known)
+        return validate(record, line, known, held)
 
     monkeypatch.setattr(csv_copy, "validate_record", watched)
     corpus = corpora.corpus_create(access=licensor, data=CORPUS_DATA)

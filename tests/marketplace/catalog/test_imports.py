@@ -940,6 +940,19 @@ def test_an_asset_cannot_name_territories_past_its_corpus_rights(licensor):
     corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["FR"]})
 
 
+@pytest.mark.parametrize("name", ["manifest.csv", "manifest.jsonl"])
+def test_a_row_with_other_problems_is_told_of_its_territories_in_the_same_pass(licensor, name):
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE"]})
+    rows = [manifest_row("us", territories="US", title="", sha256="xyz"), manifest_row("fr", territories="FR")]
+    content = manifest_csv(rows) if name.endswith(".csv") else b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+    mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(name, content))
+    mi = imports.manifest_import_run(mi.pk)
+    assert mi.status == ImportStatus.INVALID
+    found = list(ManifestRowError.objects.filter(manifest_import=mi).values_list("line", "field"))
+    line = 2 if name.endswith(".csv") else 1  # a CSV's first record is on the line after its header
+    assert sorted(found) == [(line, "sha256"), (line, "territories"), (line, "title")]
+
+
 def test_a_territory_narrowed_while_the_rows_were_checked_stops_the_apply(licensor, corpus, monkeypatch):
     mi = imports.manifest_upload(
         access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("de", territories="DE")]))

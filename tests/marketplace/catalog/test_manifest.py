@@ -76,6 +76,18 @@ def test_a_sha256_of_the_right_length_names_its_first_bad_character():
     ]
 
 
+def test_unknown_co_owners_are_named_with_the_shares_own_problems():
+    rows = parse(manifest_csv([manifest_row("a", co_owners="harbour:30;nobody:80;ghost:10")]))
+    assert messages(rows) == [
+        (
+            2,
+            "co_owners",
+            "co_owners co-owners 'nobody', 'ghost' are not licensors on ClearFrame (name each by its slug, as "
+            "in /o/<slug>/); co-owner shares sum to 120%; they must sum to 100%",
+        )
+    ]
+
+
 def test_unknown_co_owner_is_named():
     rows = parse(manifest_csv([manifest_row("a", co_owners="nobody:100")]))
     assert messages(rows) == [
