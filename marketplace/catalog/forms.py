@@ -92,7 +92,7 @@ class CorpusForm(forms.Form):
 class ManifestUploadForm(forms.Form):
     file = forms.FileField(
         label="Manifest file",
-        help_text="A .csv or .jsonl manifest, UTF-8; the format is described with the example files.",
+        help_text="A .csv or .jsonl manifest, UTF-8; see the manifest format for its columns.",
     )
 
 

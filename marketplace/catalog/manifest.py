@@ -29,6 +29,45 @@ REQUIRED = (
 OPTIONAL = ("language", "rights_expiry", "territories", "clip_exclusions", "co_owners")
 COLUMNS = REQUIRED + OPTIONAL
 
+# The columns as the import form's format page explains them (docs/manifest.md has the full reference; a test keeps
+# the two naming the same columns): column -> (what it holds, CSV example, JSON Lines example if it differs).
+COLUMN_GUIDE = {
+    "external_id": ("Your id for the video, unique within the corpus; up to 200 characters.", "nl-000042", None),
+    "title": ("Up to 500 characters.", "Harbour at dawn", None),
+    "duration_seconds": ("Positive decimal, up to 3 decimal places.", "32.5", None),
+    "width": ("Positive whole number of pixels.", "3840", None),
+    "height": ("Positive whole number of pixels.", "2160", None),
+    "fps": ("Frames per second: positive decimal, up to 3 decimal places.", "29.97", None),
+    "codec": ("Up to 50 characters, case-insensitive.", "h264", None),
+    "size_bytes": ("The file's size: positive whole number.", "148897792", None),
+    "sha256": ("The file's SHA-256: 64 hexadecimal characters.", "9f86d081…b0f00a08", None),
+    "storage_uri": (
+        "Where the file is: s3://, gs://, az://, https://, http:// or file://.",
+        "s3://bucket/key.mp4",
+        None,
+    ),
+    "language": ("BCP 47 tag; zxx for no speech.", "pt-BR", None),
+    "rights_expiry": ("YYYY-MM-DD, the last day your rights to the video run.", "2031-12-31", None),
+    "territories": (
+        "ISO 3166-1 alpha-2 codes, or WW for worldwide, within the corpus' rights territory; empty: the corpus' "
+        "territory.",
+        "FR;DE",
+        '["FR", "DE"]',
+    ),
+    "clip_exclusions": (
+        "Time ranges that may not be used, each with a reason: music, likeness, brand or other. Times in seconds "
+        "or HH:MM:SS(.fff).",
+        "12-20:music;00:01:00-00:01:30:likeness",
+        '[{"start": 12, "end": 20, "reason": "music"}]',
+    ),
+    "co_owners": (
+        "Licensors sharing this video's royalties, by the short name in their address (/o/<slug>/), with "
+        "percentages that sum to 100; empty: the corpus' shares.",
+        "northlight-studios:70;harbour-stock:30",
+        '[{"org": "northlight-studios", "share": "70"}]',
+    ),
+}
+
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 _URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
 _TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-5]?[0-9](?:\.[0-9]+)?)$")
@@ -459,6 +498,11 @@ def _suggest(name: str) -> str:
 
 def check_columns(columns: Iterable[str]) -> None:
     counts = Counter(columns)  # a header may be megabytes wide: nothing quadratic, and a bounded message
+    if len(counts) == 1 and (only := next(iter(counts))).count(";") >= 2 and "external_id" in only:
+        raise ManifestFileError(
+            "The manifest's columns are separated by semicolons (a spreadsheet's CSV in some languages): save it "
+            f"with commas between columns (in Excel, 'CSV UTF-8'). Expected columns: {', '.join(COLUMNS)}."
+        )
     unknown = [c for c in counts if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in counts]
     duplicated = sorted(c for c, n in counts.items() if n > 1 and c in COLUMNS)

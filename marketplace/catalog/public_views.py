@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
+from marketplace.catalog.manifest import COLUMN_GUIDE, REQUIRED
 from marketplace.catalog.models import AssetStatus, CorpusStatus, PreviewMedia
 from marketplace.catalog.selectors import (
     MAX_FILTER_HOURS,
@@ -151,3 +153,16 @@ def preview_file(request: HttpRequest, preview_id: int) -> HttpResponse:
     if public:
         response["ETag"] = etag
     return response
+
+
+def manifest_format(request: HttpRequest) -> HttpResponse:
+    """How to write a manifest, next to the example files: the columns, and what an upload does."""
+    columns = [
+        {"name": name, "required": name in REQUIRED, "help": help_text, "csv": csv_example, "json": json_example}
+        for name, (help_text, csv_example, json_example) in COLUMN_GUIDE.items()
+    ]
+    return render(
+        request,
+        "catalog/manifest_format.html",
+        {"columns": columns, "max_bytes": settings.MANIFEST_MAX_BYTES},
+    )

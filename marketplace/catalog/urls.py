@@ -6,6 +6,7 @@ app_name = "catalog"
 org = "o/<slug:org_slug>/"
 urlpatterns = [
     path("catalogue/", public_views.catalogue, name="public_list"),
+    path("manifest-format/", public_views.manifest_format, name="manifest_format"),
     path("catalogue/<slug:slug>/", public_views.corpus_page, name="public_corpus"),
     path("previews/<int:preview_id>/", public_views.preview_file, name="preview_file"),
     path(f"{org}corpora/", views.corpus_list, name="corpus_list"),

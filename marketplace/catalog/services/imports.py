@@ -93,6 +93,11 @@ def manifest_format(filename: str) -> str:
         return "csv"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
+    if suffix in (".xlsx", ".xls", ".ods", ".numbers"):
+        raise ValidationError(
+            {"file": f"{filename!r} is a spreadsheet, not a .csv or .jsonl manifest: export it as CSV (in Excel, "
+             "'CSV UTF-8'), then upload that file."}
+        )  # fmt: skip
     raise ValidationError({"file": f"{filename!r} is not a .csv or .jsonl manifest."})
 
 

@@ -130,7 +130,8 @@ def test_a_manifest_with_errors_changes_nothing_and_reports_every_row(licensor, 
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("manifest.xlsx", b"x", "is not a .csv or .jsonl manifest"),
+        ("manifest.xlsx", b"x", "is a spreadsheet, not a .csv or .jsonl manifest: export it as CSV"),
+        ("manifest.txt", b"x", "is not a .csv or .jsonl manifest"),
         ("manifest.csv", b"", "The file is empty"),
     ],
 )

@@ -448,3 +448,29 @@ def test_a_utf16_file_is_one_clear_file_error(encoding, fmt):
     )
     with pytest.raises(ManifestFileError, match=r"The file is in UTF-16 .* save it as UTF-8"):
         parse(text.encode(encoding), fmt)
+
+
+def test_a_semicolon_separated_csv_is_named_as_such():
+    content = manifest_csv([manifest_row("a")]).replace(b",", b";")
+    with pytest.raises(ManifestFileError, match="separated by semicolons"):
+        parse(content)
+
+
+def test_the_format_page_and_the_reference_name_the_same_columns(client):
+    """The import form's format page explains every column, as docs/manifest.md does; neither may drift."""
+    from pathlib import Path
+
+    from django.urls import reverse
+
+    from marketplace.catalog.manifest import COLUMN_GUIDE, COLUMNS
+
+    assert list(COLUMN_GUIDE) == list(COLUMNS)
+    reference = (Path(__file__).resolve().parents[3] / "docs" / "manifest.md").read_text()
+    for column in COLUMNS:
+        assert f"`{column}`" in reference
+    page = client.get(reverse("catalog:manifest_format"))
+    assert page.status_code == 200
+    body = page.content.decode()
+    for column in COLUMNS:
+        assert f'<tr id="column-{column}">' in body
+    assert "manifest-example.csv" in body and "manifest-example.jsonl" in body
