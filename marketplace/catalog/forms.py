@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
@@ -119,6 +121,47 @@ class WithdrawForm(forms.Form):
         help_text="Recorded, shown to affected licensees.",
         error_messages={"required": "Say why: the reason is recorded and shown to affected licensees."},
     )
+
+
+class WithdrawListForm(WithdrawForm):
+    """Assets named by external id: pasted one per line, or a CSV file whose first column holds them."""
+
+    external_ids = forms.CharField(
+        required=False,
+        label="External ids",
+        widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false"}),
+        help_text="One per line, as in your manifest (a column copied from a spreadsheet works too).",
+    )
+    ids_file = forms.FileField(
+        required=False,
+        label="Or a CSV file",
+        help_text="Its first column holds the external ids; a header named external_id is skipped. A list "
+        "downloaded from an import works as it is.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        ids = [line.split("\t", 1)[0].strip() for line in cleaned.get("external_ids", "").splitlines()]
+        upload = cleaned.get("ids_file")
+        if upload is not None:
+            if upload.size > 5 * 2**20:
+                self.add_error("ids_file", "The file is over 5 MB: a list of ids needs far less.")
+                return cleaned
+            try:
+                text = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.add_error("ids_file", "The file is not UTF-8 text: save it as CSV UTF-8.")
+                return cleaned
+            try:
+                ids += [row[0].strip() for row in csv.reader(io.StringIO(text)) if row]
+            except csv.Error as exc:
+                self.add_error("ids_file", f"The file is not readable as CSV: {exc}.")
+                return cleaned
+        ids = [i for i in ids if i and i != "external_id"]
+        if not ids and not self.errors:
+            self.add_error("external_ids", "List at least one external id, one per line, or choose a file.")
+        cleaned["ids"] = ids
+        return cleaned
 
 
 class ReviewForm(forms.Form):

@@ -27,6 +27,11 @@ urlpatterns = [
     path(f"{org}corpora/<int:corpus_id>/assets/", views.asset_list, name="assets"),
     path(f"{org}corpora/<int:corpus_id>/assets/withdraw/", views.assets_withdraw, name="assets_withdraw"),
     path(
+        f"{org}corpora/<int:corpus_id>/assets/withdraw-listed/",
+        views.assets_withdraw_listed,
+        name="assets_withdraw_listed",
+    ),
+    path(
         f"{org}corpora/<int:corpus_id>/assets/withdraw-expired/",
         views.assets_withdraw_expired,
         name="assets_withdraw_expired",

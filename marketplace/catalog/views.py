@@ -18,7 +18,15 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from marketplace.catalog.forms import CorpusForm, ManifestUploadForm, OfferForm, PreviewForm, ReviewForm, WithdrawForm
+from marketplace.catalog.forms import (
+    CorpusForm,
+    ManifestUploadForm,
+    OfferForm,
+    PreviewForm,
+    ReviewForm,
+    WithdrawForm,
+    WithdrawListForm,
+)
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -288,7 +296,7 @@ def asset_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
 
 
 def _asset_list_page(
-    request, corpus, params, *, withdraw_form=None, selected=(), back=None, expired_reason=("", "")
+    request, corpus, params, *, withdraw_form=None, selected=(), back=None, expired_reason=("", ""), list_form=None
 ) -> HttpResponse:
     status = params.get("status", AssetStatus.ACTIVE)
     if status not in AssetStatus.values and status not in ("all", RIGHTS_EXPIRED):
@@ -318,8 +326,9 @@ def _asset_list_page(
             # What "withdraw all" withdraws, whatever a search narrows the page to.
             "expired_total": rights_expired_assets(corpus.pk).count() if status == RIGHTS_EXPIRED else 0,
             "expired_reason": expired_reason[0], "expired_reason_error": expired_reason[1],
+            "list_form": list_form or WithdrawListForm(auto_id="id_list_%s"),
         },
-        status=400 if withdraw_form is not None or expired_reason[1] else 200,
+        status=400 if withdraw_form is not None or expired_reason[1] or list_form is not None else 200,
     )  # fmt: skip
 
 
@@ -385,6 +394,28 @@ def assets_withdraw(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if from_page == "asset" and len(ids) == 1:
         return _asset_page(request, corpus, ids[0], withdraw_form=form)
     return _asset_list_page(request, corpus, QueryDict(parsed.query), withdraw_form=form, selected=ids, back=back)
+
+
+@require_POST
+@org_view(Perm.MANAGE_CATALOG)
+def assets_withdraw_listed(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    form = WithdrawListForm(request.POST, request.FILES, auto_id="id_list_%s")
+    if form.is_valid():
+        try:
+            withdrawal = withdrawals.assets_withdraw_listed(
+                access=request.access, corpus=corpus, external_ids=form.cleaned_data["ids"],
+                reason=form.cleaned_data["reason"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            form_errors(form, exc)
+        else:
+            count = withdrawal.asset_count
+            messages.success(
+                request, f"Withdrew {count:,} listed asset{pluralize(count)}. Affected licensees will be notified."
+            )
+            return redirect("catalog:assets", org_slug=_slug(request), corpus_id=corpus.pk)
+    return _asset_list_page(request, corpus, QueryDict(), list_form=form)
 
 
 def _withdrew(which: str) -> Callable[[Withdrawal], str]:

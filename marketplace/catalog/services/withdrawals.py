@@ -70,11 +70,39 @@ def assets_withdraw(*, access: OrgAccess, corpus: Corpus, asset_ids: list[int], 
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     assets = Asset.objects.filter(corpus=corpus, pk__in=asset_ids)
     found = set(assets.values_list("id", flat=True))
-    unknown = sorted(set(asset_ids) - found)
+    unknown = [str(pk) for pk in sorted(set(asset_ids) - found)]
+    return _withdraw_selected(access, corpus, assets, unknown, "assets", reason)
+
+
+LISTED_MAX = 10_000  # external ids in one list; past that, a manifest without them and "withdraw the missing"
+
+
+@transaction.atomic
+def assets_withdraw_listed(*, access: OrgAccess, corpus: Corpus, external_ids: list[str], reason: str) -> Withdrawal:
+    """Withdraw the assets a list names by external id (pasted, or a file such as an import's missing list): a
+    takedown request names files by the licensor's own ids. Every id must be this corpus'."""
+    access.require(Perm.MANAGE_CATALOG)
+    reason = check_reason(reason)
+    wanted = list(dict.fromkeys(external_ids))
+    if not wanted:
+        raise ValidationError({"external_ids": "List at least one external id, one per line."})
+    if len(wanted) > LISTED_MAX:
+        raise ValidationError(
+            {"external_ids": f"{len(wanted):,} ids: one list withdraws at most {LISTED_MAX:,}. Split it, or upload "
+             "a manifest without these assets and withdraw the missing ones."}
+        )  # fmt: skip
+    corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
+    assets = Asset.objects.filter(corpus=corpus, external_id__in=wanted)
+    found = set(assets.values_list("external_id", flat=True))
+    return _withdraw_selected(access, corpus, assets, [i for i in wanted if i not in found], "external_ids", reason)
+
+
+def _withdraw_selected(access, corpus, assets, unknown: list[str], field: str, reason: str) -> Withdrawal:
     if unknown:
-        raise ValidationError({"assets": f"No such asset(s) in this corpus: {', '.join(map(str, unknown[:20]))}."})
+        more = f" and {len(unknown) - 20:,} more" if len(unknown) > 20 else ""
+        raise ValidationError({field: f"No such asset(s) in this corpus: {', '.join(unknown[:20])}{more}."})
     if not assets.filter(status=AssetStatus.ACTIVE).exists():
-        raise ValidationError({"assets": "These assets are already withdrawn."})
+        raise ValidationError({field: "These assets are already withdrawn."})
     return _withdraw(access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.ASSETS, reason=reason)
 
 

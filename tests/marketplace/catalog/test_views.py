@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.urls import reverse
 
-from marketplace.catalog.models import Asset, AssetStatus, Corpus, ImportStatus, ManifestImport, Offer
+from marketplace.catalog.models import Asset, AssetStatus, Corpus, ImportStatus, ManifestImport, Offer, Withdrawal
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.orgs.access import org_access
 from marketplace.orgs.models import Role
@@ -209,6 +209,37 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     assert "Withdraw selected" not in listing and "data-select-all" not in listing and "a0" in listing
     listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=all").content.decode()
     assert "Withdraw selected" in listing and "data-select-all" in listing
+
+
+def test_withdraw_a_pasted_or_uploaded_list_of_external_ids(owner_client, licensor, corpus, other_licensor):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(6)])
+    listed = url("assets_withdraw_listed", licensor, corpus_id=corpus.pk)
+    # Every id must be this corpus': one unknown id withdraws nothing and is named.
+    response = owner_client.post(listed, {"external_ids": "a0\nnope\n", "reason": "Takedown notice 17"})
+    assert response.status_code == 400
+    assert "No such asset(s) in this corpus: nope." in response.content.decode()
+    assert 'id="withdraw-listed" open' in response.content.decode()
+    assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
+    response = owner_client.post(listed, {"external_ids": "", "reason": "Takedown notice 17"})
+    assert "List at least one external id" in response.content.decode()
+    # Pasted (a spreadsheet column: tabs after the id) and a file (an import's missing list: id, title).
+    response = owner_client.post(listed, {"external_ids": "a0\ta title\n\n a1 \na0\n", "reason": "Takedown notice 17"})
+    assert response.status_code == 302
+    ids_file = upload("missing.csv", b"external_id,title\na2,Clip a2\na3,Clip a3\n")
+    response = owner_client.post(listed, {"ids_file": ids_file, "reason": "Takedown notice 18"})
+    assert response.status_code == 302
+    withdrawn = Asset.objects.filter(corpus=corpus, status="withdrawn").order_by("external_id")
+    assert list(withdrawn.values_list("external_id", flat=True)) == ["a0", "a1", "a2", "a3"]
+    assert list(Withdrawal.objects.order_by("id").values_list("scope", "asset_count", "reason")) == [
+        ("assets", 2, "Takedown notice 17"), ("assets", 2, "Takedown notice 18"),
+    ]  # fmt: skip
+    response = owner_client.post(listed, {"external_ids": "a0", "reason": "Again"})
+    assert "These assets are already withdrawn." in response.content.decode()
+    # Another organisation's licensor cannot reach the list form of this corpus.
+    owner_client.force_login(other_licensor.user)
+    response = owner_client.post(listed, {"external_ids": "a4", "reason": "Not mine"})
+    assert response.status_code == 404
+    assert Asset.objects.get(corpus=corpus, external_id="a4").status == "active"
 
 
 def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor, corpus):
