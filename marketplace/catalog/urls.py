@@ -37,6 +37,7 @@ urlpatterns = [
         name="assets_withdraw_expired",
     ),
     path(f"{org}corpora/<int:corpus_id>/assets/<int:asset_id>/", views.asset_detail, name="asset"),
+    path(f"{org}corpora/<int:corpus_id>/imports/", views.import_list, name="imports"),
     path(f"{org}corpora/<int:corpus_id>/imports/new/", views.import_create, name="import_create"),
     path(f"{org}corpora/<int:corpus_id>/offers/new/", views.offer_edit, name="offer_create"),
     path(f"{org}corpora/<int:corpus_id>/offers/preview/", views.offer_preview, name="offer_preview"),
@@ -51,6 +52,7 @@ urlpatterns = [
     path(f"{org}offers/<int:offer_id>/publish/", views.offer_publish, name="offer_publish"),
     path(f"{org}offers/<int:offer_id>/archive/", views.offer_archive, name="offer_archive"),
     path(f"{org}withdrawals/", views.withdrawal_list, name="withdrawals"),
+    path(f"{org}withdrawals/<int:withdrawal_id>/assets.csv", views.withdrawal_assets_csv, name="withdrawal_assets_csv"),
     path(f"{org}review/", views.review_queue, name="review_queue"),
     path(f"{org}review/<int:corpus_id>/", views.review_detail, name="review"),
 ]

@@ -192,7 +192,8 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "access": request.access,
             "corpus": corpus,
             "can_manage": request.access.can(Perm.MANAGE_CATALOG),
-            "imports": corpus.imports.order_by("-created_at")[:10],
+            "imports": corpus.imports.order_by("-created_at")[:IMPORTS_SHOWN],
+            "import_total": corpus.imports.count(),
             "offers": corpus.offers.prefetch_related("versions").order_by("id"),
             "withdrawals": corpus.withdrawals.select_related("actor")[:10],
             "previews": corpus.previews.select_related("revision"),
@@ -498,6 +499,24 @@ def import_create(request: HttpRequest, corpus_id: int) -> HttpResponse:
         {"access": request.access, "corpus": corpus, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+IMPORTS_SHOWN = 10  # on the corpus page; the rest on its imports page
+
+
+@org_view(Perm.VIEW)
+def import_list(request: HttpRequest, corpus_id: int) -> HttpResponse:
+    corpus = _corpus(request, corpus_id)
+    page = Paginator(corpus.imports.order_by("-created_at", "-id"), 50).get_page(request.GET.get("page"))
+    return render(request, "catalog/import_list.html", {"access": request.access, "corpus": corpus, "page": page})
+
+
+@org_view(Perm.VIEW)
+def withdrawal_assets_csv(request: HttpRequest, withdrawal_id: int) -> StreamingHttpResponse:
+    """The assets one withdrawal took down, by external id: what a takedown notice's sender asks to see."""
+    withdrawal = get_object_or_404(Withdrawal, pk=withdrawal_id, corpus__organisation=request.access.organisation)
+    rows = Asset.objects.filter(withdrawal=withdrawal).order_by("external_id").values_list("external_id", "title")
+    return csv_response(rows.iterator(2000), ["external_id", "title"], f"withdrawal-{withdrawal.pk}-assets.csv")
 
 
 def _import(request: HttpRequest, import_id: int) -> ManifestImport:

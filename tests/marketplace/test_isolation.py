@@ -52,7 +52,9 @@ def victim(db, market, licensor):
     mi = import_rows(access, corpus, [manifest_row("v1"), manifest_row("v2", rights_expiry="2020-01-31")])
     version = offers.offer_save(access=access, corpus=corpus, data=OFFER_DATA)
     asset = Asset.objects.get(corpus=corpus, external_id="v1")
-    withdrawals.assets_withdraw(access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received")
+    withdrawal = withdrawals.assets_withdraw(
+        access=access, corpus=corpus, asset_ids=[asset.pk], reason="Claim received"
+    )
     invitation = invitation_create(access=access, email="new@victim.example", role="viewer")
     from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -87,7 +89,7 @@ def victim(db, market, licensor):
         "statement_id": statement.public_id, "kind": "pdf",
         "charge_id": RatingCharge.objects.get(licence=hourly).pk, "invoice_id": invoice.public_id,
         "org_slug": org.slug, "corpus_id": corpus.pk, "import_id": mi.pk, "offer_id": version.offer_id,
-        "asset_id": asset.pk, "invitation_id": invitation.pk, "preview_id": preview.pk,
+        "asset_id": asset.pk, "invitation_id": invitation.pk, "preview_id": preview.pk, "withdrawal_id": withdrawal.pk,
         "membership_id": access.membership.pk,
         "licensee_slug": lab.slug, "licence_id": order.licence.public_id, "version": 1, "key_id": key.public_id,
         "endpoint_id": endpoint.public_id, "delivery_id": WebhookDelivery.objects.get(endpoint=endpoint).message_id,

@@ -235,10 +235,17 @@ def test_withdraw_a_pasted_or_uploaded_list_of_external_ids(owner_client, licens
     ]  # fmt: skip
     response = owner_client.post(listed, {"external_ids": "a0", "reason": "Again"})
     assert "These assets are already withdrawn." in response.content.decode()
+    # Each withdrawal names its assets: a CSV of their external ids, linked from the withdrawals page.
+    first = Withdrawal.objects.order_by("id").first()
+    csv_url = url("withdrawal_assets_csv", licensor, withdrawal_id=first.pk)
+    assert csv_url in owner_client.get(url("withdrawals", licensor)).content.decode()
+    body = b"".join(owner_client.get(csv_url).streaming_content).decode()
+    assert body.splitlines() == ["external_id,title", "a0,Clip a0", "a1,Clip a1"]
     # Another organisation's licensor cannot reach the list form of this corpus.
     owner_client.force_login(other_licensor.user)
     response = owner_client.post(listed, {"external_ids": "a4", "reason": "Not mine"})
     assert response.status_code == 404
+    assert owner_client.get(csv_url).status_code == 404
     assert Asset.objects.get(corpus=corpus, external_id="a4").status == "active"
 
 
@@ -1220,3 +1227,14 @@ def test_the_import_history_says_why_a_file_was_refused(owner_client, licensor, 
     reason = ManifestImport.objects.get(pk=mi.pk).file_error
     assert f'<span title="{escape(reason)}">{escape(reason[:79])}…</span>' in page  # the reason, not an empty cell
     assert ">1 error<" in page
+
+
+def test_every_import_of_a_corpus_is_listed_past_the_latest_ten(owner_client, licensor, corpus):
+    for n in range(12):
+        import_rows(licensor, corpus, [manifest_row(f"a{n}")], name=f"batch-{n:02d}.csv")
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert "batch-11.csv" in page and "batch-01.csv" not in page
+    all_imports = url("imports", licensor, corpus_id=corpus.pk)
+    assert f'href="{all_imports}">All 12 imports' in page
+    listing = owner_client.get(all_imports).content.decode()
+    assert all(f"batch-{n:02d}.csv" in listing for n in range(12))
