@@ -298,6 +298,12 @@ class ManifestImport(models.Model):
     kept_columns = models.JSONField(
         default=list, blank=True, help_text="Optional columns the file leaves out: assets keep what they store."
     )
+    changes_sample = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='The first assets added and changed, in file order: {"added": [external_id, …], "changed": '
+        '[{"external_id": …, "fields": {field: [before, after]}}, …]}.',
+    )
     missing_withdrawal = models.ForeignKey(
         "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

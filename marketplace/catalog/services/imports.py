@@ -16,11 +16,13 @@ rows with its successor's.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import PurePath
 
 from django.conf import settings
@@ -709,6 +711,7 @@ def _apply(mi: ManifestImport) -> None:
             _finish(mi, ImportStatus.INVALID, file_error=TERRITORY_NARROWED_MESSAGE)
             return
         diff = _diff(mi)
+        sample = _changes_sample(mi, diff)  # before the writes: the changed assets' old values
         columns = ", ".join(_ASSET_FIELDS)
         selected = ", ".join(f"r.{f}" for f in _ASSET_FIELDS)
         # The diff ran under the corpus lock: a statement with nothing to do would still join every row.
@@ -751,7 +754,52 @@ def _apply(mi: ManifestImport) -> None:
             still_withdrawn=diff.still_withdrawn,
             missing=diff.missing,
             rights_expired=diff.rights_expired,
+            changes_sample=sample,
         )
+
+
+CHANGES_SHOWN = 20  # added and changed assets the import page names, in file order
+
+
+def _changes_sample(mi: ManifestImport, diff: ImportDiff) -> dict:
+    """The first assets this import adds and changes, the changed ones with each field's value before and after:
+    what a licensor checks before trusting a re-upload. Read under the apply's corpus lock, before it writes."""
+    sample: dict = {"added": [], "changed": []}
+    join = "FROM catalog_manifestrow r LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id"
+    with connection.cursor() as cursor:
+        if diff.added:
+            cursor.execute(
+                f"SELECT r.external_id {join} WHERE r.manifest_import_id = %s AND a.id IS NULL"
+                " ORDER BY r.line LIMIT %s",
+                [mi.corpus_id, mi.pk, CHANGES_SHOWN],
+            )
+            sample["added"] = [external_id for (external_id,) in cursor.fetchall()]
+        if diff.changed:
+            pairs = ", ".join(f"a.{f}, r.{f}" for f in _ASSET_FIELDS)
+            cursor.execute(
+                f"SELECT r.external_id, r.kept, {pairs} {join} WHERE r.manifest_import_id = %s"
+                f" AND a.status = 'active' AND NOT ({_unchanged('a', 'r')}) ORDER BY r.line LIMIT %s",
+                [mi.corpus_id, mi.pk, CHANGES_SHOWN],
+            )
+            for external_id, kept, *values in cursor.fetchall():
+                fields = {}
+                for i, name in enumerate(_ASSET_FIELDS):
+                    before, after = (_plain(name, v) for v in values[2 * i : 2 * i + 2])
+                    if before != after and not (name in KEEP_BITS and kept & KEEP_BITS[name]):
+                        fields[name] = [before, after]
+                sample["changed"].append({"external_id": external_id, "fields": fields})
+    return sample
+
+
+def _plain(field: str, value):
+    """A stored value as JSON holds it, read the same from either database (SQLite hands lists back as text)."""
+    if field in ("territories", "clip_exclusions", "co_owners") and isinstance(value, str):
+        return json.loads(value)
+    if field in ("duration_seconds", "fps") and value is not None:  # Decimal on PostgreSQL, a float on SQLite
+        return format(Decimal(str(value)).normalize(), "f")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 def _drop_superseded_rows(corpus_id: int) -> None:

@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.test import override_settings
+from django.urls import reverse
 
 from marketplace.catalog.manifest import REQUIRED as REQUIRED_COLUMNS
 from marketplace.catalog.models import (
@@ -73,6 +74,10 @@ def test_reupload_upserts_by_external_id_and_reports_missing(licensor, corpus):
     )  # fmt: skip
     assert (second.added, second.changed, second.unchanged, second.missing) == (2, 1, 1, 2)
     assert Asset.objects.get(corpus=corpus, external_id="a1").title == "Renamed"
+    assert second.changes_sample == {
+        "added": ["a4", "a5"],
+        "changed": [{"external_id": "a1", "fields": {"title": ["Clip a1", "Renamed"]}}],
+    }
     assert set(imports.missing_assets(second).values_list("external_id", flat=True)) == {"a2", "a3"}
     assert totals(corpus)[0] == 6  # missing assets stay listed until withdrawn
 
@@ -982,3 +987,20 @@ def test_the_example_manifests_import_into_a_corpus_with_narrow_rights(licensor,
     mi = imports.manifest_import_run(mi.pk)
     assert (mi.status, mi.added, mi.kept_columns) == (ImportStatus.DONE, 3, [])
     assert list(Asset.objects.filter(corpus=corpus).values_list("territories", flat=True)) == [[], [], []]
+
+
+def test_the_import_page_shows_what_changed_field_by_field(client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("a0"), manifest_row("a1", duration_seconds="30.5")])
+    rows = [manifest_row("a0", territories="FR;DE"), manifest_row("a1", duration_seconds="31", language="")]
+    second = import_rows(licensor, corpus, rows + [manifest_row(f"n{i}") for i in range(25)])
+    assert [c["fields"] for c in second.changes_sample["changed"]] == [
+        {"territories": [[], ["DE", "FR"]]},
+        {"duration_seconds": ["30.5", "31"], "language": ["en", ""]},
+    ]
+    assert second.changes_sample["added"] == [f"n{i}" for i in range(20)]
+    client.force_login(licensor.user)
+    page = client.get(reverse("catalog:import", args=[licensor.organisation.slug, second.pk])).content.decode()
+    assert "<td>territories</td><td>[]</td><td>[&quot;DE&quot;, &quot;FR&quot;]</td>" in page
+    assert "<td>duration_seconds</td><td>30.5</td><td>31</td>" in page
+    assert "<td>language</td><td>en</td><td>—</td>" in page
+    assert "Added, the first 20 of 25: n0, n1," in page
