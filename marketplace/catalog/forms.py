@@ -10,6 +10,7 @@ from django import forms
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.manifest import shares_text
+from marketplace.catalog.services.offers import commission_bounds
 from marketplace.catalog.vocab import CONTENT_RATINGS, CURRENCIES, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import MAX_PRICE_MINOR, METRICS
@@ -241,6 +242,11 @@ class OfferForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        low, default, high = commission_bounds()
+        commission = self.fields["commission_percent"]
+        commission.initial = Decimal(default) / 100
+        commission.help_text = f"This market's range: {Decimal(low) / 100:g}% to {Decimal(high) / 100:g}%."
+        commission.widget.attrs.update({"min": f"{Decimal(low) / 100:g}", "max": f"{Decimal(high) / 100:g}"})
         self.fields["refused_licensees"].choices = list(
             Organisation.objects.filter(kind=OrgKind.LICENSEE).order_by("name").values_list("slug", "name")
         )

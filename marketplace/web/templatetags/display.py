@@ -50,3 +50,12 @@ def exact_seconds(seconds) -> str:
         return ""
     text = format(Decimal(seconds).normalize(), ",f")
     return f"{text} second{'' if Decimal(seconds) == 1 else 's'}"
+
+
+@register.filter
+def plain_decimal(value) -> str:
+    """``29.970`` renders ``29.97`` and ``50.000`` renders ``50``: a stored decimal as it was written, without the
+    column's padding (``floatformat`` keeps it: "29.970 fps" beside "50 fps")."""
+    if value is None or value == "":
+        return ""
+    return format(Decimal(str(value)).normalize(), "f")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.web.templatetags.display import exact_seconds, running_time
+from marketplace.web.templatetags.display import exact_seconds, plain_decimal, running_time
 
 
 @pytest.mark.parametrize(
@@ -30,3 +30,9 @@ def test_exact_seconds_keeps_the_stored_figure():
     assert exact_seconds(Decimal("104.500")) == "104.5 seconds"
     assert exact_seconds(Decimal("4335420.125")) == "4,335,420.125 seconds"
     assert exact_seconds(Decimal("1.000")) == "1 second"
+
+
+def test_stored_decimals_lose_their_padding():
+    assert [plain_decimal(v) for v in (Decimal("29.970"), Decimal("50.000"), Decimal("0.001"), 25.0, None)] == [
+        "29.97", "50", "0.001", "25", "",
+    ]  # fmt: skip

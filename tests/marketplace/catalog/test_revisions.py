@@ -304,12 +304,14 @@ def test_a_preview_added_to_a_published_listing_is_public_once_approved(client, 
     assert client.get(link).status_code == 200  # the reviewer sees what they approve
     review = client.get(reverse("catalog:review", args=[operator.organisation.slug, published.pk])).content.decode()
     assert "1 new preview, shown to buyers once approved" in review and link in review
+    assert "<figcaption>New still</figcaption>" in review
     client.force_login(licensor.user)
     page = client.get(reverse("catalog:corpus", args=[licensor.organisation.slug, published.pk])).content.decode()
     assert "Waiting for review</span> New still" in page
     corpora.corpus_revision_review(access=operator, corpus_id=published.pk, revision_id=revision.pk, approve=True)
     client.logout()
-    assert client.get(link).status_code == 200 and link in client.get(public_page).content.decode()
+    public = client.get(public_page).content.decode()
+    assert client.get(link).status_code == 200 and link in public and "<figcaption>New still</figcaption>" in public
 
 
 def test_new_previews_follow_the_waiting_changes_until_decided_or_withdrawn(

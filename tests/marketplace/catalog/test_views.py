@@ -255,6 +255,8 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         "commission_percent": "20", "currency": "EUR", "metric": "hours", "tier_1_up_to": "1000",
         "tier_1_price": "120.00", "tier_4_price": "90.00", "no_identifiable_replicas": "on",
     }  # fmt: skip
+    blank = owner_client.get(url("offer_create", licensor, corpus_id=corpus.pk)).content.decode()
+    assert "This market&#x27;s range: 15% to 50%." in blank and 'min="15" max="50"' in blank
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
     assert preview["terms"] == [
         "120.00 EUR per hour of video, up to 1,000 hours of video",
