@@ -1240,3 +1240,9 @@ def test_every_import_of_a_corpus_is_listed_past_the_latest_ten(owner_client, li
     assert f'href="{all_imports}">All 12 imports' in page
     listing = owner_client.get(all_imports).content.decode()
     assert all(f"batch-{n:02d}.csv" in listing for n in range(12))
+
+
+def test_the_corpus_page_states_each_offer_s_term_territory_and_price(owner_client, licensor, listed_corpus):
+    page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
+    assert "<td>12 months, WW</td>" in page
+    assert "<li>100.00 EUR per hour of video</li>" in page
