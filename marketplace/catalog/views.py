@@ -178,6 +178,11 @@ def _saved_message(before: CorpusRevision | None, after: CorpusRevision | None, 
     return " ".join(parts)
 
 
+def _readiness(corpus: Corpus) -> dict:
+    readiness = corpora.submit_readiness(corpus) if corpus.status == CorpusStatus.DRAFT else []
+    return {"readiness": readiness, "ready": all(done for _, done in readiness)}
+
+
 @org_view(Perm.VIEW)
 def corpus_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     return _corpus_page(request, _corpus(request, corpus_id))
@@ -205,6 +210,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "unlisted_because": unlisted_because(corpus),
             "latest_revision": corpus.revisions.select_related("proposed_by").first(),  # pending or sent back: shown
             "shares": named_shares(corpus.co_owners),
+            **_readiness(corpus),
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,
     )

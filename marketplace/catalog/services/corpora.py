@@ -402,6 +402,15 @@ def corpus_revision_review(
     return revision
 
 
+def submit_readiness(corpus: Corpus) -> list[tuple[str, bool]]:
+    """What a draft needs before it can be submitted, each step with whether it is done: the corpus page's
+    checklist and corpus_submit's refusal read the same list."""
+    return [
+        ("Import a manifest with at least one asset", corpus.asset_count > 0),
+        ("Publish at least one licence offer", corpus.offers.filter(status=OfferStatus.PUBLISHED).exists()),
+    ]
+
+
 @transaction.atomic
 def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
     """Ask for the corpus to be listed: straight to published, or to the operator's queue."""
@@ -409,11 +418,7 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     if corpus.status not in (CorpusStatus.DRAFT,):
         raise ValidationError(f"Only a draft can be submitted; this corpus is {corpus.get_status_display().lower()}.")
-    problems = []
-    if corpus.asset_count == 0:
-        problems.append("import a manifest with at least one asset")
-    if not corpus.offers.filter(status=OfferStatus.PUBLISHED).exists():
-        problems.append("publish at least one licence offer")
+    problems = [step[0].lower() + step[1:] for step, done in submit_readiness(corpus) if not done]
     if problems:
         raise ValidationError(f"Before submitting, {' and '.join(problems)}.")
     corpus.submitted_at = timezone.now()

@@ -430,10 +430,22 @@ def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_w
 
 
 def test_submit_needs_assets_and_a_published_offer(owner_client, licensor, corpus):
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert 'disabled aria-describedby="submit-readiness">Submit for review' in page
+    assert '<span class="status queued">to do</span> Import a manifest with at least one asset' in page
     response = owner_client.post(url("corpus_submit", licensor, corpus_id=corpus.pk), follow=True)
     assert (
         "import a manifest with at least one asset and publish at least one licence offer" in response.content.decode()
     )
+    import_rows(licensor, corpus, [manifest_row("a0")])
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert '<span class="status done">done</span> Import a manifest with at least one asset' in page
+    assert '<span class="status queued">to do</span> Publish at least one licence offer' in page
+    offers.offer_publish(
+        access=licensor, offer=offers.offer_save(access=licensor, corpus=corpus, data=OFFER_DATA).offer
+    )
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert 'id="submit-readiness"' not in page and '<button class="btn" type="submit">Submit for review' in page
 
 
 def test_catalogue_filters(client, licensor, operator, listed_corpus):
