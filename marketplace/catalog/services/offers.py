@@ -107,10 +107,11 @@ def _validate_for(corpus: Corpus, data: dict) -> tuple[str, dict, list[Organisat
         clean, refused = _validate(data)
     except ValidationError as exc:
         problems |= exc.message_dict
-    else:
-        beyond = territory_beyond(clean["territory"], corpus.territory)
-        if beyond:
-            problems["territory"] = [beyond]
+    # Checked whatever else failed, so that one round names every problem.
+    if "territory" not in problems and (
+        beyond := territory_beyond(territory_codes(data.get("territory")), corpus.territory)
+    ):
+        problems["territory"] = [beyond]
     if problems:
         raise ValidationError(problems)
     return name, clean, refused

@@ -1258,3 +1258,19 @@ def test_the_corpus_page_states_each_offer_s_term_territory_and_price(owner_clie
     page = owner_client.get(url("corpus", licensor, corpus_id=listed_corpus.pk)).content.decode()
     assert "<td>12 months, WW</td>" in page
     assert "<li>100.00 EUR per hour of video</li>" in page
+
+
+def test_an_offer_past_the_corpus_rights_is_told_so_beside_its_other_problems(owner_client, licensor):
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["DE"]})
+    form = {
+        "name": "Research", "permitted_uses": ["pre_training"], "term_months": "12", "territory": "WW",
+        "commission_percent": "5", "currency": "EUR", "metric": "hours", "tier_1_up_to": "1000",
+        "tier_1_price": "abc", "tier_4_price": "90.00",
+    }  # fmt: skip
+    response = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), form)
+    assert dict(response.context["form"].errors) == {
+        "tier_1_price": ["'abc' is not an amount."],
+        "commission_percent": ["The commission must be between 15% and 50%."],
+        "territory": ["The corpus' rights cover DE only; an offer cannot grant worldwide (WW)."],
+    }
+    assert not Offer.objects.filter(corpus=corpus).exists()
