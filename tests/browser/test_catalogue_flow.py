@@ -92,6 +92,12 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     page.get_by_label("Price beyond the last tier").fill("120.00")
     expect(page.locator("#example-pricing")).to_contain_text("12,000.00 EUR")
     expect(page.locator("#example-pricing")).to_contain_text("1,200,000.00 EUR")
+    # Refused for its commission, the form comes back priced as typed, not blank.
+    page.get_by_label("Marketplace commission (%)").fill("5")
+    page.get_by_role("button", name="Save offer").click()
+    expect(page.get_by_text("The commission must be between 15% and 50%.").first).to_be_visible()
+    expect(page.locator("#plan-terms")).to_contain_text("120.00 EUR per hour of video")
+    page.get_by_label("Marketplace commission (%)").fill("20")
     page.get_by_role("button", name="Save offer").click()
     page.get_by_role("button", name="Publish offer").click()
     # Editing the published offer puts a new version on sale at once: the page asks first.

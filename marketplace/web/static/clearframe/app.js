@@ -93,6 +93,8 @@ function watchOfferForm(form) {
     clearTimeout(timer);
     timer = setTimeout(refresh, 300);
   });
+  // A form back from the server with errors shows what was typed: price it too, not the saved version.
+  if ("refreshOnLoad" in form.dataset) refresh();
 }
 
 // "Select all" for asset lists.
