@@ -646,8 +646,12 @@ def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
     return (example_prices(plan, shape_of(corpus)), None) if plan else ([], error)
 
 
-@org_view(Perm.MANAGE_CATALOG)
+@org_view(Perm.VIEW)
 def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int | None = None) -> HttpResponse:
+    """The offer editor; members who may not manage the catalogue read an existing offer's terms there."""
+    can_manage = request.access.can(Perm.MANAGE_CATALOG)
+    if not can_manage and (offer_id is None or request.method == "POST"):
+        raise Http404("No such page")
     if offer_id is not None:
         offer = get_object_or_404(Offer, pk=offer_id, corpus__organisation=request.access.organisation)
         corpus = offer.corpus
@@ -661,8 +665,10 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         offer, version = None, None
         initial = {"currency": "EUR", "metric": "hours", "territory": " ".join(corpus.territory)}
     # Terms that cannot be saved are shown without a form to save them.
-    read_only = corpus.status in (CorpusStatus.IN_REVIEW, CorpusStatus.WITHDRAWN) or (
-        offer is not None and offer.status == OfferStatus.ARCHIVED
+    read_only = (
+        not can_manage
+        or corpus.status in (CorpusStatus.IN_REVIEW, CorpusStatus.WITHDRAWN)
+        or (offer is not None and offer.status == OfferStatus.ARCHIVED)
     )
     form = OfferForm(request.POST or None, initial=initial)
     examples, example_error = [], None
@@ -699,7 +705,7 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         "catalog/offer_form.html",
         {
             "access": request.access, "corpus": corpus, "offer": offer, "version": version, "form": form,
-            "examples": examples, "example_error": example_error, "read_only": read_only,
+            "examples": examples, "example_error": example_error, "read_only": read_only, "can_manage": can_manage,
         },
     )  # fmt: skip
 

@@ -753,6 +753,14 @@ def test_a_member_without_the_role_gets_404_for_any_offer_page_own_or_not(
     assert client.get(url("corpus_create", licensor)).status_code == 403  # no id: the role is explained
     theirs.refresh_from_db()
     assert theirs.status == "published"
+    # Its own viewer reads the offer's terms, with nothing to save them, and cannot post a change.
+    page = client.get(url("offer_edit", licensor, offer_id=theirs.pk)).content.decode()
+    assert "Only a catalogue manager, admin or owner of your organisation can change these terms." in page
+    assert "<fieldset disabled>" in page and "Save offer" not in page
+    data = {**OFFER_DATA, "name": "Changed by a viewer", "territory": "WW", "commission_percent": "20"}
+    assert client.post(url("offer_edit", licensor, offer_id=theirs.pk), data).status_code == 404
+    assert client.get(url("offer_create", licensor, corpus_id=listed_corpus.pk)).status_code == 404
+    assert theirs.current_version.name == "Research licence"
 
 
 def test_corpus_languages_are_checked_normalised_and_found_by_their_language(client, licensor, operator):
