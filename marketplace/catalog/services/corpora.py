@@ -144,6 +144,11 @@ def _validate(data: dict) -> dict:
         errors["description"] = f"Keep the description to {DESCRIPTION_MAX:,} characters (it has {len(description):,})."
     if not chain_of_title:
         errors["chain_of_title"] = "State how you hold the rights (the chain of title); buyers and courts rely on it."
+    elif len(chain_of_title) < 20:
+        errors["chain_of_title"] = (
+            "Say how you hold the rights in at least a sentence (20 characters): who made the footage or granted it "
+            "to you, and under what agreement."
+        )
     elif len(chain_of_title) > CHAIN_OF_TITLE_MAX:
         errors["chain_of_title"] = (
             f"Keep the chain of title to {CHAIN_OF_TITLE_MAX:,} characters (it has {len(chain_of_title):,}); "

@@ -77,6 +77,7 @@ def test_service_errors_land_on_their_field(owner_client, licensor):
     errors = response.context["form"].errors
     assert "20 characters" in errors["description"][0]
     assert "Unknown territory code(s): ZZ" in errors["territory"][0]
+    assert errors["chain_of_title"][0].startswith("Say how you hold the rights in at least a sentence")
 
 
 def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_client, licensor, corpus):
