@@ -289,6 +289,13 @@ def test_import_manifest_command(licensor, corpus, tmp_path):
     assert "2 added, 0 changed, 0 unchanged" in out.getvalue()
     assert "1 listed asset with a rights expiry before today: still licensable until withdrawn" in out.getvalue()
     assert "importing m.csv" in err.getvalue() and err.getvalue().endswith("finished     100.0%\n")  # then a new line
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_bytes(
+        manifest_csv([manifest_row("c1", title="Harbour, renamed"), manifest_row("c2", rights_expiry="2020-01-31")])
+    )
+    out = io.StringIO()
+    call_command("import_manifest", corpus.pk, str(renamed), "--as", licensor.user.username, stdout=out, stderr=err)
+    assert "  changed c1: title 'Clip c1' -> 'Harbour, renamed'" in out.getvalue()
     bad = tmp_path / "bad.csv"
     bad.write_bytes(manifest_csv([manifest_row("c3", width="0")]))
     out = io.StringIO()

@@ -64,6 +64,13 @@ class Command(BaseCommand):
                     f"{withdrawn}, {mi.missing:,} missing from this manifest"
                 )
             )
+            for change in mi.changes_sample.get("changed", [])[:5]:
+                fields = "; ".join(
+                    f"{name} {before!r} -> {after!r}" for name, (before, after) in change["fields"].items()
+                )
+                self.stdout.write(f"  changed {change['external_id']}: {fields}")
+            if mi.changed > 5:
+                self.stdout.write(f"  … and {mi.changed - 5:,} more changed (the first 20 on the import's page)")
             if mi.kept_columns:
                 self.stdout.write(f"columns not in the file, kept as each asset had them: {', '.join(mi.kept_columns)}")
             if mi.rights_expired:
