@@ -80,6 +80,7 @@ CORPORA = [
         "copyright to Northlight Studios; model releases for every presenter. Co-produced with Harbour Stock, "
         "which holds a quarter of the royalties.",
         "co_owners": "northlight-studios:75;harbour-stock:25",
+        "recut": 250,  # uploaded again with every 250th video re-edited: the latest import shows what changed
     },
     {
         "org": "harbour-stock", "rows": 12_000, "prefix": "hs-air", "publish": True,
@@ -186,6 +187,24 @@ def _manifest(path: Path, spec: dict, rng: random.Random) -> None:
             )  # fmt: skip
 
 
+def _recut(path: Path, every: int) -> Path:
+    """The same manifest with every ``every``-th video re-edited (a new cut: title, duration, size, hash)."""
+    recut = path.with_name(f"{path.stem}-recut.csv")
+    with path.open(newline="", encoding="utf-8") as source, recut.open("w", newline="", encoding="utf-8") as out:
+        reader, writer = csv.DictReader(source), None
+        for n, row in enumerate(reader, start=1):
+            if writer is None:
+                writer = csv.DictWriter(out, fieldnames=reader.fieldnames or [])
+                writer.writeheader()
+            if n % every == 0:
+                row["title"] += " (recut)"
+                row["duration_seconds"] = f"{float(row['duration_seconds']) + 2:.1f}"  # exclusions still fit
+                row["size_bytes"] = str(int(row["size_bytes"]) * 11 // 10)
+                row["sha256"] = hashlib.sha256(f"{row['external_id']} recut".encode()).hexdigest()
+            writer.writerow(row)
+    return recut
+
+
 def load_demo_catalog(*, progress=print) -> dict[str, int]:
     people = _people()
     orgs = _orgs(people)
@@ -215,6 +234,15 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
                     format="csv", size_bytes=path.stat().st_size,
                 )  # fmt: skip
             imports.manifest_import_run(mi.pk)
+            if spec.get("recut"):
+                recut = _recut(path, spec["recut"])
+                progress(f"importing {corpus.title} again, {spec['rows'] // spec['recut']} videos re-edited…")
+                with recut.open("rb") as fh:
+                    mi = ManifestImport.objects.create(
+                        corpus=corpus, uploaded_by=owner, file=File(fh, name=recut.name), original_name=recut.name,
+                        format="csv", size_bytes=recut.stat().st_size,
+                    )  # fmt: skip
+                imports.manifest_import_run(mi.pk)
         if corpus.status != CorpusStatus.WITHDRAWN and not corpus.previews.exists():
             for n, (top, bottom) in enumerate(PREVIEW_COLOURS):
                 image = File(io.BytesIO(_gradient_png(320, 180, top, bottom)), name="preview.png")
