@@ -24,7 +24,7 @@ from marketplace.catalog.models import (
 )
 from marketplace.catalog.services import corpora, imports, withdrawals
 from marketplace.events.models import DomainEvent
-from tests.fixtures.market import CORPUS_DATA, add_member, import_rows, manifest_csv, manifest_row, upload
+from tests.fixtures.market import CORPUS_DATA, add_member, import_rows, manifest_csv, manifest_row, sha, upload
 from tests.fixtures.threads import HeldTransaction
 
 
@@ -998,10 +998,13 @@ def test_the_example_manifests_import_into_a_corpus_with_narrow_rights(licensor,
 
 def test_the_import_page_shows_what_changed_field_by_field(client, licensor, corpus):
     import_rows(licensor, corpus, [manifest_row("a0"), manifest_row("a1", duration_seconds="30.5")])
-    rows = [manifest_row("a0", territories="FR;DE"), manifest_row("a1", duration_seconds="31", language="")]
+    rows = [
+        manifest_row("a0", territories="FR;DE", sha256="ab" * 32),
+        manifest_row("a1", duration_seconds="31", language=""),
+    ]
     second = import_rows(licensor, corpus, rows + [manifest_row(f"n{i}") for i in range(25)])
     assert [c["fields"] for c in second.changes_sample["changed"]] == [
-        {"territories": [[], ["DE", "FR"]]},
+        {"sha256": [sha("a0"), "ab" * 32], "territories": [[], ["DE", "FR"]]},
         {"duration_seconds": ["30.5", "31"], "language": ["en", ""]},
     ]
     assert second.changes_sample["added"] == [f"n{i}" for i in range(20)]
@@ -1010,4 +1013,5 @@ def test_the_import_page_shows_what_changed_field_by_field(client, licensor, cor
     assert "<td>territories</td><td>[]</td><td>[&quot;DE&quot;, &quot;FR&quot;]</td>" in page
     assert "<td>duration_seconds</td><td>30.5</td><td>31</td>" in page
     assert "<td>language</td><td>en</td><td>—</td>" in page
+    assert f'<td title="{"ab" * 32}">{"ab" * 6}…</td>' in page  # a hash by its start, whole on hover
     assert "Added, the first 20 of 25: n0, n1," in page
