@@ -5,6 +5,8 @@ from config.settings.env import env_bool, env_int, env_str
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 DEBUG = False
+# Links in emails sent outside a request: a default would send people to a developer's machine.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL").rstrip("/")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

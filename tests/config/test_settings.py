@@ -18,6 +18,7 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789",
         "DJANGO_ALLOWED_HOSTS": "clearframe.example",
+        "PUBLIC_BASE_URL": "https://clearframe.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CLEARFRAME_VAR_DIR": str(tmp_path),
     }
@@ -74,3 +75,16 @@ def test_ledger_check_names_a_disabled_trigger():
         cursor.execute("ALTER TABLE ledger_entry DISABLE TRIGGER ledger_entry_immutable")
     errors = [e.msg for e in run_checks(databases=["default"]) if e.id == "ledger.E002"]
     assert errors == ["ledger trigger ledger_entry_immutable is disabled in database 'default'"]
+
+
+def test_production_settings_refuse_to_start_without_the_public_address(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PUBLIC_BASE_URL"}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production", CLEARFRAME_VAR_DIR=str(tmp_path),
+        DJANGO_SECRET_KEY="x" * 20 + "a-long-random-production-secret-0123456789",
+    )  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "PUBLIC_BASE_URL is required" in result.stderr
