@@ -48,12 +48,9 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
         current = closed_through()
         if current is not None and through <= current:
             raise LedgerError(f"the books are already closed through {current.isoformat()}; periods close forward only")
+        # On PostgreSQL the insert's trigger also moves ledger_period_state, which posters at REPEATABLE READ or
+        # SERIALIZABLE lock: one whose snapshot predates this close is refused (postgresql_posting.sql).
         row = PeriodClose.objects.create(through_date=through, closed_by=closed_by, note=note)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Posters at REPEATABLE READ or SERIALIZABLE lock this row (ledger_entry_check_period): one whose
-                # snapshot predates this close cannot, once it commits, and is refused.
-                cursor.execute("UPDATE ledger_period_state SET closes = closes + 1")
     return ClosedPeriod(row.through_date, row.closed_at, row.closed_by, row.note)
 
 

@@ -40,7 +40,9 @@ ADDED_TRIGGERS = {
             "ledger_chain_block_no_truncate",
         },
         "0020_balance_checked_by_batch_row": {"ledger_entry_batch_balanced"},
-        "0021_period_state_row": {"ledger_period_state_no_delete", "ledger_period_state_no_truncate"},
+        "0021_period_state_row": {
+            "ledger_period_state_no_delete", "ledger_period_state_no_truncate", "ledger_period_close_orders_posters",
+        },
     },
     "sqlite": {
         "0017_no_replace_and_snapshot_close": {
@@ -52,22 +54,31 @@ ADDED_TRIGGERS = {
 }  # fmt: skip
 
 
-def statements(vendor: str) -> list[str]:
+def _posting_sql(connection) -> str:
+    """postgresql_posting.sql with its tables named in the schema they live in: the triggers that guard the books
+    must not read a session's own temporary table of the same name (pg_temp comes first on the search path)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT quote_ident(current_schema())")
+        schema = cursor.fetchone()[0]
+    return (_DIR / "postgresql_posting.sql").read_text().replace("@ledger_schema@", schema)
+
+
+def statements(vendor: str, connection=None) -> list[str]:
     text = (_DIR / f"{vendor}.sql").read_text()
     if vendor == "postgresql":
         # The functions first: the triggers of postgresql.sql call some of them.
-        return [(_DIR / "postgresql_posting.sql").read_text(), text]
+        return [_posting_sql(connection), text]
     return [part.strip() for part in text.split("\n--;;\n") if part.strip()]
 
 
 def install_posting(apps, schema_editor) -> None:
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute((_DIR / "postgresql_posting.sql").read_text(), params=None)
+        schema_editor.execute(_posting_sql(schema_editor.connection), params=None)
 
 
 def install(apps, schema_editor) -> None:
     vendor = schema_editor.connection.vendor
     if vendor not in EXPECTED_TRIGGERS:
         raise RuntimeError(f"the ledger supports PostgreSQL and SQLite, not {vendor}")
-    for sql in statements(vendor):
+    for sql in statements(vendor, schema_editor.connection):
         schema_editor.execute(sql, params=None)

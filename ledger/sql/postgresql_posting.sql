@@ -408,7 +408,7 @@ BEGIN
     -- Fast path: most entries use one currency, where a plain sum decides.
     SELECT count(*), sum(amount), min(currency) = max(currency)
       INTO v_legs, v_sum, v_one_currency
-      FROM ledger_posting WHERE entry_id = NEW.id;
+      FROM @ledger_schema@.ledger_posting WHERE entry_id = NEW.id;
     IF v_legs <> NEW.leg_count OR NOT v_one_currency OR v_sum <> 0 THEN
         PERFORM ledger_entry_assert_balanced(NEW.id, NEW.leg_count);
     END IF;
@@ -424,9 +424,9 @@ DECLARE
 BEGIN
     FOR v_bad IN EXECUTE format($q$
         SELECT e.id, e.leg_count
-          FROM ledger_entry e
+          FROM @ledger_schema@.ledger_entry e
           LEFT JOIN (SELECT entry_id, count(*) AS legs, sum(amount) AS net, min(currency) = max(currency) AS one
-                       FROM ledger_posting WHERE entry_id BETWEEN %1$s AND %2$s GROUP BY entry_id) p
+                       FROM @ledger_schema@.ledger_posting WHERE entry_id BETWEEN %1$s AND %2$s GROUP BY entry_id) p
             ON p.entry_id = e.id
          WHERE e.id BETWEEN %1$s AND %2$s AND e.checked_in_batch
            AND (p.entry_id IS NULL OR p.legs <> e.leg_count OR p.net <> 0 OR NOT p.one)
@@ -434,7 +434,7 @@ BEGIN
     LOOP
         PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
     END LOOP;
-    DELETE FROM ledger_entry_batch WHERE id = NEW.id;  -- done with; the table only holds open batches
+    DELETE FROM @ledger_schema@.ledger_entry_batch WHERE id = NEW.id;  -- done with; the table only holds open batches
     RETURN NULL;
 END $$;
 
@@ -445,13 +445,13 @@ DECLARE
     v_legs bigint;
     v_off text;
 BEGIN
-    SELECT count(*) INTO v_legs FROM ledger_posting WHERE entry_id = p_entry;
+    SELECT count(*) INTO v_legs FROM @ledger_schema@.ledger_posting WHERE entry_id = p_entry;
     IF v_legs <> p_leg_count THEN
         RAISE EXCEPTION 'ledger: entry % has % postings but declares %', p_entry, v_legs, p_leg_count
             USING ERRCODE = 'check_violation';
     END IF;
     SELECT string_agg(currency || ' ' || s, ', ') INTO v_off
-      FROM (SELECT currency, sum(amount) AS s FROM ledger_posting WHERE entry_id = p_entry
+      FROM (SELECT currency, sum(amount) AS s FROM @ledger_schema@.ledger_posting WHERE entry_id = p_entry
              GROUP BY currency HAVING sum(amount) <> 0) t;
     IF v_off IS NOT NULL THEN
         RAISE EXCEPTION 'ledger: entry % does not balance (%)', p_entry, v_off
@@ -477,7 +477,7 @@ DECLARE
     v_bad record;
     v_state_found boolean;
 BEGIN
-    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
+    SELECT max(through_date) INTO v_closed FROM @ledger_schema@.ledger_period_close;
     IF v_closed IS NOT NULL THEN
         SELECT id, effective_date INTO v_bad FROM new_entries WHERE effective_date <= v_closed LIMIT 1;
         IF FOUND THEN
@@ -491,7 +491,7 @@ BEGIN
     END IF;
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         BEGIN
-            PERFORM 1 FROM ledger_period_state FOR SHARE;
+            PERFORM 1 FROM @ledger_schema@.ledger_period_state FOR SHARE;
             v_state_found := FOUND;
         EXCEPTION WHEN serialization_failure THEN
             RAISE EXCEPTION 'ledger: the books were closed after this transaction took its snapshot'
@@ -503,8 +503,20 @@ BEGIN
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
     END IF;
-    INSERT INTO ledger_entry_batch (lo, hi)
+    INSERT INTO @ledger_schema@.ledger_entry_batch (lo, hi)
     SELECT min(id), max(id) FROM new_entries WHERE checked_in_batch HAVING count(*) > 0;
+    RETURN NULL;
+END $$;
+
+-- A close however written (period_close, or a raw INSERT): it waits for every
+-- poster already writing entries and holds off new ones until it commits, and
+-- it updates ledger_period_state, which posters at REPEATABLE READ or
+-- SERIALIZABLE lock (above). The Python service takes the same lock earlier,
+-- before it reads the current close.
+CREATE OR REPLACE FUNCTION ledger_period_close_order_posters() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE @ledger_schema@.ledger_entry IN SHARE ROW EXCLUSIVE MODE;
+    UPDATE @ledger_schema@.ledger_period_state SET closes = closes + 1;
     RETURN NULL;
 END $$;
 
@@ -534,11 +546,11 @@ BEGIN
                                               OR l.leg_count <> l.max_leg_count OR e.tx IS DISTINCT FROM %s)
               FROM (SELECT entry_id, min(leg_count) AS leg_count, max(leg_count) AS max_leg_count
                       FROM new_postings GROUP BY entry_id) l
-              LEFT JOIN (SELECT id, leg_count, tx FROM ledger_entry WHERE id BETWEEN %s AND %s) e
+              LEFT JOIN (SELECT id, leg_count, tx FROM @ledger_schema@.ledger_entry WHERE id BETWEEN %s AND %s) e
                 ON e.id = l.entry_id$q$, v_tx, v_lo, v_hi) INTO v_first_bad;
         IF v_first_bad IS NULL AND NOT EXISTS (
             SELECT 1 FROM (SELECT DISTINCT account_id, currency FROM new_postings) n
-             WHERE NOT EXISTS (SELECT 1 FROM ledger_account a WHERE a.id = n.account_id AND a.currency = n.currency)
+             WHERE NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a WHERE a.id = n.account_id AND a.currency = n.currency)
         ) THEN
             RETURN NULL;
         END IF;
@@ -549,8 +561,8 @@ BEGIN
            e.tx IS DISTINCT FROM v_tx AS old_entry
       INTO v_bad
       FROM new_postings n
-      LEFT JOIN ledger_entry e ON e.id = n.entry_id
-      LEFT JOIN ledger_account a ON a.id = n.account_id AND a.currency = n.currency
+      LEFT JOIN @ledger_schema@.ledger_entry e ON e.id = n.entry_id
+      LEFT JOIN @ledger_schema@.ledger_account a ON a.id = n.account_id AND a.currency = n.currency
      WHERE e.id IS NULL OR e.leg_count <> n.leg_count OR e.tx IS DISTINCT FROM v_tx OR a.id IS NULL
      LIMIT 1;
     IF FOUND THEN

@@ -336,6 +336,35 @@ def test_an_entry_under_a_forged_transaction_id_is_checked_on_its_own(books):
     assert JournalEntry.objects.count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("shadowed", "in_batch"),
+    [
+        ("ledger_posting (entry_id bigint, leg_index int, amount bigint, currency text)", False),
+        ("ledger_entry_batch (lo bigint, hi bigint)", True),
+    ],
+    ids=["postings", "open-batches"],
+)
+def test_a_temporary_table_of_the_same_name_does_not_stand_in_for_a_ledger_table(books, shadowed, in_batch):
+    """Temporary tables come first on the search path: the guarding triggers name their tables in their schema."""
+    with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
+        raw(f"CREATE TEMP TABLE {shadowed}")
+        entry = insert_entries(1, in_batch=in_batch)[0]
+        if shadowed.startswith("ledger_posting"):
+            raw("INSERT INTO pg_temp.ledger_posting VALUES (%s, 0, 100, 'EUR'), (%s, 1, -100, 'EUR')", [entry, entry])
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
+def test_a_temporary_closed_periods_table_does_not_open_the_books(books):
+    through = dt.date.today() - dt.timedelta(days=1)
+    ledger.period_close(through=through)
+    with pytest.raises(REFUSED, match="period_closed"), transaction.atomic():
+        raw("CREATE TEMP TABLE ledger_period_close (through_date date)")
+        balance(insert_entries(1, effective_date=through))
+    assert JournalEntry.objects.count() == 1
+
+
 def test_a_large_balanced_batch_commits(books):
     posted = ledger.entries_post(
         [

@@ -361,6 +361,31 @@ def test_the_close_marker_can_neither_be_deleted_nor_rewritten_past_a_close(engi
     assert JournalEntry.objects.count() == 0
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_close_written_by_raw_sql_is_seen_by_a_post_whose_snapshot_predates_it(engine):
+    """The close's own trigger moves the state row and takes the lock, whoever writes it."""
+
+    def raw_close():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_period_close (through_date, closed_at, closed_by, note)"
+                " VALUES (%s, now(), 'raw', '')",
+                [DAY],
+            )
+
+    with pytest.raises(OperationalError) as caught, transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        assert ledger.closed_through() is None  # the snapshot
+        closer = HeldTransaction(raw_close)
+        closer.commit()
+        closer.join()
+        ledger.entry_post(entry())
+    assert caught.value.__cause__.sqlstate == "40001"
+    assert JournalEntry.objects.count() == 0
+
+
 def _race(first: list[list[NewEntry]], second: list[list[NewEntry]]) -> list[str]:
     """Two threads post their batches round by round, starting each round together; the outcomes, in any order."""
     outcomes: list[str] = []
