@@ -7,10 +7,12 @@ import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.manifest import shares_text
 from marketplace.catalog.services.offers import commission_bounds
+from marketplace.catalog.services.withdrawals import check_reason
 from marketplace.catalog.vocab import CONTENT_RATINGS, CURRENCIES, GENRES, LANGUAGES, PERMITTED_USES
 from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import MAX_PRICE_MINOR, METRICS
@@ -159,8 +161,13 @@ class WithdrawListForm(WithdrawForm):
                 self.add_error("ids_file", f"The file is not readable as CSV: {exc}.")
                 return cleaned
         ids = [i for i in ids if i and i != "external_id"]
-        if not ids and not self.errors:
+        if not ids and "ids_file" not in self.errors:
             self.add_error("external_ids", "List at least one external id, one per line, or choose a file.")
+        if "reason" in cleaned:  # the service's rule on the reason, in the same round as the list's problems
+            try:
+                check_reason(cleaned["reason"])
+            except ValidationError as exc:
+                self.add_error("reason", exc.message_dict["reason"])
         cleaned["ids"] = ids
         return cleaned
 

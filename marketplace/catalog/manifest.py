@@ -498,11 +498,13 @@ def _suggest(name: str) -> str:
 
 def check_columns(columns: Iterable[str]) -> None:
     counts = Counter(columns)  # a header may be megabytes wide: nothing quadratic, and a bounded message
-    if len(counts) == 1 and (only := next(iter(counts))).count(";") >= 2 and "external_id" in only:
-        raise ManifestFileError(
-            "The manifest's columns are separated by semicolons (a spreadsheet's CSV in some languages): save it "
-            f"with commas between columns (in Excel, 'CSV UTF-8'). Expected columns: {', '.join(COLUMNS)}."
-        )
+    if len(counts) == 1 and "external_id" in (only := next(iter(counts))):
+        for separator, name in ((";", "semicolons (a spreadsheet's CSV in some languages)"), ("\t", "tabs")):
+            if only.count(separator) >= 2:
+                raise ManifestFileError(
+                    f"The manifest's columns are separated by {name}: save it with commas between columns (in "
+                    f"Excel, 'CSV UTF-8'). Expected columns: {', '.join(COLUMNS)}."
+                )
     unknown = [c for c in counts if c not in COLUMNS]
     missing = [c for c in REQUIRED if c not in counts]
     duplicated = sorted(c for c, n in counts.items() if n > 1 and c in COLUMNS)
@@ -525,6 +527,19 @@ UTF16_MESSAGE = (
     "The file is in UTF-16 (a spreadsheet's 'Unicode text' export), not UTF-8: save it as UTF-8 (in Excel, "
     "'CSV UTF-8'), then upload it again."
 )
+
+
+SPREADSHEET_MESSAGE = (
+    "The file is a spreadsheet (Excel, Numbers or OpenDocument) saved under a .csv or .jsonl name, not text: export "
+    "it as CSV (in Excel, 'CSV UTF-8'), then upload that file."
+)
+
+
+def refuse_unreadable(first_line: bytes) -> None:
+    """A file that is not text at all, or text in UTF-16: one clear file error for what the first line shows."""
+    if first_line.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a zip (xlsx, ods, numbers) or an old .xls
+        raise ManifestFileError(SPREADSHEET_MESSAGE)
+    refuse_utf16(first_line)
 
 
 def refuse_utf16(first_line: bytes) -> None:
@@ -649,7 +664,7 @@ def _read_csv(
             state["bytes"] += len(raw)
             if state["line"] == 1:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
-                refuse_utf16(raw)
+                refuse_unreadable(raw)
             text, error = _decode(raw, state["line"])
             if error:
                 if state["line"] == 1:
@@ -750,7 +765,7 @@ def _read_jsonl(
         consumed += len(raw)
         if line == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
-            refuse_utf16(raw)
+            refuse_unreadable(raw)
         text, error = _decode(raw, line)
         if error:
             yield RowResult(line, None, [error], consumed)

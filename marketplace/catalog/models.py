@@ -379,6 +379,7 @@ class ManifestRow(ManifestFields):
 
 class WithdrawalScope(models.TextChoices):
     ASSETS = "assets", "Selected assets"
+    LISTED = "listed", "Listed by external id"
     CORPUS = "corpus", "Whole corpus"
     MISSING = "missing", "Missing from a manifest"
     RIGHTS_EXPIRED = "expired", "Rights expired"

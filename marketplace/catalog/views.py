@@ -417,9 +417,13 @@ def assets_withdraw_listed(request: HttpRequest, corpus_id: int) -> HttpResponse
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            count = withdrawal.asset_count
+            count, listed = withdrawal.asset_count, len(set(form.cleaned_data["ids"]))
+            already = listed - count
+            skipped = f" {already:,} of the {listed:,} listed {pluralize(already, 'was,were')} withdrawn already."
+            skipped = skipped if already else ""
             messages.success(
-                request, f"Withdrew {count:,} listed asset{pluralize(count)}. Affected licensees will be notified."
+                request,
+                f"Withdrew {count:,} listed asset{pluralize(count)}.{skipped} Affected licensees will be notified.",
             )
             return redirect("catalog:assets", org_slug=_slug(request), corpus_id=corpus.pk)
     return _asset_list_page(request, corpus, QueryDict(), list_form=form)
@@ -710,17 +714,27 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
     )  # fmt: skip
 
 
+_PRICE_FIELDS = {
+    "currency", "metric", "flat_fee", "tier_1_up_to", "tier_1_price", "tier_2_up_to", "tier_2_price", "tier_3_up_to",
+    "tier_3_price", "tier_4_price", "minimum_guarantee", "prepaid_commitment", "overage_price", "usage_cap",
+}  # fmt: skip
+
+
 @require_POST
 @org_view(Perm.MANAGE_CATALOG)
 def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
     """Example pricing for the offer editor, computed by the same module that rates usage."""
     corpus = _corpus(request, corpus_id)
     form = OfferForm(request.POST)
-    if not form.is_valid():
-        return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
-    data = form.service_data()
-    if not data:
-        return JsonResponse({"errors": {k: [str(m) for m in v] for k, v in form.errors.items()}}, status=400)
+    # Only the price plan's own fields matter here: a missing name or use must not hide the prices.
+    data = form.service_data() if form.is_valid() else form.partial_service_data()
+    price_errors = {
+        name: [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}" for message in messages]
+        for name, messages in form.errors.items()
+        if name in _PRICE_FIELDS
+    }
+    if price_errors or not data:
+        return JsonResponse({"errors": price_errors or {"price_plan": ["Complete the price plan."]}}, status=400)
     plan, error = _plan(data)
     if plan is None:
         return JsonResponse({"errors": {"price_plan": [error]}}, status=400)

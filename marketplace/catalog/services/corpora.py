@@ -410,8 +410,13 @@ def corpus_revision_review(
 def submit_readiness(corpus: Corpus) -> list[tuple[str, bool]]:
     """What a draft needs before it can be submitted, each step with whether it is done: the corpus page's
     checklist and corpus_submit's refusal read the same list."""
+    if corpus.asset_count == 0 and corpus.assets.exists():  # every asset withdrawn: re-importing them will not do
+        assets = ("Have at least one active asset: every asset of this corpus is withdrawn, so import a manifest "
+                  "listing new external ids", False)  # fmt: skip
+    else:
+        assets = ("Import a manifest with at least one asset", corpus.asset_count > 0)
     return [
-        ("Import a manifest with at least one asset", corpus.asset_count > 0),
+        assets,
         ("Publish at least one licence offer", corpus.offers.filter(status=OfferStatus.PUBLISHED).exists()),
     ]
 

@@ -71,7 +71,7 @@ def assets_withdraw(*, access: OrgAccess, corpus: Corpus, asset_ids: list[int], 
     assets = Asset.objects.filter(corpus=corpus, pk__in=asset_ids)
     found = set(assets.values_list("id", flat=True))
     unknown = [str(pk) for pk in sorted(set(asset_ids) - found)]
-    return _withdraw_selected(access, corpus, assets, unknown, "assets", reason)
+    return _withdraw_selected(access, corpus, assets, unknown, "assets", reason, WithdrawalScope.ASSETS)
 
 
 LISTED_MAX = 10_000  # external ids in one list; past that, a manifest without them and "withdraw the missing"
@@ -94,16 +94,17 @@ def assets_withdraw_listed(*, access: OrgAccess, corpus: Corpus, external_ids: l
     corpus = Corpus.objects.select_for_update().get(pk=corpus.pk, organisation=access.organisation)
     assets = Asset.objects.filter(corpus=corpus, external_id__in=wanted)
     found = set(assets.values_list("external_id", flat=True))
-    return _withdraw_selected(access, corpus, assets, [i for i in wanted if i not in found], "external_ids", reason)
+    unknown = [i for i in wanted if i not in found]
+    return _withdraw_selected(access, corpus, assets, unknown, "external_ids", reason, WithdrawalScope.LISTED)
 
 
-def _withdraw_selected(access, corpus, assets, unknown: list[str], field: str, reason: str) -> Withdrawal:
+def _withdraw_selected(access, corpus, assets, unknown: list[str], field: str, reason: str, scope: str) -> Withdrawal:
     if unknown:
         more = f" and {len(unknown) - 20:,} more" if len(unknown) > 20 else ""
         raise ValidationError({field: f"No such asset(s) in this corpus: {', '.join(unknown[:20])}{more}."})
     if not assets.filter(status=AssetStatus.ACTIVE).exists():
         raise ValidationError({field: "These assets are already withdrawn."})
-    return _withdraw(access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.ASSETS, reason=reason)
+    return _withdraw(access=access, corpus=corpus, assets=assets, scope=scope, reason=reason)
 
 
 @transaction.atomic

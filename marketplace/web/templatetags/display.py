@@ -5,6 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
+from marketplace.catalog.manifest import shares_text
 from marketplace.catalog.services.imports import human_size
 
 register = template.Library()
@@ -59,3 +60,18 @@ def plain_decimal(value) -> str:
     if value is None or value == "":
         return ""
     return format(Decimal(str(value)).normalize(), "f")
+
+
+@register.filter
+def manifest_value(value, field: str) -> str:
+    """A stored asset value as a manifest writes it: ``FR DE``, ``harbour-stock:20; northlight-studios:80``,
+    ``1-2.5:brand``, and what an empty list means rather than ``[]``."""
+    if field == "territories":
+        return " ".join(value) if value else "the corpus' territory"
+    if field == "co_owners":
+        return shares_text(value) if value else "the corpus' shares"
+    if field == "clip_exclusions":
+        return "; ".join(f"{x['start']}-{x['end']}:{x['reason']}" for x in value) if value else "none"
+    if value is None or value == "":
+        return "—"
+    return plain_json(value)

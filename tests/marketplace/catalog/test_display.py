@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from marketplace.web.templatetags.display import exact_seconds, plain_decimal, running_time
+from marketplace.web.templatetags.display import exact_seconds, manifest_value, plain_decimal, running_time
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,15 @@ def test_stored_decimals_lose_their_padding():
     assert [plain_decimal(v) for v in (Decimal("29.970"), Decimal("50.000"), Decimal("0.001"), 25.0, None)] == [
         "29.97", "50", "0.001", "25", "",
     ]  # fmt: skip
+
+
+def test_changed_values_read_as_a_manifest_writes_them():
+    shares = [{"org": "harbour-stock", "bp": 2000}, {"org": "northlight-studios", "bp": 8000}]
+    assert manifest_value(shares, "co_owners") == "harbour-stock:20; northlight-studios:80"
+    assert manifest_value([], "co_owners") == "the corpus' shares"
+    assert manifest_value([{"start": "1", "end": "2.5", "reason": "brand"}], "clip_exclusions") == "1-2.5:brand"
+    assert manifest_value([], "clip_exclusions") == "none"
+    assert manifest_value(["DE", "FR"], "territories") == "DE FR"
+    assert manifest_value([], "territories") == "the corpus' territory"
+    assert (manifest_value("", "language"), manifest_value(None, "rights_expiry")) == ("—", "—")
+    assert manifest_value("2031-12-31", "rights_expiry") == "2031-12-31"

@@ -1010,8 +1010,8 @@ def test_the_import_page_shows_what_changed_field_by_field(client, licensor, cor
     assert second.changes_sample["added"] == [f"n{i}" for i in range(20)]
     client.force_login(licensor.user)
     page = client.get(reverse("catalog:import", args=[licensor.organisation.slug, second.pk])).content.decode()
-    assert "<td>territories</td><td>[]</td><td>[&quot;DE&quot;, &quot;FR&quot;]</td>" in page
+    assert "<td>territories</td><td>the corpus&#x27; territory</td><td>DE FR</td>" in page
     assert "<td>duration_seconds</td><td>30.5</td><td>31</td>" in page
     assert "<td>language</td><td>en</td><td>—</td>" in page
     assert f'<td title="{"ab" * 32}">{"ab" * 6}…</td>' in page  # a hash by its start, whole on hover
-    assert "Added, the first 20 of 25: n0, n1," in page
+    assert "Added, the first 20 of 25: <a href=" in page and ">n19</a>." in page

@@ -450,10 +450,18 @@ def test_a_utf16_file_is_one_clear_file_error(encoding, fmt):
         parse(text.encode(encoding), fmt)
 
 
-def test_a_semicolon_separated_csv_is_named_as_such():
-    content = manifest_csv([manifest_row("a")]).replace(b",", b";")
-    with pytest.raises(ManifestFileError, match="separated by semicolons"):
+@pytest.mark.parametrize(("separator", "named"), [(b";", "semicolons"), (b"\t", "tabs")])
+def test_a_csv_separated_otherwise_than_by_commas_is_named_as_such(separator, named):
+    content = manifest_csv([manifest_row("a")]).replace(b",", separator)
+    with pytest.raises(ManifestFileError, match=f"separated by {named}"):
         parse(content)
+
+
+@pytest.mark.parametrize("start", [b"PK\x03\x04\x14\x00\x06\x00", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_spreadsheet_under_a_text_name_is_named_as_such(start, fmt):
+    with pytest.raises(ManifestFileError, match=r"is a spreadsheet .* saved under a \.csv or \.jsonl name"):
+        parse(start + b"\x00\x87binary\n", fmt)
 
 
 def test_the_format_page_and_the_reference_name_the_same_columns(client):

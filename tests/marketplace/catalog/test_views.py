@@ -221,8 +221,9 @@ def test_withdraw_a_pasted_or_uploaded_list_of_external_ids(owner_client, licens
     assert "No such asset(s) in this corpus: nope." in response.content.decode()
     assert 'id="withdraw-listed" open' in response.content.decode()
     assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
-    response = owner_client.post(listed, {"external_ids": "", "reason": "Takedown notice 17"})
-    assert "List at least one external id" in response.content.decode()
+    response = owner_client.post(listed, {"external_ids": "", "reason": "x"})
+    errors = response.context["list_form"].errors  # both problems in one round
+    assert "List at least one external id" in errors["external_ids"][0] and "Say why" in errors["reason"][0]
     # Pasted (a spreadsheet column: tabs after the id) and a file (an import's missing list: id, title).
     response = owner_client.post(listed, {"external_ids": "a0\ta title\n\n a1 \na0\n", "reason": "Takedown notice 17"})
     assert response.status_code == 302
@@ -232,10 +233,12 @@ def test_withdraw_a_pasted_or_uploaded_list_of_external_ids(owner_client, licens
     withdrawn = Asset.objects.filter(corpus=corpus, status="withdrawn").order_by("external_id")
     assert list(withdrawn.values_list("external_id", flat=True)) == ["a0", "a1", "a2", "a3"]
     assert list(Withdrawal.objects.order_by("id").values_list("scope", "asset_count", "reason")) == [
-        ("assets", 2, "Takedown notice 17"), ("assets", 2, "Takedown notice 18"),
+        ("listed", 2, "Takedown notice 17"), ("listed", 2, "Takedown notice 18"),
     ]  # fmt: skip
     response = owner_client.post(listed, {"external_ids": "a0", "reason": "Again"})
     assert "These assets are already withdrawn." in response.content.decode()
+    response = owner_client.post(listed, {"external_ids": "a0\na4\na4", "reason": "Takedown notice 19"}, follow=True)
+    assert "Withdrew 1 listed asset. 1 of the 2 listed was withdrawn already." in response.content.decode()
     # Each withdrawal names its assets: a CSV of their external ids, linked from the withdrawals page.
     first = Withdrawal.objects.order_by("id").first()
     csv_url = url("withdrawal_assets_csv", licensor, withdrawal_id=first.pk)
@@ -244,10 +247,10 @@ def test_withdraw_a_pasted_or_uploaded_list_of_external_ids(owner_client, licens
     assert body.splitlines() == ["external_id,title", "a0,Clip a0", "a1,Clip a1"]
     # Another organisation's licensor cannot reach the list form of this corpus.
     owner_client.force_login(other_licensor.user)
-    response = owner_client.post(listed, {"external_ids": "a4", "reason": "Not mine"})
+    response = owner_client.post(listed, {"external_ids": "a5", "reason": "Not mine"})
     assert response.status_code == 404
     assert owner_client.get(csv_url).status_code == 404
-    assert Asset.objects.get(corpus=corpus, external_id="a4").status == "active"
+    assert Asset.objects.get(corpus=corpus, external_id="a5").status == "active"
 
 
 def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor, corpus):
@@ -256,6 +259,12 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         "commission_percent": "20", "currency": "EUR", "metric": "hours", "tier_1_up_to": "1000",
         "tier_1_price": "120.00", "tier_4_price": "90.00", "no_identifiable_replicas": "on",
     }  # fmt: skip
+    # The plan is priced whatever the rest of the form holds; a price problem names its field.
+    unnamed = {**form, "name": "", "permitted_uses": []}
+    preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), unnamed).json()
+    assert preview["terms"][0] == "120.00 EUR per hour of video, up to 1,000 hours of video"
+    bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**unnamed, "tier_1_price": "x"})
+    assert bad.status_code == 400 and bad.json()["errors"]["tier_1_price"] == ["Tier 1 price: 'x' is not an amount."]
     blank = owner_client.get(url("offer_create", licensor, corpus_id=corpus.pk)).content.decode()
     assert "This market&#x27;s range: 15% to 50%." in blank and 'min="15" max="50"' in blank
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
@@ -447,6 +456,11 @@ def test_submit_needs_assets_and_a_published_offer(owner_client, licensor, corpu
     )
     page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
     assert 'id="submit-readiness"' not in page and '<button class="btn" type="submit">Submit for review' in page
+    withdrawals.assets_withdraw(
+        access=licensor, corpus=corpus, asset_ids=list(corpus.assets.values_list("id", flat=True)), reason="Recalled"
+    )
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert "every asset of this corpus is withdrawn, so import a manifest listing new external ids" in page
 
 
 def test_catalogue_filters(client, licensor, operator, listed_corpus):
