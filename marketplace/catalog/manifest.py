@@ -697,6 +697,11 @@ def _read_csv(
         except csv.Error as exc:
             message = str(exc)
             hint = " (the file may be truncated)" if "EOF" in message or "end of data" in message else ""
+            if hint and state["line"] > start_line:  # the open field swallowed the lines after it
+                hint = (
+                    f": a quote opened on line {start_line} is never closed, so lines {start_line}-{state['line']} "
+                    "were read as one field (or the file is truncated)"
+                )
             if message.startswith("field larger than field limit"):
                 message = f"a field is longer than {csv.field_size_limit():,} characters, more than any manifest field"
             if not hint and not _skip_open_quote(source, state):

@@ -482,3 +482,14 @@ def test_the_format_page_and_the_reference_name_the_same_columns(client):
     for column in COLUMNS:
         assert f'<tr id="column-{column}">' in body
     assert "manifest-example.csv" in body and "manifest-example.jsonl" in body
+
+
+def test_an_open_quote_that_swallows_the_rest_of_the_file_is_named_with_its_lines():
+    good = manifest_csv([manifest_row("a1")])
+    rest = b"".join(manifest_csv([manifest_row(f"b{i}")]).split(b"\n", 1)[1] for i in range(3))
+    rows = parse(good + b'a2,"Unclosed title,30,1920,1080,25,h264,1,' + b"0" * 64 + b",s3://x/a2.mp4\n" + rest)
+    [(line, field, message)] = messages(rows)
+    assert (line, field) == (3, "")
+    assert message.endswith(
+        "a quote opened on line 3 is never closed, so lines 3-6 were read as one field (or the file is truncated)"
+    )
