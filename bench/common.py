@@ -89,7 +89,8 @@ def bench_corpus(manifest_csv: str, *, purpose: str):
         access=access,
         data={
             "title": "Bench corpus", "description": f"For the {purpose} benchmark.", "languages": ["en"],
-            "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"], "chain_of_title": "Generated.",
+            "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"],
+            "chain_of_title": "Generated for the benchmark; no rights are held.",
         },
     )  # fmt: skip
     manifest = Path(tempfile.mkdtemp(prefix=f"bench-{purpose}-")) / "manifest.csv"

@@ -106,7 +106,7 @@ def main() -> None:
         data={
             "title": "Benchmark corpus", "description": "A million generated rows for the import benchmark.",
             "languages": ["en"], "genres": ["stock"], "content_rating": "all_ages", "territory": ["WW"],
-            "chain_of_title": "Generated.",
+            "chain_of_title": "Generated for the benchmark; no rights are held.",
         },
     )  # fmt: skip
 
