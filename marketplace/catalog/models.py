@@ -301,7 +301,7 @@ class ManifestImport(models.Model):
     changes_sample = models.JSONField(
         default=dict,
         blank=True,
-        help_text='The first assets added and changed, in file order: {"added": [external_id, …], "changed": '
+        help_text='The first assets added and changed, by external id: {"added": [external_id, …], "changed": '
         '[{"external_id": …, "fields": {field: [before, after]}}, …]}.',
     )
     missing_withdrawal = models.ForeignKey(

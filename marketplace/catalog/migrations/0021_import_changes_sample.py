@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
             field=models.JSONField(
                 blank=True,
                 default=dict,
-                help_text='The first assets added and changed, in file order: {"added": [external_id, …], "changed": [{"external_id": …, "fields": {field: [before, after]}}, …]}.',
+                help_text='The first assets added and changed, by external id: {"added": [external_id, …], "changed": [{"external_id": …, "fields": {field: [before, after]}}, …]}.',
             ),
         ),
     ]

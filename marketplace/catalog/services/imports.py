@@ -758,27 +758,30 @@ def _apply(mi: ManifestImport) -> None:
         )
 
 
-CHANGES_SHOWN = 20  # added and changed assets the import page names, in file order
+CHANGES_SHOWN = 20  # added and changed assets the import page names, the first by external id
 
 
 def _changes_sample(mi: ManifestImport, diff: ImportDiff) -> dict:
-    """The first assets this import adds and changes, the changed ones with each field's value before and after:
-    what a licensor checks before trusting a re-upload. Read under the apply's corpus lock, before it writes."""
+    """The first assets this import adds and changes, by external id, the changed ones with each field's value
+    before and after: what a licensor checks before trusting a re-upload. Read under the apply's corpus lock,
+    before it writes. In external-id order the staged rows' index hands them over in order, so a first import
+    stops after twenty probes rather than sorting every row."""
     sample: dict = {"added": [], "changed": []}
-    join = "FROM catalog_manifestrow r LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id"
     with connection.cursor() as cursor:
         if diff.added:
             cursor.execute(
-                f"SELECT r.external_id {join} WHERE r.manifest_import_id = %s AND a.id IS NULL"
-                " ORDER BY r.line LIMIT %s",
-                [mi.corpus_id, mi.pk, CHANGES_SHOWN],
+                "SELECT r.external_id FROM catalog_manifestrow r WHERE r.manifest_import_id = %s AND NOT EXISTS"
+                " (SELECT 1 FROM catalog_asset a WHERE a.corpus_id = %s AND a.external_id = r.external_id)"
+                " ORDER BY r.external_id LIMIT %s",
+                [mi.pk, mi.corpus_id, CHANGES_SHOWN],
             )
             sample["added"] = [external_id for (external_id,) in cursor.fetchall()]
         if diff.changed:
             pairs = ", ".join(f"a.{f}, r.{f}" for f in _ASSET_FIELDS)
             cursor.execute(
-                f"SELECT r.external_id, r.kept, {pairs} {join} WHERE r.manifest_import_id = %s"
-                f" AND a.status = 'active' AND NOT ({_unchanged('a', 'r')}) ORDER BY r.line LIMIT %s",
+                f"SELECT r.external_id, r.kept, {pairs} FROM catalog_manifestrow r JOIN catalog_asset a"
+                " ON a.corpus_id = %s AND a.external_id = r.external_id WHERE r.manifest_import_id = %s"
+                f" AND a.status = 'active' AND NOT ({_unchanged('a', 'r')}) ORDER BY r.external_id LIMIT %s",
                 [mi.corpus_id, mi.pk, CHANGES_SHOWN],
             )
             for external_id, kept, *values in cursor.fetchall():
