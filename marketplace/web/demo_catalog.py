@@ -187,6 +187,16 @@ def _manifest(path: Path, spec: dict, rng: random.Random) -> None:
             )  # fmt: skip
 
 
+def _import(corpus: Corpus, owner, path: Path) -> None:
+    """A CSV manifest imported as the Celery job would, here and now."""
+    with path.open("rb") as fh:
+        mi = ManifestImport.objects.create(
+            corpus=corpus, uploaded_by=owner, file=File(fh, name=path.name), original_name=path.name, format="csv",
+            size_bytes=path.stat().st_size,
+        )  # fmt: skip
+    imports.manifest_import_run(mi.pk)
+
+
 def _recut(path: Path, every: int) -> Path:
     """The same manifest with every ``every``-th video re-edited (a new cut: title, duration, size, hash)."""
     recut = path.with_name(f"{path.stem}-recut.csv")
@@ -228,21 +238,10 @@ def load_demo_catalog(*, progress=print) -> dict[str, int]:
             path = manifests / f"{spec['prefix']}.csv"
             _manifest(path, spec, rng)
             progress(f"importing {spec['rows']:,} assets into {corpus.title}…")
-            with path.open("rb") as fh:
-                mi = ManifestImport.objects.create(
-                    corpus=corpus, uploaded_by=owner, file=File(fh, name=path.name), original_name=path.name,
-                    format="csv", size_bytes=path.stat().st_size,
-                )  # fmt: skip
-            imports.manifest_import_run(mi.pk)
+            _import(corpus, owner, path)
             if spec.get("recut"):
-                recut = _recut(path, spec["recut"])
                 progress(f"importing {corpus.title} again, {spec['rows'] // spec['recut']} videos re-edited…")
-                with recut.open("rb") as fh:
-                    mi = ManifestImport.objects.create(
-                        corpus=corpus, uploaded_by=owner, file=File(fh, name=recut.name), original_name=recut.name,
-                        format="csv", size_bytes=recut.stat().st_size,
-                    )  # fmt: skip
-                imports.manifest_import_run(mi.pk)
+                _import(corpus, owner, _recut(path, spec["recut"]))
         if corpus.status != CorpusStatus.WITHDRAWN and not corpus.previews.exists():
             for n, (top, bottom) in enumerate(PREVIEW_COLOURS):
                 image = File(io.BytesIO(_gradient_png(320, 180, top, bottom)), name="preview.png")
