@@ -46,6 +46,15 @@ urlpatterns = [
     path(f"{org}imports/<int:import_id>/errors.csv", views.import_errors_csv, name="import_errors_csv"),
     path(f"{org}imports/<int:import_id>/missing.csv", views.import_missing_csv, name="import_missing_csv"),
     path(
+        f"{org}imports/<int:import_id>/added.csv", views.import_assets_csv, {"kind": "added"}, name="import_added_csv"
+    ),
+    path(
+        f"{org}imports/<int:import_id>/changed.csv",
+        views.import_assets_csv,
+        {"kind": "changed"},
+        name="import_changed_csv",
+    ),
+    path(
         f"{org}imports/<int:import_id>/withdraw-missing/", views.import_withdraw_missing, name="import_withdraw_missing"
     ),
     path(f"{org}offers/<int:offer_id>/edit/", views.offer_edit, name="offer_edit"),

@@ -600,6 +600,16 @@ def import_missing_csv(request: HttpRequest, import_id: int) -> StreamingHttpRes
 
 
 @org_view(Perm.VIEW)
+def import_assets_csv(request: HttpRequest, import_id: int, kind: str) -> StreamingHttpResponse:
+    """Every asset the latest import added or changed, past the twenty its page names."""
+    mi = _import(request, import_id)
+    if imports.latest_applied(mi.corpus_id) != mi:
+        raise Http404("Only the corpus' latest import lists what it added and changed.")
+    rows = imports.assets_changed_by(mi, kind).order_by("external_id").values_list("external_id", "title")
+    return csv_response(rows.iterator(2000), ["external_id", "title"], f"manifest-{kind}-{import_id}.csv")
+
+
+@org_view(Perm.VIEW)
 def import_status(request: HttpRequest, import_id: int) -> JsonResponse:
     return JsonResponse(_import_state(_import(request, import_id)))
 

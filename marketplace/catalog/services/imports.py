@@ -689,6 +689,16 @@ def missing_assets(mi: ManifestImport):
     return Asset.objects.filter(corpus_id=mi.corpus_id, status=AssetStatus.ACTIVE).exclude(external_id__in=listed)
 
 
+def assets_changed_by(mi: ManifestImport, kind: str):
+    """The assets the corpus' latest applied import added (``kind="added"``) or changed (``"changed"``): each
+    carries the import that last wrote it, and the apply stamps both times of the rows it inserts alike. An older
+    import's assets may since have been written by a later one, so callers ask this of the latest only."""
+    written = Asset.objects.filter(corpus_id=mi.corpus_id, last_import_id=mi.pk)
+    if kind == "added":
+        return written.filter(created_at=F("updated_at"))
+    return written.exclude(created_at=F("updated_at")).filter(status=AssetStatus.ACTIVE)  # as the page counts them
+
+
 def missing_listing_kept(mi: ManifestImport) -> bool:
     """Whether this import's copy of the manifest is whole. Staged rows live in an unlogged table on PostgreSQL:
     a crash empties it, and an empty listing would make every asset "missing"."""

@@ -1015,3 +1015,16 @@ def test_the_import_page_shows_what_changed_field_by_field(client, licensor, cor
     assert "<td>language</td><td>en</td><td>—</td>" in page
     assert f'<td title="{"ab" * 32}">{"ab" * 6}…</td>' in page  # a hash by its start, whole on hover
     assert "Added, the first 20 of 25 by external id: <a href=" in page and ">n4</a>." in page
+    # All of them, past the twenty the page names: the latest import's added and changed assets as CSVs.
+    added_csv = reverse("catalog:import_added_csv", args=[licensor.organisation.slug, second.pk])
+    assert added_csv in page
+    added = b"".join(client.get(added_csv).streaming_content).decode().splitlines()
+    assert added == ["external_id,title", *sorted(f"n{i},Clip n{i}" for i in range(25))]
+    changed_csv = reverse("catalog:import_changed_csv", args=[licensor.organisation.slug, second.pk])
+    changed = b"".join(client.get(changed_csv).streaming_content).decode().splitlines()
+    assert changed == ["external_id,title", "a0,Clip a0", "a1,Clip a1"]
+    third = import_rows(licensor, corpus, rows)  # a newer import: the older one no longer lists what it did
+    assert client.get(added_csv).status_code == 404
+    assert b"".join(
+        client.get(reverse("catalog:import_added_csv", args=[licensor.organisation.slug, third.pk])).streaming_content
+    ).decode().splitlines() == ["external_id,title"]
