@@ -207,6 +207,13 @@ def _major(value, currency: str, field: str, errors: dict) -> int | None:
 
 
 class OfferForm(forms.Form):
+    # The price plan's own fields: the editor's example pricing needs these and nothing else.
+    PRICE_FIELDS = frozenset({
+        "currency", "metric", "flat_fee", "tier_1_up_to", "tier_1_price", "tier_2_up_to", "tier_2_price",
+        "tier_3_up_to", "tier_3_price", "tier_4_price", "minimum_guarantee", "prepaid_commitment", "overage_price",
+        "usage_cap",
+    })  # fmt: skip
+
     name = forms.CharField(max_length=120)
     permitted_uses = forms.MultipleChoiceField(
         choices=list(PERMITTED_USES.items()), widget=forms.CheckboxSelectMultiple

@@ -15,12 +15,12 @@ import difflib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
-from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, LANGUAGE_TAG, WORLDWIDE
+from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, LANGUAGE_TAG, WORLDWIDE, codes_beyond
 
 REQUIRED = (
     "external_id", "title", "duration_seconds", "width", "height", "fps", "codec", "size_bytes", "sha256",
@@ -362,6 +362,11 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
     return sorted(shares, key=lambda s: s["org"])
 
 
+def exclusions_text(exclusions: list[dict]) -> str:
+    """Clip exclusions as a CSV manifest writes them: "12-20:music; 60-70:likeness"."""
+    return "; ".join(f"{x['start']}-{x['end']}:{x['reason']}" for x in exclusions)
+
+
 def shares_text(shares: list[dict]) -> str:
     """Co-owner shares as a person types them: "harbour-stock:25; northlight-studios:75"."""
     return "; ".join(f"{s['org']}:{Decimal(s['bp']) / 100:f}" for s in shares)
@@ -370,11 +375,10 @@ def shares_text(shares: list[dict]) -> str:
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-def territories_beyond(codes: list[str], held: Iterable[str]) -> str | None:
+def territories_beyond(codes: list[str], held: Sequence[str]) -> str | None:
     """Why a row's territories reach past its corpus' rights, or None: an asset cannot hold rights its corpus does
     not (the chain of title is the corpus')."""
-    held = list(held)
-    if WORLDWIDE in held or not (beyond := [code for code in codes if code not in held]):
+    if not (beyond := codes_beyond(codes, held)):
         return None
     shown = "WW (worldwide)" if beyond == [WORLDWIDE] else ", ".join(beyond)
     return (
@@ -463,7 +467,7 @@ def validate_record(
             values[name] = parse(get(name))
         except ValueError as exc:
             errors.append(RowError(line, name, f"{name} {exc}"))
-    if held is not None and (beyond := territories_beyond(values.get("territories", []), held)):
+    if held is not None and values.get("territories") and (beyond := territories_beyond(values["territories"], held)):
         errors.append(RowError(line, "territories", beyond))
     try:
         values["clip_exclusions"] = clip_exclusions(get("clip_exclusions"), values.get("duration_seconds"))

@@ -724,12 +724,6 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
     )  # fmt: skip
 
 
-_PRICE_FIELDS = {
-    "currency", "metric", "flat_fee", "tier_1_up_to", "tier_1_price", "tier_2_up_to", "tier_2_price", "tier_3_up_to",
-    "tier_3_price", "tier_4_price", "minimum_guarantee", "prepaid_commitment", "overage_price", "usage_cap",
-}  # fmt: skip
-
-
 @require_POST
 @org_view(Perm.MANAGE_CATALOG)
 def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
@@ -741,7 +735,7 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
     price_errors = {
         name: [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}" for message in messages]
         for name, messages in form.errors.items()
-        if name in _PRICE_FIELDS
+        if name in OfferForm.PRICE_FIELDS
     }
     if price_errors or not data:
         return JsonResponse({"errors": price_errors or {"price_plan": ["Complete the price plan."]}}, status=400)

@@ -90,12 +90,16 @@ def territory_codes(values) -> list[str]:
     return sorted({code.upper() if code.isascii() else code for code in codes if code})
 
 
+def codes_beyond(codes, held) -> list[str]:
+    """The territories of ``codes`` that ``held`` does not cover (WW in ``held`` covers every one), in order."""
+    if WORLDWIDE in held:
+        return []
+    return [code for code in codes if code not in held]
+
+
 def territory_beyond(granted: list[str], held: list[str]) -> str | None:
     """Why an offer's territory exceeds the corpus' rights, or None: a licence cannot grant what the licensor lacks."""
-    if WORLDWIDE in held:
-        return None
-    beyond = [code for code in granted if code not in held]
-    if not beyond:
+    if not (beyond := codes_beyond(granted, held)):
         return None
     shown = "worldwide (WW)" if beyond == [WORLDWIDE] else ", ".join(beyond)
     return f"The corpus' rights cover {', '.join(held)} only; an offer cannot grant {shown}."

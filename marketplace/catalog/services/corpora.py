@@ -30,7 +30,7 @@ from marketplace.catalog.services.imports import human_size, licensor_slugs
 from marketplace.catalog.vocab import (
     CONTENT_RATINGS,
     GENRES,
-    WORLDWIDE,
+    codes_beyond,
     language_tag,
     territory_beyond,
     territory_codes,
@@ -111,11 +111,8 @@ def _narrower_than_offers(corpus: Corpus, territory: list[str]) -> str | None:
 def _narrower_than_assets(corpus: Corpus, territory: list[str]) -> str | None:
     """Why the corpus' rights cannot shrink to ``territory``: an active asset's own territories reach further
     (imports hold assets within the corpus' rights, manifest.md)."""
-    if WORLDWIDE in territory:
-        return None
-    held = set(territory)
     lists = Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).values_list("territories", flat=True)
-    beyond = sorted({code for codes in lists.distinct() for code in codes} - held)
+    beyond = sorted({code for codes in lists.distinct() for code in codes_beyond(codes, territory)})
     if not beyond:
         return None
     return (

@@ -56,7 +56,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.services import csv_copy
 from marketplace.catalog.services.listing import corpus_refresh_price
 from marketplace.catalog.services.totals import TotalsTooLarge, corpus_recount
-from marketplace.catalog.vocab import WORLDWIDE
+from marketplace.catalog.vocab import WORLDWIDE, codes_beyond
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Membership, Organisation, OrgKind
 
@@ -536,7 +536,7 @@ def _beyond(mi: ManifestImport, held: list[str]) -> bool:
     if WORLDWIDE in held:
         return False
     lists = ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(territories=[]).values_list("territories")
-    return any(set(codes) - set(held) for (codes,) in lists.distinct())
+    return any(codes_beyond(codes, held) for (codes,) in lists.distinct())
 
 
 def _held(mi: ManifestImport) -> tuple[str, ...]:
@@ -549,7 +549,7 @@ def _check_territories_within_corpus(mi: ManifestImport) -> int:
     """An asset's rights cannot reach past its corpus' (the chain of title is the corpus'): a row naming a
     territory the corpus' rights do not cover is refused on its line. Checked per distinct list first, so that a
     clean file costs one grouped read."""
-    held = Corpus.objects.values_list("territory", flat=True).get(pk=mi.corpus_id)
+    held = _held(mi)
     if not _beyond(mi, held):
         return 0
     rows = ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(territories=[])

@@ -5,7 +5,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django import template
 
-from marketplace.catalog.manifest import shares_text
+from marketplace.catalog.manifest import exclusions_text, shares_text
 from marketplace.catalog.services.imports import human_size
 
 register = template.Library()
@@ -71,7 +71,7 @@ def manifest_value(value, field: str) -> str:
     if field == "co_owners":
         return shares_text(value) if value else "the corpus' shares"
     if field == "clip_exclusions":
-        return "; ".join(f"{x['start']}-{x['end']}:{x['reason']}" for x in value) if value else "none"
+        return exclusions_text(value) if value else "none"
     if value is None or value == "":
         return "—"
     return plain_json(value)
