@@ -101,6 +101,7 @@ def corpus_create(request: HttpRequest) -> HttpResponse:
             form_errors(form, exc)
         else:
             messages.success(request, f"Corpus “{corpus.title}” created. Next, import its manifest.")
+            _warn_if_no_own_share(request, corpus)
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif request.method == "POST":
         form.add_service_problems(corpora.corpus_problems(form.partial_service_data()))
@@ -135,6 +136,8 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
         else:
             shares_changed = Corpus.objects.get(pk=corpus.pk).co_owners != corpus.co_owners
             messages.success(request, _saved_message(pending, corpora.pending_revision(corpus), shares_changed))
+            if shares_changed:
+                _warn_if_no_own_share(request, Corpus.objects.get(pk=corpus.pk))
             return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif request.method == "POST":
         form.add_service_problems(corpora.corpus_problems(form.partial_service_data(), corpus=corpus))
@@ -159,6 +162,19 @@ def corpus_changes_withdraw(request: HttpRequest, corpus_id: int) -> HttpRespons
         lambda _: "The changes waiting for review are withdrawn; the listing stays as it is.",
     )
     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
+
+
+def _warn_if_no_own_share(request: HttpRequest, corpus: Corpus) -> None:
+    """Shares that leave the listing organisation out are allowed (a distributor lists for others), but rarely
+    meant: say so while it is easy to change."""
+    own = request.access.organisation.slug
+    if corpus.co_owners and own not in {share["org"] for share in corpus.co_owners}:
+        names = ", ".join(share["name"] for share in named_shares(corpus.co_owners))
+        messages.warning(
+            request,
+            f"{request.access.organisation.name} takes no share of this corpus' royalties: they all go to {names}. "
+            f"If that is not meant, add {own} to the royalty co-owners.",
+        )
 
 
 def _saved_message(before: CorpusRevision | None, after: CorpusRevision | None, shares_changed: bool) -> str:
@@ -660,6 +676,23 @@ def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
     return (example_prices(plan, shape_of(corpus)), None) if plan else ([], error)
 
 
+def _price_preview(form: OfferForm) -> tuple[PricePlan | None, dict, dict[str, list[str]]]:
+    """The price plan typed so far, its data and its problems, each message naming its field.
+
+    Only the price plan's own fields count: a missing name or use must not hide the prices.
+    """
+    data = form.service_data() if form.is_valid() else form.partial_service_data()
+    errors = {
+        name: [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}" for message in messages]
+        for name, messages in form.errors.items()
+        if name in OfferForm.PRICE_FIELDS
+    }
+    if errors or not data:
+        return None, data, errors or {"price_plan": ["Complete the price plan."]}
+    plan, error = _plan(data)
+    return plan, data, {} if plan else {"price_plan": [error]}
+
+
 @org_view(Perm.VIEW)
 def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int | None = None) -> HttpResponse:
     """The offer editor; members who may not manage the catalogue read an existing offer's terms there."""
@@ -686,6 +719,16 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
     )
     form = OfferForm(request.POST or None, initial=initial)
     examples, example_error = [], None
+    if request.method == "POST" and "preview" in request.POST:
+        # Example pricing without JavaScript: as the live preview, only the price plan's problems show.
+        plan, _, problems = _price_preview(form)
+        for name in [name for name in form.errors if name not in OfferForm.PRICE_FIELDS]:
+            del form.errors[name]
+        if plan is not None:
+            examples = example_prices(plan, shape_of(corpus))
+        else:
+            example_error = " ".join(message for messages in problems.values() for message in messages)
+        return _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage)
     valid = request.method == "POST" and form.is_valid()
     data = form.service_data() if valid else {}
     if request.method == "POST" and not data:
@@ -714,6 +757,10 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
                     return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     elif version is not None:
         examples, example_error = _examples(corpus, {"price_plan": version.price_plan, "currency": version.currency})
+    return _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage)
+
+
+def _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage):
     return render(
         request,
         "catalog/offer_form.html",
@@ -729,19 +776,9 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
 def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
     """Example pricing for the offer editor, computed by the same module that rates usage."""
     corpus = _corpus(request, corpus_id)
-    form = OfferForm(request.POST)
-    # Only the price plan's own fields matter here: a missing name or use must not hide the prices.
-    data = form.service_data() if form.is_valid() else form.partial_service_data()
-    price_errors = {
-        name: [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}" for message in messages]
-        for name, messages in form.errors.items()
-        if name in OfferForm.PRICE_FIELDS
-    }
-    if price_errors or not data:
-        return JsonResponse({"errors": price_errors or {"price_plan": ["Complete the price plan."]}}, status=400)
-    plan, error = _plan(data)
+    plan, data, errors = _price_preview(OfferForm(request.POST))
     if plan is None:
-        return JsonResponse({"errors": {"price_plan": [error]}}, status=400)
+        return JsonResponse({"errors": errors}, status=400)
     from ledger.money import Money
 
     examples = example_prices(plan, shape_of(corpus))

@@ -119,6 +119,17 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     owner_client.post(edit, {**data, "co_owners": "northlight:66.67; partner-films:33.33"})  # unchanged: no record
     assert DomainEvent.objects.filter(type="corpus.co_owners_changed").count() == 1
 
+    # Shares that leave the listing organisation out are saved, with a warning that says where the money goes.
+    saved = owner_client.post(edit, {**data, "co_owners": "partner-films:100"}, follow=True)
+    warnings = [str(m) for m in saved.context["messages"] if m.level_tag == "warning"]
+    assert warnings == [
+        f"{licensor.organisation.name} takes no share of this corpus' royalties: they all go to Partner Films. "
+        "If that is not meant, add northlight to the royalty co-owners."
+    ]
+    saved = owner_client.post(edit, {**data, "co_owners": "northlight:66.67; partner-films:33.33"}, follow=True)
+    assert not [m for m in saved.context["messages"] if m.level_tag == "warning"]
+    assert DomainEvent.objects.filter(type="corpus.co_owners_changed").count() == 3
+
     # A catalogue manager edits the corpus but cannot redirect royalties.
     manager = add_member(licensor.organisation, "cm@northlight.test", Role.CATALOG_MANAGER)
     owner_client.force_login(manager)
@@ -267,6 +278,17 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     assert bad.status_code == 400 and bad.json()["errors"]["tier_1_price"] == ["Tier 1 price: 'x' is not an amount."]
     blank = owner_client.get(url("offer_create", licensor, corpus_id=corpus.pk)).content.decode()
     assert "This market&#x27;s range: 15% to 50%." in blank and 'min="15" max="50"' in blank
+    # Without JavaScript, "Update example pricing" posts the form: it prices the plan, saves nothing, and flags
+    # only the plan's problems, not the name or uses still to be filled in.
+    page = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), {**unnamed, "preview": "1"})
+    assert page.status_code == 200 and not Offer.objects.exists()
+    assert dict(page.context["form"].errors) == {}
+    assert "12,000.00 EUR" in page.content.decode()
+    page = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk), {**unnamed, "tier_4_price": "x", "preview": "1"}
+    )
+    assert list(page.context["form"].errors) == ["tier_4_price"] and page.context["examples"] == []
+    assert "Price beyond the last tier: &#x27;x&#x27; is not an amount." in page.content.decode()
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
     assert preview["terms"] == [
         "120.00 EUR per hour of video, up to 1,000 hours of video",
@@ -411,6 +433,7 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     size = imports.human_size(listed_corpus.total_bytes)
     assert size.endswith((" kB", " MB", " GB", " TB")) and f'">{size}</div>' in page
     assert f"{listed_corpus.total_bytes:,} bytes" in page  # and exactly
+    assert f'title="{listed_corpus.total_bytes:,} bytes">{size}</span>' in listing  # the card too, on hover
 
 
 def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
