@@ -282,3 +282,15 @@ def named_shares(shares: list[dict]) -> list[dict]:
     """Royalty shares with each rights holder's name: a share names its organisation by slug."""
     names = dict(Organisation.objects.filter(slug__in=[s["org"] for s in shares]).values_list("slug", "name"))
     return [{**share, "name": names.get(share["org"], share["org"])} for share in shares]
+
+
+def withdrawals_notifying(withdrawal_ids: list[int]) -> set[int]:
+    """The withdrawals among these whose licensees are still being worked out: their takedown notices are made
+    when the event is dispatched, a moment after the withdrawal, so "no notices" means "none yet" until then."""
+    from marketplace.events.models import DomainEvent
+
+    waiting = DomainEvent.objects.filter(type="asset.withdrawn", dispatched_at__isnull=True).values_list(
+        "payload", flat=True
+    )
+    wanted = set(withdrawal_ids)
+    return {payload["withdrawal"] for payload in waiting if payload.get("withdrawal") in wanted}

@@ -38,6 +38,7 @@ from marketplace.catalog.models import (
     ManifestRowError,
     Offer,
     OfferStatus,
+    OfferVersion,
     PreviewMedia,
     RevisionStatus,
     Withdrawal,
@@ -52,6 +53,7 @@ from marketplace.catalog.selectors import (
     revisions_waiting,
     rights_expired_assets,
     unlisted_because,
+    withdrawals_notifying,
 )
 from marketplace.catalog.services import corpora, imports, offers, withdrawals
 from marketplace.catalog.services.listing import shape_of
@@ -479,10 +481,11 @@ def withdrawal_list(request: HttpRequest) -> HttpResponse:
         .select_related("actor", "corpus")
         .prefetch_related("notices__licence__licensee")
     )
+    page = Paginator(items, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "catalog/withdrawal_list.html",
-        {"access": request.access, "page": Paginator(items, 50).get_page(request.GET.get("page"))},
+        {"access": request.access, "page": page, "notifying": withdrawals_notifying([w.pk for w in page])},
     )
 
 
@@ -671,11 +674,6 @@ def _plan(data: dict) -> tuple[PricePlan | None, str | None]:
         return None, "; ".join(exc.errors.values())
 
 
-def _examples(corpus: Corpus, data: dict) -> tuple[list, str | None]:
-    plan, error = _plan(data)
-    return (example_prices(plan, shape_of(corpus)), None) if plan else ([], error)
-
-
 def _price_preview(form: OfferForm) -> tuple[PricePlan | None, dict, dict[str, list[str]]]:
     """The price plan typed so far, its data and its problems, each message naming its field.
 
@@ -691,6 +689,30 @@ def _price_preview(form: OfferForm) -> tuple[PricePlan | None, dict, dict[str, l
         return None, data, errors or {"price_plan": ["Complete the price plan."]}
     plan, error = _plan(data)
     return plan, data, {} if plan else {"price_plan": [error]}
+
+
+def _pricing(corpus: Corpus, plan: PricePlan) -> dict:
+    """Example totals for this corpus, the plan in words, and what the totals include besides (a guarantee's
+    top-up), once each; the cap is among the terms already."""
+    examples = example_prices(plan, shape_of(corpus))
+    return {
+        "examples": examples,
+        "terms": plan_terms(plan),
+        "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes if note != cap_note(plan))),
+    }
+
+
+def _pricing_aside(corpus: Corpus, posted: QueryDict | None, version: OfferVersion | None) -> dict:
+    """The editor's example pricing: of what was typed once the form was posted (a preview, or a save that
+    failed), else of the version on file. Validated on a form of its own, so the page's form keeps its errors."""
+    if posted is not None:
+        plan, _, problems = _price_preview(OfferForm(posted))
+        error = " ".join(message for messages in problems.values() for message in messages)
+    elif version is not None:
+        plan, error = _plan({"price_plan": version.price_plan, "currency": version.currency})
+    else:
+        plan, error = None, None
+    return _pricing(corpus, plan) if plan is not None else {"examples": [], "example_error": error}
 
 
 @org_view(Perm.VIEW)
@@ -718,55 +740,39 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         or (offer is not None and offer.status == OfferStatus.ARCHIVED)
     )
     form = OfferForm(request.POST or None, initial=initial)
-    examples, example_error = [], None
     if request.method == "POST" and "preview" in request.POST:
         # Example pricing without JavaScript: as the live preview, only the price plan's problems show.
-        plan, _, problems = _price_preview(form)
+        _price_preview(form)
         for name in [name for name in form.errors if name not in OfferForm.PRICE_FIELDS]:
             del form.errors[name]
-        if plan is not None:
-            examples = example_prices(plan, shape_of(corpus))
+    elif request.method == "POST":
+        data = form.service_data() if form.is_valid() else {}
+        if not data:
+            # The form's own checks failed: the service's rules for everything else too, in the same round.
+            problems = offers.offer_problems(form.partial_service_data(), corpus)
+            form.add_service_errors({key: messages for key, messages in problems.items() if key not in form.errors})
         else:
-            example_error = " ".join(message for messages in problems.values() for message in messages)
-        return _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage)
-    valid = request.method == "POST" and form.is_valid()
-    data = form.service_data() if valid else {}
-    if request.method == "POST" and not data:
-        # The form's own checks failed: the service's rules for everything else too, in the same round.
-        problems = offers.offer_problems(form.partial_service_data(), corpus)
-        form.add_service_errors({key: messages for key, messages in problems.items() if key not in form.errors})
-    if valid:
-        if data:
-            examples, example_error = _examples(corpus, data)
-            if "preview" not in request.POST:
-                try:
-                    saved = offers.offer_save(access=request.access, corpus=corpus, data=data, offer=offer)
-                except ValidationError as exc:
-                    form.add_service_errors(
-                        exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+            try:
+                saved = offers.offer_save(access=request.access, corpus=corpus, data=data, offer=offer)
+            except ValidationError as exc:
+                form.add_service_errors(exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages})
+            else:
+                if version is not None and saved.pk == version.pk and saved.published:
+                    messages.info(request, f"Nothing changed: version {saved.number} stays on sale as it was.")
+                elif saved.published and version is not None and version.published:
+                    messages.success(
+                        request, f"Saved as version {saved.number}. Licences already sold keep their version."
                     )
                 else:
-                    if version is not None and saved.pk == version.pk and saved.published:
-                        messages.info(request, f"Nothing changed: version {saved.number} stays on sale as it was.")
-                    elif saved.published and version is not None and version.published:
-                        messages.success(
-                            request, f"Saved as version {saved.number}. Licences already sold keep their version."
-                        )
-                    else:
-                        messages.success(request, "Offer saved.")
-                    return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
-    elif version is not None:
-        examples, example_error = _examples(corpus, {"price_plan": version.price_plan, "currency": version.currency})
-    return _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage)
-
-
-def _offer_page(request, corpus, offer, version, form, examples, example_error, read_only, can_manage):
+                    messages.success(request, "Offer saved.")
+                return redirect("catalog:corpus", org_slug=_slug(request), corpus_id=corpus.pk)
     return render(
         request,
         "catalog/offer_form.html",
         {
             "access": request.access, "corpus": corpus, "offer": offer, "version": version, "form": form,
-            "examples": examples, "example_error": example_error, "read_only": read_only, "can_manage": can_manage,
+            "read_only": read_only, "can_manage": can_manage,
+            **_pricing_aside(corpus, request.POST if request.method == "POST" else None, version),
         },
     )  # fmt: skip
 
@@ -781,18 +787,15 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
         return JsonResponse({"errors": errors}, status=400)
     from ledger.money import Money
 
-    examples = example_prices(plan, shape_of(corpus))
+    pricing = _pricing(corpus, plan)
     return JsonResponse(
         {
+            **pricing,
             "currency": data["currency"],
             "examples": [
                 {"hours": hours, "total": Money(q.total, q.currency).format(), "notes": q.notes}
-                for hours, q in examples
+                for hours, q in pricing["examples"]
             ],
-            # The plan in words, and what the totals above include (a guarantee's top-up), once each; the
-            # cap is among the terms already.
-            "terms": plan_terms(plan),
-            "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes if note != cap_note(plan))),
         }
     )
 

@@ -216,6 +216,13 @@ def test_withdraw_selected_assets_and_see_who_when_why(owner_client, licensor, c
     page = owner_client.get(url("withdrawals", licensor)).content.decode()
     assert "Brand complaint from X" in page
     assert licensor.user.email in page
+    # Until the events are dispatched nobody has been told yet; then nobody held them (no licences here).
+    assert page.count("finding the licences that hold these files") == 4 and "none held" not in page
+    from marketplace.webhooks.services import events_dispatch
+
+    events_dispatch()
+    page = owner_client.get(url("withdrawals", licensor)).content.decode()
+    assert page.count("none held these files") == 4 and "finding the licences" not in page
     # A page of withdrawn assets has nothing to tick: no withdraw form. A page with active ones has it.
     listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk) + "?status=withdrawn").content.decode()
     assert "Withdraw selected" not in listing and "data-select-all" not in listing and "a0" in listing
@@ -289,6 +296,11 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     )
     assert list(page.context["form"].errors) == ["tier_4_price"] and page.context["examples"] == []
     assert "Price beyond the last tier: &#x27;x&#x27; is not an amount." in page.content.decode()
+    # A save that fails on the name prices what was typed too, with the plan in words.
+    page = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), unnamed)
+    assert "name" in page.context["form"].errors
+    assert page.context["terms"][0] == "120.00 EUR per hour of video, up to 1,000 hours of video"
+    assert [q.total for _, q in page.context["examples"]] == [1_200_000, 12_000_000, 93_000_000]
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
     assert preview["terms"] == [
         "120.00 EUR per hour of video, up to 1,000 hours of video",
@@ -322,6 +334,14 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     owner_client.post(url("offer_publish", licensor, offer_id=offer.pk))
     page = owner_client.get(url("offer_edit", licensor, offer_id=offer.pk)).content.decode()
     assert "120,000.00 EUR" in page
+    assert "<li>90.00 EUR per hour of video past 1,000 hours of video</li>" in page
+    # Previewing a change (without JavaScript) shows it, in the totals and in words; a failed save keeps it.
+    for extra in ({"preview": "1"}, {"name": ""}):
+        changed = owner_client.post(url("offer_edit", licensor, offer_id=offer.pk), {**form, "tier_4_price": "200"} | extra)
+        text = changed.content.decode()
+        assert "<li>200.00 EUR per hour of video past 1,000 hours of video</li>" in text and "90.00 EUR per" not in text
+        assert "1,920,000.00 EUR" in text
+    assert offer.versions.count() == 1
     owner_client.post(
         url("offer_edit", licensor, offer_id=offer.pk), {**form, "name": "Research+", "tier_4_price": "80.00"}
     )
