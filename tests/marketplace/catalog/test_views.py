@@ -337,8 +337,8 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     assert "<li>90.00 EUR per hour of video past 1,000 hours of video</li>" in page
     # Previewing a change (without JavaScript) shows it, in the totals and in words; a failed save keeps it.
     for extra in ({"preview": "1"}, {"name": ""}):
-        changed = owner_client.post(url("offer_edit", licensor, offer_id=offer.pk), {**form, "tier_4_price": "200"} | extra)
-        text = changed.content.decode()
+        edit = url("offer_edit", licensor, offer_id=offer.pk)
+        text = owner_client.post(edit, {**form, "tier_4_price": "200"} | extra).content.decode()
         assert "<li>200.00 EUR per hour of video past 1,000 hours of video</li>" in text and "90.00 EUR per" not in text
         assert "1,920,000.00 EUR" in text
     assert offer.versions.count() == 1
