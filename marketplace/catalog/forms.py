@@ -35,7 +35,8 @@ class CorpusForm(forms.Form):
     territory = forms.CharField(help_text="ISO 3166-1 alpha-2 codes separated by spaces, or WW for worldwide.")
     chain_of_title = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="How you hold the rights: commissioned, acquired from whom, contributor agreements.",
+        help_text="How you hold the rights: commissioned, acquired from whom, contributor agreements. At least a "
+        "sentence: 20 characters or more.",
     )
     co_owners = forms.CharField(
         required=False,

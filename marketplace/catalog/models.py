@@ -42,6 +42,8 @@ class Corpus(models.Model):
     asset_count = models.BigIntegerField(default=0)
     total_seconds = models.DecimalField(max_digits=18, decimal_places=3, default=0)
     total_bytes = models.BigIntegerField(default=0)
+    # The earliest rights_expiry among active assets: whether any has run out, read without scanning them.
+    first_rights_expiry = models.DateField(null=True, blank=True)
     # The cheapest published offer's price for 1,000 hours, per hour: comparable across plan types.
     price_per_hour_from = models.BigIntegerField(null=True, blank=True)
     price_currency = models.CharField(max_length=3, blank=True, default="")

@@ -199,6 +199,24 @@ def rights_expired_assets(corpus_id: int) -> QuerySet[Asset]:
     return Asset.objects.filter(corpus_id=corpus_id, status=AssetStatus.ACTIVE, rights_expiry__lt=timezone.localdate())
 
 
+def corpora_with_expired_rights(organisation) -> QuerySet[Corpus]:
+    """Corpora of this organisation, not withdrawn, where an active asset's rights have run out (read from the
+    corpus totals, not from its assets)."""
+    return (
+        Corpus.objects.filter(organisation=organisation, first_rights_expiry__lt=timezone.localdate())
+        .exclude(status=CorpusStatus.WITHDRAWN)
+        .order_by("first_rights_expiry")
+    )
+
+
+def expired_rights_summary(corpus: Corpus) -> dict | None:
+    """How many active assets' rights have run out, and since when; None when none has (no scan of the assets
+    then: the corpus keeps its earliest expiry)."""
+    if corpus.first_rights_expiry is None or corpus.first_rights_expiry >= timezone.localdate():
+        return None
+    return {"count": rights_expired_assets(corpus.pk).count(), "since": corpus.first_rights_expiry}
+
+
 def corpus_assets(
     corpus: Corpus, *, status: str | None = AssetStatus.ACTIVE, q: str = "", rights_expired: bool = False
 ) -> QuerySet[Asset]:

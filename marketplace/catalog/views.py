@@ -46,6 +46,7 @@ from marketplace.catalog.models import (
 from marketplace.catalog.selectors import (
     active_assets_pages,
     corpus_assets,
+    expired_rights_summary,
     import_error_summary,
     live_previews,
     named_shares,
@@ -228,6 +229,7 @@ def _corpus_page(request: HttpRequest, corpus: Corpus, *, preview_form=None, wit
             "unlisted_because": unlisted_because(corpus),
             "latest_revision": corpus.revisions.select_related("proposed_by").first(),  # pending or sent back: shown
             "shares": named_shares(corpus.co_owners),
+            "expired_rights": expired_rights_summary(corpus) if corpus.status != CorpusStatus.WITHDRAWN else None,
             **_readiness(corpus),
         },
         status=400 if preview_form is not None or withdraw_form is not None else 200,

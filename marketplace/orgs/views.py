@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from marketplace.catalog.models import Corpus, CorpusStatus, ImportStatus, ManifestImport
-from marketplace.catalog.selectors import revisions_waiting
+from marketplace.catalog.selectors import corpora_with_expired_rights, revisions_waiting
 from marketplace.orgs import services
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
@@ -43,6 +43,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             corpora=Count("id"), assets=Sum("asset_count"), seconds=Sum("total_seconds"), size=Sum("total_bytes")
         )
         context["corpora"] = corpora.order_by("-updated_at")[:10]
+        context["expired_rights"] = list(corpora_with_expired_rights(org)[:10])
         context["recent_imports"] = (
             ManifestImport.objects.filter(corpus__organisation=org).select_related("corpus").order_by("-created_at")[:5]
         )

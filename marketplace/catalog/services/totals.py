@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from django.db import OperationalError
-from django.db.models import Count, DecimalField, Sum, Value
+from django.db.models import Count, DecimalField, Min, Sum, Value
 from django.db.models.functions import Coalesce
 
 from marketplace.catalog.models import Asset, AssetStatus, Corpus
@@ -28,6 +28,7 @@ def corpus_recount(corpus_id: int) -> None:
             count=Count("id"),
             seconds=Coalesce(Sum("duration_seconds"), Value(Decimal(0)), output_field=DecimalField()),
             size=Coalesce(Sum("size_bytes"), 0),
+            first_expiry=Min("rights_expiry"),
         )
     except OperationalError as exc:  # SQLite's sum() refuses to pass 64 bits
         if "integer overflow" not in str(exc):
@@ -36,5 +37,6 @@ def corpus_recount(corpus_id: int) -> None:
     if totals["size"] > MAX_TOTAL_BYTES or totals["seconds"] > MAX_TOTAL_SECONDS:
         raise TotalsTooLarge(_TOO_LARGE)
     Corpus.objects.filter(pk=corpus_id).update(
-        asset_count=totals["count"], total_seconds=totals["seconds"], total_bytes=totals["size"]
-    )
+        asset_count=totals["count"], total_seconds=totals["seconds"], total_bytes=totals["size"],
+        first_rights_expiry=totals["first_expiry"],
+    )  # fmt: skip

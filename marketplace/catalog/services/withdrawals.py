@@ -169,5 +169,5 @@ def rights_expired_withdraw(*, access: OrgAccess, corpus: Corpus, reason: str = 
     today = timezone.localdate()
     return _withdraw(
         access=access, corpus=corpus, assets=assets, scope=WithdrawalScope.RIGHTS_EXPIRED,
-        reason=check_reason(reason, optional=True) or f"Rights expired (rights_expiry before {today})",
+        reason=check_reason(reason, optional=True) or f"Rights expired: they ran out before {today.day} {today:%B %Y}",
     )  # fmt: skip

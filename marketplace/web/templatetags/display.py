@@ -74,4 +74,6 @@ def manifest_value(value, field: str) -> str:
         return exclusions_text(value) if value else "none"
     if value is None or value == "":
         return "—"
+    if field == "size_bytes" and isinstance(value, int):
+        return f"{value:,} bytes"
     return plain_json(value)

@@ -919,7 +919,7 @@ def test_assets_whose_rights_have_expired_are_withdrawn_together(licensor, corpu
         withdrawals.rights_expired_withdraw(access=other_licensor, corpus=corpus)
     withdrawal = withdrawals.rights_expired_withdraw(access=licensor, corpus=corpus)
     assert (withdrawal.scope, withdrawal.asset_count) == ("expired", 3)
-    assert withdrawal.reason.startswith("Rights expired (rights_expiry before ")
+    assert withdrawal.reason.startswith("Rights expired: they ran out before ")
     statuses = dict(Asset.objects.filter(corpus=corpus).values_list("external_id", "status"))
     assert statuses == {"old0": "withdrawn", "old1": "withdrawn", "old2": "withdrawn", "new": "active"}
     assert totals(corpus)[0] == 1

@@ -1,6 +1,7 @@
 """The licensor, operator and public pages, driven through HTTP."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
@@ -1088,6 +1089,14 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
     assert "2 assets in this manifest have their rights expiry before" in page
     assert f"{url('assets', licensor, corpus_id=corpus.pk)}?status=expired" in page
+    # The corpus page and the dashboard say so too, with the way to the assets.
+    corpus.refresh_from_db()
+    assert corpus.first_rights_expiry == dt.date(2020, 1, 31)
+    expired_link = f'<a href="{url("assets", licensor, corpus_id=corpus.pk)}?status=expired">'
+    page = owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    assert "2 active assets have rights that ran out (the first on 31 Jan 2020)" in page and expired_link in page
+    dashboard = owner_client.get(reverse("orgs:dashboard", args=[licensor.organisation.slug])).content.decode()
+    assert f"{expired_link}{corpus.title}</a>, since 31 Jan 2020" in dashboard
     listing = owner_client.get(url("assets", licensor, corpus_id=corpus.pk), {"status": "expired"})
     assert [a.external_id for a in listing.context["page"]] == ["old0", "old1"]
     assert "2 active assets of this corpus have a rights expiry before today" in listing.content.decode()
@@ -1127,6 +1136,9 @@ def test_assets_whose_rights_have_expired_are_flagged_found_and_withdrawn_from_t
     page = owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
     assert "2 assets in this manifest have their rights expiry before" in page  # what the import found
     assert "None is active with expired rights now" in page  # and what holds now
+    assert 'id="expired-rights"' not in owner_client.get(url("corpus", licensor, corpus_id=corpus.pk)).content.decode()
+    dashboard = owner_client.get(reverse("orgs:dashboard", args=[licensor.organisation.slug])).content.decode()
+    assert 'id="expired-rights"' not in dashboard
     assert response.context["status"] == "expired" and not list(response.context["page"])
     assert Asset.objects.filter(corpus=corpus, status=AssetStatus.ACTIVE).get().external_id == "new"
     again = owner_client.post(url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), follow=True)
@@ -1340,3 +1352,24 @@ def test_an_offer_past_the_corpus_rights_is_told_so_beside_its_other_problems(ow
         "territory": ["The corpus' rights cover DE only; an offer cannot grant worldwide (WW)."],
     }
     assert not Offer.objects.filter(corpus=corpus).exists()
+
+
+def test_the_import_page_says_what_a_column_left_out_means_for_new_and_existing_assets(
+    owner_client, licensor, corpus
+):
+    from marketplace.catalog.manifest import REQUIRED
+
+    def page_of(rows):
+        mi = imports.manifest_upload(
+            access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv(rows, columns=REQUIRED))
+        )
+        mi = imports.manifest_import_run(mi.pk)
+        return owner_client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+
+    first = page_of([manifest_row("a")])
+    assert "co_owners columns: the new assets start with them empty." in first
+    again = page_of([manifest_row("a", title="Retitled"), manifest_row("b")])
+    assert "assets already in the corpus keep what they had there, and new ones start empty." in again
+    asset = Asset.objects.get(corpus=corpus, external_id="a")
+    detail = owner_client.get(url("asset", licensor, corpus_id=corpus.pk, asset_id=asset.pk)).content.decode()
+    assert f"({asset.size_bytes:,} bytes)" in detail
