@@ -1354,9 +1354,7 @@ def test_an_offer_past_the_corpus_rights_is_told_so_beside_its_other_problems(ow
     assert not Offer.objects.filter(corpus=corpus).exists()
 
 
-def test_the_import_page_says_what_a_column_left_out_means_for_new_and_existing_assets(
-    owner_client, licensor, corpus
-):
+def test_the_import_page_says_what_a_column_left_out_means_for_new_and_existing_assets(owner_client, licensor, corpus):
     from marketplace.catalog.manifest import REQUIRED
 
     def page_of(rows):
