@@ -16,6 +16,7 @@ from marketplace.catalog.selectors import (
     CatalogueFilters,
     active_assets_pages,
     card_prices,
+    card_territories,
     filter_number,
     live_offer_versions,
     live_previews,
@@ -90,9 +91,10 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
 def catalogue(request: HttpRequest) -> HttpResponse:
     filters, errors = _filters(request)
     page = Paginator(public_corpora(filters), 20).get_page(request.GET.get("page"))
-    prices = card_prices(list(page), filters)
+    prices, territories = card_prices(list(page), filters), card_territories(list(page))
     for corpus in page:
         corpus.card_price = prices[corpus.pk]
+        corpus.card_territories = territories[corpus.pk]
     query = request.GET.copy()
     query.pop("page", None)
     return render(

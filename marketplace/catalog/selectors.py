@@ -26,7 +26,7 @@ from marketplace.catalog.models import (
     PreviewMedia,
     RevisionStatus,
 )
-from marketplace.catalog.vocab import language_tag
+from marketplace.catalog.vocab import WORLDWIDE, language_tag
 from marketplace.orgs.access import Perm, roles_with
 from marketplace.orgs.models import Membership, Organisation, OrgKind
 
@@ -161,6 +161,18 @@ def card_prices(corpora: list[Corpus], filters: CatalogueFilters) -> dict[int, t
         currency = filters.currency if filters.currency in prices else min(prices, default="")
         cards[corpus_id] = (prices.get(currency), currency)
     return cards
+
+
+def card_territories(corpora: list[Corpus]) -> dict[int, list[str]]:
+    """Where each corpus can be licensed: the territories its offers on sale grant together (WW alone when one
+    grants the world), which may be narrower than the rights the licensor holds."""
+    versions = OfferVersion.objects.filter(
+        offer__corpus__in=[c.pk for c in corpora], offer__status=OfferStatus.PUBLISHED, published=True
+    )
+    granted: dict[int, set[str]] = {c.pk: set() for c in corpora}
+    for corpus_id, territory in _current_versions(versions).values_list("offer__corpus_id", "territory"):
+        granted[corpus_id].update(territory)
+    return {pk: [WORLDWIDE] if WORLDWIDE in codes else sorted(codes) for pk, codes in granted.items()}
 
 
 def unlisted_because(corpus: Corpus) -> list[str]:

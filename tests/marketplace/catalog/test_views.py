@@ -449,6 +449,7 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert "to the marketplace" not in page  # the commission is between the licensor and the market
     assert '<span class="tag">Nature and wildlife</span>' in page  # genres by name, as the filter names them
     assert '<span class="tag">Nature and wildlife</span>' in listing
+    assert ">Licensable in WW</span>" in listing  # where its offers grant, not the rights held
     assert "a0" in page  # sample assets
     listed_corpus.refresh_from_db()
     size = imports.human_size(listed_corpus.total_bytes)
@@ -889,6 +890,18 @@ def test_an_offer_grants_no_territory_beyond_the_corpus_rights(owner_client, lic
     with pytest.raises(ValidationError) as caught:
         corpora.corpus_update(access=licensor, corpus=corpus, data={**CORPUS_DATA, "territory": ["DE"]})
     assert "Offer “Research licence” (FR) grants more" in caught.value.message_dict["territory"][0]
+
+
+def test_a_catalogue_card_says_where_the_offers_on_sale_grant_a_licence(licensor):
+    from marketplace.catalog.selectors import card_territories
+    from marketplace.catalog.services import corpora, offers
+
+    corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE", "US"]})
+    for territory in (["FR"], ["DE", "FR"]):
+        version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "territory": territory})
+        offers.offer_publish(access=licensor, offer=version.offer)
+    offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "territory": ["US"]})  # a draft: not sold
+    assert card_territories([corpus]) == {corpus.pk: ["DE", "FR"]}
 
 
 def test_nothing_the_operator_reviews_changes_while_in_review(owner_client, licensor, listed_corpus):
