@@ -453,3 +453,10 @@ def example_prices(
 ) -> list[tuple[int, Quote]]:
     """What 100, 1,000 and 10,000 hours would cost, for the offer editor."""
     return [(h, quote(plan, quantity_for_hours(plan, h, shape))) for h in hours]
+
+
+def whole_corpus_price(plan: PricePlan, shape: CorpusShape, total_seconds: Decimal | int) -> Quote | None:
+    """What taking every asset once would cost, the first figure a buyer asks; None for an empty corpus. The
+    corpus' averages turn its hours back into exactly its assets or its bytes."""
+    hours = Fraction(Decimal(total_seconds)) / 3600
+    return quote(plan, quantity_for_hours(plan, hours, shape)) if hours > 0 else None

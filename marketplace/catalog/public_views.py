@@ -35,7 +35,7 @@ from marketplace.catalog.vocab import (
     territory_codes,
     territory_problem,
 )
-from marketplace.pricing import PricePlan, example_prices
+from marketplace.pricing import PricePlan, example_prices, whole_corpus_price
 
 
 def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
@@ -108,9 +108,14 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 def offers_with_examples(corpus) -> list[tuple]:
-    """Each offer on sale with what 100, 1,000 and 10,000 hours would cost, for the pages that show its terms."""
+    """Each offer on sale with what 100, 1,000 and 10,000 hours and the whole corpus would cost, for the pages
+    that show its terms."""
     shape = shape_of(corpus)
-    return [(v, example_prices(PricePlan.from_dict(v.price_plan), shape)) for v in live_offer_versions(corpus)]
+    out = []
+    for version in live_offer_versions(corpus):
+        plan = PricePlan.from_dict(version.price_plan)
+        out.append((version, example_prices(plan, shape), whole_corpus_price(plan, shape, corpus.total_seconds)))
+    return out
 
 
 def corpus_page(request: HttpRequest, slug: str) -> HttpResponse:

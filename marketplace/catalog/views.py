@@ -62,9 +62,10 @@ from marketplace.catalog.vocab import PERMITTED_USES
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.models import OrgKind
 from marketplace.orgs.views import form_errors
-from marketplace.pricing import PlanError, PricePlan, cap_note, example_prices, plan_terms
+from marketplace.pricing import PlanError, PricePlan, cap_note, example_prices, plan_terms, whole_corpus_price
 from marketplace.web.csv_stream import csv_response
 from marketplace.web.feedback import report
+from marketplace.web.templatetags.display import running_time
 from marketplace.web.uploads import limit_upload
 
 
@@ -696,9 +697,11 @@ def _price_preview(form: OfferForm) -> tuple[PricePlan | None, dict, dict[str, l
 def _pricing(corpus: Corpus, plan: PricePlan) -> dict:
     """Example totals for this corpus, the plan in words, and what the totals include besides (a guarantee's
     top-up), once each; the cap is among the terms already."""
-    examples = example_prices(plan, shape_of(corpus))
+    shape = shape_of(corpus)
+    examples = example_prices(plan, shape)
     return {
         "examples": examples,
+        "whole_corpus": whole_corpus_price(plan, shape, corpus.total_seconds),
         "terms": plan_terms(plan),
         "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes if note != cap_note(plan))),
     }
@@ -790,6 +793,7 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
     from ledger.money import Money
 
     pricing = _pricing(corpus, plan)
+    whole = pricing["whole_corpus"]
     return JsonResponse(
         {
             **pricing,
@@ -798,6 +802,12 @@ def offer_preview(request: HttpRequest, corpus_id: int) -> JsonResponse:
                 {"hours": hours, "total": Money(q.total, q.currency).format(), "notes": q.notes}
                 for hours, q in pricing["examples"]
             ],
+            "whole_corpus": None
+            if whole is None
+            else {
+                "running_time": running_time(corpus.total_seconds),
+                "total": Money(whole.total, whole.currency).format(),
+            },
         }
     )
 

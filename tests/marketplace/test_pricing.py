@@ -1,5 +1,6 @@
 """The pricing module: every plan type, exact rounding, and order-independent increments."""
 
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -19,6 +20,7 @@ from marketplace.pricing import (
     quote,
     tier_breakdown,
     usage_charge,
+    whole_corpus_price,
 )
 
 
@@ -153,6 +155,12 @@ def test_example_prices_convert_hours_with_the_corpus_shape():
     assert quantity_for_hours(per_gb, 1, shape) == 3600
     examples = example_prices(PER_HOUR, shape)
     assert [(hours, q.total) for hours, q in examples] == [(100, 1_200_000), (1000, 12_000_000), (10_000, 120_000_000)]
+    # The whole corpus once: exactly its assets, its bytes or its hours, whatever the averages' rounding.
+    odd = CorpusShape.of(asset_count=7, total_seconds=Decimal("100.001"), total_bytes=10**9 + 7)
+    assert whole_corpus_price(per_asset, odd, Decimal("100.001")).total == 70
+    assert whole_corpus_price(per_gb, odd, Decimal("100.001")).quantity == Fraction(10**9 + 7, 10**9)
+    assert whole_corpus_price(PER_HOUR, odd, Decimal("100.001")).quantity == Fraction(100_001, 3_600_000)
+    assert whole_corpus_price(PER_HOUR, odd, 0) is None
 
 
 plans = st.sampled_from(

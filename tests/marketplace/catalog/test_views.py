@@ -308,6 +308,13 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
         "90.00 EUR per hour of video past 1,000 hours of video",
     ]
     assert [e["total"] for e in preview["examples"]] == ["12,000.00 EUR", "120,000.00 EUR", "930,000.00 EUR"]
+    assert preview["whole_corpus"] is None  # an empty corpus has no whole to price
+    # With assets, the whole corpus once: 1 h 30 min at 120.00 EUR an hour.
+    import_rows(
+        licensor, corpus, [manifest_row("a", duration_seconds="3600"), manifest_row("b", duration_seconds="1800")]
+    )
+    preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), form).json()
+    assert preview["whole_corpus"] == {"running_time": "1 h 30 min", "total": "180.00 EUR"}
     # A cap and a guarantee: each term stated once, and a note only for what the totals include besides.
     capped = {**form, "usage_cap": "5000", "minimum_guarantee": "50000"}
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), capped).json()
@@ -446,6 +453,7 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert listed_corpus.title in listing
     page = client.get(reverse("catalog:public_corpus", args=[listed_corpus.slug])).content.decode()
     assert "Research licence" in page and "100.00 EUR per hour of video" in page  # the plan, not only examples
+    assert '<tr class="whole-corpus"><td>The whole corpus, once (' in page
     assert "to the marketplace" not in page  # the commission is between the licensor and the market
     assert '<span class="tag">Nature and wildlife</span>' in page  # genres by name, as the filter names them
     assert '<span class="tag">Nature and wildlife</span>' in listing

@@ -76,6 +76,14 @@ function watchOfferForm(form) {
       amount.className = "num";
       amount.textContent = example.total;
     }
+    if (data.whole_corpus) {
+      const row = list.insertRow();
+      row.className = "whole-corpus";
+      row.insertCell().textContent = `The whole corpus, once (${data.whole_corpus.running_time})`;
+      const amount = row.insertCell();
+      amount.className = "num";
+      amount.textContent = data.whole_corpus.total;
+    }
     target.replaceChildren(...list.rows);
     showLines("plan-terms", data.terms || []);
     showLines("plan-notes", data.notes || []);
