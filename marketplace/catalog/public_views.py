@@ -34,6 +34,7 @@ from marketplace.catalog.vocab import (
     language_tag,
     territory_codes,
     territory_problem,
+    unknown_language_part,
 )
 from marketplace.pricing import PricePlan, example_prices, whole_corpus_price
 
@@ -43,7 +44,7 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
     errors: dict[str, str] = {}
     get = request.GET
     language = get.get("language", "").strip()
-    if language and not language_tag(language):
+    if language and (not language_tag(language) or unknown_language_part(language_tag(language))):
         errors["language"] = "Choose a language from the list (or give a language tag such as pt-BR)."
         language = ""
     territory = get.get("territory", "").strip()

@@ -72,6 +72,23 @@ def language_tag(text: str) -> str | None:
     )  # fmt: skip
 
 
+def unknown_language_part(tag: str) -> str | None:
+    """Why a well-formed tag names no real language, or None: its language must be in ISO 639 (zxx, und and mul
+    included), a script in ISO 15924, a two-letter region in ISO 3166. Private-use and rarer subtags pass."""
+    import pycountry  # its database loads on first use
+
+    first, *rest = tag.split("-")
+    known = pycountry.languages.get(alpha_2=first) if len(first) == 2 else pycountry.languages.get(alpha_3=first)
+    if known is None and not ("qaa" <= first.lower() <= "qtz"):  # ISO 639's range for local use
+        return f"{first} is not a language in ISO 639"
+    for part in rest:
+        if len(part) == 4 and part.isalpha() and pycountry.scripts.get(alpha_4=part) is None:
+            return f"{part} is not a script in ISO 15924"
+        if len(part) == 2 and part.isalpha() and part.upper() not in COUNTRIES:
+            return f"{part} is not a region in ISO 3166"
+    return None
+
+
 def territory_problem(codes: list[str], *, missing: str) -> str | None:
     """What is wrong with a list of territory codes, or None. ``missing`` is the message for an empty list."""
     if not codes:

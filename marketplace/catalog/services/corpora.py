@@ -35,6 +35,7 @@ from marketplace.catalog.vocab import (
     territory_beyond,
     territory_codes,
     territory_problem,
+    unknown_language_part,
 )
 from marketplace.events.services import event_record
 from marketplace.orgs.access import OrgAccess, Perm, roles_with
@@ -160,8 +161,11 @@ def _validate(data: dict) -> dict:
     tags = {code: language_tag(code) for code in (str(c).strip() for c in data.get("languages") or []) if code}
     languages = list(dict.fromkeys(tag for tag in tags.values() if tag))
     bad = [code for code, tag in tags.items() if tag is None]
+    unknown = [f"{tag} ({why})" for tag in languages if (why := unknown_language_part(tag))]
     if bad:
         errors["languages"] = f"Not a language tag: {', '.join(bad)[:200]}. Use BCP 47 tags such as en, pt-BR or zxx."
+    elif unknown:
+        errors["languages"] = f"Unknown language: {', '.join(unknown)[:300]}. Use BCP 47 tags such as en, pt-BR or zxx."
     elif not languages:
         errors["languages"] = "Give at least one language (use zxx for no spoken language)."
     territory = territory_codes(data.get("territory"))

@@ -841,6 +841,15 @@ def test_corpus_languages_are_checked_normalised_and_found_by_their_language(cli
     assert caught.value.message_dict["languages"] == [
         "Not a language tag: <b>x</b>, ???. Use BCP 47 tags such as en, pt-BR or zxx."
     ]
+    # Well formed is not enough: the language, script and region must exist.
+    with pytest.raises(ValidationError) as caught:
+        corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "languages": ["xx", "en-QQ", "zh-Abcd", "yue"]})
+    assert caught.value.message_dict["languages"] == [
+        "Unknown language: xx (xx is not a language in ISO 639), en-QQ (QQ is not a region in ISO 3166), zh-Abcd "
+        "(Abcd is not a script in ISO 15924). Use BCP 47 tags such as en, pt-BR or zxx."
+    ]
+    listing = client.get(reverse("catalog:public_list"), {"language": "xx"})
+    assert listing.context["errors"]["language"].startswith("Choose a language from the list")
     corpus = corpora.corpus_create(
         access=licensor, data={**CORPUS_DATA, "languages": ["PT-br", "pt-BR", "zh-hant-tw", "EN"]}
     )
