@@ -642,15 +642,15 @@ def import_errors_csv(request: HttpRequest, import_id: int) -> StreamingHttpResp
 
     def rows():
         if mi.file_error:
-            yield ["", "", mi.file_error]
+            yield ["", "", "", mi.file_error]
         yield from (
             ManifestRowError.objects.filter(manifest_import=mi)
             .order_by("line", "id")
-            .values_list("line", "field", "message")
+            .values_list("line", "external_id", "field", "message")
             .iterator(2000)
         )
 
-    return csv_response(rows(), ["line", "field", "message"], f"manifest-errors-{mi.pk}.csv")
+    return csv_response(rows(), ["line", "external_id", "field", "message"], f"manifest-errors-{mi.pk}.csv")
 
 
 @require_POST

@@ -71,6 +71,7 @@ def test_list_a_corpus_from_upload_to_public_catalogue(page, live_server, celery
     errors = page.locator("#row-errors")
     expect(errors).to_contain_text("sha256 must be 64 hexadecimal characters")
     expect(errors).to_contain_text("duration_seconds must be greater than zero")
+    expect(errors.locator("tbody tr").first).to_contain_text("h2")  # the row named by its external id too
     expect(errors.locator("tbody tr")).to_have_count(2)
     expect(page.get_by_role("link", name="Download all errors (CSV)")).to_be_visible()
 

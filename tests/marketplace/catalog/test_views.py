@@ -169,8 +169,8 @@ def test_upload_with_errors_then_fixed_file(owner_client, licensor, corpus):
             )
         )
     )
-    assert rows[0] == ["line", "field", "message"]
-    assert [(r[0], r[1]) for r in rows[1:]] == [("3", "sha256"), ("4", "external_id")]
+    assert rows[0] == ["line", "external_id", "field", "message"]
+    assert [(r[0], r[1], r[2]) for r in rows[1:]] == [("3", "a2", "sha256"), ("4", "a1", "external_id")]
     status = owner_client.get(url("import_status", licensor, import_id=mi.pk)).json()
     assert (status["status"], status["error_count"], status["finished"]) == ("invalid", 2, True)
 
