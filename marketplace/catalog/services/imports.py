@@ -485,7 +485,7 @@ def _check_duplicates(mi: ManifestImport) -> int:
     return _store_errors_chunked(
         mi,
         (
-            RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first}")
+            RowError(line, "external_id", f"external_id {external_id!r} already appears on line {first}", external_id)
             for external_id, line, first in _repeats(mi)
         ),
     )
