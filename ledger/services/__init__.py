@@ -22,11 +22,13 @@ from ledger.errors import (
 from ledger.money import Money, allocate, round_minor
 from ledger.services.accounts import account_get, account_open, accounts_list
 from ledger.services.balances import (
+    AccountMovement,
     EntryDetail,
     EntryPosting,
     account_balance,
     account_balances,
     account_history,
+    account_movement,
     account_statement,
     account_statement_lines,
     entry_find,
@@ -68,6 +70,7 @@ __all__ = [
     "AccountBalance",
     "AccountInfo",
     "AccountMismatch",
+    "AccountMovement",
     "AccountRef",
     "AccountType",
     "AlreadyReversed",
@@ -96,6 +99,7 @@ __all__ = [
     "account_balances",
     "account_get",
     "account_history",
+    "account_movement",
     "account_open",
     "account_statement",
     "account_statement_lines",

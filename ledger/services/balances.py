@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Coalesce
 
 from ledger.errors import EntryNotFound, UnknownAccount
 from ledger.models import Account, AccountDay, JournalEntry, Posting
@@ -208,6 +210,36 @@ def account_statement(
     ]
     next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
     return StatementPage(AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountMovement:
+    """What moved on an account between two effective dates: opening + debits - credits = closing."""
+
+    debits: int
+    credits: int  # positive
+    postings: int
+
+
+def account_movement(
+    code: str, currency: str, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+) -> AccountMovement:
+    """Debits and credits posted with an effective date in the range, for a statement that ties its opening
+    balance to its closing one. It reads the range's postings, unlike the balances."""
+    _checked_date("date_from", date_from)
+    _checked_date("date_to", date_to)
+    account = _account(code, currency)
+    postings = Posting.objects.filter(account_id=account.pk)
+    if date_from is not None:
+        postings = postings.filter(entry__effective_date__gte=date_from)
+    if date_to is not None:
+        postings = postings.filter(entry__effective_date__lte=date_to)
+    totals = postings.aggregate(
+        debits=Coalesce(Sum("amount", filter=Q(amount__gt=0)), 0),
+        credits=Coalesce(Sum("amount", filter=Q(amount__lt=0)), 0),
+        postings=Count("id"),
+    )
+    return AccountMovement(int(totals["debits"]), -int(totals["credits"]), totals["postings"])
 
 
 def account_statement_lines(

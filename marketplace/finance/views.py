@@ -10,7 +10,8 @@ from functools import wraps
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from ledger import services as ledger
 from marketplace.web.csv_stream import csv_response
@@ -51,6 +52,13 @@ def finance_role_required(view: Callable) -> Callable:
     return wrapper
 
 
+def _query(request: HttpRequest, drop: str = "") -> str:
+    """The request's query string, less one parameter, with its "?" (or "" when nothing is left)."""
+    query = request.GET.copy()
+    query.pop(drop, None)
+    return f"?{query.urlencode()}" if query else ""
+
+
 def _date_param(request: HttpRequest, name: str) -> tuple[dt.date | None, str | None]:
     raw = request.GET.get(name, "").strip()
     if not raw:
@@ -89,6 +97,8 @@ def trial_balance(request: HttpRequest) -> HttpResponse:
 
 @staff_required
 def account_detail(request: HttpRequest, currency: str, code: str) -> HttpResponse:
+    if currency != currency.upper():  # a hand-typed address: the account's own spelling
+        return redirect(reverse("finance:account", args=[currency.upper(), code]) + _query(request))
     date_from, error_from = _date_param(request, "from")
     date_to, error_to = _date_param(request, "to")
     errors = [e for e in (error_from, error_to) if e]
@@ -102,11 +112,18 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
         opening = None
         if range_from is not None and range_from > dt.date.min:
             opening = ledger.account_balance(code, currency, as_of_date=range_from - dt.timedelta(days=1))
+        # Ranged: what moved in it, so the page ties the opening balance to the closing one.
+        movement = (
+            ledger.account_movement(code, currency, date_from=range_from, date_to=range_to)
+            if range_from or range_to
+            else None
+        )
+    except (ledger.UnknownAccount, ValueError):  # ValueError: a currency that is no ISO 4217 code
+        raise Http404("No such account") from None
+    try:
         page = ledger.account_statement(
             code, currency, cursor=request.GET.get("cursor") or None, limit=50, date_from=range_from, date_to=range_to
         )
-    except ledger.UnknownAccount:
-        raise Http404("No such account") from None
     except ValueError:
         raise Http404("Bad page cursor") from None
     info = ledger.account_get(code, currency)
@@ -117,7 +134,9 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
             "account": info,
             "balance": balance,
             "opening": opening,
+            "movement": movement,
             "page": page,
+            "first_page": (_query(request, drop="cursor") or "?") if request.GET.get("cursor") else None,
             "date_from": date_from,
             "date_to": date_to,
             "range_from": range_from,
@@ -151,7 +170,17 @@ def journal_csv(request: HttpRequest, fmt: str = "csv") -> HttpResponse:
     date_to, error_to = _date_param(request, "to")
     if error_from or error_to:
         return HttpResponse(error_from or error_to, status=400, content_type="text/plain")
-    return _export(ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, "journal", fmt)
+    if date_from and date_to and date_from > date_to:
+        return HttpResponse(
+            f"from {date_from} is after to {date_to}: choose a from date on or before the to date.",
+            status=400,
+            content_type="text/plain",
+        )
+    # The file says what it holds: journal.csv, journal-to-2026-10-31.csv, journal-2026-10-01-to-2026-10-31.csv.
+    name = "-".join(
+        ["journal"] + ([date_from.isoformat()] if date_from else []) + (["to", date_to.isoformat()] if date_to else [])
+    )
+    return _export(ledger.journal_rows(date_from=date_from, date_to=date_to), ledger.JOURNAL_COLUMNS, name, fmt)
 
 
 @staff_required

@@ -495,6 +495,23 @@ def test_statement_pages_with_a_running_balance(chart):
             ledger.account_statement("cash:stripe", "EUR", cursor=cursor)
 
 
+def test_a_ranges_movement_ties_its_opening_balance_to_its_closing_one(chart):
+    days = [TODAY - dt.timedelta(days=n) for n in (30, 20, 10, 0)]
+    for when, amount in zip(days, (100, 200, 400, 800), strict=True):
+        topup(amount, effective_date=when)
+    sale = topup(50, effective_date=days[1])
+    ledger.entry_reverse(sale.id, effective_date=days[2])  # a credit in the range
+    start, end = days[1], days[2]
+    moved = ledger.account_movement("cash:stripe", "EUR", date_from=start, date_to=end)
+    assert moved == ledger.AccountMovement(debits=650, credits=50, postings=4)
+    opening = ledger.account_balance("cash:stripe", "EUR", as_of_date=start - dt.timedelta(days=1)).net
+    closing = ledger.account_balance("cash:stripe", "EUR", as_of_date=end).net
+    assert opening + moved.debits - moved.credits == closing == 700
+    assert ledger.account_movement("cash:stripe", "EUR") == ledger.AccountMovement(1550, 50, 6)
+    with pytest.raises(ledger.UnknownAccount):
+        ledger.account_movement("cash:elsewhere", "EUR")
+
+
 def test_the_ledgers_own_reversal_keys_are_reserved(chart):
     sale = topup(100)
     with pytest.raises(ledger.InvalidEntry, match="beginning 'ledger:' are reserved"):

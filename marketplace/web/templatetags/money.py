@@ -19,6 +19,16 @@ def minor(amount: int | None, currency: str) -> str:
 
 
 @register.filter
+def dr_cr(net: int | None, currency: str) -> str:
+    """``{{ net|dr_cr:"EUR" }}``: a stored net (debits minus credits) as accountants read it, ``1,234.56 Dr`` or
+    ``1,234.56 Cr``; ``0.00`` carries no side."""
+    if net is None:
+        return ""
+    side = " Dr" if net > 0 else " Cr" if net < 0 else ""
+    return f"{minor(abs(int(net)), currency)}{side}"
+
+
+@register.filter
 def neg(amount: int | None) -> int | None:
     """Credits are stored negative; ``{{ amount|neg|minor:cur }}`` shows them as a positive credit."""
     return None if amount is None else -int(amount)

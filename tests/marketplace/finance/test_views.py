@@ -78,18 +78,31 @@ def test_unknown_account_and_entry_are_404(staff_client, entry_id):
     assert staff_client.get(reverse("finance:entry", args=[entry_id + 1000])).status_code == 404
     bad_cursor = reverse("finance:account", args=["EUR", "cash:stripe"]) + "?cursor=zzz"
     assert staff_client.get(bad_cursor).status_code == 404
+    # A currency typed in lower case finds the account; one that is no currency is no account.
+    lower = staff_client.get(reverse("finance:account", args=["eur", "cash:stripe"]) + "?to=2026-01-31")
+    assert lower["Location"] == reverse("finance:account", args=["EUR", "cash:stripe"]) + "?to=2026-01-31"
+    assert staff_client.get(reverse("finance:account", args=["ZZZ", "cash:stripe"])).status_code == 404
 
 
 def test_bad_date_shows_an_error_next_to_the_field(staff_client, entry_id):
     page = staff_client.get(reverse("finance:trial_balance") + "?as_of=31/12/2026")
     assert "Enter a date as YYYY-MM-DD" in page.content.decode()
     assert staff_client.get(reverse("finance:journal_csv") + "?from=yesterday").status_code == 400
+    reversed_range = staff_client.get(reverse("finance:journal_csv") + "?from=2026-12-08&to=2026-12-01")
+    assert reversed_range.status_code == 400
+    assert reversed_range.content.decode() == (
+        "from 2026-12-08 is after to 2026-12-01: choose a from date on or before the to date."
+    )
 
 
 def test_downloads_of_a_past_trial_balance_keep_its_date(staff_client, entry_id):
     page = staff_client.get(reverse("finance:trial_balance") + "?as_of=2026-01-31").content.decode()
     for name in ("finance:trial_balance_csv", "finance:trial_balance_xlsx"):
         assert f'href="{reverse(name)}?as_of=2026-01-31"' in page, name
+    for name in ("finance:journal_csv", "finance:journal_xlsx"):  # the journal up to that date, both formats
+        assert f'href="{reverse(name)}?to=2026-01-31"' in page, name
+    dated = staff_client.get(reverse("finance:journal_csv") + "?from=2026-01-01&to=2026-01-31")
+    assert dated["Content-Disposition"] == 'attachment; filename="journal-2026-01-01-to-2026-01-31.csv"'
 
 
 def test_an_account_opened_from_a_dated_trial_balance_keeps_its_date_and_agrees_with_it(staff_client, entry_id):
@@ -111,14 +124,19 @@ def test_an_account_opened_from_a_dated_trial_balance_keeps_its_date_and_agrees_
     page = staff_client.get(account_url).content.decode()
     # The late entry alone, by effective date; its row's running balance counts the entry posted before it.
     assert "Balance at the end of" in page and '<div class="value">300.00 EUR</div>' in page
-    assert "credit balance" in page and '<td class="num">-2,300.00</td>' in page
+    assert "credit balance" in page and '<td class="num">2,300.00 Cr</td>' in page  # on its side, not signed
     assert "Rows are in posting order" in page
+    back = f'href="{reverse("finance:trial_balance")}?as_of={as_of}">← Trial balance as of'
+    assert back in page  # back to the same date
     ranged = staff_client.get(
         reverse("finance:account", args=["EUR", "royalty_payable:lor_north"])
         + f"?from={(day + dt.timedelta(days=1)).isoformat()}"
     ).content.decode()
     assert "Opening balance, start of" in ranged and "Balance now" in ranged
     assert '<div class="value">300.00 EUR</div>' in ranged and '<div class="value">2,300.00 EUR</div>' in ranged
+    # The statement ties out: opening + what moved in the range = closing.
+    assert "debits 0.00, credits 2,000.00 EUR" in ranged
+    assert "Opening 300.00 Cr + debits 0.00 \u2212 credits 2,000.00 = closing 2,300.00 Cr EUR" in ranged
     backwards = staff_client.get(
         reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + "?from=2026-12-01&to=2026-01-01"
     ).content.decode()
