@@ -2,7 +2,12 @@
 
 from django.contrib import admin
 
-from ledger.models import Account, ChainBlock, JournalEntry, PeriodClose, Posting
+from ledger.models import Account, AccountDay, ChainBlock, JournalEntry, PeriodClose, Posting
+from ledger.money import Money
+
+
+def _utc(moment) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -40,19 +45,62 @@ class AccountAdmin(ReadOnlyAdmin):
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
-    list_display = ["id", "effective_date", "posted_at", "description", "idempotency_key", "reverses"]
+    list_display = ["id", "effective_date", "posted", "description", "idempotency_key", "reverses"]
     list_filter = ["effective_date"]
     search_fields = ["description", "idempotency_key"]
     date_hierarchy = "effective_date"
     inlines = [PostingInline]
     show_full_result_count = False
 
+    @admin.display(description="Posted at", ordering="posted_at")
+    def posted(self, obj: JournalEntry) -> str:
+        return _utc(obj.posted_at)
+
+
+@admin.register(Posting)
+class PostingAdmin(ReadOnlyAdmin):
+    """Every posting, newest first; an account's own are on its finance page with running balances."""
+
+    list_display = ["entry", "leg_index", "account", "debit", "credit", "balance_after"]
+    list_filter = ["currency"]
+    list_select_related = ["entry", "account"]
+    search_fields = ["account__code"]
+    ordering = ["-entry_id", "leg_index"]
+    show_full_result_count = False
+
+    @admin.display(description="Debit")
+    def debit(self, obj: Posting) -> str:
+        return Money(obj.amount, obj.currency).format() if obj.amount > 0 else ""
+
+    @admin.display(description="Credit")
+    def credit(self, obj: Posting) -> str:
+        return Money(-obj.amount, obj.currency).format() if obj.amount < 0 else ""
+
+
+@admin.register(AccountDay)
+class AccountDayAdmin(ReadOnlyAdmin):
+    """The per-day totals that as-of-date balances sum (the newest day of each account is on its row)."""
+
+    list_display = ["account", "day", "net", "postings"]
+    list_select_related = ["account"]
+    search_fields = ["account__code"]
+    date_hierarchy = "day"
+    show_full_result_count = False
+
 
 @admin.register(PeriodClose)
 class PeriodCloseAdmin(ReadOnlyAdmin):
-    list_display = ["through_date", "closed_at", "closed_by", "note"]
+    list_display = ["through_date", "closed", "closed_by", "note"]
+
+    @admin.display(description="Closed at", ordering="closed_at")
+    def closed(self, obj: PeriodClose) -> str:
+        return _utc(obj.closed_at)
 
 
 @admin.register(ChainBlock)
 class ChainBlockAdmin(ReadOnlyAdmin):
-    list_display = ["id", "first_seq", "last_seq", "entry_count", "head_hash", "sealed_at"]
+    list_display = ["id", "first_seq", "last_seq", "entry_count", "head_hash", "sealed"]
+
+    @admin.display(description="Sealed at", ordering="sealed_at")
+    def sealed(self, obj: ChainBlock) -> str:
+        return _utc(obj.sealed_at)

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from ledger.models.accounts import Account
+from ledger.money import Money
 
 
 class TransactionId(models.Func):
@@ -91,4 +92,5 @@ class Posting(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.amount:+d} {self.currency} on {self.account_id} (entry {self.entry_id})"
+        side = "debit" if self.amount > 0 else "credit"
+        return f"entry {self.entry_id}, leg {self.leg_index}: {side} {Money(abs(self.amount), self.currency).format()}"

@@ -135,13 +135,15 @@ def _books(today: dt.date) -> int:
     # key: post only what is not there yet.
     entries = [entry for entry in entries if ledger.entry_find(entry.idempotency_key) is None]
     posted = ledger.entries_post(entries) if entries else []
+    created = sum(1 for p in posted if p.created)
     failed_id = ledger.entry_find(failed_key)
     if failed_id is not None and ledger.entry_find(f"{failed_key}:reversal") is None:
         with contextlib.suppress(ledger.AlreadyReversed):  # reversed by an earlier version of this loader
             ledger.entry_reverse(
                 failed_id, description="Payout failed: bank account closed", idempotency_key=f"{failed_key}:reversal"
             )
-    return sum(1 for p in posted if p.created)
+            created += 1
+    return created
 
 
 def load_demo_data(*, today: dt.date | None = None) -> dict[str, int]:

@@ -151,3 +151,18 @@ def test_admin_is_read_only(posted, admin_client):
     response = admin_client.post(reverse("admin:ledger_journalentry_delete", args=[posted[0]]), {"post": "yes"})
     assert response.status_code == 403
     assert ledger.entry_get(posted[0]).description == 'Top-up, "quoted"'
+    refused = admin_client.get(reverse("admin:ledger_account_add"))
+    assert refused.status_code == 403 and b"Members page" not in refused.content  # no role changes that
+    # Postings and day totals can be browsed too, never changed; amounts read as debits and credits.
+    listing = admin_client.get(reverse("admin:ledger_posting_changelist")).content.decode()
+    assert "cash:stripe" in listing and " EUR" in listing
+    entry_page = admin_client.get(reverse("admin:ledger_journalentry_change", args=[posted[0]])).content.decode()
+    assert f"entry {posted[0]}, leg 0: debit" in entry_page
+    assert admin_client.get(reverse("admin:ledger_accountday_changelist")).status_code == 200
+    from ledger.models import Posting
+
+    first = Posting.objects.filter(entry_id=posted[0]).first()
+    assert (
+        admin_client.post(reverse("admin:ledger_posting_delete", args=[first.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert Posting.objects.filter(pk=first.pk).exists()

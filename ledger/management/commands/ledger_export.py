@@ -20,11 +20,21 @@ class Command(BaseCommand):
     help = "Write the journal or the trial balance as CSV (format: docs/ledger.md)."
 
     def add_arguments(self, parser):
-        parser.add_argument("report", choices=["journal", "trial-balance"])
+        parser.add_argument(
+            "report",
+            choices=["journal", "trial-balance"],
+            help="journal: one row per posting (docs/ledger.md); trial-balance: one row per account",
+        )
         parser.add_argument("--output", "-o", help="file to write; standard output if omitted")
-        parser.add_argument("--from", dest="date_from", type=_date, help="journal: first effective date")
-        parser.add_argument("--to", dest="date_to", type=_date, help="journal: last effective date")
-        parser.add_argument("--as-of", dest="as_of", type=_date, help="trial balance at the end of this date")
+        parser.add_argument(
+            "--from", dest="date_from", type=_date, metavar="YYYY-MM-DD", help="journal: first effective date"
+        )
+        parser.add_argument(
+            "--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="journal: last effective date"
+        )
+        parser.add_argument(
+            "--as-of", dest="as_of", type=_date, metavar="YYYY-MM-DD", help="trial balance at the end of this date"
+        )
 
     def handle(self, *args, report, output=None, date_from=None, date_to=None, as_of=None, **options):
         # An option that the report does not take is an error, not a different report than the one asked for.
