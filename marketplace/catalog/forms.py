@@ -182,6 +182,7 @@ class ReviewForm(forms.Form):
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 2}),
         required=False,
+        label="Note to the licensor",
         help_text="Required when sending back; the licensor sees it either way.",
     )
 

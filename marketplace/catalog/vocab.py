@@ -72,6 +72,19 @@ def language_tag(text: str) -> str | None:
     )  # fmt: skip
 
 
+def language_name(tag: str) -> str:
+    """``pt-BR`` reads ``Portuguese (pt-BR)``, ``zxx`` ``No linguistic content (zxx)``: the name, with the tag that
+    filters and manifests use."""
+    import pycountry
+
+    first = tag.split("-")[0].lower()
+    name = LANGUAGES.get(first)
+    if name is None:
+        found = pycountry.languages.get(alpha_2=first) if len(first) == 2 else pycountry.languages.get(alpha_3=first)
+        name = found.name if found is not None else None
+    return f"{name} ({tag})" if name else tag
+
+
 def unknown_language_part(tag: str) -> str | None:
     """Why a well-formed tag names no real language, or None: its language must be in ISO 639 (zxx, und and mul
     included), a script in ISO 15924, a two-letter region in ISO 3166. Private-use and rarer subtags pass."""

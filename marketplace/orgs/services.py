@@ -106,6 +106,14 @@ def _release_owner(access: OrgAccess, membership: Membership) -> None:
         raise ValidationError(f"{membership.user.email} is the last owner: make someone else an owner first.")
 
 
+def pending_invitation(organisation, email: str) -> Invitation | None:
+    """The invitation to this address still waiting for an answer, which inviting it again replaces."""
+    waiting = Invitation.objects.filter(
+        organisation=organisation, email__iexact=email.strip(), accepted_at__isnull=True, revoked_at__isnull=True
+    )
+    return waiting.filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
+
+
 @transaction.atomic
 def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_url: str = "") -> Invitation:
     """Invite someone by email. The token is mailed once and only its hash is stored."""

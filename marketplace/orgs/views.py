@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Sum
@@ -70,6 +71,7 @@ def members(request: HttpRequest) -> HttpResponse:
         access.require(Perm.MANAGE_MEMBERS)
         form = InviteForm(request.POST, roles=roles)
         if form.is_valid():
+            replaced = services.pending_invitation(access.organisation, form.cleaned_data["email"])
             try:
                 invitation = services.invitation_create(
                     access=access,
@@ -80,7 +82,13 @@ def members(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 form_errors(form, exc)
             else:
-                messages.success(request, f"Invitation sent to {invitation.email}.")
+                said = f"Invitation sent to {invitation.email}."
+                if replaced is not None:
+                    said += (
+                        f" It replaces the one sent {naturaltime(replaced.created_at)} as"
+                        f" {replaced.get_role_display().lower()}, whose link no longer works."
+                    )
+                messages.success(request, said)
                 return redirect("orgs:members", org_slug=access.organisation.slug)
     return render(
         request,
@@ -110,10 +118,33 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _member_or_gone(request: HttpRequest, membership_id: int) -> Membership | None:
+    """The membership acted on, or None with a message when it is gone (a page left open while someone else
+    removed the member): a 404 would tell them nothing."""
+    membership = (
+        Membership.objects.filter(pk=membership_id, organisation=request.access.organisation)
+        .select_related("user")
+        .first()
+    )
+    if membership is None:
+        messages.error(
+            request, f"That person is no longer a member of {request.access.organisation.name}: nothing changed."
+        )
+    return membership
+
+
 @require_POST
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
-    get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
+    membership = _member_or_gone(request, membership_id)
+    if membership is not None and membership.role == request.POST.get("role"):
+        messages.info(request, f"Nothing changed: {membership.user.email} is {membership.get_role_display().lower()}.")
+    elif membership is not None:
+        _change(request, membership_id)
+    return redirect("orgs:members", org_slug=request.access.organisation.slug)
+
+
+def _change(request: HttpRequest, membership_id: int) -> None:
     report(
         request,
         lambda: services.membership_change(
@@ -121,17 +152,22 @@ def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
         ),
         lambda m: f"{m.user.email} is now {m.get_role_display().lower()}.",
     )
-    return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
 
 @require_POST
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
-    get_object_or_404(Membership, pk=membership_id, organisation=request.access.organisation)
+    org = request.access.organisation
+    if _member_or_gone(request, membership_id) is None:
+        return redirect("orgs:members", org_slug=org.slug)
     membership = report(
         request,
         lambda: services.membership_remove(access=request.access, membership_id=membership_id),
-        lambda m: f"{m.user.email} is no longer a member of {request.access.organisation.name}.",
+        lambda m: (
+            f"You left {org.name}."
+            if m.user_id == request.user.pk
+            else f"{m.user.email} is no longer a member of {org.name}."
+        ),
     )
     if membership is not None and membership.user_id == request.user.pk:  # left it: its pages are no longer theirs
         return redirect("home")

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.celery, pytest.mark.postgres, pyt
 
 def sign_in(page, base, email):
     page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Email or username").fill(email)
+    page.get_by_label("Email", exact=True).fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 

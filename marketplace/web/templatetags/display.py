@@ -7,6 +7,7 @@ from django import template
 
 from marketplace.catalog.manifest import exclusions_text, shares_text
 from marketplace.catalog.services.imports import human_size
+from marketplace.catalog.vocab import language_name
 
 register = template.Library()
 
@@ -60,6 +61,12 @@ def plain_decimal(value) -> str:
     if value is None or value == "":
         return ""
     return format(Decimal(str(value)).normalize(), "f")
+
+
+@register.filter
+def language_names(tags) -> str:
+    """``{{ corpus.languages|language_names }}``: ``English (en), Portuguese (pt-BR)``."""
+    return ", ".join(language_name(tag) for tag in tags or [])
 
 
 @register.filter

@@ -854,6 +854,11 @@ def test_corpus_languages_are_checked_normalised_and_found_by_their_language(cli
         access=licensor, data={**CORPUS_DATA, "languages": ["PT-br", "pt-BR", "zh-hant-tw", "EN"]}
     )
     assert corpus.languages == ["pt-BR", "zh-Hant-TW", "en"]
+    from marketplace.web.templatetags.display import language_names
+
+    assert language_names([*corpus.languages, "zxx", "yue"]) == (
+        "Portuguese (pt-BR), Chinese (zh-Hant-TW), English (en), No linguistic content (zxx), Yue Chinese (yue)"
+    )
     import_rows(licensor, corpus, [manifest_row("a")])
     offer = offers.offer_save(access=licensor, corpus=corpus, data=OFFER_DATA).offer
     offers.offer_publish(access=licensor, offer=offer)

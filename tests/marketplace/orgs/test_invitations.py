@@ -42,9 +42,12 @@ def test_accept_without_an_account_creates_one_and_joins(client, licensor, djang
     client.logout()
     link = emailed_link()
     path = link[link.index("/invitations/") :]
-    response = client.post(path, {"full_name": "New Person", "password": "short"})
+    response = client.post(path, {"full_name": "New Person", "password": "short", "password_again": "short"})
     assert "too short" in response.content.decode()
-    response = client.post(path, {"full_name": "New Person", "password": PASSWORD})
+    typo = client.post(path, {"full_name": "New Person", "password": PASSWORD, "password_again": PASSWORD + "x"})
+    assert "The two passwords differ" in typo.content.decode()
+    assert not get_user_model().objects.filter(username="new.person@example.com").exists()
+    response = client.post(path, {"full_name": "New Person", "password": PASSWORD, "password_again": PASSWORD})
     assert response.status_code == 302
     user = get_user_model().objects.get(username="new.person@example.com")
     # Signed in for good: the next page is the organisation's, not the sign-in form.
@@ -149,6 +152,16 @@ def test_invite_errors_are_shown_next_to_the_field(client, licensor):
     client.force_login(licensor.user)
     response = invite(client, licensor, email=licensor.user.email)
     assert "is already a member" in response.context["form"].errors["email"][0]
+    for email, message in (
+        ("x" * 65 + "@example.com", "An email address has at most 64 characters before the @."),
+        (
+            "x" * 60 + "@" + ".".join(["d" * 50] * 4) + ".example",
+            "Ensure this value has at most 254 characters (it has 272).",
+        ),
+    ):
+        response = invite(client, licensor, email=email)
+        assert response.context["form"].errors["email"] == [message]
+    assert not Invitation.objects.exists()
 
 
 def test_owners_and_admins_manage_roles_and_the_last_owner_stays(client, licensor):
@@ -183,16 +196,34 @@ def test_owners_and_admins_manage_roles_and_the_last_owner_stays(client, licenso
     change(admin, Role.OWNER)
     change(licensor.user, Role.ADMIN)
     assert (membership(admin).role, membership(licensor.user).role) == (Role.OWNER, Role.ADMIN)
-    client.post(reverse("orgs:membership_remove", args=[org.slug, membership(viewer).pk]))
+    same = client.post(
+        reverse("orgs:membership_change", args=[org.slug, membership(viewer).pk]), {"role": Role.CATALOG_MANAGER},
+        follow=True,
+    )  # fmt: skip
+    assert "Nothing changed: viewer@northlight.example is catalogue manager." in same.content.decode()
+    gone_id = membership(viewer).pk
+    client.post(reverse("orgs:membership_remove", args=[org.slug, gone_id]))
     assert not Membership.objects.filter(organisation=org, user=viewer).exists()
     assert get_user_model().objects.filter(pk=viewer.pk).exists()  # the account stays
+    # A page left open acts on a member already removed: the members page says so, and nothing changes.
+    for name, data in (("orgs:membership_change", {"role": Role.ADMIN}), ("orgs:membership_remove", {})):
+        stale = client.post(reverse(name, args=[org.slug, gone_id]), data, follow=True)
+        assert stale.redirect_chain[-1][0] == members
+        assert "That person is no longer a member of" in stale.content.decode()
+    # Leaving is said as leaving.
+    left = client.post(reverse("orgs:membership_remove", args=[org.slug, membership(licensor.user).pk]), follow=True)
+    assert f"You left {org.name}." in left.content.decode()
 
 
 def test_inviting_again_retires_the_earlier_link(client, licensor, licensee, django_capture_on_commit_callbacks):
     client.force_login(licensor.user)
     with django_capture_on_commit_callbacks(execute=True):
-        invite(client, licensor)
-        invite(client, licensor, email="New.Person@example.com")
+        invite(client, licensor, role=Role.VIEWER)
+        again = client.post(
+            reverse("orgs:members", args=[licensor.organisation.slug]),
+            {"email": "New.Person@example.com", "role": Role.CATALOG_MANAGER}, follow=True,
+        )  # fmt: skip
+    assert "It replaces the one sent now as viewer, whose link no longer works." in again.content.decode()
     assert [i.status for i in Invitation.objects.order_by("id")] == ["replaced", "pending"]
     first = Invitation.objects.order_by("id").first()
     assert first.status_message == "A newer invitation replaced this one: use the link in the latest email."

@@ -19,7 +19,9 @@ def test_an_address_signs_in_in_any_case(client, db):
         client.logout()
     response = sign_in(client, "Studio@Northlight.example", "wrong password")
     assert response.status_code == 200 and "_auth_user_id" not in client.session
-    assert "Please enter a correct" in response.content.decode()
+    assert "That email and password do not match an account. The password is case-sensitive" in (
+        response.content.decode()
+    )
 
 
 def test_accounts_that_differ_only_in_case_keep_their_exact_sign_in(client, db):
@@ -87,3 +89,44 @@ def test_pages_outside_any_organisation_keep_the_menu_of_the_last_one(client, li
     assert corpora in client.get(reverse("catalog:public_list")).content.decode()
     client.logout()
     assert corpora not in client.get(reverse("catalog:public_list")).content.decode()
+
+
+def test_a_forgotten_password_is_reset_through_a_link_that_works_once(client, db):
+    from django.core import mail
+
+    user = make_user("studio@northlight.example")
+    login_page = client.get(reverse("login")).content.decode()
+    assert reverse("password_reset") in login_page
+    response = client.post(reverse("password_reset"), {"email": "Studio@Northlight.example"})
+    assert response["Location"] == reverse("password_reset_done")
+    assert mail.outbox[0].to == ["studio@northlight.example"]
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/accounts/password-reset/" in line)
+    path = link[link.index("/accounts/") :]
+    form_page = client.get(path, follow=True)  # Django moves the token out of the address first
+    assert form_page.context["validlink"]
+    typo = client.post(form_page.redirect_chain[-1][0], {"new_password1": "a-new-pass-4321", "new_password2": "x"})
+    assert typo.context["form"].errors["new_password2"]  # the two differ: nothing saved
+    done = client.post(
+        form_page.redirect_chain[-1][0], {"new_password1": "a-new-pass-4321", "new_password2": "a-new-pass-4321"}
+    )
+    assert done["Location"] == reverse("password_reset_complete")
+    user.refresh_from_db()
+    assert user.check_password("a-new-pass-4321")
+    assert not client.get(path, follow=True).context["validlink"]  # used once
+    # An unknown address learns nothing: the same page, and no mail.
+    client.post(reverse("password_reset"), {"email": "nobody@example.com"})
+    assert len(mail.outbox) == 1
+
+
+def test_signing_out_asks_on_a_get_and_says_so_after(client, db):
+    user = make_user("studio@northlight.example")
+    client.force_login(user)
+    page = client.get(reverse("logout"))
+    assert page.status_code == 200 and "You are signed in as studio@northlight.example" in page.content.decode()
+    assert "_auth_user_id" in client.session  # a GET signs nobody out
+    landed = client.post(reverse("logout"), follow=True)
+    assert "_auth_user_id" not in client.session
+    assert "You are signed out." in [str(m) for m in landed.context["messages"]]
+    # Signed in again, the sign-in page goes straight on.
+    client.force_login(user)
+    assert client.get(reverse("login"))["Location"] == reverse("home")
