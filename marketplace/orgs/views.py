@@ -118,28 +118,29 @@ def members(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _member_or_gone(request: HttpRequest, membership_id: int) -> Membership | None:
-    """The membership acted on, or None with a message when it is gone (a page left open while someone else
-    removed the member): a 404 would tell them nothing."""
-    membership = (
+def _member(request: HttpRequest, membership_id: int) -> Membership | None:
+    return (
         Membership.objects.filter(pk=membership_id, organisation=request.access.organisation)
         .select_related("user")
         .first()
     )
-    if membership is None:
-        messages.error(
-            request, f"That person is no longer a member of {request.access.organisation.name}: nothing changed."
-        )
-    return membership
+
+
+def _member_gone(request: HttpRequest) -> HttpResponse:
+    """A page left open while someone else removed the member: still a 404 (another organisation's id looks the
+    same), but one that says what happened and leads back."""
+    return render(request, "orgs/member_gone.html", {"org": request.access.organisation}, status=404)
 
 
 @require_POST
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = _member_or_gone(request, membership_id)
-    if membership is not None and membership.role == request.POST.get("role"):
+    membership = _member(request, membership_id)
+    if membership is None:
+        return _member_gone(request)
+    if membership.role == request.POST.get("role"):
         messages.info(request, f"Nothing changed: {membership.user.email} is {membership.get_role_display().lower()}.")
-    elif membership is not None:
+    else:
         _change(request, membership_id)
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
 
@@ -158,8 +159,8 @@ def _change(request: HttpRequest, membership_id: int) -> None:
 @org_view(Perm.MANAGE_MEMBERS)
 def membership_remove(request: HttpRequest, membership_id: int) -> HttpResponse:
     org = request.access.organisation
-    if _member_or_gone(request, membership_id) is None:
-        return redirect("orgs:members", org_slug=org.slug)
+    if _member(request, membership_id) is None:
+        return _member_gone(request)
     membership = report(
         request,
         lambda: services.membership_remove(access=request.access, membership_id=membership_id),
