@@ -10,6 +10,12 @@ def _utc(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
 
 
+def _dr_cr(net: int, currency: str) -> str:
+    """A stored net as accountants write it: ``1,234.56 EUR Dr`` or ``Cr``."""
+    side = " Dr" if net > 0 else " Cr" if net < 0 else ""
+    return f"{Money(abs(net), currency).format()}{side}"
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request, obj=None):
         return False
@@ -23,8 +29,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ("leg_index", "account", "currency", "amount", "balance_after")
-    readonly_fields = ("leg_index", "account", "currency", "amount", "balance_after")
+    fields = ("leg_index", "account", "debit", "credit", "account_balance")
+    readonly_fields = fields
     ordering = ["leg_index"]
     extra = 0
     can_delete = False
@@ -35,17 +41,36 @@ class PostingInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description="Debit")
+    def debit(self, obj: Posting) -> str:
+        return Money(obj.amount, obj.currency).format() if obj.amount > 0 else ""
+
+    @admin.display(description="Credit")
+    def credit(self, obj: Posting) -> str:
+        return Money(-obj.amount, obj.currency).format() if obj.amount < 0 else ""
+
+    @admin.display(description="Account balance after")
+    def account_balance(self, obj: Posting) -> str:
+        return _dr_cr(obj.balance_after, obj.currency)
+
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["code", "currency", "type", "name", "party_ref", "forbid_negative", "net", "posting_count"]
+    list_display = ["code", "currency", "type", "name", "party_ref", "forbid_negative", "balance", "posting_count"]
     list_filter = ["type", "currency", "forbid_negative"]
     search_fields = ["code", "name", "party_ref"]
+
+    @admin.display(description="Balance now", ordering="net")
+    def balance(self, obj: Account) -> str:
+        return _dr_cr(obj.net, obj.currency)
 
 
 @admin.register(JournalEntry)
 class JournalEntryAdmin(ReadOnlyAdmin):
     list_display = ["id", "effective_date", "posted", "description", "idempotency_key", "reverses"]
+    fields = ("effective_date", "posted", "description", "metadata", "idempotency_key", "reverses", "leg_count",
+              "content_hash", "request_hash")  # fmt: skip
+    readonly_fields = fields
     list_filter = ["effective_date"]
     search_fields = ["description", "idempotency_key"]
     date_hierarchy = "effective_date"
@@ -61,31 +86,31 @@ class JournalEntryAdmin(ReadOnlyAdmin):
 class PostingAdmin(ReadOnlyAdmin):
     """Every posting, newest first; an account's own are on its finance page with running balances."""
 
-    list_display = ["entry", "leg_index", "account", "debit", "credit", "balance_after"]
+    list_display = ["entry", "leg_index", "account", "debit", "credit", "account_balance"]
     list_filter = ["currency"]
     list_select_related = ["entry", "account"]
     search_fields = ["account__code"]
     ordering = ["-entry_id", "leg_index"]
     show_full_result_count = False
 
-    @admin.display(description="Debit")
-    def debit(self, obj: Posting) -> str:
-        return Money(obj.amount, obj.currency).format() if obj.amount > 0 else ""
-
-    @admin.display(description="Credit")
-    def credit(self, obj: Posting) -> str:
-        return Money(-obj.amount, obj.currency).format() if obj.amount < 0 else ""
+    debit = PostingInline.debit
+    credit = PostingInline.credit
+    account_balance = PostingInline.account_balance
 
 
 @admin.register(AccountDay)
 class AccountDayAdmin(ReadOnlyAdmin):
     """The per-day totals that as-of-date balances sum (the newest day of each account is on its row)."""
 
-    list_display = ["account", "day", "net", "postings"]
+    list_display = ["account", "day", "day_net", "postings"]
     list_select_related = ["account"]
     search_fields = ["account__code"]
     date_hierarchy = "day"
     show_full_result_count = False
+
+    @admin.display(description="Net", ordering="net")
+    def day_net(self, obj: AccountDay) -> str:
+        return _dr_cr(obj.net, obj.account.currency)
 
 
 @admin.register(PeriodClose)

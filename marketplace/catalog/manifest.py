@@ -331,6 +331,7 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         if not isinstance(item, dict):
             raise ValueError("each co-owner must be an object with org and share")
         org = str(item.get("org", "")).strip()
+        org = org.lower() if org.isascii() else org  # slugs are lower case: Harbour-Stock is harbour-stock
         if org not in known_orgs:
             unknown.append(org)  # named with the shares' own problems, below
         text = str(_readable(item.get("share", ""))).strip().rstrip("%")

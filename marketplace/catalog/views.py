@@ -683,27 +683,39 @@ def _price_preview(form: OfferForm) -> tuple[PricePlan | None, dict, dict[str, l
     Only the price plan's own fields count: a missing name or use must not hide the prices.
     """
     data = form.service_data() if form.is_valid() else form.partial_service_data()
-    errors = {
+    if not _price_errors(form) and data:
+        try:
+            plan = PricePlan.from_dict({**data.get("price_plan", {}), "currency": data.get("currency")})
+        except PlanError as exc:  # the plan's own rules (no negative price, ...): next to their fields too
+            form.add_service_errors({f"price_plan.{key}": [message] for key, message in exc.errors.items()})
+            return None, data, _price_errors(form) or {"price_plan": list(exc.errors.values())}
+        return plan, data, {}
+    return None, data, _price_errors(form) or {"price_plan": ["Complete the price plan."]}
+
+
+def _price_errors(form: OfferForm) -> dict[str, list[str]]:
+    return {
         name: [f"{form.fields[name].label or name.replace('_', ' ').capitalize()}: {message}" for message in messages]
         for name, messages in form.errors.items()
         if name in OfferForm.PRICE_FIELDS
     }
-    if errors or not data:
-        return None, data, errors or {"price_plan": ["Complete the price plan."]}
-    plan, error = _plan(data)
-    return plan, data, {} if plan else {"price_plan": [error]}
 
 
 def _pricing(corpus: Corpus, plan: PricePlan) -> dict:
-    """Example totals for this corpus, the plan in words, and what the totals include besides (a guarantee's
-    top-up), once each; the cap is among the terms already."""
+    """Example totals for this corpus, the plan in words, and which totals include something besides usage (a
+    guarantee's top-up): the terms state the rule, a note says where it bites. The cap is among the terms."""
     shape = shape_of(corpus)
     examples = example_prices(plan, shape)
+    where: dict[str, list[str]] = {}
+    for hours, q in examples:
+        for note in q.notes:
+            if note != cap_note(plan):
+                where.setdefault(note, []).append(f"{hours:,}")
     return {
         "examples": examples,
         "whole_corpus": whole_corpus_price(plan, shape, corpus.total_seconds),
         "terms": plan_terms(plan),
-        "notes": list(dict.fromkeys(note for _, q in examples for note in q.notes if note != cap_note(plan))),
+        "notes": [f"At {' and '.join(hours)} hours, {note[0].lower()}{note[1:]}" for note, hours in where.items()],
     }
 
 

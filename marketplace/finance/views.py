@@ -135,6 +135,7 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
             "balance": balance,
             "opening": opening,
             "movement": movement,
+            "tie_out": _tie_out(info.type, opening, movement, balance) if movement else None,
             "page": page,
             "first_page": (_query(request, drop="cursor") or "?") if request.GET.get("cursor") else None,
             "date_from": date_from,
@@ -144,6 +145,20 @@ def account_detail(request: HttpRequest, currency: str, code: str) -> HttpRespon
             "errors": errors,
         },
     )
+
+
+def _tie_out(account_type, opening, movement, closing) -> dict:
+    """The range's statement on the account's normal side, so that it adds up as printed: a liability's opening
+    plus its credits minus its debits is its closing balance."""
+    sign = account_type.normal_sign
+    debit_normal = sign > 0
+    return {
+        "opening": (opening.net if opening else 0) * sign,
+        "increases": ("debits", movement.debits) if debit_normal else ("credits", movement.credits),
+        "decreases": ("credits", movement.credits) if debit_normal else ("debits", movement.debits),
+        "closing": closing.net * sign,
+        "side": "debit" if debit_normal else "credit",
+    }
 
 
 @staff_required

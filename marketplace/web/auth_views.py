@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse_lazy
@@ -46,6 +46,21 @@ class ResetRequestForm(auth_views.PasswordResetForm):
     email = forms.EmailField(max_length=254, label="Your email")
 
 
+class NewPasswordForm(SetPasswordForm):
+    """The weak-password errors go under the password they are about, with the invitation form's wording."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].help_text = "At least 8 characters, not a common password."
+        self.fields["new_password2"].label = "New password again"
+        self.fields["new_password2"].help_text = ""
+
+    def clean(self):
+        self.validate_passwords("new_password1", "new_password2")
+        self.validate_password_for_user(self.user, "new_password1")
+        return forms.Form.clean(self)
+
+
 password_reset = auth_views.PasswordResetView.as_view(
     form_class=ResetRequestForm,
     template_name="registration/reset_request.html",
@@ -55,6 +70,8 @@ password_reset = auth_views.PasswordResetView.as_view(
 )
 password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="registration/reset_sent.html")
 password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
-    template_name="registration/reset_confirm.html", success_url=reverse_lazy("password_reset_complete")
+    form_class=NewPasswordForm,
+    template_name="registration/reset_confirm.html",
+    success_url=reverse_lazy("password_reset_complete"),
 )
 password_reset_complete = auth_views.PasswordResetCompleteView.as_view(template_name="registration/reset_done.html")

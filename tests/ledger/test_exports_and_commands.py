@@ -158,6 +158,7 @@ def test_admin_is_read_only(posted, admin_client):
     assert "cash:stripe" in listing and " EUR" in listing
     entry_page = admin_client.get(reverse("admin:ledger_journalentry_change", args=[posted[0]])).content.decode()
     assert f"entry {posted[0]}, leg 0: debit" in entry_page
+    assert " UTC" in entry_page and " EUR Dr" in entry_page  # when, in UTC; balances on their side
     assert admin_client.get(reverse("admin:ledger_accountday_changelist")).status_code == 200
     from ledger.models import Posting
 

@@ -106,7 +106,7 @@ def test_corpus_royalty_shares_are_validated_saved_shown_and_recorded(owner_clie
     assert corpus.co_owners == []
     assert not DomainEvent.objects.filter(type="corpus.co_owners_changed").exists()
 
-    response = owner_client.post(edit, {**data, "co_owners": "partner-films:33.33; northlight:66.67"})
+    response = owner_client.post(edit, {**data, "co_owners": "Partner-Films:33.33; NorthLight:66.67"})  # any case
     assert response.status_code == 302
     corpus.refresh_from_db()
     assert corpus.co_owners == [{"org": "northlight", "bp": 6667}, {"org": "partner-films", "bp": 3333}]
@@ -297,6 +297,13 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     )
     assert list(page.context["form"].errors) == ["tier_4_price"] and page.context["examples"] == []
     assert "Price beyond the last tier: &#x27;x&#x27; is not an amount." in page.content.decode()
+    # The plan's own rules name their field too, in both previews.
+    negative = {**unnamed, "tier_4_price": "-5", "preview": "1"}
+    page = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), negative)
+    assert list(page.context["form"].errors) == ["tier_4_price"]
+    assert page.context["example_error"] == "Price beyond the last tier: Prices cannot be negative."
+    bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), negative)
+    assert bad.json()["errors"] == {"tier_4_price": ["Price beyond the last tier: Prices cannot be negative."]}
     # A save that fails on the name prices what was typed too, with the plan in words.
     page = owner_client.post(url("offer_create", licensor, corpus_id=corpus.pk), unnamed)
     assert "name" in page.context["form"].errors
@@ -319,7 +326,7 @@ def test_offer_editor_shows_example_pricing_and_versions(owner_client, licensor,
     capped = {**form, "usage_cap": "5000", "minimum_guarantee": "50000"}
     preview = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), capped).json()
     assert "Usage past 5,000 hours of video is recorded but not charged" in preview["terms"]
-    assert preview["notes"] == ["The minimum guarantee applies: usage below it is billed up to it."]
+    assert preview["notes"] == ["At 100 hours, the minimum guarantee applies: usage below it is billed up to it."]
     assert [e["total"] for e in preview["examples"]] == ["50,000.00 EUR", "120,000.00 EUR", "480,000.00 EUR"]
     bad = owner_client.post(url("offer_preview", licensor, corpus_id=corpus.pk), {**form, "tier_4_price": "1.234"})
     assert bad.status_code == 400

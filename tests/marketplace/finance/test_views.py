@@ -136,7 +136,12 @@ def test_an_account_opened_from_a_dated_trial_balance_keeps_its_date_and_agrees_
     assert '<div class="value">300.00 EUR</div>' in ranged and '<div class="value">2,300.00 EUR</div>' in ranged
     # The statement ties out: opening + what moved in the range = closing.
     assert "debits 0.00, credits 2,000.00 EUR" in ranged
-    assert "Opening 300.00 Cr + debits 0.00 \u2212 credits 2,000.00 = closing 2,300.00 Cr EUR" in ranged
+    # A liability adds up on its credit side: 300.00 + 2,000.00 - 0.00 = 2,300.00.
+    assert "Opening 300.00 + credits 2,000.00 \u2212 debits 0.00 = closing 2,300.00 EUR: credit balances" in ranged
+    asset = staff_client.get(
+        reverse("finance:account", args=["EUR", "receivable:lic_acme"]) + f"?from={(day + dt.timedelta(days=1))}"
+    ).content.decode()
+    assert "Opening 300.00 + debits 2,500.00 \u2212 credits 0.00 = closing 2,800.00 EUR: debit balances" in asset
     backwards = staff_client.get(
         reverse("finance:account", args=["EUR", "royalty_payable:lor_north"]) + "?from=2026-12-01&to=2026-01-01"
     ).content.decode()

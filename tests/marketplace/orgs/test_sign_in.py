@@ -106,6 +106,8 @@ def test_a_forgotten_password_is_reset_through_a_link_that_works_once(client, db
     assert form_page.context["validlink"]
     typo = client.post(form_page.redirect_chain[-1][0], {"new_password1": "a-new-pass-4321", "new_password2": "x"})
     assert typo.context["form"].errors["new_password2"]  # the two differ: nothing saved
+    weak = client.post(form_page.redirect_chain[-1][0], {"new_password1": "password", "new_password2": "password"})
+    assert "This password is too common." in weak.context["form"].errors["new_password1"]  # under the password
     done = client.post(
         form_page.redirect_chain[-1][0], {"new_password1": "a-new-pass-4321", "new_password2": "a-new-pass-4321"}
     )

@@ -117,8 +117,15 @@ function confirmSubmit(form) {
   form.addEventListener("submit", (event) => {
     // A preview (the offer editor's example pricing without JavaScript's live update) changes nothing.
     if (event.submitter && event.submitter.name === "preview") return;
+    // A form that only asks about a change: nothing chosen differs from what the page showed.
+    if ("confirmIfChanged" in form.dataset && unchanged(form)) return;
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+}
+
+function unchanged(form) {
+  return [...form.elements].every((field) =>
+    field.tagName !== "SELECT" || [...field.options].every((option) => option.selected === option.defaultSelected));
 }
 
 // Copy a secret to the clipboard.
