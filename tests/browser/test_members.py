@@ -38,3 +38,14 @@ def test_changing_your_own_role_asks_first_and_only_when_it_changes(page, live_s
     expect(page.get_by_label("Role of studio@northlight.example")).to_have_value("viewer")  # still on the page
     assert len(asked) == 1 and asked[0].startswith("Change your own role?")
     assert Membership.objects.get(organisation=org, user=owner).role == Role.OWNER
+
+
+def test_on_a_phone_each_member_is_a_card_with_its_controls_in_view(page, live_server):
+    org, _ = make_org("northlight", OrgKind.LICENSOR, owner_email="studio@northlight.example")
+    add_member(org, "someone.with.a.long.address@northlight.example", Role.VIEWER)
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(page, live_server.url, "studio@northlight.example")
+    page.goto(f"{live_server.url}/o/northlight/members/")
+    for button in page.locator("main table").first.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, button.inner_text()
