@@ -141,18 +141,14 @@ def membership_change(request: HttpRequest, membership_id: int) -> HttpResponse:
     if membership.role == request.POST.get("role"):
         messages.info(request, f"Nothing changed: {membership.user.email} is {membership.get_role_display().lower()}.")
     else:
-        _change(request, membership_id)
+        report(
+            request,
+            lambda: services.membership_change(
+                access=request.access, membership_id=membership_id, role=request.POST.get("role", "")
+            ),
+            lambda m: f"{m.user.email} is now {m.get_role_display().lower()}.",
+        )
     return redirect("orgs:members", org_slug=request.access.organisation.slug)
-
-
-def _change(request: HttpRequest, membership_id: int) -> None:
-    report(
-        request,
-        lambda: services.membership_change(
-            access=request.access, membership_id=membership_id, role=request.POST.get("role", "")
-        ),
-        lambda m: f"{m.user.email} is now {m.get_role_display().lower()}.",
-    )
 
 
 @require_POST
