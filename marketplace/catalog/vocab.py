@@ -72,27 +72,29 @@ def language_tag(text: str) -> str | None:
     )  # fmt: skip
 
 
+def _iso639(code: str):
+    """The ISO 639 language of a two- or three-letter code, or None."""
+    import pycountry  # its database loads on first use
+
+    code = code.lower()
+    return pycountry.languages.get(alpha_2=code) if len(code) == 2 else pycountry.languages.get(alpha_3=code)
+
+
 def language_name(tag: str) -> str:
     """``pt-BR`` reads ``Portuguese (pt-BR)``, ``zxx`` ``No linguistic content (zxx)``: the name, with the tag that
     filters and manifests use."""
-    import pycountry
-
     first = tag.split("-")[0].lower()
-    name = LANGUAGES.get(first)
-    if name is None:
-        found = pycountry.languages.get(alpha_2=first) if len(first) == 2 else pycountry.languages.get(alpha_3=first)
-        name = found.name if found is not None else None
+    name = LANGUAGES.get(first) or getattr(_iso639(first), "name", None)
     return f"{name} ({tag})" if name else tag
 
 
 def unknown_language_part(tag: str) -> str | None:
     """Why a well-formed tag names no real language, or None: its language must be in ISO 639 (zxx, und and mul
     included), a script in ISO 15924, a two-letter region in ISO 3166. Private-use and rarer subtags pass."""
-    import pycountry  # its database loads on first use
+    import pycountry
 
     first, *rest = tag.split("-")
-    known = pycountry.languages.get(alpha_2=first) if len(first) == 2 else pycountry.languages.get(alpha_3=first)
-    if known is None and not ("qaa" <= first.lower() <= "qtz"):  # ISO 639's range for local use
+    if _iso639(first) is None and not ("qaa" <= first.lower() <= "qtz"):  # ISO 639's range for local use
         return f"{first} is not a language in ISO 639"
     for part in rest:
         if len(part) == 4 and part.isalpha() and pycountry.scripts.get(alpha_4=part) is None:
