@@ -3,17 +3,11 @@
 from django.contrib import admin
 
 from ledger.models import Account, AccountDay, ChainBlock, JournalEntry, PeriodClose, Posting
-from ledger.money import Money
+from ledger.money import Money, dr_cr
 
 
 def _utc(moment) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
-
-
-def _dr_cr(net: int, currency: str) -> str:
-    """A stored net as accountants write it: ``1,234.56 EUR Dr`` or ``Cr``."""
-    side = " Dr" if net > 0 else " Cr" if net < 0 else ""
-    return f"{Money(abs(net), currency).format()}{side}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -51,7 +45,7 @@ class PostingInline(admin.TabularInline):
 
     @admin.display(description="Account balance after")
     def account_balance(self, obj: Posting) -> str:
-        return _dr_cr(obj.balance_after, obj.currency)
+        return dr_cr(obj.balance_after, obj.currency, code=True)
 
 
 @admin.register(Account)
@@ -62,7 +56,7 @@ class AccountAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Balance now", ordering="net")
     def balance(self, obj: Account) -> str:
-        return _dr_cr(obj.net, obj.currency)
+        return dr_cr(obj.net, obj.currency, code=True)
 
 
 @admin.register(JournalEntry)
@@ -110,7 +104,7 @@ class AccountDayAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Net", ordering="net")
     def day_net(self, obj: AccountDay) -> str:
-        return _dr_cr(obj.net, obj.account.currency)
+        return dr_cr(obj.net, obj.account.currency, code=True)
 
 
 @admin.register(PeriodClose)

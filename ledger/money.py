@@ -183,3 +183,12 @@ class Money:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def dr_cr(net: int, currency: str, *, code: bool = False) -> str:
+    """A stored net (debits minus credits) as accountants write it: ``1,234.56 Dr`` or ``1,234.56 Cr`` (with
+    ``code``, ``1,234.56 EUR Cr``); zero carries no side."""
+    amount = Money(abs(int(net)), currency)
+    side = " Dr" if net > 0 else " Cr" if net < 0 else ""
+    text = amount.format() if code else f"{amount.decimal:,.{CURRENCY_EXPONENTS[currency]}f}"
+    return f"{text}{side}"

@@ -44,7 +44,8 @@ def _filters(request: HttpRequest) -> tuple[CatalogueFilters, dict[str, str]]:
     errors: dict[str, str] = {}
     get = request.GET
     language = get.get("language", "").strip()
-    if language and (not language_tag(language) or unknown_language_part(language_tag(language))):
+    tag = language_tag(language)
+    if language and (tag is None or unknown_language_part(tag)):
         errors["language"] = "Choose a language from the list (or give a language tag such as pt-BR)."
         language = ""
     territory = get.get("territory", "").strip()

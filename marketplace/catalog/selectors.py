@@ -319,8 +319,7 @@ def withdrawals_notifying(withdrawal_ids: list[int]) -> set[int]:
     when the event is dispatched, a moment after the withdrawal, so "no notices" means "none yet" until then."""
     from marketplace.events.models import DomainEvent
 
-    waiting = DomainEvent.objects.filter(type="asset.withdrawn", dispatched_at__isnull=True).values_list(
-        "payload", flat=True
+    waiting = DomainEvent.objects.filter(
+        type="asset.withdrawn", dispatched_at__isnull=True, payload__withdrawal__in=withdrawal_ids
     )
-    wanted = set(withdrawal_ids)
-    return {payload["withdrawal"] for payload in waiting if payload.get("withdrawal") in wanted}
+    return {payload["withdrawal"] for payload in waiting.values_list("payload", flat=True)}

@@ -106,12 +106,16 @@ def _release_owner(access: OrgAccess, membership: Membership) -> None:
         raise ValidationError(f"{membership.user.email} is the last owner: make someone else an owner first.")
 
 
-def pending_invitation(organisation, email: str) -> Invitation | None:
-    """The invitation to this address still waiting for an answer, which inviting it again replaces."""
-    waiting = Invitation.objects.filter(
+def _unanswered(organisation, email: str):
+    """Invitations to this address neither accepted nor revoked (expired ones included)."""
+    return Invitation.objects.filter(
         organisation=organisation, email__iexact=email.strip(), accepted_at__isnull=True, revoked_at__isnull=True
     )
-    return waiting.filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
+
+
+def pending_invitation(organisation, email: str) -> Invitation | None:
+    """The invitation to this address still waiting for an answer, which inviting it again replaces."""
+    return _unanswered(organisation, email).filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
 
 
 @transaction.atomic
@@ -123,9 +127,7 @@ def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_u
     if Membership.objects.filter(organisation=access.organisation, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {access.organisation.name}."})
     # Inviting again sends a new link and retires the old one: one pending invitation per address.
-    Invitation.objects.filter(
-        organisation=access.organisation, email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).update(revoked_at=timezone.now(), replaced=True)
+    _unanswered(access.organisation, email).update(revoked_at=timezone.now(), replaced=True)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organisation=access.organisation,

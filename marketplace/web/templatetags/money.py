@@ -5,6 +5,7 @@ from decimal import Decimal
 from django import template
 
 from ledger.money import CURRENCY_EXPONENTS, Money
+from ledger.money import dr_cr as ledger_dr_cr
 
 register = template.Library()
 
@@ -22,10 +23,9 @@ def minor(amount: int | None, currency: str) -> str:
 def dr_cr(net: int | None, currency: str) -> str:
     """``{{ net|dr_cr:"EUR" }}``: a stored net (debits minus credits) as accountants read it, ``1,234.56 Dr`` or
     ``1,234.56 Cr``; ``0.00`` carries no side."""
-    if net is None:
+    if net is None or currency not in CURRENCY_EXPONENTS:
         return ""
-    side = " Dr" if net > 0 else " Cr" if net < 0 else ""
-    return f"{minor(abs(int(net)), currency)}{side}"
+    return ledger_dr_cr(int(net), currency)
 
 
 @register.filter
