@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, QuerySet, Sum
+from django.utils import timezone
 
 from ledger import services as ledger
-from marketplace.orgs.models import Organisation
+from marketplace.orgs.models import Invitation, Organisation
+
+
+def invitations_unanswered(organisation: Organisation, email: str) -> QuerySet[Invitation]:
+    """Invitations to this address neither accepted nor revoked (expired ones included)."""
+    return Invitation.objects.filter(
+        organisation=organisation, email__iexact=email.strip(), accepted_at__isnull=True, revoked_at__isnull=True
+    )
+
+
+def invitation_pending(organisation: Organisation, email: str) -> Invitation | None:
+    """The invitation to this address still waiting for an answer, which inviting it again replaces."""
+    return (
+        invitations_unanswered(organisation, email)
+        .filter(expires_at__gt=timezone.now())
+        .order_by("-created_at")
+        .first()
+    )
 
 
 def licensor_sales(org: Organisation, *, with_money: bool) -> dict:

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from marketplace.orgs.access import OrgAccess, Perm
 from marketplace.orgs.models import Invitation, Membership, Organisation, OrgKind, Role
+from marketplace.orgs.selectors import invitations_unanswered
 
 INVITATION_TTL = dt.timedelta(days=7)
 
@@ -106,18 +107,6 @@ def _release_owner(access: OrgAccess, membership: Membership) -> None:
         raise ValidationError(f"{membership.user.email} is the last owner: make someone else an owner first.")
 
 
-def _unanswered(organisation, email: str):
-    """Invitations to this address neither accepted nor revoked (expired ones included)."""
-    return Invitation.objects.filter(
-        organisation=organisation, email__iexact=email.strip(), accepted_at__isnull=True, revoked_at__isnull=True
-    )
-
-
-def pending_invitation(organisation, email: str) -> Invitation | None:
-    """The invitation to this address still waiting for an answer, which inviting it again replaces."""
-    return _unanswered(organisation, email).filter(expires_at__gt=timezone.now()).order_by("-created_at").first()
-
-
 @transaction.atomic
 def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_url: str = "") -> Invitation:
     """Invite someone by email. The token is mailed once and only its hash is stored."""
@@ -127,7 +116,7 @@ def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_u
     if Membership.objects.filter(organisation=access.organisation, user__email__iexact=email).exists():
         raise ValidationError({"email": f"{email} is already a member of {access.organisation.name}."})
     # Inviting again sends a new link and retires the old one: one pending invitation per address.
-    _unanswered(access.organisation, email).update(revoked_at=timezone.now(), replaced=True)
+    invitations_unanswered(access.organisation, email).update(revoked_at=timezone.now(), replaced=True)
     token = secrets.token_urlsafe(32)
     invitation = Invitation.objects.create(
         organisation=access.organisation,

@@ -20,7 +20,7 @@ from marketplace.orgs import services
 from marketplace.orgs.access import Perm, org_view
 from marketplace.orgs.forms import InviteForm, RegisterForm
 from marketplace.orgs.models import Invitation, Membership, OrgKind
-from marketplace.orgs.selectors import licensor_sales
+from marketplace.orgs.selectors import invitation_pending, licensor_sales
 from marketplace.web.feedback import report
 
 
@@ -71,7 +71,7 @@ def members(request: HttpRequest) -> HttpResponse:
         access.require(Perm.MANAGE_MEMBERS)
         form = InviteForm(request.POST, roles=roles)
         if form.is_valid():
-            replaced = services.pending_invitation(access.organisation, form.cleaned_data["email"])
+            replaced = invitation_pending(access.organisation, form.cleaned_data["email"])
             try:
                 invitation = services.invitation_create(
                     access=access,
