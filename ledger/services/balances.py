@@ -54,10 +54,53 @@ def _account(code: str, currency: str) -> Account:
 # query compilation, which cost more than the read itself (about 2.5 ms against 1 ms for a past balance).
 _BALANCE_SQL = "SELECT a.type, a.party_ref, {net} FROM ledger_account a WHERE a.code = %s AND a.currency = %s"
 _NET_NOW = "a.net"
-_NET_AS_OF_ENTRY = (
-    "COALESCE((SELECT p.balance_after FROM ledger_posting p WHERE p.account_id = a.id AND p.entry_id <= %s"
-    " ORDER BY p.entry_id DESC, p.leg_index DESC LIMIT 1), 0)"
+
+
+def _account_legs_sql(account: str, *, where: str, descending: bool = False, dated: bool = False) -> str:
+    """An account's legs in (entry, leg) order, as (entry_id, leg_index, amount, balance_after), from both forms
+    (ledger.models.entries), each read in order from its own index and merged.
+
+    ``where`` is a condition on ``{entry}`` and ``{leg}``; ``dated`` adds ``%(date_from)s``/``%(date_to)s``
+    (either may be NULL). The view cannot do this: a branch with a WHERE clause is not flattened into an
+    append, so PostgreSQL sorts the account's every leg before it takes the first.
+    """
+    order = "DESC" if descending else "ASC"
+    dates = (
+        " AND (%(date_from)s IS NULL OR {date} >= %(date_from)s) AND (%(date_to)s IS NULL OR {date} <= %(date_to)s)"
+        if dated
+        else ""
+    )
+    rows = (
+        "SELECT p.entry_id, p.leg_index, p.amount, p.balance_after FROM ledger_posting p"
+        + (" JOIN ledger_entry d ON d.id = p.entry_id" if dated else "")
+        + f" WHERE p.account_id = {account} AND "
+        + where.format(entry="p.entry_id", leg="p.leg_index")
+        + dates.format(date="d.effective_date")
+        + f" ORDER BY p.entry_id {order}, p.leg_index {order} LIMIT %(limit)s"
+    )
+    branches = [rows]
+    for leg, amount in ((0, "e.leg0_amount"), (1, "-e.leg0_amount")):
+        branches.append(
+            f"SELECT e.id, {leg}, {amount}, e.leg{leg}_balance_after FROM ledger_entry e"
+            f" WHERE e.leg{leg}_account_id = {account} AND "
+            + where.format(entry="e.id", leg=str(leg))
+            + dates.format(date="e.effective_date")
+            + f" ORDER BY e.id {order} LIMIT %(limit)s"
+        )
+    merged = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS b{i}" for i, branch in enumerate(branches))
+    # The first branch names the merged columns (SQLite takes no column list on a subquery's alias).
+    return (
+        f"SELECT m.entry_id, m.leg_index, m.amount, m.balance_after FROM ({merged}) AS m"
+        f" ORDER BY m.entry_id {order}, m.leg_index {order} LIMIT %(limit)s"
+    )
+
+
+_BALANCE_AS_OF_ENTRY = _account_legs_sql("%(account)s", where="{entry} <= %(entry)s", descending=True).replace(
+    "SELECT m.entry_id, m.leg_index, m.amount, m.balance_after", "SELECT m.balance_after", 1
 )
+# After the cursor: a row comparison, which a btree can seek to (an OR of two conditions scanned the account's
+# legs from the start).
+_STATEMENT_SQL = _account_legs_sql("%(account)s", where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True)
 _NET_AS_OF_DATE = (
     "COALESCE((SELECT SUM(d.net) FROM ledger_account_day d WHERE d.account_id = a.id AND d.day <= %s), 0)"
     " + CASE WHEN a.day <= %s THEN a.day_net ELSE 0 END"
@@ -81,8 +124,8 @@ def account_balance(
     if as_of_entry is not None:
         if type(as_of_entry) is not int or not 0 < as_of_entry <= BIGINT_MAX:
             raise ValueError(f"as_of_entry must be an entry id, not {as_of_entry!r}")
-        net_sql, params = _NET_AS_OF_ENTRY, [as_of_entry]
-    elif as_of_date is not None:
+        return _balance_as_of_entry(code, currency, as_of_entry)
+    if as_of_date is not None:
         net_sql, params = _NET_AS_OF_DATE, [as_of_date, as_of_date]
     else:
         net_sql, params = _NET_NOW, []
@@ -93,6 +136,19 @@ def account_balance(
         raise UnknownAccount(code, currency)
     type_, party_ref, net = row
     return AccountBalance(AccountRef(code, currency), AccountType(type_), int(net), party_ref=party_ref)
+
+
+def _balance_as_of_entry(code: str, currency: str, entry_id: int) -> AccountBalance:
+    with connection.cursor() as cursor:
+        cursor.execute(_BALANCE_SQL.format(net="a.id"), [code, currency])
+        row = cursor.fetchone()
+        if row is None:
+            raise UnknownAccount(code, currency)
+        type_, party_ref, account_id = row
+        cursor.execute(_BALANCE_AS_OF_ENTRY, {"account": account_id, "entry": entry_id, "limit": 1})
+        found = cursor.fetchone()
+    net = int(found[0]) if found else 0
+    return AccountBalance(AccountRef(code, currency), AccountType(type_), net, party_ref=party_ref)
 
 
 def account_balances(*, code_prefix: str | None = None, party_ref: str | None = None) -> list[AccountBalance]:
@@ -186,27 +242,28 @@ def account_statement(
     _checked_date("date_from", date_from)
     _checked_date("date_to", date_to)
     account = _account(code, currency)
-    queryset = Posting.objects.filter(account_id=account.pk).select_related("entry")
-    after = _decode_cursor(cursor)
-    if after is not None:
-        entry_id, leg = after
-        queryset = queryset.filter(entry_id__gt=entry_id) | queryset.filter(entry_id=entry_id, leg_index__gt=leg)
-    if date_from is not None:
-        queryset = queryset.filter(entry__effective_date__gte=date_from)
-    if date_to is not None:
-        queryset = queryset.filter(entry__effective_date__lte=date_to)
-    rows = list(queryset.order_by("entry_id", "leg_index")[: limit + 1])
+    after = _decode_cursor(cursor) or (0, 0)
+    with connection.cursor() as db:
+        db.execute(
+            _STATEMENT_SQL,
+            {"account": account.pk, "entry": after[0], "leg": after[1], "limit": limit + 1,
+             "date_from": date_from, "date_to": date_to},
+        )  # fmt: skip
+        rows = db.fetchall()
+    entries = JournalEntry.objects.only("effective_date", "posted_at", "description").in_bulk(
+        {r[0] for r in rows[:limit]}
+    )
     lines = [
         StatementLine(
-            entry_id=p.entry_id,
-            leg_index=p.leg_index,
-            effective_date=p.entry.effective_date,
-            posted_at=p.entry.posted_at,
-            description=p.entry.description,
-            amount=p.amount,
-            balance_after=p.balance_after,
+            entry_id=entry_id,
+            leg_index=leg_index,
+            effective_date=entries[entry_id].effective_date,
+            posted_at=entries[entry_id].posted_at,
+            description=entries[entry_id].description,
+            amount=amount,
+            balance_after=balance_after,
         )
-        for p in rows[:limit]
+        for entry_id, leg_index, amount, balance_after in rows[:limit]
     ]
     next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
     return StatementPage(AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor)

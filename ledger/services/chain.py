@@ -320,7 +320,7 @@ def _check_running_balances(limit: int = 100) -> list[VerifyProblem]:
             SELECT p.entry_id, p.leg_index, a.code, a.currency, p.balance_after, p.running
               FROM (SELECT entry_id, leg_index, account_id, balance_after,
                            SUM(amount) OVER (PARTITION BY account_id ORDER BY entry_id, leg_index) AS running
-                      FROM ledger_posting) p
+                      FROM ledger_leg) p
               JOIN ledger_account a ON a.id = p.account_id
              WHERE p.balance_after <> p.running
              ORDER BY p.entry_id, p.leg_index

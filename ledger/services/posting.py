@@ -41,7 +41,7 @@ from ledger.errors import (
     UnbalancedEntry,
     UnknownAccount,
 )
-from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting
+from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting, PostingRow
 from ledger.money import BIGINT_MAX, CURRENCY_EXPONENTS
 from ledger.services import _hashing
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
@@ -57,6 +57,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _T = TypeVar("_T")
 BULK_CHUNK = 5_000  # entries per round trip, at most
 PIPELINE_MIN = 1_000  # smaller batches go in one round trip, without a preparing thread
+PIPELINE_FIRST = 500  # a larger batch's first chunk: its preparation is not hidden
 
 
 @dataclass(slots=True)
@@ -452,7 +453,7 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
                 for _, p in new
             ]
         )
-        postings: list[Posting] = []
+        postings: list[PostingRow] = []
         balances = {key: a.net for key, a in accounts.items()}
         deltas: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         day_deltas: dict[tuple[int, dt.date], list[int]] = defaultdict(lambda: [0, 0])
@@ -468,7 +469,7 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
                 day[0] += leg.amount
                 day[1] += 1
                 postings.append(
-                    Posting(
+                    PostingRow(
                         entry_id=entry.pk,
                         leg_index=index,
                         leg_count=len(p.legs),
@@ -478,7 +479,7 @@ def _post_orm_once(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list[P
                         balance_after=balances[ref],
                     )
                 )
-        Posting.objects.bulk_create(postings, batch_size=2000)
+        PostingRow.objects.bulk_create(postings, batch_size=2000)
         for ref, (delta, count) in deltas.items():
             Account.objects.filter(pk=accounts[ref].pk).update(
                 net=F("net") + delta, posting_count=F("posting_count") + count
@@ -564,14 +565,17 @@ class _Batcher:
         return _Chunk(unique, mirror, params)
 
 
-def _chunk_size(count: int) -> int:
-    # Four chunks or more for a large batch, so that preparing the next one hides
-    # behind the database's work on this one; one chunk for a small batch. More,
-    # smaller chunks hid little more and rewrote each touched day-total row once
-    # per chunk, bloating that table for as-of-date reads.
+def _chunks(entries: Sequence[NewEntry]) -> list[Sequence[NewEntry]]:
+    """A small batch goes in one round trip. A large one goes as a short first chunk, whose preparation nothing
+    hides, then four chunks or more, each prepared while the database writes the one before. More, smaller
+    chunks hid little more and rewrote each touched day-total row once per chunk, bloating that table for
+    as-of-date reads."""
+    count = len(entries)
     if count <= PIPELINE_MIN:
-        return count
-    return min(BULK_CHUNK, -(-count // 4))
+        return [entries]
+    first = PIPELINE_FIRST
+    size = min(BULK_CHUNK, -(-(count - first) // 4))
+    return [entries[:first]] + [entries[start : start + size] for start in range(first, count, size)]
 
 
 # The advisory lock that keyed calls share and that a batch sent in several chunks, or one that reverses
@@ -617,8 +621,7 @@ def _post_many(entries: Sequence[NewEntry], posted_at: dt.datetime) -> list[Post
             return _post_pg(chunk.unique, posted_at, chunk.params)
         return _post_orm(chunk.unique, posted_at)
 
-    size = _chunk_size(len(entries))
-    parts = [entries[start : start + size] for start in range(0, len(entries), size)]
+    parts = _chunks(entries)
     results: list[PostedEntry] = []
     mirror: list[int] = []
     if len(parts) == 1:

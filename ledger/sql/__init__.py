@@ -50,6 +50,7 @@ ADDED_TRIGGERS = {
             "ledger_account_day_no_replace", "ledger_period_close_no_replace", "ledger_chain_seal_no_replace",
             "ledger_chain_block_no_replace", "ledger_entry_date_canonical", "ledger_posting_amount_integer",
         },
+        "0022_two_leg_entries_on_their_row": {"ledger_entry_legs_as_rows"},
     },
 }  # fmt: skip
 

@@ -62,6 +62,8 @@ CREATE TRIGGER ledger_account_fixed BEFORE UPDATE OF code, currency, type, id, f
     FOR EACH ROW EXECUTE FUNCTION ledger_account_fixed();
 
 -- Balance: checked at COMMIT; closed periods: checked per INSERT statement.
+-- Migrations 0020 and 0022 recreate ledger_entry_balanced with a WHEN clause: only entries whose legs are
+-- rows, and not checked in batch, are checked one by one.
 -- The functions live in postgresql_posting.sql, which is replaced in place.
 CREATE CONSTRAINT TRIGGER ledger_entry_balanced AFTER INSERT ON ledger_entry
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_check_balanced();

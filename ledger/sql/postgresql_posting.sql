@@ -22,8 +22,10 @@
 -- the start, which would make a large batch quadratic. Accounts come once each
 -- (p_acc_code, p_acc_currency) and legs name them by 1-based ordinal
 -- (p_leg_acc): matching every leg's code and currency cost a tenth of a batch.
--- Idempotency rides on the unique index (ON CONFLICT DO NOTHING) instead of a
--- lookup before the insert: the index is probed once either way.
+-- Keys are looked up before the insert (a replay's legs must stay out of the
+-- running balances written into two-leg rows); a key that a concurrent poster
+-- commits in between fails the insert on the unique index, and the caller's
+-- retry takes the replay path.
 -- A batch refused for a closed period or a reversal names a key conflict first,
 -- as the single-entry function and the ORM engine do: only on that path, so a
 -- batch that posts pays nothing for it.
@@ -55,6 +57,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n int := cardinality(p_keys);
     v_ids_by_ordinal bigint[];  -- account ids in p_acc_code's order
+    v_net_by_ordinal bigint[];  -- their nets, as locked
+    v_distinct bigint;
     v_acc bigint[];             -- each leg's account id
     v_any_forbid boolean;
     v_closed date;
@@ -63,6 +67,11 @@ DECLARE
     v_dates date[] := p_effective_dates;                    -- replays report their stored date
     v_replays int := 0;
     v_ids bigint[];
+    v_bal bigint[];             -- each leg's running balance
+    v_cur_no int[];             -- per account ordinal: its currency's number within the call
+    v_first int[];              -- per entry: the ordinal of its first leg
+    v_pair boolean[];           -- per entry: its two legs go on its own row
+    v_only_pairs boolean;
 BEGIN
     -- 0. Keys are claimed in key order within a call (step 4), so keyed calls
     --    cannot wait on each other's keys in a cycle. Reversals are claimed in
@@ -86,13 +95,14 @@ BEGIN
     WITH wanted AS MATERIALIZED (
         SELECT DISTINCT code, cur FROM unnest(p_acc_code, p_acc_currency) AS w(code, cur)
     ), locked AS MATERIALIZED (
-        SELECT a.id, a.code, a.currency, a.forbid_negative
+        SELECT a.id, a.code, a.currency, a.forbid_negative, a.net
           FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
          ORDER BY a.id
            FOR UPDATE OF a
     )
-    SELECT array_agg(locked.id ORDER BY w.i), bool_or(locked.forbid_negative)
-      INTO v_ids_by_ordinal, v_any_forbid
+    SELECT array_agg(locked.id ORDER BY w.i), array_agg(locked.net ORDER BY w.i), bool_or(locked.forbid_negative),
+           count(DISTINCT locked.id)
+      INTO v_ids_by_ordinal, v_net_by_ordinal, v_any_forbid, v_distinct
       FROM unnest(p_acc_code, p_acc_currency) WITH ORDINALITY AS w(code, cur, i)
       LEFT JOIN locked ON locked.code = w.code AND locked.currency = w.cur;
     IF array_position(v_ids_by_ordinal, NULL) IS NOT NULL THEN
@@ -111,6 +121,9 @@ BEGIN
     IF array_position(v_acc, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ledger_post_entries: leg % names no account (ordinal %)', array_position(v_acc, NULL),
             p_leg_acc[array_position(v_acc, NULL)];
+    END IF;
+    IF v_distinct <> cardinality(v_ids_by_ordinal) THEN  -- step 6 sums per ordinal
+        RAISE EXCEPTION 'ledger_post_entries: an account is listed twice';
     END IF;
 
     -- 2. Closed periods and reversals. Replays are allowed into closed periods,
@@ -146,32 +159,20 @@ BEGIN
     --    account the order of entry ids is the order of its running balance.
     SELECT array_agg(nextval('ledger_entry_id_seq') ORDER BY i) INTO v_ids FROM generate_series(1, n) AS i;
 
-    -- 4. Entries. A key that exists already (or is committed meanwhile by a
-    --    concurrent poster) is skipped here and handled as a replay below.
-    --    Rows go in key order, then in order of the entry they reverse (their
-    --    ids are fixed above): two batches that share keys or reversals then
-    --    wait on them in one order, as posters do on accounts, instead of
-    --    deadlocking when they list them in opposite orders.
-    WITH ins AS (
-        INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
-                                  request_hash, content_hash, leg_count, reverses_id, checked_in_batch)
-        SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, e.meta, e.key, e.rh, e.ch, e.lc, e.rev, true
-          FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
-                      p_metadata, p_reverses, p_leg_counts)
-               WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
-         ORDER BY e.key COLLATE "C", e.rev
-        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-        RETURNING 1
-    )
-    SELECT n - count(*) INTO v_replays FROM ins;
-
-    -- 5. Replays return the stored entry; a different payload is refused.
-    IF v_replays > 0 THEN
+    -- 4. Replays return the stored entry; a different payload is refused. Found
+    --    before anything is written, because a two-leg entry's running
+    --    balances go into its own row. A key committed meanwhile by a
+    --    concurrent poster makes the insert below fail on the unique index,
+    --    and the caller runs the call again, which then finds it here.
+    IF cardinality(array_remove(p_keys, NULL)) > 0 THEN
         FOR v_bad IN
+            -- One index probe per key (LIMIT keeps the subquery apart): as a join, PostgreSQL
+            -- hashed every keyed entry ever posted.
             SELECT k.i, e.id, k.key, e.effective_date, e.request_hash = k.rh AS same
               FROM unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i)
-              JOIN ledger_entry e ON e.idempotency_key = k.key
-             WHERE k.key IS NOT NULL AND e.id <> v_ids[k.i]
+             CROSS JOIN LATERAL (SELECT s.id, s.effective_date, s.request_hash FROM ledger_entry s
+                                  WHERE s.idempotency_key = k.key LIMIT 1) e
+             WHERE k.key IS NOT NULL
              ORDER BY k.i
         LOOP
             IF NOT v_bad.same THEN
@@ -180,11 +181,12 @@ BEGIN
             END IF;
             v_existing[v_bad.i] := v_bad.id;
             v_dates[v_bad.i] := v_bad.effective_date;
+            v_replays := v_replays + 1;
         END LOOP;
     END IF;
 
     IF v_replays < n THEN
-        -- 6. No-overdraft accounts: check every running balance, not only the last.
+        -- 5. No-overdraft accounts: check every running balance, not only the last.
         IF v_any_forbid THEN
             -- Named as one post names it: the balance just before the entry (after the batch's earlier
             -- entries), and the first running balance that breaks the rule.
@@ -208,14 +210,68 @@ BEGIN
             END IF;
         END IF;
 
-        -- 7. Postings; their running balance reads each account's net before
-        --    step 8 moves it.
-        INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
-        SELECT v_ids[l.e], l.li, p_leg_counts[l.e], l.acc, a.currency, l.amt,
-               a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY v_ids[l.e], l.li)
-          FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) AS l(e, li, acc, amt)
-          JOIN ledger_account a ON a.id = l.acc
-         WHERE v_existing[l.e] = 0;
+        -- 6. Each leg's running balance from its account's net as locked in
+        --    step 1, in entry and leg order (entry ids ascend with the
+        --    ordinal); 0 for a replay's legs.
+        SELECT array_agg(b.bal ORDER BY b.o) INTO v_bal
+          FROM (SELECT l.o, CASE WHEN v_existing[l.e] = 0
+                                 THEN v_net_by_ordinal[l.ax] + sum(CASE WHEN v_existing[l.e] = 0 THEN l.amt END)
+                                      OVER (PARTITION BY l.ax ORDER BY l.e, l.li) ELSE 0 END AS bal
+                  FROM unnest(p_leg_entry, p_leg_index, p_leg_acc, p_leg_amount)
+                       WITH ORDINALITY AS l(e, li, ax, amt, o)) b;
+
+        -- Which entries keep their two legs on their own row (ADR 0012): two
+        -- legs, in order, in one currency, moving opposite amounts. Anything
+        -- else (including a malformed call) goes to posting rows, where the
+        -- balance check at COMMIT judges it. v_first: each entry's first leg.
+        SELECT array_agg(c.cur_no ORDER BY c.ax) INTO v_cur_no
+          FROM (SELECT u.ax, dense_rank() OVER (ORDER BY u.cur) AS cur_no
+                  FROM unnest(p_acc_currency) WITH ORDINALITY AS u(cur, ax)) c;
+        SELECT array_agg(f.first ORDER BY f.i),
+               array_agg(coalesce(f.lc = 2 AND p_leg_entry[f.first] = f.i AND p_leg_entry[f.first + 1] = f.i
+                                  AND p_leg_index[f.first] = 0 AND p_leg_index[f.first + 1] = 1
+                                  AND p_leg_amount[f.first] = -p_leg_amount[f.first + 1]
+                                  AND v_cur_no[p_leg_acc[f.first]] = v_cur_no[p_leg_acc[f.first + 1]], false)
+                         ORDER BY f.i),
+               bool_and(f.lc = 2) AND count(*) = n
+          INTO v_first, v_pair, v_only_pairs
+          FROM (SELECT u.i, u.lc, (sum(u.lc) OVER (ORDER BY u.i) - u.lc + 1)::int AS first
+                  FROM unnest(p_leg_counts) WITH ORDINALITY AS u(lc, i)) f;
+        v_only_pairs := v_only_pairs AND array_position(v_pair, false) IS NULL;
+
+        -- 7. Entries, in key order, then in order of the entry they reverse
+        --    (their ids are fixed above): two batches that share keys or
+        --    reversals then wait on them in one order, as posters do on
+        --    accounts, instead of deadlocking when they list them in opposite
+        --    orders.
+        INSERT INTO ledger_entry (id, effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count, reverses_id, checked_in_batch, tx,
+                                  leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
+                                  leg0_balance_after, leg1_balance_after)
+        SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, e.meta, e.key, e.rh, e.ch, e.lc, e.rev, true,
+               pg_current_xact_id()::text::bigint,  -- the column's default, computed once
+               CASE WHEN v_pair[e.i] THEN v_acc[v_first[e.i]] END,
+               CASE WHEN v_pair[e.i] THEN v_acc[v_first[e.i] + 1] END,
+               cur.cur,
+               CASE WHEN v_pair[e.i] THEN p_leg_amount[v_first[e.i]] END,
+               CASE WHEN v_pair[e.i] THEN v_bal[v_first[e.i]] END,
+               CASE WHEN v_pair[e.i] THEN v_bal[v_first[e.i] + 1] END
+          FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
+                      p_metadata, p_reverses, p_leg_counts)
+               WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
+          LEFT JOIN unnest(p_acc_currency) WITH ORDINALITY AS cur(cur, ax)
+            ON v_pair[e.i] AND cur.ax = p_leg_acc[v_first[e.i]]
+         WHERE v_existing[e.i] = 0
+         ORDER BY e.key COLLATE "C", e.rev;
+
+        -- Postings, for the entries whose legs are rows.
+        IF NOT v_only_pairs THEN
+            INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+            SELECT v_ids[l.e], l.li, p_leg_counts[l.e], l.acc, a.currency, l.amt, v_bal[l.o]
+              FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) WITH ORDINALITY AS l(e, li, acc, amt, o)
+              JOIN ledger_account a ON a.id = l.acc
+             WHERE v_existing[l.e] = 0 AND NOT v_pair[l.e];
+        END IF;
 
         -- 8. Stored balances.
         UPDATE ledger_account a
@@ -239,9 +295,11 @@ BEGIN
               FROM delta WHERE ad.account_id = delta.acc AND ad.day = delta.day
             RETURNING ad.account_id, ad.day
         )
+        -- NOT IN over the updated keys is a hashed subplan; NOT EXISTS was a nested loop over both CTEs, which
+        -- took 120 ms for a chunk spanning two years of days.
         INSERT INTO ledger_account_day (account_id, day, net, postings)
         SELECT delta.acc, delta.day, delta.s, delta.c FROM delta
-         WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.account_id = delta.acc AND u.day = delta.day);
+         WHERE (delta.acc, delta.day) NOT IN (SELECT u.account_id, u.day FROM updated u);
     END IF;
 
     RETURN QUERY
@@ -337,18 +395,35 @@ BEGIN
         END IF;
     END IF;
 
-    -- The id comes from the sequence now, after the account locks.
-    INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
-                              request_hash, content_hash, leg_count, reverses_id)
-    VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
-            p_request_hash, p_content_hash, n, p_reverses)
-    RETURNING id INTO v_id;
+    -- The id comes from the sequence now, after the account locks. Two legs in one currency that move
+    -- opposite amounts go on the entry's own row (ADR 0012), with their running balances; other entries
+    -- get posting rows, and the balance check at COMMIT.
+    IF n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2] THEN
+        INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count, reverses_id,
+                                  leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
+                                  leg0_balance_after, leg1_balance_after)
+        SELECT p_effective_date, p_posted_at, p_description, p_metadata, p_key,
+               p_request_hash, p_content_hash, n, p_reverses,
+               a0.id, a1.id, p_leg_currency[1], p_leg_amount[1],
+               a0.net + p_leg_amount[1],
+               CASE WHEN a0.id = a1.id THEN a0.net ELSE a1.net + p_leg_amount[2] END
+          FROM ledger_account a0, ledger_account a1
+         WHERE a0.id = v_acc[1] AND a1.id = v_acc[2]
+        RETURNING id INTO v_id;
+    ELSE
+        INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
+                                  request_hash, content_hash, leg_count, reverses_id)
+        VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
+                p_request_hash, p_content_hash, n, p_reverses)
+        RETURNING id INTO v_id;
 
-    INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
-    SELECT v_id, (l.i - 1)::smallint, n, l.acc, l.cur, l.amt,
-           a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i)
-      FROM unnest(v_acc, p_leg_currency, p_leg_amount) WITH ORDINALITY AS l(acc, cur, amt, i)
-      JOIN ledger_account a ON a.id = l.acc;
+        INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
+        SELECT v_id, (l.i - 1)::smallint, n, l.acc, l.cur, l.amt,
+               a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i)
+          FROM unnest(v_acc, p_leg_currency, p_leg_amount) WITH ORDINALITY AS l(acc, cur, amt, i)
+          JOIN ledger_account a ON a.id = l.acc;
+    END IF;
 
     IF v_day_work THEN
         -- Another day: flush older buckets, and write back-dated movement straight to the day rows.
@@ -422,15 +497,22 @@ CREATE OR REPLACE FUNCTION ledger_entry_batch_check_balanced() RETURNS trigger L
 DECLARE
     v_bad record;
 BEGIN
+    -- One grouping over the range's entries and postings together, without a join: with a join, PostgreSQL
+    -- chose a nested loop whenever its statistics put the range's row-form entries at one, which took
+    -- seconds for a range of thousands. A posting group without its entry row belongs to an entry checked
+    -- some other way, and is left to that check.
     FOR v_bad IN EXECUTE format($q$
-        SELECT e.id, e.leg_count
-          FROM @ledger_schema@.ledger_entry e
-          LEFT JOIN (SELECT entry_id, count(*) AS legs, sum(amount) AS net, min(currency) = max(currency) AS one
-                       FROM @ledger_schema@.ledger_posting WHERE entry_id BETWEEN %1$s AND %2$s GROUP BY entry_id) p
-            ON p.entry_id = e.id
-         WHERE e.id BETWEEN %1$s AND %2$s AND e.checked_in_batch
-           AND (p.entry_id IS NULL OR p.legs <> e.leg_count OR p.net <> 0 OR NOT p.one)
-         ORDER BY e.id$q$, NEW.lo, NEW.hi)
+        SELECT x.id, min(x.lc)::smallint AS leg_count
+          FROM (SELECT e.id, e.leg_count AS lc, 0 AS legs, 0::bigint AS amount, NULL::text AS currency
+                  FROM @ledger_schema@.ledger_entry e
+                 WHERE e.id BETWEEN %1$s AND %2$s AND e.checked_in_batch AND e.leg0_account_id IS NULL
+                UNION ALL
+                SELECT p.entry_id, NULL, 1, p.amount, p.currency
+                  FROM @ledger_schema@.ledger_posting p WHERE p.entry_id BETWEEN %1$s AND %2$s) x
+         GROUP BY x.id
+        HAVING count(x.lc) > 0
+           AND (sum(x.legs) <> min(x.lc) OR sum(x.amount) <> 0 OR min(x.currency) <> max(x.currency))
+         ORDER BY x.id$q$, NEW.lo, NEW.hi)
     LOOP
         PERFORM ledger_entry_assert_balanced(v_bad.id, v_bad.leg_count);
     END LOOP;
@@ -503,8 +585,23 @@ BEGIN
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
     END IF;
+    -- A two-leg entry on its own row names its accounts there: each exists, in the entry's currency.
+    SELECT n.id, n.leg0_account_id, n.leg1_account_id, n.leg_currency INTO v_bad
+      FROM new_entries n
+     WHERE n.leg0_account_id IS NOT NULL
+       AND (NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
+                         WHERE a.id = n.leg0_account_id AND a.currency = n.leg_currency)
+            OR NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
+                            WHERE a.id = n.leg1_account_id AND a.currency = n.leg_currency))
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entry % names account % or % in %, which does not exist or has another currency',
+            v_bad.id, v_bad.leg0_account_id, v_bad.leg1_account_id, v_bad.leg_currency
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- Entries whose legs are rows, checked in batch: one range row (a two-leg entry balances by construction).
     INSERT INTO @ledger_schema@.ledger_entry_batch (lo, hi)
-    SELECT min(id), max(id) FROM new_entries WHERE checked_in_batch HAVING count(*) > 0;
+    SELECT min(id), max(id) FROM new_entries WHERE checked_in_batch AND leg0_account_id IS NULL HAVING count(*) > 0;
     RETURN NULL;
 END $$;
 
@@ -522,7 +619,8 @@ END $$;
 
 -- Posting references, one set-based check per INSERT statement (ADR 0005):
 -- each posting's entry exists, was written by this transaction and declares
--- the posting's leg count; its account exists with the posting's currency.
+-- the posting's leg count (and keeps no legs on its own row); its account exists
+-- with the posting's currency.
 -- A large statement's postings usually cover a compact run of entry ids (a
 -- bulk chunk), so those entries are read as one id range and hash-joined: a
 -- probe per posting cost a bulk post about a tenth of its time. That query is
@@ -543,10 +641,12 @@ BEGIN
     IF v_rows > 64 AND v_hi - v_lo <= 4 * v_rows THEN
         EXECUTE format($q$
             SELECT min(l.entry_id) FILTER (WHERE e.id IS NULL OR e.leg_count <> l.leg_count
-                                              OR l.leg_count <> l.max_leg_count OR e.tx IS DISTINCT FROM %s)
+                                              OR l.leg_count <> l.max_leg_count OR e.tx IS DISTINCT FROM %s
+                                              OR e.leg0_account_id IS NOT NULL)
               FROM (SELECT entry_id, min(leg_count) AS leg_count, max(leg_count) AS max_leg_count
                       FROM new_postings GROUP BY entry_id) l
-              LEFT JOIN (SELECT id, leg_count, tx FROM @ledger_schema@.ledger_entry WHERE id BETWEEN %s AND %s) e
+              LEFT JOIN (SELECT id, leg_count, tx, leg0_account_id
+                           FROM @ledger_schema@.ledger_entry WHERE id BETWEEN %s AND %s) e
                 ON e.id = l.entry_id$q$, v_tx, v_lo, v_hi) INTO v_first_bad;
         IF v_first_bad IS NULL AND NOT EXISTS (
             SELECT 1 FROM (SELECT DISTINCT account_id, currency FROM new_postings) n
@@ -558,18 +658,20 @@ BEGIN
     -- Probe per posting; also names the bad posting when the range found one.
     SELECT n.entry_id, n.leg_index,
            e.id IS NULL AS no_entry, e.leg_count <> n.leg_count AS wrong_legs,
-           e.tx IS DISTINCT FROM v_tx AS old_entry
+           e.tx IS DISTINCT FROM v_tx AS old_entry, e.leg0_account_id IS NOT NULL AS on_row
       INTO v_bad
       FROM new_postings n
       LEFT JOIN @ledger_schema@.ledger_entry e ON e.id = n.entry_id
       LEFT JOIN @ledger_schema@.ledger_account a ON a.id = n.account_id AND a.currency = n.currency
      WHERE e.id IS NULL OR e.leg_count <> n.leg_count OR e.tx IS DISTINCT FROM v_tx OR a.id IS NULL
+        OR e.leg0_account_id IS NOT NULL
      LIMIT 1;
     IF FOUND THEN
         RAISE EXCEPTION 'ledger: posting % of entry % is invalid: %', v_bad.leg_index, v_bad.entry_id,
             CASE WHEN v_bad.no_entry THEN 'no such entry'
                  WHEN v_bad.wrong_legs THEN 'its leg count differs from the entry''s'
                  WHEN v_bad.old_entry THEN 'postings can only be written with their entry, in the same transaction'
+                 WHEN v_bad.on_row THEN 'its entry keeps its two legs on its own row'
                  ELSE 'its account does not exist or has another currency' END
             USING ERRCODE = 'foreign_key_violation';
     END IF;
