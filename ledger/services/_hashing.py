@@ -39,17 +39,23 @@ def entry_body(
     reverses: int | None,
     legs: Iterable[tuple[str, str, int]],
     metadata_json: str | None = None,
+    legs_json: str | None = None,
 ) -> str:
     """``_dumps([description, metadata, reverses, legs])``, written out by hand: the encoder's generic walk was
     most of the Python cost of preparing a bulk post. ``metadata_json``, when the caller has it, is
-    ``canonical_json(metadata)``; tests/ledger/test_hashing.py holds both spellings to the encoder's."""
-    legs_json = ",".join(
-        [f"[{encode_basestring(account)},{encode_basestring(currency)},{amount}]" for account, currency, amount in legs]
-    )
+    ``canonical_json(metadata)``; ``legs_json``, the legs joined by commas, each ``leg_json_prefix(account,
+    currency)`` + amount + ``]``. tests/ledger/test_hashing.py holds these spellings to the encoder's."""
+    if legs_json is None:
+        legs_json = ",".join([f"{leg_json_prefix(account, currency)}{amount}]" for account, currency, amount in legs])
     if metadata_json is None:
         metadata_json = _dumps(metadata)
     reversal = "null" if reverses is None else str(reverses)
     return f"[{encode_basestring(description)},{metadata_json},{reversal},[{legs_json}]]"
+
+
+def leg_json_prefix(account: str, currency: str) -> str:
+    """A leg's JSON up to its amount: ``["account","EUR",``."""
+    return f"[{encode_basestring(account)},{encode_basestring(currency)},"
 
 
 def request_hash(*, effective_date: dt.date | None, body: str) -> str:

@@ -87,23 +87,24 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         raise InvalidEntry("an entry needs at least two legs")
     if len(legs) > MAX_LEGS:
         raise InvalidEntry(f"an entry may have at most {MAX_LEGS} legs")
-    sums: dict[str, int] = defaultdict(int)
+    sums: dict[str, int] = {}
+    leg_json: list[str] = []
     for i, leg in enumerate(legs):
         if type(leg) is not Leg:
             raise InvalidEntry(f"leg {i} is not a ledger.types.Leg")
-        if type(leg.amount) is not int:
-            raise InvalidEntry(f"leg {i}: amount must be an int of minor units, not {type(leg.amount).__name__}")
-        if leg.amount == 0:
+        amount = leg.amount
+        if type(amount) is not int:
+            raise InvalidEntry(f"leg {i}: amount must be an int of minor units, not {type(amount).__name__}")
+        if amount == 0:
             raise InvalidEntry(f"leg {i}: amount must not be zero")
-        if not -MAX_AMOUNT <= leg.amount <= MAX_AMOUNT:
+        if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
             raise InvalidEntry(f"leg {i}: amount must be at most {MAX_AMOUNT:,} minor units either way")
-        if type(leg.account) is not str or not leg.account:
-            raise InvalidEntry(f"leg {i}: account code is missing")
-        if _UNSTORABLE.search(leg.account):
-            raise InvalidEntry(f"leg {i}: the account code holds a NUL character or a lone surrogate")
-        if leg.currency not in CURRENCY_EXPONENTS:
-            raise InvalidEntry(f"leg {i}: {leg.currency!r} is not an ISO 4217 currency code")
-        sums[leg.currency] += leg.amount
+        account, currency = leg.account, leg.currency
+        prefix = _CHECKED_REFS.get((account, currency)) if type(account) is str and type(currency) is str else None
+        if prefix is None:
+            prefix = _checked_ref(i, account, currency)
+        leg_json.append(f"{prefix}{amount}]")
+        sums[currency] = sums.get(currency, 0) + amount
     imbalances = {cur: amount for cur, amount in sums.items() if amount}
     if imbalances:
         raise UnbalancedEntry(imbalances)
@@ -151,7 +152,8 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         metadata=metadata,
         metadata_json=metadata_json,  # what the metadata reads back as: canonical, and stable through that trip
         reverses=reverses,
-        legs=[(leg.account, leg.currency, leg.amount) for leg in legs],
+        legs=(),
+        legs_json=",".join(leg_json),
     )
     return _Prepared(
         key=entry.idempotency_key,
@@ -166,6 +168,26 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         reverses=reverses,
         legs=legs,
     )
+
+
+# (account, currency) pairs already checked, with the start of their legs' JSON in the entry body: a batch names a
+# few accounts many times, and checking and encoding each leg's text was most of the cost of preparing it.
+_CHECKED_REFS: dict[tuple[str, str], str] = {}
+
+
+def _checked_ref(i: int, account, currency) -> str:
+    if type(account) is not str or not account:
+        raise InvalidEntry(f"leg {i}: account code is missing")
+    if _UNSTORABLE.search(account):
+        raise InvalidEntry(f"leg {i}: the account code holds a NUL character or a lone surrogate")
+    if not isinstance(currency, str) or currency not in CURRENCY_EXPONENTS:
+        raise InvalidEntry(f"leg {i}: {currency!r} is not an ISO 4217 currency code")
+    prefix = _hashing.leg_json_prefix(account, currency)
+    if type(currency) is str:  # only exact strings are trusted on sight next time
+        if len(_CHECKED_REFS) >= 10_000:
+            _CHECKED_REFS.clear()
+        _CHECKED_REFS[(account, currency)] = prefix
+    return prefix
 
 
 def _stored_float(text: str) -> float:
@@ -198,7 +220,7 @@ def _engine() -> str:
 # --- PostgreSQL engine ----------------------------------------------------------
 
 _PG_SQL = (
-    "SELECT ord, entry_id, created, effective_date FROM ledger_post_entries("
+    "SELECT entry_ids, replayed, replayed_dates FROM ledger_post_entries("
     "%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::jsonb[], %s::bigint[], %s::smallint[], "
     "%s::timestamptz, %s::text[], %s::text[], %s::int[], %s::smallint[], %s::int[], %s::bigint[])"
 )
@@ -253,7 +275,7 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
         _plain_array([p.content_hash for p in batch]),
         _plain_array([p.effective_date.isoformat() for p in batch]),
         _text_array([p.description for p in batch]),
-        _text_array([p.metadata_json for p in batch]),
+        None if all(p.metadata_json == "{}" for p in batch) else _text_array([p.metadata_json for p in batch]),
         _plain_array(["NULL" if p.reverses is None else str(p.reverses) for p in batch]),
         _plain_array([str(len(p.legs)) for p in batch]),
         posted_at.isoformat(),
@@ -366,10 +388,16 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
     if single:
         entry_id, created, eff = rows[0]
         return [PostedEntry(id=entry_id, idempotency_key=batch[0].key, effective_date=eff, created=created)]
-    rows.sort()
+    ids, replayed, replayed_dates = rows[0]
+    stored_dates = dict(zip(replayed, replayed_dates, strict=True))
     return [
-        PostedEntry(id=entry_id, idempotency_key=batch[ordinal - 1].key, effective_date=eff, created=created)
-        for ordinal, entry_id, created, eff in rows
+        PostedEntry(
+            id=entry_id,
+            idempotency_key=p.key,
+            effective_date=stored_dates.get(ordinal, p.effective_date),
+            created=ordinal not in stored_dates,
+        )
+        for ordinal, (entry_id, p) in enumerate(zip(ids, batch, strict=True), start=1)
     ]
 
 
