@@ -10,6 +10,7 @@ from ledger import services as ledger
 from ledger.models import Account, JournalEntry, Posting, PostingRow
 from ledger.types import NewEntry, credit, debit
 from tests.fixtures.ledger import eur, open_chart
+from tests.fixtures.threads import HeldTransaction
 
 REFUSED = (IntegrityError, DatabaseError)
 
@@ -200,3 +201,17 @@ def test_a_raw_two_leg_row_passes_the_balance_check_but_not_verification(chart):
     kinds = {(p.kind, p.entry_id) for p in ledger.chain_verify().problems}
     assert ("running", entry) in kinds
     assert JournalEntry.objects.filter(pk=entry, effective_date=dt.date.today()).exists()
+
+
+def test_a_batch_waiting_on_another_that_posts_its_keys_replays_them(chart):
+    """Keys are looked up once the accounts are locked: a batch that waited for the same keys' first poster finds
+    them committed and replays them, instead of writing running balances for entries it does not post."""
+    batch = [two_legs(5, key="w1"), three_legs(20, key="w2"), two_legs(6, key="w3")]
+    holder = HeldTransaction(lambda: ledger.entries_post(batch))
+    holder.commit(after=0.5)
+    again = ledger.entries_post(batch)
+    holder.join()
+    assert [(p.id, p.created) for p in again] == [(p.id, False) for p in holder.result]
+    assert JournalEntry.objects.count() == 3
+    assert ledger.account_balance("cash:stripe", "EUR").net == 31
+    assert ledger.chain_verify().ok
