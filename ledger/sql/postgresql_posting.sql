@@ -341,6 +341,7 @@ LANGUAGE plpgsql AS $$
 DECLARE
     n smallint := cardinality(p_leg_code);
     v_acc bigint[];
+    v_net bigint[];
     v_any_forbid boolean;
     v_closed date;
     v_bad record;
@@ -355,14 +356,14 @@ BEGIN
     WITH wanted AS MATERIALIZED (
         SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
     ), locked AS MATERIALIZED (
-        SELECT a.id, a.code, a.currency, a.forbid_negative, a.day
+        SELECT a.id, a.code, a.currency, a.forbid_negative, a.day, a.net
           FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
          ORDER BY a.id
            FOR UPDATE OF a
     )
-    SELECT array_agg(locked.id ORDER BY l.i), bool_or(locked.forbid_negative),
+    SELECT array_agg(locked.id ORDER BY l.i), array_agg(locked.net ORDER BY l.i), bool_or(locked.forbid_negative),
            bool_or(locked.day <> p_effective_date)
-      INTO v_acc, v_any_forbid, v_day_work
+      INTO v_acc, v_net, v_any_forbid, v_day_work
       FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
       LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
     IF array_position(v_acc, NULL) IS NOT NULL THEN
@@ -424,13 +425,11 @@ BEGIN
                                   request_hash, content_hash, leg_count, reverses_id,
                                   leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
                                   leg0_balance_after, leg1_balance_after)
-        SELECT p_effective_date, p_posted_at, p_description, p_metadata, p_key,
-               p_request_hash, p_content_hash, n, p_reverses,
-               a0.id, a1.id, p_leg_currency[1], p_leg_amount[1],
-               a0.net + p_leg_amount[1],
-               CASE WHEN a0.id = a1.id THEN a0.net ELSE a1.net + p_leg_amount[2] END
-          FROM ledger_account a0, ledger_account a1
-         WHERE a0.id = v_acc[1] AND a1.id = v_acc[2]
+        VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
+                p_request_hash, p_content_hash, n, p_reverses,
+                v_acc[1], v_acc[2], p_leg_currency[1], p_leg_amount[1],
+                v_net[1] + p_leg_amount[1],  -- the nets as locked above
+                CASE WHEN v_acc[1] = v_acc[2] THEN v_net[1] ELSE v_net[2] + p_leg_amount[2] END)
         RETURNING id INTO v_id;
     ELSE
         INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
