@@ -340,10 +340,33 @@ def _with_retries(write: Callable[[], _T]) -> _T:
             # Another transaction committed the same idempotency key (or the
             # same reversal) while we waited: run again and take the replay path.
             constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
-            if isinstance(exc, IntegrityError) and attempt < 2 and constraint in _RETRY_CONSTRAINTS:
-                continue
+            if isinstance(exc, IntegrityError) and constraint in _RETRY_CONSTRAINTS:
+                if use_savepoint and _snapshot_is_fixed():
+                    _refuse_as_serialization_failure(constraint)
+                if attempt < 2:
+                    continue
             raise
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _snapshot_is_fixed() -> bool:
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('transaction_isolation') <> 'read committed'")
+        return cursor.fetchone()[0]
+
+
+def _refuse_as_serialization_failure(constraint: str) -> None:
+    """At REPEATABLE READ or SERIALIZABLE a key (or reversal) committed after the transaction's snapshot stays
+    invisible to every retry inside it: report it as PostgreSQL reports such races, a serialization failure,
+    which the caller answers by running its transaction again."""
+    assert constraint in _RETRY_CONSTRAINTS  # a fixed name, written into the statement
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DO $$ BEGIN RAISE EXCEPTION 'ledger: {constraint}: claimed by a transaction that committed after the"
+            " snapshot of this one' USING ERRCODE = 'serialization_failure', HINT = 'retry the transaction'; END $$"
+        )
 
 
 def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:

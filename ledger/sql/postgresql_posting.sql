@@ -245,7 +245,10 @@ BEGIN
                 v_run[v_ax] := v_run[v_ax] + p_leg_amount[o];
                 v_bal[o] := v_run[v_ax];
             END IF;
+            -- Exactly legs 0 and 1 of the entry: a leg before or after them sends it to posting rows,
+            -- whose constraints refuse it.
             IF v_li = 1 AND p_leg_counts[v_e] = 2 AND p_leg_entry[o - 1] = v_e AND p_leg_index[o - 1] = 0
+               AND p_leg_entry[o - 2] IS DISTINCT FROM v_e AND p_leg_entry[o + 1] IS DISTINCT FROM v_e
                AND p_leg_amount[o - 1] = -p_leg_amount[o] AND v_cur_no[p_leg_acc[o - 1]] = v_cur_no[v_ax] THEN
                 v_pair[v_e] := true;
                 v_first[v_e] := o - 1;

@@ -215,3 +215,32 @@ def test_a_batch_waiting_on_another_that_posts_its_keys_replays_them(chart):
     assert JournalEntry.objects.count() == 3
     assert ledger.account_balance("cash:stripe", "EUR").net == 31
     assert ledger.chain_verify().ok
+
+
+def test_a_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart):
+    """No retry inside the snapshot can see the other poster's key: the caller gets what PostgreSQL gives for such
+    races, a serialization failure, and runs its transaction again."""
+    other = [NewEntry(legs=[debit("receivable:lic_acme", eur(3)), credit("equity:opening", eur(3))], description="o",
+                      idempotency_key="rr-1")]  # fmt: skip
+    with pytest.raises(DatabaseError) as caught, transaction.atomic():
+        raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        raw("SELECT count(*) FROM ledger_entry")  # the snapshot
+        holder = HeldTransaction(lambda: ledger.entries_post(other))
+        holder.commit()
+        holder.join()
+        ledger.entries_post([two_legs(5, key="rr-1"), two_legs(6, key="rr-2")])
+    assert caught.value.__cause__.sqlstate == "40001"
+    assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-1"]
+
+
+def test_a_two_leg_entry_sent_with_a_third_leg_goes_to_posting_rows_and_is_refused(chart):
+    """A raw call that declares two legs and sends three: the third cannot slip past as an entry-row pair."""
+    with pytest.raises(REFUSED), transaction.atomic():
+        raw(
+            "SELECT * FROM ledger_post_entries(ARRAY[NULL]::text[], ARRAY['a'], ARRAY['b'], ARRAY[current_date],"
+            " ARRAY['x'], NULL::jsonb[], ARRAY[NULL::bigint], ARRAY[2::smallint], now(),"
+            " ARRAY['revenue:commission', 'prepaid:lic_acme', 'cash:stripe'], ARRAY['EUR', 'EUR', 'EUR'],"
+            " ARRAY[1, 1, 1], ARRAY[0, 1, 2]::smallint[], ARRAY[1, 2, 3], ARRAY[5, -5, 50]::bigint[])"
+        )
+    assert not JournalEntry.objects.exists()
+    assert ledger.account_balance("cash:stripe", "EUR").net == 0
