@@ -37,7 +37,7 @@ def entry_body(
     description: str,
     metadata: dict,
     reverses: int | None,
-    legs: Iterable[tuple[str, str, int]],
+    legs: Iterable[tuple[str, str, int]] = (),
     metadata_json: str | None = None,
     legs_json: str | None = None,
 ) -> str:

@@ -56,9 +56,16 @@ _BALANCE_SQL = "SELECT a.type, a.party_ref, {net} FROM ledger_account a WHERE a.
 _NET_NOW = "a.net"
 
 
-def _account_legs_sql(account: str, *, where: str, descending: bool = False, dated: bool = False) -> str:
-    """An account's legs in (entry, leg) order, as (entry_id, leg_index, amount, balance_after), from both forms
-    (ledger.models.entries), each read in order from its own index and merged.
+def _account_legs_sql(
+    *,
+    where: str,
+    descending: bool = False,
+    dated: bool = False,
+    columns: str = "entry_id, leg_index, amount, balance_after",
+) -> str:
+    """The legs of account ``%(account)s`` in (entry, leg) order, at most ``%(limit)s``, from both forms
+    (ledger.models.entries), each read in order from its own index and merged; ``columns`` of (entry_id,
+    leg_index, amount, balance_after).
 
     ``where`` is a condition on ``{entry}`` and ``{leg}``; ``dated`` adds ``%(date_from)s``/``%(date_to)s``
     (either may be NULL). The view cannot do this: a branch with a WHERE clause is not flattened into an
@@ -73,7 +80,7 @@ def _account_legs_sql(account: str, *, where: str, descending: bool = False, dat
     rows = (
         "SELECT p.entry_id, p.leg_index, p.amount, p.balance_after FROM ledger_posting p"
         + (" JOIN ledger_entry d ON d.id = p.entry_id" if dated else "")
-        + f" WHERE p.account_id = {account} AND "
+        + " WHERE p.account_id = %(account)s AND "
         + where.format(entry="p.entry_id", leg="p.leg_index")
         + dates.format(date="d.effective_date")
         + f" ORDER BY p.entry_id {order}, p.leg_index {order} LIMIT %(limit)s"
@@ -82,25 +89,20 @@ def _account_legs_sql(account: str, *, where: str, descending: bool = False, dat
     for leg, amount in ((0, "e.leg0_amount"), (1, "-e.leg0_amount")):
         branches.append(
             f"SELECT e.id, {leg}, {amount}, e.leg{leg}_balance_after FROM ledger_entry e"
-            f" WHERE e.leg{leg}_account_id = {account} AND "
+            f" WHERE e.leg{leg}_account_id = %(account)s AND "
             + where.format(entry="e.id", leg=str(leg))
             + dates.format(date="e.effective_date")
             + f" ORDER BY e.id {order} LIMIT %(limit)s"
         )
     merged = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS b{i}" for i, branch in enumerate(branches))
     # The first branch names the merged columns (SQLite takes no column list on a subquery's alias).
-    return (
-        f"SELECT m.entry_id, m.leg_index, m.amount, m.balance_after FROM ({merged}) AS m"
-        f" ORDER BY m.entry_id {order}, m.leg_index {order} LIMIT %(limit)s"
-    )
+    return f"SELECT {columns} FROM ({merged}) AS m ORDER BY m.entry_id {order}, m.leg_index {order} LIMIT %(limit)s"
 
 
-_BALANCE_AS_OF_ENTRY = _account_legs_sql("%(account)s", where="{entry} <= %(entry)s", descending=True).replace(
-    "SELECT m.entry_id, m.leg_index, m.amount, m.balance_after", "SELECT m.balance_after", 1
-)
+_BALANCE_AS_OF_ENTRY = _account_legs_sql(where="{entry} <= %(entry)s", descending=True, columns="balance_after")
 # After the cursor: a row comparison, which a btree can seek to (an OR of two conditions scanned the account's
 # legs from the start).
-_STATEMENT_SQL = _account_legs_sql("%(account)s", where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True)
+_STATEMENT_SQL = _account_legs_sql(where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True)
 _NET_AS_OF_DATE = (
     "COALESCE((SELECT SUM(d.net) FROM ledger_account_day d WHERE d.account_id = a.id AND d.day <= %s), 0)"
     " + CASE WHEN a.day <= %s THEN a.day_net ELSE 0 END"

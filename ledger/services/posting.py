@@ -152,7 +152,6 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         metadata=metadata,
         metadata_json=metadata_json,  # what the metadata reads back as: canonical, and stable through that trip
         reverses=reverses,
-        legs=(),
         legs_json=",".join(leg_json),
     )
     return _Prepared(

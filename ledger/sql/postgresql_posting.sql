@@ -345,6 +345,7 @@ DECLARE
     n smallint := cardinality(p_leg_code);
     v_acc bigint[];
     v_net bigint[];
+    v_pair bigint[];  -- a two-leg row: the two accounts, leg 0's amount, the two running balances
     v_any_forbid boolean;
     v_closed date;
     v_bad record;
@@ -421,26 +422,23 @@ BEGIN
     END IF;
 
     -- The id comes from the sequence now, after the account locks. Two legs in one currency that move
-    -- opposite amounts go on the entry's own row (ADR 0012), with their running balances; other entries
-    -- get posting rows, and the balance check at COMMIT.
+    -- opposite amounts go on the entry's own row (ADR 0012), with their running balances from the nets as
+    -- locked above; other entries get posting rows, and the balance check at COMMIT.
     IF n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2] THEN
-        INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
-                                  request_hash, content_hash, leg_count, reverses_id,
-                                  leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
-                                  leg0_balance_after, leg1_balance_after)
-        VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
-                p_request_hash, p_content_hash, n, p_reverses,
-                v_acc[1], v_acc[2], p_leg_currency[1], p_leg_amount[1],
-                v_net[1] + p_leg_amount[1],  -- the nets as locked above
-                CASE WHEN v_acc[1] = v_acc[2] THEN v_net[1] ELSE v_net[2] + p_leg_amount[2] END)
-        RETURNING id INTO v_id;
-    ELSE
-        INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
-                                  request_hash, content_hash, leg_count, reverses_id)
-        VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
-                p_request_hash, p_content_hash, n, p_reverses)
-        RETURNING id INTO v_id;
+        v_pair := ARRAY[v_acc[1], v_acc[2], p_leg_amount[1], v_net[1] + p_leg_amount[1],
+                        CASE WHEN v_acc[1] = v_acc[2] THEN v_net[1] ELSE v_net[2] + p_leg_amount[2] END];
+    END IF;
+    INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, idempotency_key,
+                              request_hash, content_hash, leg_count, reverses_id,
+                              leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
+                              leg0_balance_after, leg1_balance_after)
+    VALUES (p_effective_date, p_posted_at, p_description, p_metadata, p_key,
+            p_request_hash, p_content_hash, n, p_reverses,
+            v_pair[1], v_pair[2], CASE WHEN v_pair IS NOT NULL THEN p_leg_currency[1] END, v_pair[3],
+            v_pair[4], v_pair[5])
+    RETURNING id INTO v_id;
 
+    IF v_pair IS NULL THEN
         INSERT INTO ledger_posting (entry_id, leg_index, leg_count, account_id, currency, amount, balance_after)
         SELECT v_id, (l.i - 1)::smallint, n, l.acc, l.cur, l.amt,
                a.net + sum(l.amt) OVER (PARTITION BY l.acc ORDER BY l.i)
