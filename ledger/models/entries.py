@@ -43,9 +43,12 @@ class JournalEntry(models.Model):
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the entry and its legs.")
     # Unique where set (an entry is reversed at most once); a partial index, so
     # the many entries that reverse nothing cost no index entry.
+    # On PostgreSQL the entries' statement trigger checks that it exists (ledger/sql): a foreign key queued a
+    # deferred check for every entry inserted. SQLite keeps the foreign key that migration 0001 made.
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False
-    )
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversals", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     leg_count = models.PositiveSmallIntegerField()
     tx = models.BigIntegerField(null=True, blank=True, db_default=TransactionId(), editable=False)
     # How PostgreSQL checks its balance at COMMIT: alone (a single post, any raw INSERT), or together with the

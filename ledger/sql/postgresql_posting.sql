@@ -75,9 +75,12 @@ DECLARE
     v_prev_li smallint := -1;
     v_li smallint;
     v_cur_no int[];             -- per account ordinal: its currency's number within the call
-    v_first int[];              -- per entry: the ordinal of its first leg
-    v_pair boolean[];           -- per entry: its two legs go on its own row
+    v_count int[];              -- per account ordinal: legs posted to it
+    v_pair_ax int[];            -- per entry whose two legs go on its own row: leg 0's account ordinal; else 0
     v_pairs int := 0;
+    v_first int[];              -- per entry: the ordinal of its first leg
+    v_one_day boolean;
+    v_day date;
 BEGIN
     -- 0. Keys are claimed in key order within a call (step 4), so keyed calls
     --    cannot wait on each other's keys in a cycle. Reversals are claimed in
@@ -230,8 +233,9 @@ BEGIN
                   FROM unnest(p_acc_currency) WITH ORDINALITY AS u(cur, ax)) c;
         v_run := v_net_by_ordinal;
         v_bal := array_fill(0::bigint, ARRAY[cardinality(p_leg_amount)]);
+        v_count := array_fill(0, ARRAY[cardinality(v_run)]);
+        v_pair_ax := array_fill(0, ARRAY[n]);
         v_first := array_fill(0, ARRAY[n]);
-        v_pair := array_fill(false, ARRAY[n]);
         FOR o IN 1 .. cardinality(p_leg_amount) LOOP
             v_e := p_leg_entry[o];
             v_li := p_leg_index[o];
@@ -244,13 +248,14 @@ BEGIN
             IF v_existing[v_e] = 0 THEN
                 v_run[v_ax] := v_run[v_ax] + p_leg_amount[o];
                 v_bal[o] := v_run[v_ax];
+                v_count[v_ax] := v_count[v_ax] + 1;
             END IF;
             -- Exactly legs 0 and 1 of the entry: a leg before or after them sends it to posting rows,
             -- whose constraints refuse it.
             IF v_li = 1 AND p_leg_counts[v_e] = 2 AND p_leg_entry[o - 1] = v_e AND p_leg_index[o - 1] = 0
                AND p_leg_entry[o - 2] IS DISTINCT FROM v_e AND p_leg_entry[o + 1] IS DISTINCT FROM v_e
                AND p_leg_amount[o - 1] = -p_leg_amount[o] AND v_cur_no[p_leg_acc[o - 1]] = v_cur_no[v_ax] THEN
-                v_pair[v_e] := true;
+                v_pair_ax[v_e] := p_leg_acc[o - 1];
                 v_first[v_e] := o - 1;
                 v_pairs := v_pairs + 1;
             END IF;
@@ -267,18 +272,17 @@ BEGIN
                                   leg0_balance_after, leg1_balance_after)
         SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, coalesce(e.meta, '{}'), e.key, e.rh, e.ch, e.lc, e.rev, true,
                pg_current_xact_id()::text::bigint,  -- the column's default, computed once
-               CASE WHEN v_pair[e.i] THEN v_acc[v_first[e.i]] END,
-               CASE WHEN v_pair[e.i] THEN v_acc[v_first[e.i] + 1] END,
+               CASE WHEN e.pair_ax > 0 THEN v_acc[e.first] END,
+               CASE WHEN e.pair_ax > 0 THEN v_acc[e.first + 1] END,
                cur.cur,
-               CASE WHEN v_pair[e.i] THEN p_leg_amount[v_first[e.i]] END,
-               CASE WHEN v_pair[e.i] THEN v_bal[v_first[e.i]] END,
-               CASE WHEN v_pair[e.i] THEN v_bal[v_first[e.i] + 1] END
+               CASE WHEN e.pair_ax > 0 THEN p_leg_amount[e.first] END,
+               CASE WHEN e.pair_ax > 0 THEN v_bal[e.first] END,
+               CASE WHEN e.pair_ax > 0 THEN v_bal[e.first + 1] END
           FROM unnest(p_keys, p_request_hashes, p_content_hashes, p_effective_dates, p_descriptions,
-                      p_metadata, p_reverses, p_leg_counts)
-               WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, i)
-          LEFT JOIN unnest(p_acc_currency) WITH ORDINALITY AS cur(cur, ax)
-            ON v_pair[e.i] AND cur.ax = p_leg_acc[v_first[e.i]]
-         WHERE v_existing[e.i] = 0
+                      p_metadata, p_reverses, p_leg_counts, v_existing, v_pair_ax, v_first)
+               WITH ORDINALITY AS e(key, rh, ch, eff, descr, meta, rev, lc, existing, pair_ax, first, i)
+          LEFT JOIN unnest(p_acc_currency) WITH ORDINALITY AS cur(cur, ax) ON cur.ax = e.pair_ax
+         WHERE e.existing = 0
          ORDER BY e.key COLLATE "C", e.rev;
 
         -- Postings, for the entries whose legs are rows.
@@ -287,25 +291,29 @@ BEGIN
             SELECT v_ids[l.e], l.li, p_leg_counts[l.e], l.acc, a.currency, l.amt, v_bal[l.o]
               FROM unnest(p_leg_entry, p_leg_index, v_acc, p_leg_amount) WITH ORDINALITY AS l(e, li, acc, amt, o)
               JOIN ledger_account a ON a.id = l.acc
-             WHERE v_existing[l.e] = 0 AND NOT v_pair[l.e];
+             WHERE v_existing[l.e] = 0 AND v_pair_ax[l.e] = 0;
         END IF;
 
-        -- 8. Stored balances.
+        -- 8. Stored balances: each account's movement is where the loop left its running balance.
         UPDATE ledger_account a
-           SET net = a.net + d.s, posting_count = a.posting_count + d.c
-          FROM (SELECT l.acc, sum(l.amt) AS s, count(*) AS c
-                  FROM unnest(p_leg_entry, v_acc, p_leg_amount) AS l(e, acc, amt)
-                 WHERE v_existing[l.e] = 0
-                 GROUP BY l.acc) d
-         WHERE a.id = d.acc;
+           SET net = d.run, posting_count = a.posting_count + d.c
+          FROM unnest(v_ids_by_ordinal, v_run, v_count) AS d(id, run, c)
+         WHERE a.id = d.id AND d.c > 0;
 
         -- Update the day rows that exist, insert the rest. The account locks
         -- serialise every writer of these rows, so no upsert is needed (and an
-        -- ON CONFLICT upsert on a hot row costs several times more).
+        -- ON CONFLICT upsert on a hot row costs several times more). When the
+        -- call is dated on one day (the usual batch), the day's movement is the
+        -- account's, without grouping the legs again.
+        SELECT min(d) = max(d), min(d) INTO v_one_day, v_day FROM unnest(p_effective_dates) AS d;
         WITH delta AS (
+            SELECT v_ids_by_ordinal[a.ax] AS acc, v_day AS day, v_run[a.ax] - v_net_by_ordinal[a.ax] AS s, a.c
+              FROM unnest(v_count) WITH ORDINALITY AS a(c, ax)
+             WHERE v_one_day AND a.c > 0
+            UNION ALL
             SELECT l.acc, p_effective_dates[l.e] AS day, sum(l.amt) AS s, count(*) AS c
               FROM unnest(p_leg_entry, v_acc, p_leg_amount) AS l(e, acc, amt)
-             WHERE v_existing[l.e] = 0
+             WHERE NOT v_one_day AND v_existing[l.e] = 0
              GROUP BY l.acc, p_effective_dates[l.e]
         ), updated AS (
             UPDATE ledger_account_day ad SET net = ad.net + delta.s, postings = ad.postings + delta.c
@@ -618,6 +626,17 @@ BEGIN
     IF FOUND THEN
         RAISE EXCEPTION 'ledger: entry % names account % or % in %, which does not exist or has another currency',
             v_bad.id, v_bad.leg0_account_id, v_bad.leg1_account_id, v_bad.leg_currency
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    -- An entry reverses one that exists. Checked here rather than by a foreign key, which queued a deferred
+    -- check for every row inserted, reversal or not; entries are never deleted, so a check on insert suffices.
+    SELECT n.id, n.reverses_id INTO v_bad
+      FROM new_entries n
+     WHERE n.reverses_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_entry e WHERE e.id = n.reverses_id)
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'ledger: entry % reverses entry %, which does not exist', v_bad.id, v_bad.reverses_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
     -- Entries whose legs are rows, checked in batch: one range row (a two-leg entry balances by construction).

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+import sys
 
 import pytest
 from django.db import transaction
@@ -238,6 +239,33 @@ def test_large_batch_across_chunks_is_one_transaction(chart):
         ledger.entries_post(late_bad)
     assert JournalEntry.objects.count() == count
     assert balances()["cash:stripe"] == count
+
+
+def test_a_large_batch_goes_in_doubling_chunks_capped_at_the_round_trip_size():
+    from ledger.services.posting import BULK_CHUNK, PIPELINE_FIRST, PIPELINE_MIN, _chunks
+
+    assert [len(part) for part in _chunks(range(PIPELINE_MIN))] == [PIPELINE_MIN]
+    sizes = [len(part) for part in _chunks(range(20_000))]
+    assert sizes == [500, 1_000, 2_000, 4_000, 5_000, 5_000, 2_500]
+    assert (sizes[0], max(sizes), sum(sizes)) == (PIPELINE_FIRST, BULK_CHUNK, 20_000)
+    parts = _chunks(range(3_001))
+    assert [p for part in parts for p in part] == list(range(3_001))  # every entry once, in order
+
+
+def test_a_pipelined_batch_leaves_the_thread_switch_interval_as_it_found_it(chart):
+    """A batch in chunks hands the interpreter lock over quickly while it runs; posted or refused, it restores the
+    process' setting."""
+    from ledger.services.posting import PIPELINE_MIN
+
+    before = sys.getswitchinterval()
+    legs = [debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))]
+    batch = [NewEntry(legs=legs, description="switch") for _ in range(PIPELINE_MIN + 1)]
+    assert len(ledger.entries_post(batch)) == PIPELINE_MIN + 1
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ledger.InvalidEntry, match="at least two legs"):
+        ledger.entries_post([*batch, NewEntry(legs=legs[:1], description="one leg")])
+    assert sys.getswitchinterval() == before
+    assert balances()["cash:stripe"] == PIPELINE_MIN + 1
 
 
 def test_repeated_key_inside_one_batch(chart):

@@ -182,6 +182,18 @@ def test_a_two_leg_row_names_accounts_that_exist_in_its_currency(chart, wrong):
     assert not JournalEntry.objects.exists()
 
 
+def test_a_raw_entry_reverses_only_an_entry_that_exists(chart):
+    """The entries' statement trigger checks ``reverses_id`` (it replaced a foreign key); one that names an entry
+    passes, one that names none is refused with the statement, so nothing is written."""
+    cash, revenue = account_id("cash:stripe"), account_id("revenue:commission")
+    original = ledger.entry_post(two_legs(100)).id
+    reversal = insert_row_form(revenue, cash, reverses_id=original)
+    assert JournalEntry.objects.get(pk=reversal).reverses_id == original
+    with pytest.raises(REFUSED, match=r"reverses entry \d+, which does not exist"), transaction.atomic():
+        insert_row_form(revenue, cash, reverses_id=10**12)
+    assert JournalEntry.objects.count() == 2
+
+
 def test_a_two_leg_row_takes_no_posting_rows(chart):
     cash, revenue = account_id("cash:stripe"), account_id("revenue:commission")
     with pytest.raises(REFUSED, match="keeps its two legs on its own row"), transaction.atomic():
