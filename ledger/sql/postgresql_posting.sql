@@ -80,6 +80,7 @@ DECLARE
     v_pairs int := 0;
     v_first int[];              -- per entry: the ordinal of its first leg
     v_one_day boolean;
+    v_tx bigint;
     v_day date;
 BEGIN
     -- 0. Keys are claimed in key order within a call (step 4), so keyed calls
@@ -175,13 +176,16 @@ BEGIN
     --    and the caller runs the call again, which then finds it here.
     IF cardinality(array_remove(p_keys, NULL)) > 0 THEN
         FOR v_bad IN
-            -- One index probe per key (LIMIT keeps the subquery apart): as a join, PostgreSQL
-            -- hashed every keyed entry ever posted.
+            -- One scan of the key index for the whole array (materialized, so that the entries are
+            -- never hashed: as a plain join, PostgreSQL hashed every keyed entry ever posted); then
+            -- the few keys found are matched to their ordinals.
+            WITH found AS MATERIALIZED (
+                SELECT s.id, s.idempotency_key, s.effective_date, s.request_hash
+                  FROM ledger_entry s WHERE s.idempotency_key = ANY (p_keys)
+            )
             SELECT k.i, e.id, k.key, e.effective_date, e.request_hash = k.rh AS same
-              FROM unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i)
-             CROSS JOIN LATERAL (SELECT s.id, s.effective_date, s.request_hash FROM ledger_entry s
-                                  WHERE s.idempotency_key = k.key LIMIT 1) e
-             WHERE k.key IS NOT NULL
+              FROM found e
+              JOIN unnest(p_keys, p_request_hashes) WITH ORDINALITY AS k(key, rh, i) ON k.key = e.idempotency_key
              ORDER BY k.i
         LOOP
             IF NOT v_bad.same THEN
@@ -261,6 +265,7 @@ BEGIN
             END IF;
         END LOOP;
 
+        v_tx := pg_current_xact_id()::text::bigint;  -- the column's default, computed once
         -- 7. Entries, in key order, then in order of the entry they reverse
         --    (their ids are fixed above): two batches that share keys or
         --    reversals then wait on them in one order, as posters do on
@@ -271,7 +276,7 @@ BEGIN
                                   leg0_account_id, leg1_account_id, leg_currency, leg0_amount,
                                   leg0_balance_after, leg1_balance_after)
         SELECT v_ids[e.i], e.eff, p_posted_at, e.descr, coalesce(e.meta, '{}'), e.key, e.rh, e.ch, e.lc, e.rev, true,
-               pg_current_xact_id()::text::bigint,  -- the column's default, computed once
+               v_tx,
                CASE WHEN e.pair_ax > 0 THEN v_acc[e.first] END,
                CASE WHEN e.pair_ax > 0 THEN v_acc[e.first + 1] END,
                cur.cur,
