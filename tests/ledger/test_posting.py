@@ -1,6 +1,7 @@
 """The posting service: validation, idempotency, reversals, overdrafts, periods, reads."""
 
 import datetime as dt
+import gc
 import re
 import sys
 
@@ -252,19 +253,25 @@ def test_a_large_batch_goes_in_doubling_chunks_capped_at_the_round_trip_size():
     assert [p for part in parts for p in part] == list(range(3_001))  # every entry once, in order
 
 
-def test_a_pipelined_batch_leaves_the_thread_switch_interval_as_it_found_it(chart):
-    """A batch in chunks hands the interpreter lock over quickly while it runs; posted or refused, it restores the
-    process' setting."""
+@pytest.mark.parametrize("collector", [True, False], ids=["collector-on", "collector-off"])
+def test_a_pipelined_batch_leaves_the_interpreter_as_it_found_it(chart, collector):
+    """A batch in chunks hands the interpreter lock over quickly and holds the garbage collector while it runs;
+    posted or refused, it restores the process' settings, including a collector its caller had switched off."""
     from ledger.services.posting import PIPELINE_MIN
 
     before = sys.getswitchinterval()
-    legs = [debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))]
-    batch = [NewEntry(legs=legs, description="switch") for _ in range(PIPELINE_MIN + 1)]
-    assert len(ledger.entries_post(batch)) == PIPELINE_MIN + 1
-    assert sys.getswitchinterval() == before
-    with pytest.raises(ledger.InvalidEntry, match="at least two legs"):
-        ledger.entries_post([*batch, NewEntry(legs=legs[:1], description="one leg")])
-    assert sys.getswitchinterval() == before
+    was_enabled = gc.isenabled()
+    (gc.enable if collector else gc.disable)()
+    try:
+        legs = [debit("cash:stripe", eur(1)), credit("revenue:commission", eur(1))]
+        batch = [NewEntry(legs=legs, description="switch") for _ in range(PIPELINE_MIN + 1)]
+        assert len(ledger.entries_post(batch)) == PIPELINE_MIN + 1
+        assert (sys.getswitchinterval(), gc.isenabled()) == (before, collector)
+        with pytest.raises(ledger.InvalidEntry, match="at least two legs"):
+            ledger.entries_post([*batch, NewEntry(legs=legs[:1], description="one leg")])
+        assert (sys.getswitchinterval(), gc.isenabled()) == (before, collector)
+    finally:
+        (gc.enable if was_enabled else gc.disable)()
     assert balances()["cash:stripe"] == PIPELINE_MIN + 1
 
 
