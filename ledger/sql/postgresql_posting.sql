@@ -226,8 +226,9 @@ BEGIN
         -- 6. One pass over the legs, in entry and leg order (which it checks):
         --    each leg's running balance from its account's net as locked in
         --    step 1 (entry ids ascend with the ordinal; 0 for a replay's
-        --    legs), and which entries keep their two legs on their own row
-        --    (ADR 0012): two legs, in one currency, moving opposite amounts.
+        --    legs) and each account's count of legs, which step 8 writes; and
+        --    which entries keep their two legs on their own row (ADR 0012):
+        --    two legs, in one currency, moving opposite amounts.
         --    Anything else (including a malformed call) goes to posting rows,
         --    where the balance check at COMMIT judges it. A loop over the
         --    arrays (O(1) subscripts: fixed width, no NULLs) took a quarter of

@@ -275,6 +275,20 @@ def test_a_pipelined_batch_leaves_the_interpreter_as_it_found_it(chart, collecto
     assert balances()["cash:stripe"] == PIPELINE_MIN + 1
 
 
+def test_hashes_go_to_postgresql_as_a_binary_text_array_of_64_character_elements():
+    import struct
+
+    from ledger.services.posting import _binary_hash_array
+
+    digests = ["a" * 64, "0123456789abcdef" * 4]
+    encoded = _binary_hash_array(digests)
+    assert struct.unpack("!iiiii", encoded[:20]) == (1, 0, 25, 2, 1)  # one dimension, no NULLs, text, 2 from 1
+    assert encoded[20:] == b"".join(struct.pack("!i", 64) + d.encode() for d in digests)
+    assert _binary_hash_array([]) == struct.pack("!iii", 0, 0, 25)
+    with pytest.raises(ValueError, match="not 64 hex characters"):
+        _binary_hash_array(["a" * 64, "abc"])
+
+
 def test_repeated_key_inside_one_batch(chart):
     entry = NewEntry(
         legs=[debit("cash:stripe", eur(5)), credit("revenue:commission", eur(5))],
