@@ -590,21 +590,51 @@ END $$;
 -- deleted.
 CREATE OR REPLACE FUNCTION ledger_entry_check_period() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    v_closed date;
     v_bad record;
     v_state_found boolean;
 BEGIN
-    SELECT max(through_date) INTO v_closed FROM @ledger_schema@.ledger_period_close;
-    IF v_closed IS NOT NULL THEN
-        SELECT id, effective_date INTO v_bad FROM new_entries WHERE effective_date <= v_closed LIMIT 1;
-        IF FOUND THEN
-            -- The same refusal as the posting functions': a post that raced a period close reads it too.
-            RAISE EXCEPTION 'ledger:period_closed' USING ERRCODE = 'check_violation',
-                DETAIL = json_build_object('effective_date', v_bad.effective_date, 'closed_through', v_closed,
-                                           'entry_id', v_bad.id)::text,
-                HINT = format('entry %s is dated %s, inside a closed period (closed through %s)',
-                              v_bad.id, v_bad.effective_date, v_closed);
-        END IF;
+    -- Every check of the statement's entries in one query (a single post pays for each query the trigger runs,
+    -- about a tenth of the post when they were five): the first problem found, in the order the checks are
+    -- listed, and the range of the entries whose legs are rows and checked in batch.
+    WITH closed AS (SELECT max(through_date) AS through FROM @ledger_schema@.ledger_period_close),
+    problems AS (
+        -- 1. A date inside a closed period.
+        (SELECT 1 AS kind, n.id, n.effective_date, NULL::bigint AS ref0, NULL::bigint AS ref1, NULL::text AS cur
+           FROM new_entries n, closed WHERE n.effective_date <= closed.through LIMIT 1)
+        UNION ALL
+        -- 2. A two-leg entry on its own row names its accounts there: each exists, in the entry's currency.
+        (SELECT 2, n.id, NULL, n.leg0_account_id, n.leg1_account_id, n.leg_currency
+           FROM new_entries n
+          WHERE n.leg0_account_id IS NOT NULL
+            AND (NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
+                              WHERE a.id = n.leg0_account_id AND a.currency = n.leg_currency)
+                 OR NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
+                                 WHERE a.id = n.leg1_account_id AND a.currency = n.leg_currency))
+          LIMIT 1)
+        UNION ALL
+        -- 3. An entry reverses one that exists. Checked here rather than by a foreign key, which queued a
+        --    deferred check for every row inserted; entries are never deleted, so a check on insert suffices.
+        (SELECT 3, n.id, NULL, n.reverses_id, NULL, NULL
+           FROM new_entries n
+          WHERE n.reverses_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_entry e WHERE e.id = n.reverses_id)
+          LIMIT 1)
+    )
+    SELECT p.kind, p.id, p.effective_date, p.ref0, p.ref1, p.cur, closed.through,
+           b.lo, b.hi, b.n
+      INTO v_bad
+      FROM closed
+      LEFT JOIN LATERAL (SELECT * FROM problems ORDER BY problems.kind LIMIT 1) p ON true
+      -- Entries whose legs are rows, checked in batch (a two-leg entry balances by construction).
+      CROSS JOIN (SELECT min(id) AS lo, max(id) AS hi, count(*) AS n
+                    FROM new_entries WHERE checked_in_batch AND leg0_account_id IS NULL) b;
+    IF v_bad.kind = 1 THEN
+        -- The same refusal as the posting functions': a post that raced a period close reads it too.
+        RAISE EXCEPTION 'ledger:period_closed' USING ERRCODE = 'check_violation',
+            DETAIL = json_build_object('effective_date', v_bad.effective_date, 'closed_through', v_bad.through,
+                                       'entry_id', v_bad.id)::text,
+            HINT = format('entry %s is dated %s, inside a closed period (closed through %s)',
+                          v_bad.id, v_bad.effective_date, v_bad.through);
     END IF;
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         BEGIN
@@ -620,34 +650,17 @@ BEGIN
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
     END IF;
-    -- A two-leg entry on its own row names its accounts there: each exists, in the entry's currency.
-    SELECT n.id, n.leg0_account_id, n.leg1_account_id, n.leg_currency INTO v_bad
-      FROM new_entries n
-     WHERE n.leg0_account_id IS NOT NULL
-       AND (NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
-                         WHERE a.id = n.leg0_account_id AND a.currency = n.leg_currency)
-            OR NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a
-                            WHERE a.id = n.leg1_account_id AND a.currency = n.leg_currency))
-     LIMIT 1;
-    IF FOUND THEN
+    IF v_bad.kind = 2 THEN
         RAISE EXCEPTION 'ledger: entry % names account % or % in %, which does not exist or has another currency',
-            v_bad.id, v_bad.leg0_account_id, v_bad.leg1_account_id, v_bad.leg_currency
+            v_bad.id, v_bad.ref0, v_bad.ref1, v_bad.cur
+            USING ERRCODE = 'foreign_key_violation';
+    ELSIF v_bad.kind = 3 THEN
+        RAISE EXCEPTION 'ledger: entry % reverses entry %, which does not exist', v_bad.id, v_bad.ref0
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    -- An entry reverses one that exists. Checked here rather than by a foreign key, which queued a deferred
-    -- check for every row inserted, reversal or not; entries are never deleted, so a check on insert suffices.
-    SELECT n.id, n.reverses_id INTO v_bad
-      FROM new_entries n
-     WHERE n.reverses_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_entry e WHERE e.id = n.reverses_id)
-     LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'ledger: entry % reverses entry %, which does not exist', v_bad.id, v_bad.reverses_id
-            USING ERRCODE = 'foreign_key_violation';
+    IF v_bad.n > 0 THEN
+        INSERT INTO @ledger_schema@.ledger_entry_batch (lo, hi) VALUES (v_bad.lo, v_bad.hi);
     END IF;
-    -- Entries whose legs are rows, checked in batch: one range row (a two-leg entry balances by construction).
-    INSERT INTO @ledger_schema@.ledger_entry_batch (lo, hi)
-    SELECT min(id), max(id) FROM new_entries WHERE checked_in_batch AND leg0_account_id IS NULL HAVING count(*) > 0;
     RETURN NULL;
 END $$;
 
