@@ -379,9 +379,11 @@ BEGIN
          ORDER BY a.id
            FOR UPDATE OF a
     )
+    -- The latest close is read here too, to spare a post one query (each costs a post in a transaction of its
+    -- own 15-25 us): a close that commits while this waits for the locks is refused by the entries' trigger.
     SELECT array_agg(locked.id ORDER BY l.i), array_agg(locked.net ORDER BY l.i), bool_or(locked.forbid_negative),
-           bool_or(locked.day <> p_effective_date)
-      INTO v_acc, v_net, v_any_forbid, v_day_work
+           bool_or(locked.day <> p_effective_date), (SELECT max(through_date) FROM ledger_period_close)
+      INTO v_acc, v_net, v_any_forbid, v_day_work, v_closed
       FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
       LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
     IF array_position(v_acc, NULL) IS NOT NULL THEN
@@ -398,12 +400,14 @@ BEGIN
                 RAISE EXCEPTION 'ledger:idempotency_conflict' USING DETAIL = json_build_object(
                     'key', p_key, 'entry_id', v_bad.id)::text;
             END IF;
-            RETURN QUERY SELECT v_bad.id, false, v_bad.effective_date;
+            entry_id := v_bad.id;  -- the row is returned without running a query
+            created := false;
+            effective_date := v_bad.effective_date;
+            RETURN NEXT;
             RETURN;
         END IF;
     END IF;
 
-    SELECT max(through_date) INTO v_closed FROM ledger_period_close;
     IF p_effective_date <= v_closed THEN
         RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
             'effective_date', p_effective_date, 'closed_through', v_closed)::text;
@@ -490,7 +494,10 @@ BEGIN
               FROM unnest(v_acc, p_leg_amount) AS l(acc, amt) GROUP BY l.acc) d
      WHERE a.id = d.acc;
 
-    RETURN QUERY SELECT v_id, true, p_effective_date;
+    entry_id := v_id;
+    created := true;
+    effective_date := p_effective_date;
+    RETURN NEXT;
 END $$;
 
 
