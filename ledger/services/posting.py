@@ -690,18 +690,15 @@ def _lock_for_chunks(entries: Sequence[NewEntry]) -> None:
     calls share, exclusively.
     """
     keyed = any(entry.idempotency_key is not None or entry.reverses is not None for entry in entries)
-    try:  # legs that are not a list or tuple are left to the preparing thread, which may be reading them
-        listed = (entry.legs for entry in entries if type(entry.legs) in _SEQUENCES)
-        refs = {(leg.account, leg.currency) for legs in listed for leg in legs}
-    except (AttributeError, TypeError):  # not a Leg, or not hashable: refused when its chunk is prepared
-        refs = {
-            (leg.account, leg.currency)
-            for entry in entries
-            if type(entry.legs) in _SEQUENCES
-            for leg in entry.legs
-            if type(leg) is Leg and type(leg.account) is str and type(leg.currency) is str
-        }
-    refs = {ref for ref in refs if type(ref[0]) is str and type(ref[1]) is str}
+    # Legs that are not a list or tuple are left to the preparing thread, which may be reading them; anything
+    # that is not a Leg of strings is refused when its chunk is prepared.
+    refs = {
+        (leg.account, leg.currency)
+        for entry in entries
+        if type(entry.legs) in _SEQUENCES
+        for leg in entry.legs
+        if type(leg) is Leg and type(leg.account) is str and type(leg.currency) is str
+    }
     codes, currencies = zip(*sorted(refs), strict=True) if refs else ((), ())
     with connection.cursor() as cursor:
         if keyed:
