@@ -8,7 +8,8 @@ Python can, so this path
    blocks cut at line ends, with progress between them);
 2. stages, in one ``INSERT … SELECT``, every row that a conservative SQL
    predicate proves valid, converted exactly as
-   :func:`marketplace.catalog.manifest.validate_record` would;
+   :func:`marketplace.catalog.manifest.validate_record` would (each distinct
+   territories field is checked and converted once, in a table of its own);
 3. reads back every other row and runs the Python validator on it, which
    reports its problems (or stages it, when it is valid but unusual: non-ASCII
    edges, exclusions, co-owners, …) with the same messages as the row reader.
@@ -47,6 +48,7 @@ STAGE_PAGES = 2_048  # heap pages of the temporary table per staging statement (
 _FIELD_LIMIT = csv.field_size_limit()
 FETCH_ROWS = 2_000
 RAW_TABLE = "pg_temp.catalog_manifest_raw"
+TERRITORIES_TABLE = "pg_temp.catalog_manifest_territories"
 
 # A field in quotes, doubled quotes inside: the only quoting both parsers read the same way.
 _QUOTED_FIELD = re.compile(rb'(?:^|(?<=,))"(?:[^"]|"")*"(?=,|\r?$)', re.MULTILINE)
@@ -126,7 +128,7 @@ def _check_block(block: bytes) -> int:
 def _copy_file(stream: IO[bytes], header: list[str], on_block: Callable[[int, int], None]) -> int:
     columns = ", ".join(header)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}, {TERRITORIES_TABLE}")
         cursor.execute(
             f"CREATE TEMP TABLE catalog_manifest_raw (seq bigint GENERATED ALWAYS AS IDENTITY, "
             f"{', '.join(f'{name} text' for name in header)})"
@@ -213,9 +215,10 @@ def _territories(col: str) -> str:
     )
 
 
-def _predicate(c: dict[str, str]) -> str:
+def _row_checks(c: dict[str, str]) -> list[str]:
+    """Every check but the territories' (see _territories_sql)."""
     uri_scheme = f"split_part({c['storage_uri']}, '://', 1)"
-    checks = [
+    return [
         # No control character inside an id either (regex escapes, read by PostgreSQL).
         f"({_ascii_edges(c['external_id'], 200)} AND {c['external_id']} !~ '[\\x01-\\x1f\\x7f-\\x9f]')",
         _ascii_edges(c["title"], 500),
@@ -231,11 +234,9 @@ def _predicate(c: dict[str, str]) -> str:
         f" AND {c['storage_uri']} !~ '[^!-~]')",
         _optional(c["language"], _language(c["language"])),
         _optional(c["rights_expiry"], _iso_date(c["rights_expiry"])),
-        _optional(c["territories"], _territories(c["territories"])),
         _empty(c["clip_exclusions"]),
         _empty(c["co_owners"]),
     ]
-    return " AND ".join(checks)
 
 
 def _territory_list(col: str) -> str:
@@ -253,7 +254,35 @@ def _territory_list(col: str) -> str:
     )
 
 
-def _stage_sql(c: dict[str, str]) -> str:
+def _territories_sql(c: dict[str, str]) -> str:
+    """The TERRITORIES table: each distinct territories field of the file (NULL read as ""), whether it is valid
+    (``ok``) and, if so, its JSON list.
+
+    A catalogue repeats a handful of territory lists over all its rows, and checking and converting one took
+    longer than the other fourteen fields together; each list is now done once and the rows join to it.
+    """
+    return f"""
+        CREATE TEMP TABLE catalog_manifest_territories AS
+        SELECT d.field, k.ok, CASE WHEN k.ok THEN {_territory_list("d.field")} END AS codes
+          FROM (SELECT DISTINCT coalesce({c["territories"]}, '') AS field FROM {RAW_TABLE} r) d
+         CROSS JOIN LATERAL (SELECT {_optional("d.field", _territories("d.field"))} IS TRUE AS ok) k
+    """
+
+
+def _checked_rows(c: dict[str, str], rows: str) -> str:
+    """``rows`` of the raw table (a condition on ``r``), each with ``r.row_ok`` and its territories ``t``.
+
+    The row checks are a column behind a fence: as a filter on the raw table they would make the planner expect
+    a row or two and scan the raw table once per territory list. As a column, with both tables analyzed, the
+    join is a hash join whatever the number of lists.
+    """
+    return (
+        f"(SELECT r.*, ({' AND '.join(_row_checks(c))}) IS TRUE AS row_ok FROM {RAW_TABLE} r WHERE {rows} OFFSET 0) r"
+        f" LEFT JOIN {TERRITORIES_TABLE} t ON t.field = coalesce({c['territories']}, '')"
+    )
+
+
+def _stage_sql(c: dict[str, str], rows: str) -> str:
     return f"""
         INSERT INTO catalog_manifestrow (manifest_import_id, line, external_id, title, duration_seconds, width,
             height, fps, codec, size_bytes, sha256, storage_uri, language, rights_expiry, territories,
@@ -261,10 +290,9 @@ def _stage_sql(c: dict[str, str]) -> str:
         SELECT %(import_id)s, r.seq + 1, {c["external_id"]}, {c["title"]}, {c["duration_seconds"]}::numeric(12, 3),
                {c["width"]}::int, {c["height"]}::int, {c["fps"]}::numeric(7, 3), lower({c["codec"]}),
                {c["size_bytes"]}::bigint, lower({c["sha256"]}), {c["storage_uri"]}, coalesce({c["language"]}, ''),
-               nullif({c["rights_expiry"]}, '')::date, {_territory_list(c["territories"])}, '[]', '[]',
-               %(kept)s
-          FROM {RAW_TABLE} r
-         WHERE {_predicate(c)}
+               nullif({c["rights_expiry"]}, '')::date, t.codes, '[]', '[]', %(kept)s
+          FROM {_checked_rows(c, rows)}
+         WHERE r.row_ok AND t.ok
     """
 
 
@@ -284,11 +312,12 @@ def raw_pages() -> int:
 def stage_plain_rows(import_id: int, header: list[str], first_page: int = 0, end_page: int | None = None) -> int:
     """Stage every row the SQL predicate proves valid, of the temporary table's pages from ``first_page`` to
     ``end_page`` (the end of the table when None), in one statement; returns how many."""
-    sql = _stage_sql(_columns(header)) + " AND r.ctid >= %(lo)s::tid"  # a TID range scan reads just those pages
+    rows = "r.ctid >= %(lo)s::tid"  # a TID range scan reads just those pages
     if end_page is not None:
-        sql += " AND r.ctid < %(hi)s::tid"
+        rows += " AND r.ctid < %(hi)s::tid"
+    sql = _stage_sql(_columns(header), rows)
     params = {
-        "import_id": import_id, "codes": _CODES, "lo": f"({first_page},0)", "hi": f"({end_page},0)",
+        "import_id": import_id, "lo": f"({first_page},0)", "hi": f"({end_page},0)",
         "kept": kept_mask(header),  # the columns the file leaves out, the same for every row
     }  # fmt: skip
     with connection.cursor() as cursor:
@@ -303,13 +332,13 @@ def other_rows(
     c = _columns(header)
     present = set(header)
     names = ", ".join(c[name] for name in COLUMNS)
-    sql = f"SELECT r.seq, {names} FROM {RAW_TABLE} r WHERE ({_predicate(c)}) IS NOT TRUE ORDER BY r.seq"
+    sql = f"SELECT r.seq, {names} FROM {_checked_rows(c, 'true')} WHERE (r.row_ok AND t.ok) IS NOT TRUE ORDER BY r.seq"
     # WITH HOLD: the cursor outlives its transaction, so the caller commits each chunk it stages
     # (and its heartbeat) while it reads; the server keeps the rows it selected.
     connection.ensure_connection()
     with connection.connection.cursor(name="catalog_manifest_other", withhold=True) as cursor:
         cursor.itersize = FETCH_ROWS
-        cursor.execute(sql, {"codes": _CODES})
+        cursor.execute(sql)
         for seq, *values in cursor:
             # COPY reads an unquoted empty field as NULL; the row reader sees "".
             # Only the file's columns: one it leaves out is kept as stored, not read as empty (KEEP_BITS).
@@ -323,14 +352,23 @@ def other_rows(
 
 def drop_raw() -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}, {TERRITORIES_TABLE}")
+
+
+def _collect_territories(header: list[str]) -> None:
+    """Check and convert each distinct territories field once, and give the planner both tables' sizes."""
+    with connection.cursor() as cursor:
+        cursor.execute(_territories_sql(_columns(header)), {"codes": _CODES})
+        cursor.execute(f"ANALYZE {RAW_TABLE}, {TERRITORIES_TABLE}")
 
 
 def copy_file(stream: IO[bytes], on_block: Callable[[int, int], None]) -> tuple[list[str], int]:
     """Load the file into the temporary table; returns its header and record count."""
     header = _header(stream)
     try:
-        return header, _copy_file(stream, header, on_block)
+        rows = _copy_file(stream, header, on_block)
+        _collect_territories(header)
+        return header, rows
     except NeedsRowReader:
         drop_raw()
         raise

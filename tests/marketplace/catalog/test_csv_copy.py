@@ -134,6 +134,28 @@ def test_valid_unusual_rows_are_stored_as_the_row_reader_stores_them(licensor, o
     assert staged_in_sql == [2]  # "plain" and "one"; "two" has a seven-digit width, the others other oddities
 
 
+def test_a_territory_list_repeated_over_many_rows_is_read_alike_in_every_row(
+    licensor, other_licensor, monkeypatch, caplog
+):
+    """Each distinct territories field is checked and converted once (csv_copy._territories_sql); every row that
+    repeats it gets the same outcome, however the rows interleave."""
+    spellings = ["FR;DE", "de;fr", "", "WW"]
+    rows = [manifest_row(f"r{n}", territories=spellings[n % 4]) for n in range(60)]
+    staged_in_sql = []
+    (status, _, errors, assets), used_copy = _both(
+        licensor, manifest_csv(rows), monkeypatch, caplog, staged_in_sql=staged_in_sql
+    )
+    assert used_copy and (status, errors) == ("done", [])
+    assert sum(staged_in_sql) == 60
+    lists = {asset[0]: asset[1 + imports._ASSET_FIELDS.index("territories")] for asset in assets}
+    assert lists["r0"] == lists["r1"] == ["DE", "FR"] and lists["r2"] == [] and lists["r3"] == ["WW"]
+
+    rows = [manifest_row(f"s{n}", territories=["FR;DE", "XX;FR", "FR;WW"][n % 3]) for n in range(30)]
+    (status, _, errors, _), _ = _both(licensor, manifest_csv(rows), monkeypatch, caplog)
+    assert status == "invalid"
+    assert [line for line, field, _ in errors if field == "territories"] == [n + 2 for n in range(30) if n % 3]
+
+
 BASE = manifest_csv([manifest_row("a"), manifest_row("b")]).decode()
 HEADER, FIRST, SECOND = BASE.splitlines()
 
