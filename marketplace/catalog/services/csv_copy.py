@@ -273,8 +273,8 @@ def _checked_rows(c: dict[str, str], rows: str) -> str:
     """``rows`` of the raw table (a condition on ``r``), each with ``r.row_ok`` and its territories ``t``.
 
     The row checks are a column behind a fence: as a filter on the raw table they would make the planner expect
-    a row or two and scan the raw table once per territory list. As a column, with both tables analyzed, the
-    join is a hash join whatever the number of lists.
+    a row or two and scan the raw table once per territory list. As a column, with the lists analyzed, the join
+    is a hash join whenever there is more than one.
     """
     return (
         f"(SELECT r.*, ({' AND '.join(_row_checks(c))}) IS TRUE AS row_ok FROM {RAW_TABLE} r WHERE {rows} OFFSET 0) r"
@@ -356,10 +356,10 @@ def drop_raw() -> None:
 
 
 def _collect_territories(header: list[str]) -> None:
-    """Check and convert each distinct territories field once, and give the planner both tables' sizes."""
+    """Check and convert each distinct territories field once, and give the planner their number."""
     with connection.cursor() as cursor:
         cursor.execute(_territories_sql(_columns(header)), {"codes": _CODES})
-        cursor.execute(f"ANALYZE {RAW_TABLE}, {TERRITORIES_TABLE}")
+        cursor.execute(f"ANALYZE {TERRITORIES_TABLE}")
 
 
 def copy_file(stream: IO[bytes], on_block: Callable[[int, int], None]) -> tuple[list[str], int]:
