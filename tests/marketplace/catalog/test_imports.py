@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connections
+from django.db import connections, transaction
 from django.test import override_settings
 from django.urls import reverse
 
@@ -91,6 +91,25 @@ def test_reupload_upserts_by_external_id_and_reports_missing(licensor, corpus):
         withdrawals.missing_withdraw(access=licensor, manifest_import=second)
     # Only the latest manifest's staged rows are kept.
     assert set(ManifestRow.objects.values_list("manifest_import_id", flat=True)) == {second.pk}
+
+
+@pytest.mark.postgres
+def test_missing_assets_stay_an_anti_join_when_the_listing_outgrows_memory(licensor, corpus):
+    """``NOT IN (subquery)`` is rescanned for every asset once the listing no longer fits ``work_mem`` as a hash:
+    quadratic, minutes under the corpus lock for a re-upload of a few hundred thousand rows. Here the listing is
+    made to outgrow a tiny ``work_mem``; the query must stay one anti-join over each side."""
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3000)])
+    second = import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(1, 3000)])
+    assert second.missing == 1
+    missing = imports.missing_assets(second)
+    with transaction.atomic(), connections["default"].cursor() as cursor:
+        cursor.execute("ANALYZE catalog_asset, catalog_manifestrow")
+        cursor.execute("SET LOCAL work_mem = '64kB'")
+        sql, params = missing.values("pk").query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Anti Join" in plan and "SubPlan" not in plan, plan
+    assert list(missing.values_list("external_id", flat=True)) == ["a0"]
 
 
 def test_missing_assets_are_not_withdrawn_when_the_staged_listing_was_lost(licensor, corpus):
