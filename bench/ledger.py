@@ -258,20 +258,27 @@ def _balances(postings: int, times: dict) -> tuple[float, float, float, float]:
         [Leg("hot", "EUR", 100), Leg("other", "EUR", -100)],
         [Leg("hot", "EUR", 70), Leg("hot", "EUR", 30), Leg("other", "EUR", -100)],
     ]
-    entries_needed = postings * 2 // 3
+    # Pairs of the two forms make three postings each; two-leg entries top the count up to exactly ``postings``.
+    kinds = [0, 1] * (postings // 3) + [0] * (postings % 3)
+    entries_needed = len(kinds)
     chunk = 20_000
     with timed(f"loading {postings:,} postings on one account", times, "balance_load"):
         for offset in range(0, entries_needed, chunk):
             ledger.entries_post(
                 [
                     NewEntry(
-                        legs=forms[(offset + i) % 2],
+                        legs=forms[kinds[offset + i]],
                         description="load",
                         effective_date=start + dt.timedelta(days=(offset + i) % 730),
                     )
                     for i in range(min(chunk, entries_needed - offset))
                 ]
             )
+    from ledger.models import Posting
+
+    loaded = Posting.objects.filter(account__code="hot").count()
+    if loaded != postings:
+        raise SystemExit(f"the read account holds {loaded:,} postings, not {postings:,}")
     rng = random.Random(7)
     now_ms = median_ms(lambda: ledger.account_balance("hot", "EUR"))
     asof_ms = median_ms(

@@ -8,8 +8,15 @@ from __future__ import annotations
 
 import os
 import random
+import time
 
 STEPS = 120
+_start_together = None  # a multiprocessing.Barrier, given to each pool process by ``init``
+
+
+def init(barrier) -> None:
+    global _start_together
+    _start_together = barrier
 
 
 def entry(legs, key=None, note=""):
@@ -32,6 +39,10 @@ def run(job: tuple[int, str, str]) -> dict:
     from ledger import services as ledger
 
     connections.close_all()
+    ledger.account_balance("cash", "EUR")  # connected and warm before the start
+    if _start_together is not None:
+        _start_together.wait(timeout=120)
+    started = time.monotonic()
     rng = random.Random(seed)
     created: list[tuple[int, list[tuple[str, int]]]] = []
     refused = 0
@@ -61,5 +72,6 @@ def run(job: tuple[int, str, str]) -> dict:
             refused += 1
         except Exception as exc:
             unexpected.append(f"{type(exc).__name__}: {exc}")
+    finished = time.monotonic()
     connections.close_all()
-    return {"created": created, "refused": refused, "unexpected": unexpected}
+    return {"created": created, "refused": refused, "unexpected": unexpected, "window": (started, finished)}

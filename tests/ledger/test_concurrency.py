@@ -38,11 +38,18 @@ def test_concurrent_posting_loses_nothing_and_never_overdraws(engine):
     connections.close_all()
     # Spawned, not forked: the test process may hold threads (a live server, a browser driver) that
     # forking would copy mid-flight.
-    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+    # A barrier starts all eight together once each has connected: every one of them waits at it, so each runs
+    # in its own pool process, and the windows below prove the posting overlapped.
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    with context.Pool(WORKERS, initializer=concurrent_worker.init, initargs=(barrier,)) as pool:
         results = pool.map(concurrent_worker.run, [(seed, database, engine) for seed in range(WORKERS)], chunksize=1)
 
     unexpected = [msg for r in results for msg in r["unexpected"]]
     assert unexpected == []
+    last_start = max(r["window"][0] for r in results)
+    first_finish = min(r["window"][1] for r in results)
+    assert last_start < first_finish, "the eight writers never ran at the same time"
     assert sum(r["refused"] for r in results) > 0, "the test never hit the overdraft rule"
 
     created = [c for r in results for c in r["created"]]
