@@ -851,13 +851,27 @@ def offer_archive(request: HttpRequest, offer_id: int) -> HttpResponse:
 # --- operator review ---------------------------------------------------------------------
 
 
+REVIEW_PAGE = 25
+
+
 @org_view(Perm.REVIEW)
 def review_queue(request: HttpRequest) -> HttpResponse:
-    queue = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation").order_by("submitted_at")
+    queue = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
     return render(
         request,
         "catalog/review_queue.html",
-        {"access": request.access, "queue": queue, "changes": revisions_waiting()},
+        {
+            "access": request.access,
+            "queue": Paginator(queue.order_by("submitted_at", "id"), REVIEW_PAGE).get_page(
+                request.GET.get("queue_page")
+            ),
+            "changes": Paginator(revisions_waiting().order_by("proposed_at", "id"), REVIEW_PAGE).get_page(
+                request.GET.get("changes_page")
+            ),
+            # Each list's pager keeps the other list's page.
+            "queue_query": urlencode({k: v for k, v in request.GET.items() if k == "changes_page"}),
+            "changes_query": urlencode({k: v for k, v in request.GET.items() if k == "queue_page"}),
+        },
     )
 
 

@@ -53,11 +53,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ).count()
         context["sales"] = licensor_sales(org, with_money=access.can(Perm.FINANCE))
     elif org.kind == OrgKind.OPERATOR:
-        context["review_queue"] = list(
-            Corpus.objects.filter(status=CorpusStatus.IN_REVIEW).select_related("organisation")
-        )
-        context["changes_waiting"] = list(revisions_waiting())  # to published listings
-        context["waiting_count"] = len(context["review_queue"]) + len(context["changes_waiting"])
+        in_review = Corpus.objects.filter(status=CorpusStatus.IN_REVIEW)
+        waiting = revisions_waiting()  # changes to published listings
+        # The oldest few of each; the review queue pages through the rest.
+        context["review_queue"] = list(in_review.select_related("organisation").order_by("submitted_at", "id")[:10])
+        context["changes_waiting"] = list(waiting[:10])
+        context["waiting_count"] = in_review.count() + waiting.count()
         context["published"] = Corpus.objects.filter(status=CorpusStatus.PUBLISHED).count()
     return render(request, "orgs/dashboard.html", context)
 

@@ -417,6 +417,24 @@ def test_offer_form_reports_plan_errors_next_to_fields(owner_client, licensor, c
     assert not Offer.objects.exists()
 
 
+def test_a_long_review_queue_pages_oldest_first_and_the_dashboard_shows_the_first_few(client, licensor, operator):
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    for i in range(30):
+        corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "title": f"Queued {i:02d}"})
+        Corpus.objects.filter(pk=corpus.pk).update(status="in_review", submitted_at=start + dt.timedelta(hours=i))
+    client.force_login(operator.user)
+    first = client.get(url("review_queue", operator)).content.decode()
+    assert first.count("Queued ") == 25 and "Queued 00" in first and "Queued 25" not in first
+    assert "Page 1 of 2" in first and "queue_page=2" in first
+    second = client.get(url("review_queue", operator) + "?queue_page=2&changes_page=1").content.decode()
+    assert second.count("Queued ") == 5 and "Queued 29" in second and "Queued 24" not in second
+    assert "?changes_page=1&amp;queue_page=1" in second  # paging one list keeps the other's page
+
+    dashboard = client.get(reverse("orgs:dashboard", args=[operator.organisation.slug])).content.decode()
+    assert dashboard.count("Queued ") == 10 and "Queued 09" in dashboard and "Queued 10" not in dashboard
+    assert "The whole review queue (30)" in dashboard
+
+
 def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator, listed_corpus):
     client.force_login(licensor.user)
     client.post(url("corpus_submit", licensor, corpus_id=listed_corpus.pk))
