@@ -17,12 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from ledger.models import Account, AccountDay, ChainBlock, ChainSeal, JournalEntry, Posting
 from ledger.services import _hashing
-from ledger.types import SealResult, VerifyProblem, VerifyReport
+from ledger.types import AccountType, SealResult, VerifyProblem, VerifyReport
 
 SEAL_BLOCK_SIZE = 10_000
 _SEAL_LOCK = 0x1ED6E5  # advisory lock id: one sealer at a time
@@ -339,6 +339,31 @@ def _check_running_balances(limit: int = 100) -> list[VerifyProblem]:
         ]
 
 
+def _check_overdrafts() -> list[VerifyProblem]:
+    """A protected account never stood below zero after any of its postings: the flag is fixed when the account
+    opens, but the database checks only the balance it stores now, so a history that broke the rule (raw rows, or
+    the flag set afterwards with the triggers out of the way) shows here. Trusts the running balances, which
+    _check_running_balances proves."""
+    debit_normal = [AccountType.ASSET.value, AccountType.EXPENSE.value]
+    below_zero = Q(account__type__in=debit_normal, balance_after__lt=0) | (
+        ~Q(account__type__in=debit_normal) & Q(balance_after__gt=0)
+    )
+    overdrawn = (
+        Posting.objects.filter(below_zero, account__forbid_negative=True)
+        .order_by("entry_id", "leg_index")
+        .values_list("entry_id", "leg_index", "account__code", "account__currency", "account__type", "balance_after")
+    )
+    return [
+        VerifyProblem(
+            "overdraft",
+            f"entry {entry_id}, leg {leg}: account {code} ({currency}) forbids a negative balance but stood at "
+            f"{after * AccountType(type_).normal_sign} after it",
+            entry_id,
+        )
+        for entry_id, leg, code, currency, type_, after in overdrawn[:100]
+    ]
+
+
 def _check_books() -> list[VerifyProblem]:
     problems: list[VerifyProblem] = []
     for entry_id, currency, off in (
@@ -380,6 +405,7 @@ def _check_books() -> list[VerifyProblem]:
             )
         )
     problems.extend(_check_running_balances())
+    problems.extend(_check_overdrafts())
     sums = {
         a: (s, c)
         for a, s, c in Posting.objects.values("account_id")

@@ -10,7 +10,7 @@ from django.db import connection
 from ledger import services as ledger
 from ledger.models import ChainSeal, JournalEntry
 from ledger.sql import statements
-from ledger.types import NewEntry, credit, debit
+from ledger.types import AccountType, NewEntry, credit, debit
 from tests.fixtures.ledger import eur, open_chart
 from tests.fixtures.threads import HeldTransaction
 
@@ -33,11 +33,12 @@ def post(amount: int, note: str = "", debit_to: str = "cash:stripe", credit_to: 
     ).id
 
 
-def tamper(sql: str, params=()) -> None:
-    """Run raw SQL with the immutability triggers out of the way, as an attacker with DB access could."""
+def tamper(sql: str, params=(), *, accounts: bool = False) -> None:
+    """Run raw SQL with the immutability triggers out of the way, as an attacker with DB access could
+    (``accounts``: the accounts' fixed fields too)."""
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            tables = ("ledger_posting", "ledger_entry", "ledger_chain_seal")
+            tables = ("ledger_posting", "ledger_entry", "ledger_chain_seal") + (("ledger_account",) if accounts else ())
             for table in tables:
                 cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
             cursor.execute(sql, params)
@@ -47,7 +48,7 @@ def tamper(sql: str, params=()) -> None:
             names = [
                 "ledger_posting_no_update", "ledger_posting_no_delete", "ledger_entry_no_update",
                 "ledger_entry_no_delete", "ledger_chain_seal_no_update", "ledger_chain_seal_no_delete",
-            ]  # fmt: skip
+            ] + (["ledger_account_fixed"] if accounts else [])  # fmt: skip
             for name in names:
                 cursor.execute(f"DROP TRIGGER {name}")
             cursor.execute(sql, params)
@@ -93,6 +94,20 @@ def test_changed_amount_is_named(chart):
     assert error is not None
     assert f"first bad entry: {victim}" in error
     assert f"entry {victim}: its rows no longer match its content hash" in out
+
+
+def test_a_protected_account_that_once_stood_below_zero_is_named(chart):
+    """The no-overdraft flag is fixed when an account opens and the database checks only the balance stored now:
+    set afterwards on an account whose history dipped below zero, as an attacker with the triggers out of the way
+    could, it is caught by the running balances."""
+    ledger.account_open(code="prepaid:acme", currency="EUR", type=AccountType.LIABILITY)
+    dip = post(500, "refund first", debit_to="prepaid:acme", credit_to="cash:stripe")
+    post(800, "top-up", debit_to="cash:stripe", credit_to="prepaid:acme")
+    assert ledger.chain_verify().ok
+    tamper("UPDATE ledger_account SET forbid_negative = TRUE WHERE code = 'prepaid:acme'", accounts=True)
+    report = ledger.chain_verify()
+    assert [(p.kind, p.entry_id) for p in report.problems] == [("overdraft", dip)]
+    assert "account prepaid:acme (EUR) forbids a negative balance but stood at -500 after it" in str(report.problems)
 
 
 def test_posting_moved_to_an_account_in_another_currency_is_named(chart):
