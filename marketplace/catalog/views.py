@@ -65,6 +65,7 @@ from marketplace.orgs.views import form_errors
 from marketplace.pricing import PlanError, PricePlan, cap_note, example_prices, plan_terms, whole_corpus_price
 from marketplace.web.csv_stream import csv_response
 from marketplace.web.feedback import report
+from marketplace.web.paging import pages_of
 from marketplace.web.templatetags.display import running_time
 from marketplace.web.uploads import limit_upload
 
@@ -862,15 +863,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
         "catalog/review_queue.html",
         {
             "access": request.access,
-            "queue": Paginator(queue.order_by("submitted_at", "id"), REVIEW_PAGE).get_page(
-                request.GET.get("queue_page")
+            **pages_of(
+                request,
+                queue=(queue.order_by("submitted_at", "id"), REVIEW_PAGE),
+                changes=(revisions_waiting().order_by("proposed_at", "id"), REVIEW_PAGE),
             ),
-            "changes": Paginator(revisions_waiting().order_by("proposed_at", "id"), REVIEW_PAGE).get_page(
-                request.GET.get("changes_page")
-            ),
-            # Each list's pager keeps the other list's page.
-            "queue_query": urlencode({k: v for k, v in request.GET.items() if k == "changes_page"}),
-            "changes_query": urlencode({k: v for k, v in request.GET.items() if k == "queue_page"}),
         },
     )
 

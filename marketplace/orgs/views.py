@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.humanize.templatetags.humanize import naturaltime
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -22,6 +19,7 @@ from marketplace.orgs.forms import InviteForm, RegisterForm
 from marketplace.orgs.models import Invitation, Membership, OrgKind
 from marketplace.orgs.selectors import invitation_pending, licensor_sales
 from marketplace.web.feedback import report
+from marketplace.web.paging import pages_of
 
 
 def form_errors(form, exc: ValidationError) -> None:
@@ -98,21 +96,21 @@ def members(request: HttpRequest) -> HttpResponse:
             "access": access,
             "org": access.organisation,
             "form": form,
-            "memberships": Paginator(
-                Membership.objects.filter(organisation=access.organisation)
-                .select_related("user")
-                .order_by("user__email"),
-                50,
-            ).get_page(request.GET.get("members_page")),
-            "invitations": Paginator(
-                Invitation.objects.filter(organisation=access.organisation)
-                .select_related("invited_by")
-                .order_by("-created_at", "-id"),
-                20,
-            ).get_page(request.GET.get("invitations_page")),
-            # Each list's pager keeps the other list's page.
-            "members_query": urlencode({k: v for k, v in request.GET.items() if k == "invitations_page"}),
-            "invitations_query": urlencode({k: v for k, v in request.GET.items() if k == "members_page"}),
+            **pages_of(
+                request,
+                members=(
+                    Membership.objects.filter(organisation=access.organisation)
+                    .select_related("user")
+                    .order_by("user__email"),
+                    50,
+                ),
+                invitations=(
+                    Invitation.objects.filter(organisation=access.organisation)
+                    .select_related("invited_by")
+                    .order_by("-created_at", "-id"),
+                    20,
+                ),
+            ),
             "can_manage": access.can(Perm.MANAGE_MEMBERS),
             "roles": roles,
         },
