@@ -14,6 +14,7 @@ import datetime as dt
 import difflib
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -430,9 +431,15 @@ def _lower_text(limit: int):
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
+def external_id_key(text: str) -> str:
+    """The form in which an external id is stored and looked up: Unicode NFC. "é" typed as one character on one
+    system and exported as "e" and a combining accent by another are the same id, and must name the same asset."""
+    return unicodedata.normalize("NFC", text)
+
+
 def _external_id(value: Any) -> str:
     """An id is a key, shown in pages and CSV lists: a tab or a line break inside it would make two ids look one."""
-    text = _text(value, 200)
+    text = _text(external_id_key(value) if isinstance(value, str) else value, 200)
     if _CONTROL.search(text):
         raise ValueError("contains a control character (a tab, a line break or similar)")
     return text

@@ -13,6 +13,7 @@ from django.db.models.functions import Cast
 from django.db.models.lookups import Contains
 from django.utils import timezone
 
+from marketplace.catalog.manifest import external_id_key
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -236,7 +237,7 @@ def corpus_assets(
     if status:
         assets = assets.filter(status=status)
     if q:
-        assets = assets.filter(Q(external_id__startswith=q) | Q(title__icontains=q))
+        assets = assets.filter(Q(external_id__startswith=external_id_key(q)) | Q(title__icontains=q))
     return assets.order_by("id")
 
 

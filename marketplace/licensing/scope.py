@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from marketplace.catalog.manifest import external_id_key
 from marketplace.catalog.models import Asset, AssetStatus, Corpus
 from marketplace.catalog.selectors import json_list_contains
 
@@ -43,6 +44,8 @@ def clean_scope(raw) -> dict:
                 raise ValidationError({f"scope.filters.{name}": "Give a non-empty list of strings."})
             if len(values) > 10_000:
                 raise ValidationError({f"scope.filters.{name}": "At most 10,000 values."})
+            if name == "external_ids":
+                values = [external_id_key(v) for v in values]  # as ids are stored
             clean[name] = sorted(set(values))
     for name in ("min_duration_seconds", "max_duration_seconds", "min_height"):
         if name in filters:
@@ -72,7 +75,8 @@ def scope_assets(corpus: Corpus, scope: dict) -> QuerySet[Asset]:
     if "codecs" in f:
         assets = assets.filter(codec__in=[c.lower() for c in f["codecs"]])
     if "external_ids" in f:
-        assets = assets.filter(external_id__in=f["external_ids"])
+        # Scopes frozen before ids were stored in NFC may list another form.
+        assets = assets.filter(external_id__in=[external_id_key(i) for i in f["external_ids"]])
     if "min_duration_seconds" in f:
         assets = assets.filter(duration_seconds__gte=Decimal(f["min_duration_seconds"]))
     if "max_duration_seconds" in f:

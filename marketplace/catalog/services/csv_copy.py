@@ -219,8 +219,10 @@ def _row_checks(c: dict[str, str]) -> list[str]:
     """Every check but the territories' (see _territories_sql)."""
     uri_scheme = f"split_part({c['storage_uri']}, '://', 1)"
     return [
-        # No control character inside an id either (regex escapes, read by PostgreSQL).
-        f"({_ascii_edges(c['external_id'], 200)} AND {c['external_id']} !~ '[\\x01-\\x1f\\x7f-\\x9f]')",
+        # No control character inside an id either (regex escapes, read by PostgreSQL), and the id in the form it
+        # is stored in (manifest.external_id_key); another form goes to Python, which converts it.
+        f"({_ascii_edges(c['external_id'], 200)} AND {c['external_id']} !~ '[\\x01-\\x1f\\x7f-\\x9f]'"
+        f" AND {c['external_id']} IS NFC NORMALIZED)",
         _ascii_edges(c["title"], 500),
         _decimal(c["duration_seconds"], 9, int(MAX_DURATION)),
         _whole(c["width"], 6, 100_000),

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from marketplace.catalog.manifest import external_id_key
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -83,7 +84,7 @@ def assets_withdraw_listed(*, access: OrgAccess, corpus: Corpus, external_ids: l
     takedown request names files by the licensor's own ids. Every id must be this corpus'."""
     access.require(Perm.MANAGE_CATALOG)
     reason = check_reason(reason)
-    wanted = list(dict.fromkeys(external_ids))
+    wanted = list(dict.fromkeys(external_id_key(i) for i in external_ids))
     if not wanted:
         raise ValidationError({"external_ids": "List at least one external id, one per line."})
     if len(wanted) > LISTED_MAX:

@@ -784,6 +784,74 @@ def test_an_external_id_with_a_control_character_is_refused_and_blank_lines_are_
     assert not Asset.objects.exists()
 
 
+COMPOSED, DECOMPOSED = "caf\u00e9-1", "cafe\u0301-1"  # "café-1" twice: é as one character, and as e + accent
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_an_external_id_names_one_asset_in_whichever_unicode_form_it_comes(licensor, corpus, fmt):
+    """A file exported on one system and re-uploaded from another must not turn an asset into a missing one and a
+    new one; two rows that spell one id two ways are the same id twice."""
+
+    def run(rows):
+        same = {"storage_uri": "s3://media/cafe.mp4", "sha256": sha("cafe")}  # the title stays as each row has it
+        rows = [{**row, **same} for row in rows]
+        content = manifest_csv(rows) if fmt == "csv" else "".join(json.dumps(r) + "\n" for r in rows).encode()
+        return imports.manifest_import_run(
+            imports.manifest_upload(access=licensor, corpus=corpus, upload=upload(f"m.{fmt}", content)).pk
+        )
+
+    first = run([manifest_row(DECOMPOSED, title="Café"), manifest_row("plain")])
+    assert (first.status, first.added) == (ImportStatus.DONE, 2)
+    assert set(Asset.objects.values_list("external_id", flat=True)) == {COMPOSED, "plain"}
+    again = run([manifest_row(COMPOSED, title="Café"), manifest_row("plain")])
+    assert (again.added, again.unchanged, again.missing) == (0, 2, 0)
+    twice = run([manifest_row(COMPOSED), manifest_row(DECOMPOSED, title="Other")])
+    assert twice.status == ImportStatus.INVALID
+    line = 2 if fmt == "csv" else 1  # the first record's line: after the CSV's header
+    assert list(ManifestRowError.objects.filter(manifest_import=twice).values_list("line", "message")) == [
+        (line + 1, f"external_id '{COMPOSED}' already appears on line {line}")
+    ]
+    # Every other way in looks an id up in the same form.
+    from marketplace.catalog.selectors import corpus_assets
+    from marketplace.licensing.scope import clean_scope, scope_assets
+
+    assert [a.external_id for a in corpus_assets(corpus, q="cafe\u0301")] == [COMPOSED]
+    scope = clean_scope({"type": "filter", "filters": {"external_ids": [DECOMPOSED]}})
+    assert scope["filters"]["external_ids"] == [COMPOSED]
+    assert [
+        a.external_id for a in scope_assets(corpus, {"type": "filter", "filters": {"external_ids": [DECOMPOSED]}})
+    ] == [COMPOSED]
+    withdrawals.assets_withdraw_listed(access=licensor, corpus=corpus, external_ids=[DECOMPOSED], reason="Takedown")
+    assert Asset.objects.get(external_id=COMPOSED).status == AssetStatus.WITHDRAWN
+
+
+def test_ids_stored_in_another_unicode_form_are_converted_unless_taken(licensor, corpus):
+    import importlib
+
+    from django.apps import apps
+
+    import_rows(licensor, corpus, [manifest_row(i, storage_uri="s3://media/x.mp4") for i in ("x-\u00e9", "y", "z")])
+    # As an earlier version stored them: one id decomposed, one decomposed whose composed form is taken.
+    Asset.objects.filter(external_id="y").update(external_id="x\u0301")  # NFC: "x" + accent stays as it is
+    Asset.objects.filter(external_id="z").update(external_id="e\u0301-z")
+    Asset.objects.create(**{**_asset_fields(corpus), "external_id": "\u00e9-z2"})
+    Asset.objects.filter(external_id="\u00e9-z2").update(external_id="e\u0301-z2")
+    Asset.objects.create(**{**_asset_fields(corpus), "external_id": "\u00e9-z2"})
+    migration = importlib.import_module("marketplace.catalog.migrations.0024_external_ids_nfc")
+    migration.ids_to_nfc(apps, None)
+    assert sorted(Asset.objects.values_list("external_id", flat=True)) == sorted(
+        ["x-\u00e9", "x\u0301", "\u00e9-z", "e\u0301-z2", "\u00e9-z2"]
+    )
+
+
+def _asset_fields(corpus) -> dict:
+    return {
+        "corpus": corpus, "title": "t", "duration_seconds": 1, "width": 1, "height": 1, "fps": 1, "codec": "h264",
+        "size_bytes": 1, "sha256": "0" * 64, "storage_uri": "s3://media/x.mp4", "territories": [],
+        "clip_exclusions": [], "co_owners": [],
+    }  # fmt: skip
+
+
 def test_row_errors_found_before_a_file_error_are_kept(licensor, corpus, monkeypatch):
     from marketplace.catalog import manifest
 
