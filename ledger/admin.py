@@ -166,6 +166,11 @@ class PostingAdmin(ReadOnlyAdmin):
         url = reverse("admin:ledger_journalentry_change", args=[obj.entry_id])
         return format_html('<a href="{}">{}</a>', url, obj.entry)
 
+    def lookup_allowed(self, lookup, value, request=None):
+        """No filter but the currency and the search: the pages are read by account, and any other condition in
+        the address would be shown with every leg and the unfiltered count. Django answers it with a 400."""
+        return lookup == _CurrencyFilter.parameter_name
+
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():
             return queryset, False
@@ -189,7 +194,8 @@ class PostingAdmin(ReadOnlyAdmin):
         if found is None:
             return None
         entry, leg = found
-        return Posting.objects.filter(entry_id=entry, leg_index=leg).select_related("entry", "account").first()
+        posting = Posting.objects.filter(entry_id=entry, leg_index=leg).select_related("entry", "account").first()
+        return posting if posting is not None and posting.pk == pk else None  # one id per leg, as listed
 
 
 @admin.register(AccountDay)

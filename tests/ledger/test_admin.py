@@ -68,6 +68,9 @@ def test_postings_are_paged_newest_entry_first_across_both_forms_of_a_leg(mixed,
     for leg in Posting.objects.filter(entry_id__in=[newest, newest - 1]):
         shown = admin_client.get(reverse("admin:ledger_posting_change", args=[leg.pk]))
         assert shown.status_code == 200 and shown.context["original"] == leg
+        if leg.pk > 0:  # a posting row is not also found at the id a row-kept leg of its entry would have
+            aliased = -(2 * leg.entry_id + leg.leg_index)
+            assert admin_client.get(reverse("admin:ledger_posting_change", args=[aliased])).status_code == 302
     assert admin_client.get(reverse("admin:ledger_posting_change", args=[10**9])).status_code == 302
 
 
@@ -94,6 +97,10 @@ def test_postings_narrow_by_currency_and_by_account_search(mixed, admin_client):
     assert _listed(both) == _expected({"cash:stripe"}, currency="EUR")
     nothing = admin_client.get(POSTINGS, {"q": "no-such-account"})
     assert nothing.context["cl"].result_count == 0 and _listed(nothing) == []
+    # Any other condition in the address is refused, not shown over every leg with the unfiltered count.
+    cash = Posting.objects.filter(account__code="cash:stripe").first().account_id
+    for lookup in ({"account": cash}, {"leg_index": 1}, {"amount__lt": 0}, {"entry__gte": 1}):
+        assert admin_client.get(POSTINGS, lookup).status_code == 400, lookup
 
 
 def _scanned(sql: str) -> dict[str, int]:
