@@ -33,7 +33,11 @@ COLUMNS = REQUIRED + OPTIONAL
 # The columns as the import form's format page explains them (docs/manifest.md has the full reference; a test keeps
 # the two naming the same columns): column -> (what it holds, CSV example, JSON Lines example if it differs).
 COLUMN_GUIDE = {
-    "external_id": ("Your id for the video, unique within the corpus; up to 200 characters.", "nl-000042", None),
+    "external_id": (
+        "Your id for the video, unique within the corpus; up to 200 characters, none of them invisible.",
+        "nl-000042",
+        None,
+    ),
     "title": ("Up to 500 characters.", "Harbour at dawn", None),
     "duration_seconds": ("Positive decimal, up to 3 decimal places.", "32.5", None),
     "width": ("Positive whole number of pixels.", "3840", None),
@@ -43,7 +47,7 @@ COLUMN_GUIDE = {
     "size_bytes": ("The file's size: positive whole number.", "148897792", None),
     "sha256": ("The file's SHA-256: 64 hexadecimal characters.", "9f86d081…b0f00a08", None),
     "storage_uri": (
-        "Where the file is: s3://, gs://, az://, https://, http:// or file://.",
+        "Where the file is: s3://bucket/key, gs://bucket/key, az://container/blob, https://host/…, http:// or file://.",
         "s3://bucket/key.mp4",
         None,
     ),
@@ -70,7 +74,8 @@ COLUMN_GUIDE = {
 }
 
 _SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
-_URI = re.compile(r"^(s3|gs|az|https?|file)://\S+$")
+# A bucket and a key, a host, or a path: "s3:///" names no file.
+_URI = re.compile(r"^(?:(?:s3|gs|az)://[^/\s]+/\S+|https?://[^/\s]+\S*|file://\S+)$")
 _TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-5]?[0-9](?:\.[0-9]+)?)$")
 # Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
@@ -140,7 +145,7 @@ def _text(value: Any, limit: int, required: bool = True) -> str:
     if isinstance(value, (dict, list, bool)):  # JSON Lines: a number may stand for its text, nothing else
         raise ValueError(f"must be text or a number, not {_JSON_KINDS[type(value)]}")
     if not isinstance(value, str):
-        value = str(value)
+        value = value.written if isinstance(value, (_WrittenDecimal, _WrittenInt)) else str(value)
     if _UNSTORABLE.search(value):
         raise ValueError("contains a NUL character or invalid Unicode (a lone surrogate)")
     value = value.strip()
@@ -169,18 +174,53 @@ class _UnreadNumber(str):
     more. It is kept as its text, so that the row error names its field, as it does for the same text in a CSV."""
 
 
+class _WrittenDecimal(Decimal):
+    """A JSON number with a fraction or an exponent, which keeps how it was written: a text field takes it as
+    written (an id 1e3 is "1e3", not "1E+3"), and a message quotes it as the file has it."""
+
+    written: str
+
+    def __new__(cls, text: str) -> _WrittenDecimal:
+        number = super().__new__(cls, text)
+        number.written = text
+        return number
+
+
+class _WrittenInt(int):
+    """A JSON integer, which keeps how it was written (-0 is "-0" in a text field)."""
+
+    written: str
+
+    def __new__(cls, text: str) -> _WrittenInt:
+        number = super().__new__(cls, text)
+        number.written = text
+        return number
+
+
 def _json_float(text: str) -> Decimal | _UnreadNumber:
     try:
-        return Decimal(text)
+        return _WrittenDecimal(text)
     except ArithmeticError:
         return _UnreadNumber(text)
 
 
 def _json_int(text: str) -> int | _UnreadNumber:
     try:
-        return int(text)
+        return _WrittenInt(text)
     except ValueError:  # past sys.get_int_max_str_digits()
         return _UnreadNumber(text)
+
+
+def _json_shown(value: Any) -> str:
+    """A value from the file for a message, spelt as the file has it: JSON's null, true and false, numbers as
+    written, text quoted and escaped."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (_WrittenDecimal, _WrittenInt)):
+        return value.written
+    if isinstance(value, (dict, list)):
+        return _shown(json.dumps(value, default=str, ensure_ascii=False))
+    return _shown(str(value))
 
 
 def _refuse_constant(name: str) -> None:
@@ -208,7 +248,7 @@ def _int(value: Any, maximum: int) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
-        number = value
+        number, text = value, value.written if isinstance(value, _WrittenInt) else str(value)
     else:
         text = _text(value, 30)
         exact = _number(text) if _NUMBER.match(text) else None  # "1e3" is 1000, as it is for a duration
@@ -218,9 +258,9 @@ def _int(value: Any, maximum: int) -> int:
             raise ValueError(f"{text} is implausibly large (limit {maximum})")
         number = int(exact)
     if number <= 0:
-        raise ValueError(f"must be greater than zero (got {number})")
+        raise ValueError(f"must be greater than zero (got {text})")
     if number > maximum:
-        raise ValueError(f"{number} is implausibly large (limit {maximum})")
+        raise ValueError(f"{text} is implausibly large (limit {maximum})")
     return number
 
 
@@ -258,9 +298,10 @@ def _territories(value: Any) -> list[str]:
     if unknown:
         shown = ", ".join(code if code.isalnum() and code.isascii() else repr(code) for code in unknown)
         raise ValueError(f"unknown territory code(s) {shown}: use ISO 3166-1 alpha-2 codes or WW")
+    codes = sorted(set(codes))  # FR;FR is FR, and WW;WW is WW
     if WORLDWIDE in codes and len(codes) > 1:
         raise ValueError("WW (worldwide) cannot be combined with other territories")
-    return sorted(set(codes))
+    return codes
 
 
 def _seconds(text: str) -> Decimal:
@@ -284,6 +325,13 @@ def _seconds(text: str) -> Decimal:
     return value
 
 
+def _time(value: Any) -> Decimal:
+    """An exclusion's start or end: text (from a CSV range too) or a JSON number."""
+    if value is None or isinstance(value, (bool, dict, list)):
+        raise ValueError(f"{_json_shown(value)} is not a time (seconds, or HH:MM:SS)")
+    return _seconds(value.written if isinstance(value, (_WrittenDecimal, _WrittenInt)) else str(_readable(value)))
+
+
 def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
     """Exclusions in their stored form; ValueError names the first that is malformed or overruns ``duration``."""
     items = []
@@ -303,11 +351,13 @@ def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
             raise ValueError("each exclusion must be an object with start, end and reason")
         if unknown := sorted(set(item) - {"start", "end", "reason"}):
             raise ValueError(f"an exclusion has start, end and reason only, not {', '.join(map(repr, unknown))}")
-        start = _seconds(str(_readable(item.get("start", ""))))
-        end = _seconds(str(_readable(item.get("end", ""))))
-        reason = str(item.get("reason", "")).strip().lower()
+        start = _time(item.get("start", ""))
+        end = _time(item.get("end", ""))
+        reason_value = item.get("reason", "")
+        reason = reason_value.strip().lower() if isinstance(reason_value, str) else None
         if reason not in EXCLUSION_REASONS:
-            raise ValueError(f"exclusion reason {reason!r} is not one of {', '.join(EXCLUSION_REASONS)}")
+            shown = _shown(reason) if reason is not None else _json_shown(reason_value)
+            raise ValueError(f"exclusion reason {shown} is not one of {', '.join(EXCLUSION_REASONS)}")
         if end <= start:
             raise ValueError(f"exclusion {start}-{end} ends before it starts")
         if duration is not None and end > duration:
@@ -331,20 +381,30 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
             item = {"org": org, "share": share}
         if not isinstance(item, dict):
             raise ValueError("each co-owner must be an object with org and share")
-        org = str(item.get("org", "")).strip()
+        if stray := sorted(set(item) - {"org", "share"}):
+            raise ValueError(f"a co-owner has org and share only, not {', '.join(map(_shown, stray))}")
+        if not isinstance(item.get("org", ""), str):
+            raise ValueError(f"co-owner {_json_shown(item.get('org'))} is not a licensor's slug written as text")
+        org = item.get("org", "").strip()
         org = org.lower() if org.isascii() else org  # slugs are lower case: Harbour-Stock is harbour-stock
         if org not in known_orgs:
             unknown.append(org)  # named with the shares' own problems, below
-        text = str(_readable(item.get("share", ""))).strip().rstrip("%")
+        # A plain name as it is; any other quoted and escaped, so that no byte of it reaches a message raw.
+        named = org if re.fullmatch(r"[A-Za-z0-9._-]{1,100}", org) else _shown(org)
+        share = item.get("share", "")
+        if share is None or isinstance(share, (bool, dict, list)):
+            raise ValueError(f"share {_json_shown(share)} of {named} is not a percentage")
+        written = share.written if isinstance(share, (_WrittenDecimal, _WrittenInt)) else str(_readable(share))
+        text = written.strip().rstrip("%")
         if len(text) > 40:  # a percentage has no use for more: the message would quote it whole
-            raise ValueError(f"share {_shown(text)} of {org} is out of range")
+            raise ValueError(f"share {_shown(text)} of {named} is out of range")
         if not _NUMBER.match(text):
-            raise ValueError(f"share {_shown(str(item.get('share')))} of {org} is not a percentage")
+            raise ValueError(f"share {_json_shown(share)} of {named} is not a percentage")
         percent = _number(text)
         if not 0 < percent <= 100:
-            raise ValueError(f"share {percent}% of {org} must be above 0% and at most 100%")
+            raise ValueError(f"share {text}% of {named} must be above 0% and at most 100%")
         if percent != percent.quantize(Decimal("0.01")):  # before scaling: 1e-999999999 would round to 0
-            raise ValueError(f"share {percent}% of {org} has more than two decimals")
+            raise ValueError(f"share {text}% of {named} has more than two decimals")
         bp = percent * 100
         shares.append({"org": org, "bp": int(bp)})
     problems = []
@@ -408,7 +468,10 @@ def sha_problem(text: str) -> str:
 def _uri(value: Any) -> str:
     text = _text(value, 1000)
     if not _URI.match(text):
-        raise ValueError(f"{text[:60]!r} is not a storage URI (s3://, gs://, az://, https://, http:// or file://)")
+        raise ValueError(
+            f"{text[:60]!r} is not a storage URI (s3://bucket/key, gs://bucket/key, az://container/blob, "
+            "https://host/…, http://host/… or file://…)"
+        )
     return text
 
 
@@ -428,7 +491,17 @@ def _lower_text(limit: int):
     return lambda value: _text(value.lower() if isinstance(value, str) else value, limit)
 
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# Characters that no one can see or that break a line: control characters (Cc), format characters such as
+# zero-width spaces, direction marks and the byte-order mark (Cf), and the line and paragraph separators (Zl, Zp),
+# as Unicode 14 classes them (a test checks this table against Python's unicodedata). An id holding one would look
+# like another id, or split in a pasted list. The SQL road reads the same table (csv_copy).
+INVISIBLE_RANGES = (
+    (0x00, 0x1F), (0x7F, 0x9F), (0xAD, 0xAD), (0x600, 0x605), (0x61C, 0x61C), (0x6DD, 0x6DD), (0x70F, 0x70F),
+    (0x890, 0x891), (0x8E2, 0x8E2), (0x180E, 0x180E), (0x200B, 0x200F), (0x2028, 0x202E), (0x2060, 0x2064),
+    (0x2066, 0x206F), (0xFEFF, 0xFEFF), (0xFFF9, 0xFFFB), (0x110BD, 0x110BD), (0x110CD, 0x110CD),
+    (0x13430, 0x13438), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+)  # fmt: skip
+_INVISIBLE = re.compile("[" + "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in INVISIBLE_RANGES) + "]")
 
 
 def external_id_key(text: str) -> str:
@@ -440,8 +513,11 @@ def external_id_key(text: str) -> str:
 def _external_id(value: Any) -> str:
     """An id is a key, shown in pages and CSV lists: a tab or a line break inside it would make two ids look one."""
     text = _text(external_id_key(value) if isinstance(value, str) else value, 200)
-    if _CONTROL.search(text):
-        raise ValueError("contains a control character (a tab, a line break or similar)")
+    if _INVISIBLE.search(text):
+        raise ValueError(
+            "contains a control character or an invisible one (a tab, a line break, a zero-width space, a direction "
+            "mark or similar)"
+        )
     return text
 
 
@@ -736,7 +812,9 @@ def _read_csv(
             errors.append(
                 RowError(line, "", f"line {line} has {len(fields)} fields; the header has {width}{truncated}")
             )
-            yield RowResult(line, None, errors, state["bytes"])
+            # Its id, where its column can still be read, so that a repeat of it is reported in the same pass.
+            readable = {name: value for name, value in zip(header, fields, strict=False) if name == "external_id"}
+            yield RowResult(line, None, _with_id(errors, readable), state["bytes"])
             continue
         record = dict(zip(header, fields, strict=True))
         row, field_errors = validate_record(record, line, known_orgs, held)

@@ -33,6 +33,7 @@ from django.db import DatabaseError, connection, transaction
 
 from marketplace.catalog.manifest import (
     COLUMNS,
+    INVISIBLE_RANGES,
     MAX_DURATION,
     AssetRow,
     ManifestFileError,
@@ -215,14 +216,18 @@ def _territories(col: str) -> str:
     )
 
 
+# manifest.INVISIBLE_RANGES as a PostgreSQL regex (its \\U escapes); NUL cannot reach a text column.
+_INVISIBLE_SQL = "[" + "".join(f"\\U{max(low, 1):08x}-\\U{high:08x}" for low, high in INVISIBLE_RANGES) + "]"
+
+
 def _row_checks(c: dict[str, str]) -> list[str]:
     """Every check but the territories' (see _territories_sql)."""
     uri_scheme = f"split_part({c['storage_uri']}, '://', 1)"
     return [
-        # No control character inside an id either (regex escapes, read by PostgreSQL), and the id in the form it
-        # is stored in (manifest.external_id_key); another form goes to Python, which converts it.
-        f"({_ascii_edges(c['external_id'], 200)} AND {c['external_id']} !~ '[\\x01-\\x1f\\x7f-\\x9f]'"
-        f" AND {c['external_id']} IS NFC NORMALIZED)",
+        # Printable ASCII, or else no invisible character and the form ids are stored in (NFC); any other id goes
+        # to Python, which converts or refuses it.
+        f"({_ascii_edges(c['external_id'], 200)} AND ({c['external_id']} !~ '[^\\x20-\\x7e]'"
+        f" OR ({c['external_id']} !~ '{_INVISIBLE_SQL}' AND {c['external_id']} IS NFC NORMALIZED)))",
         _ascii_edges(c["title"], 500),
         _decimal(c["duration_seconds"], 9, int(MAX_DURATION)),
         _whole(c["width"], 6, 100_000),
@@ -233,7 +238,10 @@ def _row_checks(c: dict[str, str]) -> list[str]:
         f"(length({c['sha256']}) = 64 AND {c['sha256']} !~ '[^0-9a-fA-F]')",
         f"({uri_scheme} IN ('s3', 'gs', 'az', 'http', 'https', 'file')"
         f" AND length({c['storage_uri']}) BETWEEN length({uri_scheme}) + 4 AND 1000"
-        f" AND {c['storage_uri']} !~ '[^!-~]')",
+        f" AND {c['storage_uri']} !~ '[^!-~]'"
+        # A host or bucket, and a bucket's key (file:///… goes to Python, as does anything unusual).
+        f" AND split_part({c['storage_uri']}, '/', 3) <> ''"
+        f" AND ({uri_scheme} NOT IN ('s3', 'gs', 'az') OR split_part({c['storage_uri']}, '/', 4) <> ''))",
         _optional(c["language"], _language(c["language"])),
         _optional(c["rights_expiry"], _iso_date(c["rights_expiry"])),
         _empty(c["clip_exclusions"]),

@@ -825,6 +825,28 @@ def test_an_external_id_names_one_asset_in_whichever_unicode_form_it_comes(licen
     assert Asset.objects.get(external_id=COMPOSED).status == AssetStatus.WITHDRAWN
 
 
+def test_both_roads_refuse_invisible_ids_and_uris_without_a_file_alike(licensor, corpus):
+    """On PostgreSQL a CSV is checked in SQL first: what it passes must be what Python passes."""
+    rows = [
+        manifest_row("zw\u200bsp", storage_uri="s3://media/a.mp4"),  # a zero-width space
+        manifest_row("ls\u2028x", storage_uri="s3://media/b.mp4"),  # a line separator
+        manifest_row("ok-\u00e9", storage_uri="s3://media/c.mp4"),
+        manifest_row("nobucket", storage_uri="s3:///"),
+        manifest_row("nokey", storage_uri="gs://bucket/"),
+        manifest_row("local", storage_uri="file:///srv/media/d.mp4"),
+    ]
+    mi = import_rows(licensor, corpus, rows)
+    assert mi.status == ImportStatus.INVALID
+    assert list(ManifestRowError.objects.filter(manifest_import=mi).order_by("line").values_list("line", "field")) == [
+        (2, "external_id"), (3, "external_id"), (5, "storage_uri"), (6, "storage_uri"),
+    ]  # fmt: skip
+    fixed = import_rows(licensor, corpus, [rows[2], rows[5]])
+    assert (fixed.status, fixed.added) == (ImportStatus.DONE, 2)
+    assert dict(Asset.objects.values_list("external_id", "storage_uri")) == {
+        "ok-\u00e9": "s3://media/c.mp4", "local": "file:///srv/media/d.mp4",
+    }  # fmt: skip
+
+
 def test_ids_stored_in_another_unicode_form_are_converted_unless_taken(licensor, corpus):
     import importlib
 

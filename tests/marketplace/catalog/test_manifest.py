@@ -278,7 +278,7 @@ HUGE = "1e99999999999999999999999"
         ({"codec": "İ" * 26}, "codec", "codec is 52 characters long; the limit is 50"),
         ({"co_owners": "northlight:Infinity"}, "co_owners", "share 'Infinity' of northlight is not a percentage"),
         ({"co_owners": "northlight:sNaN"}, "co_owners", "share 'sNaN' of northlight is not a percentage"),
-        ({"co_owners": "northlight:1e999999"}, "co_owners", "share 1E+999999% of northlight must be above 0%"),
+        ({"co_owners": "northlight:1e999999"}, "co_owners", "share 1e999999% of northlight must be above 0%"),
         ({"co_owners": "northlight:0.001"}, "co_owners", "share 0.001% of northlight has more than two decimals"),
         ({"territories": "FR;X\x00"}, "territories", "unknown territory code(s) 'X\\x00': use ISO 3166-1"),
         ({"territories": "\ufb01;\u0131t"}, "territories", "unknown territory code(s) '\ufb01', '\u0131t'"),
@@ -493,3 +493,115 @@ def test_an_open_quote_that_swallows_the_rest_of_the_file_is_named_with_its_line
     assert message.endswith(
         "a quote opened on line 3 is never closed, so lines 3-6 were read as one field (or the file is truncated)"
     )
+
+
+def _jsonl(*records: dict) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
+def test_a_json_number_in_a_text_field_is_taken_and_quoted_as_written():
+    # json.dumps would write 1e3 as 1000.0: the numbers go in by hand, to keep their spelling.
+    template = json.dumps({**manifest_row("x"), "external_id": "@"})
+    lines = [template.replace('"@"', number) for number in ("1e3", "0.0000001", "-0", "12")]
+    rows = parse("\n".join(lines).encode() + b"\n", "jsonl")
+    assert [r.row.external_id for r in rows] == ["1e3", "0.0000001", "-0", "12"]
+    bad = json.dumps({**manifest_row("y"), "width": "@", "fps": "@@"}).replace('"@"', "-1e3").replace('"@@"', "1e400")
+    assert messages(parse(bad.encode() + b"\n", "jsonl")) == [
+        (1, "width", "width must be greater than zero (got -1e3)"),
+        (1, "fps", "fps 1e400 is implausibly large (limit 1000)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("co_owners", "message"),
+    [
+        # Once a crash of the whole import: the name went into the message unescaped, and could not be stored.
+        ([{"org": "harb\x00our", "share": 0}], "share 0% of 'harb\\x00our' must be above 0%"),
+        ([{"org": "harb\ud800our", "share": "abc"}], "share 'abc' of 'harb\\ud800our' is not a percentage"),
+        ([{"org": "harb\x00our", "share": "33.333"}], "share 33.333% of 'harb\\x00our' has more than two decimals"),
+        # JSON's own values, spelt as JSON.
+        ([{"org": "harbour", "share": None}], "share null of harbour is not a percentage"),
+        ([{"org": None, "share": 100}], "co-owner null is not a licensor's slug written as text"),
+        ([{"org": "harbour", "share": 100, "note": 1}], "a co-owner has org and share only, not 'note'"),
+    ],
+)
+def test_co_owners_that_cannot_be_read_are_row_errors_named_safely(co_owners, message):
+    rows = parse(_jsonl({**manifest_row("a"), "co_owners": co_owners}), "jsonl")
+    found = messages(rows)
+    assert len(found) == 1 and found[0][:2] == (1, "co_owners") and message in found[0][2], found
+    assert "\x00" not in found[0][2] and "\ud800" not in found[0][2]  # storable as it stands
+
+
+@pytest.mark.parametrize(
+    ("exclusion", "message"),
+    [
+        ({"start": None, "end": 5, "reason": "music"}, "null is not a time"),
+        ({"start": False, "end": 5, "reason": "music"}, "false is not a time"),
+        ({"start": {"s": 1}, "end": 5, "reason": "music"}, "'{\"s\": 1}' is not a time"),
+        ({"start": 1, "end": 5, "reason": None}, "exclusion reason null is not one of"),
+        ({"start": 1, "end": 5, "reason": "Songs"}, "exclusion reason 'songs' is not one of"),
+    ],
+)
+def test_json_values_in_an_exclusion_are_named_as_json_writes_them(exclusion, message):
+    found = messages(parse(_jsonl({**manifest_row("a"), "clip_exclusions": [exclusion]}), "jsonl"))
+    assert len(found) == 1 and found[0][1] == "clip_exclusions" and message in found[0][2], found
+
+
+@pytest.mark.parametrize("invisible", ["\u2028", "\u2029", "\u200b", "\u200e", "\u202e", "\ufeff", "\u00ad", "\x85"])
+def test_an_external_id_with_an_invisible_character_is_refused(invisible):
+    found = messages(parse(manifest_csv([manifest_row("ok"), manifest_row(f"a{invisible}b", storage_uri="s3://m/x")])))
+    assert found == [
+        (
+            3,
+            "external_id",
+            "external_id contains a control character or an invisible one (a tab, a line break, a zero-width "
+            "space, a direction mark or similar)",
+        )
+    ]
+
+
+def test_the_table_of_invisible_characters_is_unicodes():
+    import unicodedata
+
+    from marketplace.catalog.manifest import INVISIBLE_RANGES
+
+    listed = {cp for low, high in INVISIBLE_RANGES for cp in range(low, high + 1)}
+    classed = {
+        cp
+        for cp in range(0x110000)
+        if not 0xD800 <= cp <= 0xDFFF and unicodedata.category(chr(cp)) in ("Cc", "Cf", "Zl", "Zp")
+    }
+    assert listed == classed
+
+
+def test_territories_listed_twice_are_listed_once_worldwide_too():
+    rows = parse(manifest_csv([manifest_row("a", territories="WW;WW"), manifest_row("b", territories="FR;FR")]))
+    assert messages(rows) == []
+    assert [r.row.territories for r in rows] == [["WW"], ["FR"]]
+
+
+@pytest.mark.parametrize(
+    ("uri", "ok"),
+    [
+        ("s3:///", False),
+        ("s3://bucket", False),
+        ("s3://bucket/", False),
+        ("gs:///key.mp4", False),
+        ("https:///x.mp4", False),
+        ("s3://bucket/key.mp4", True),
+        ("az://container/dir/blob.mp4", True),
+        ("https://cdn.example/x.mp4", True),
+        ("file:///srv/media/x.mp4", True),
+    ],
+)
+def test_a_storage_uri_names_a_file(uri, ok):
+    found = messages(parse(manifest_csv([manifest_row("a", storage_uri=uri)])))
+    assert (found == []) is ok, found
+    if not ok:
+        assert found[0][1] == "storage_uri" and "is not a storage URI (s3://bucket/key" in found[0][2]
+
+
+def test_a_row_with_the_wrong_number_of_fields_still_counts_for_repeated_ids():
+    content = manifest_csv([manifest_row("a"), manifest_row("b")]) + b"a,only,three\n"
+    rows = parse(content)
+    assert [(e.line, e.external_id) for r in rows for e in r.errors] == [(4, "a")]
