@@ -248,7 +248,7 @@ def _int(value: Any, maximum: int) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
-        number, text = value, value.written if isinstance(value, _WrittenInt) else str(value)
+        number, text = int(value), value.written if isinstance(value, _WrittenInt) else str(value)  # a plain int
     else:
         text = _text(value, 30)
         exact = _number(text) if _NUMBER.match(text) else None  # "1e3" is 1000, as it is for a duration
