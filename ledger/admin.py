@@ -205,7 +205,7 @@ class AccountDayAdmin(ReadOnlyAdmin):
     list_display = ["account", "day", "day_net", "postings"]
     list_select_related = ["account"]
     search_fields = ["account__code"]
-    date_hierarchy = "day"
+    list_filter = ["day"]  # not a date drill-down: its list of years read every day row
     show_full_result_count = False
 
     @admin.display(description="Net", ordering="net")

@@ -1,5 +1,6 @@
 """The ledger's admin lists stay index reads at any size: pages, counts, filters and search."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -132,6 +133,16 @@ def _scanned(sql: str) -> dict[str, int]:
 @pytest.mark.postgres
 def test_admin_lists_read_a_page_not_the_ledger(chart, admin_client):
     _post_mixed(3_000)  # 6,750 legs
+    ledger.entries_post(
+        [
+            NewEntry(
+                legs=[debit("cash:stripe", eur(10)), credit("equity:opening", eur(10))],
+                description=f"day {n}",
+                effective_date=dt.date(2024, 1, 1) + dt.timedelta(days=n),
+            )
+            for n in range(600)
+        ]
+    )  # 1,200 day totals
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE ledger_entry; ANALYZE ledger_posting; ANALYZE ledger_account")
     pages = [
@@ -140,6 +151,7 @@ def test_admin_lists_read_a_page_not_the_ledger(chart, admin_client):
         POSTINGS + "?q=commission",
         POSTINGS + "?currency=EUR",
         reverse("admin:ledger_journalentry_changelist"),
+        reverse("admin:ledger_accountday_changelist"),
     ]
     for page in pages:
         with CaptureQueriesContext(connection) as queries:
@@ -149,8 +161,8 @@ def test_admin_lists_read_a_page_not_the_ledger(chart, admin_client):
             if not sql.lstrip().upper().startswith("SELECT") or "ledger_" not in sql:
                 continue
             for table, rows in _scanned(sql).items():
-                # The entry list counts its entries (an index-only scan of the primary key); nothing else may
-                # read more than a few pages' worth of any ledger table.
-                if "COUNT(*)" in sql and table == "ledger_entry":
+                # The entry and day lists count their rows (an index-only scan); nothing else may read more
+                # than a few pages' worth of any ledger table.
+                if "COUNT(*)" in sql and table in ("ledger_entry", "ledger_account_day"):
                     continue
                 assert rows <= 1_000, f"{page}: {rows} rows of {table} read by {sql[:300]}"
