@@ -7,7 +7,7 @@ import io
 from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from ledger.money import CURRENCY_EXPONENTS, minor_units
 from marketplace.catalog.manifest import shares_text
@@ -354,20 +354,30 @@ class OfferForm(forms.Form):
         "price_plan.usage_cap": "usage_cap",
     }
 
-    def add_service_errors(self, errors: dict[str, list[str]]) -> None:
+    def _field_for(self, key: str) -> str | None:
+        """The form field a service error's key is about; None for the form as a whole."""
+        field = self.SERVICE_FIELDS.get(key)
+        if field is None and key.startswith("price_plan.tiers."):
+            # "tiers.N" is about tier N's bound, "tiers.N.unit_price" about its price. The service counts
+            # the tiers it was sent: empty form tiers were skipped.
+            index, _, part = key.removeprefix("price_plan.tiers.").partition(".")
+            tier_fields = getattr(self, "tier_fields", [])
+            up_to_field, price_field = (
+                tier_fields[int(index)] if int(index) < len(tier_fields) else ("tier_4_price",) * 2
+            )
+            field = price_field if part == "unit_price" else up_to_field
+        if field is None and key in self.fields:
+            field = key
+        return field
+
+    def add_service_errors(self, errors: dict[str, list[str]], *, new_fields_only: bool = False) -> None:
+        """``new_fields_only``: leave a field the form's own checks already flagged with its first message, rather
+        than add the service's view of the same gap (a price that did not read is not also a missing price)."""
+        flagged = set(self.errors) if new_fields_only else set()
         for key, messages in errors.items():
-            field = self.SERVICE_FIELDS.get(key)
-            if field is None and key.startswith("price_plan.tiers."):
-                # "tiers.N" is about tier N's bound, "tiers.N.unit_price" about its price. The service counts
-                # the tiers it was sent: empty form tiers were skipped.
-                index, _, part = key.removeprefix("price_plan.tiers.").partition(".")
-                tier_fields = getattr(self, "tier_fields", [])
-                up_to_field, price_field = (
-                    tier_fields[int(index)] if int(index) < len(tier_fields) else ("tier_4_price",) * 2
-                )
-                field = price_field if part == "unit_price" else up_to_field
-            if field is None and key in self.fields:
-                field = key
+            field = self._field_for(key)
+            if (field or NON_FIELD_ERRORS) in flagged:
+                continue
             for message in messages:
                 self.add_error(field, message)
 

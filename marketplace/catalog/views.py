@@ -78,6 +78,12 @@ def _corpus(request: HttpRequest, corpus_id: int) -> Corpus:
 RIGHTS_EXPIRED = "expired"  # the asset list's filter beside the statuses: active assets whose rights have ended
 
 
+def _posted(request: HttpRequest) -> QueryDict | None:
+    """A form's data on any POST, an empty one too: ``request.POST or None`` leaves a form unbound by an empty body,
+    and the service's checks then find no cleaned data."""
+    return request.POST if request.method == "POST" else None
+
+
 def _slug(request: HttpRequest) -> str:
     return request.access.organisation.slug
 
@@ -98,7 +104,7 @@ def corpus_list(request: HttpRequest) -> HttpResponse:
 
 @org_view(Perm.MANAGE_CATALOG)
 def corpus_create(request: HttpRequest) -> HttpResponse:
-    form = CorpusForm(request.POST or None, shares_editable=request.access.can(Perm.FINANCE))
+    form = CorpusForm(_posted(request), shares_editable=request.access.can(Perm.FINANCE))
     if request.method == "POST" and form.is_valid():
         try:
             corpus = corpora.corpus_create(access=request.access, data=form.service_data())
@@ -124,7 +130,7 @@ def corpus_edit(request: HttpRequest, corpus_id: int) -> HttpResponse:
     pending = latest if latest is not None and latest.status == RevisionStatus.PENDING else None
     sent_back = latest if latest is not None and latest.status == RevisionStatus.REJECTED else None
     form = CorpusForm(
-        request.POST or None,
+        _posted(request),
         initial=CorpusForm.initial_for(corpus, (pending or sent_back).changes if pending or sent_back else None),
         shares_editable=request.access.can(Perm.FINANCE),
     )
@@ -757,7 +763,7 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         or corpus.status in (CorpusStatus.IN_REVIEW, CorpusStatus.WITHDRAWN)
         or (offer is not None and offer.status == OfferStatus.ARCHIVED)
     )
-    form = OfferForm(request.POST or None, initial=initial)
+    form = OfferForm(_posted(request), initial=initial)
     if request.method == "POST" and "preview" in request.POST:
         # Example pricing without JavaScript: as the live preview, only the price plan's problems show.
         _price_preview(form)
@@ -767,8 +773,7 @@ def offer_edit(request: HttpRequest, corpus_id: int | None = None, offer_id: int
         data = form.service_data() if form.is_valid() else {}
         if not data:
             # The form's own checks failed: the service's rules for everything else too, in the same round.
-            problems = offers.offer_problems(form.partial_service_data(), corpus)
-            form.add_service_errors({key: messages for key, messages in problems.items() if key not in form.errors})
+            form.add_service_errors(offers.offer_problems(form.partial_service_data(), corpus), new_fields_only=True)
         else:
             try:
                 saved = offers.offer_save(access=request.access, corpus=corpus, data=data, offer=offer)
@@ -881,7 +886,7 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     )
     if corpus.status == CorpusStatus.PUBLISHED:
         return _revision_review(request, corpus)
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(_posted(request))
     decide = partial(corpora.corpus_review, access=request.access, corpus_id=corpus.pk)
     if _decided(request, form, decide):
         outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
@@ -925,7 +930,7 @@ def _revision_review(request: HttpRequest, corpus: Corpus) -> HttpResponse:
             raise Http404("Nothing waits for review")
         messages.info(request, f"The licensor withdrew the changes to “{corpus.title}”: there is nothing to decide.")
         return redirect("catalog:review_queue", org_slug=_slug(request))
-    form = ReviewForm(request.POST or None)
+    form = ReviewForm(_posted(request))
     form.fields["decision"].error_messages["required"] = "Choose whether to approve the changes or send them back."
     form.fields["decision"].choices = [
         ("", "Choose…"), ("approve", "Approve: the changes go live"), ("reject", "Send back to the licensor"),

@@ -32,6 +32,8 @@ from marketplace.orgs.models import Organisation, OrgKind
 from marketplace.pricing import METRICS, PricePlan
 from marketplace.pricing import quote as price_quote
 
+REFUSED_MESSAGE = "This licensor does not license to your organisation."
+
 
 def _live_version(offer_id: int) -> OfferVersion:
     offer = (
@@ -55,7 +57,7 @@ def quote_create(*, licensee: Organisation, offer_id: int, scope) -> Quote:
         raise PermissionDenied("Only licensees can ask for quotes.")
     version = _live_version(offer_id)
     if version.refused_licensees.filter(pk=licensee.pk).exists():
-        raise PermissionDenied("This licensor does not license to your organisation.")
+        raise PermissionDenied(REFUSED_MESSAGE)
     scope = clean_scope(scope)
     corpus = version.offer.corpus
     totals = scope_assets(corpus, scope).aggregate(
@@ -142,6 +144,9 @@ def order_create(*, licensee: Organisation, quote_id: str, payment_method: str) 
         version = quote.offer_version
         if version.offer.status != OfferStatus.PUBLISHED or version.offer.corpus.status != CorpusStatus.PUBLISHED:
             raise ValidationError({"quote": "The offer is no longer available."})
+        # A refusal published after the quote stops the order: the quote keeps its price, not a right to buy.
+        if _live_version(version.offer_id).refused_licensees.filter(pk=licensee.pk).exists():
+            raise PermissionDenied(REFUSED_MESSAGE)
         order = Order.objects.create(
             licensee=licensee, quote=quote, payment_method=payment_method, amount=quote.due_now, currency=quote.currency
         )

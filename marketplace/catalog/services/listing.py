@@ -11,6 +11,10 @@ from marketplace.catalog.models import Corpus, Offer, OfferStatus
 from marketplace.pricing import CorpusShape, PricePlan, quantity_for_hours, quote
 
 REFERENCE_HOURS = 1_000
+# The listing columns are 64-bit. A plan may price an hour past that (a price per asset of tiny assets): it is stored
+# at the ceiling, above every price a filter can ask for, rather than failing the import or the publish that
+# refreshed it.
+LISTED_PRICE_MAX = 2**63 - 1
 
 
 def shape_of(corpus: Corpus) -> CorpusShape:
@@ -19,13 +23,17 @@ def shape_of(corpus: Corpus) -> CorpusShape:
     )
 
 
+def _stored(per_hour: Fraction) -> int:
+    """Rounded up, so that a "price up to" filter never admits a corpus that costs more; at most the ceiling."""
+    return min(math.ceil(per_hour), LISTED_PRICE_MAX)
+
+
 @transaction.atomic
 def corpus_refresh_price(corpus_id: int) -> None:
     """Store the lowest published price per hour, measured at 1,000 hours, for browsing and filters.
 
     Under the corpus lock, which imports and withdrawals hold while they change the totals: a refresh that
     read the totals before one of them committed would otherwise overwrite its price with a stale one.
-    Rounded up, so that a "price up to" filter never admits a corpus that costs more.
     """
     corpus = Corpus.objects.select_for_update().get(pk=corpus_id)
     shape = shape_of(corpus)
@@ -39,7 +47,7 @@ def corpus_refresh_price(corpus_id: int) -> None:
         plan = PricePlan.from_dict(version.price_plan)
         total = quote(plan, quantity_for_hours(plan, REFERENCE_HOURS, shape)).total
         per_hour = Fraction(total, REFERENCE_HOURS)
-        listed[offer.pk] = (math.ceil(per_hour), plan.currency)
+        listed[offer.pk] = (_stored(per_hour), plan.currency)
         if plan.currency not in per_currency or per_hour < per_currency[plan.currency]:
             per_currency[plan.currency] = per_hour
     for offer_id, (price, currency) in listed.items():
@@ -47,7 +55,7 @@ def corpus_refresh_price(corpus_id: int) -> None:
     # The headline price: the fewest minor units of any currency, as shown on listings.
     best = min(((price, currency) for currency, price in per_currency.items()), default=None)
     Corpus.objects.filter(pk=corpus_id).update(
-        price_per_hour_from=None if best is None else math.ceil(best[0]),
+        price_per_hour_from=None if best is None else _stored(best[0]),
         price_currency="" if best is None else best[1],
-        prices_per_hour={currency: math.ceil(price) for currency, price in sorted(per_currency.items())},
+        prices_per_hour={currency: _stored(price) for currency, price in sorted(per_currency.items())},
     )

@@ -7,6 +7,7 @@ from ledger import services as ledger
 from marketplace.api.keys import api_key_revoke
 from marketplace.licensing.models import Licence, LicenceAsset, Order
 from tests.fixtures.api import buy
+from tests.fixtures.market import OFFER_DATA
 
 
 def test_keys_are_required_and_checked(client, market, buyer):
@@ -89,6 +90,28 @@ def test_refused_licensee_cannot_quote(licensor, market, buyer):
         403,
         "This licensor does not license to your organisation.",
     )
+
+
+def test_a_refusal_published_after_the_quote_stops_the_order(licensor, market, buyer):
+    from marketplace.catalog.models import OfferVersion
+    from marketplace.catalog.services import offers
+
+    access, api = buyer
+    quote = api.post("/api/v1/quotes/", {"offer": market["flat"].pk}, format="json").json()
+    flat = {**OFFER_DATA, "name": "Flat", "price_plan": {"metric": None, "flat_fee": 100_000}}  # as the market has it
+    offers.offer_save(
+        access=licensor, corpus=market["corpus"], offer=market["flat"],
+        data={**flat, "refused_licensees": [access.organisation.slug]},
+    )  # fmt: skip
+    assert OfferVersion.objects.filter(offer=market["flat"]).count() == 2  # a new version, refusing lumen
+    response = api.post(
+        "/api/v1/orders/", {"quote": quote["id"], "payment_method": "account"}, format="json", HTTP_IDEMPOTENCY_KEY="o1"
+    )
+    assert (response.status_code, response.json()["detail"]) == (
+        403,
+        "This licensor does not license to your organisation.",
+    )
+    assert not Order.objects.exists() and not Licence.objects.exists()
 
 
 def test_order_on_account_issues_the_licence_and_books_the_sale(market, buyer):

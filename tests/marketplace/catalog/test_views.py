@@ -1039,6 +1039,21 @@ def test_the_catalogue_filters_prices_in_every_offer_currency_and_never_above_th
     assert "<option selected>JPY</option>" in page and "<option >AUD</option>" in page
 
 
+def test_a_price_per_hour_past_64_bits_is_listed_at_the_ceiling_not_a_crash(licensor, corpus):
+    from marketplace.catalog.services import offers
+    from marketplace.catalog.services.listing import LISTED_PRICE_MAX
+
+    import_rows(licensor, corpus, [manifest_row("blink", duration_seconds="0.001")])
+    # 10^13 minor units an asset (the largest price a plan takes), 3.6 million assets an hour: 3.6 * 10^19.
+    plan = {"metric": "assets", "tiers": [{"up_to": None, "unit_price": 10**13}]}
+    version = offers.offer_save(access=licensor, corpus=corpus, data={**OFFER_DATA, "price_plan": plan})
+    offers.offer_publish(access=licensor, offer=version.offer)
+    corpus.refresh_from_db()
+    version.offer.refresh_from_db()
+    assert corpus.price_per_hour_from == corpus.prices_per_hour["EUR"] == LISTED_PRICE_MAX
+    assert version.offer.listed_price_per_hour == LISTED_PRICE_MAX
+
+
 def test_in_review_the_page_offers_no_archive_or_preview_and_refusals_are_messages(
     owner_client, licensor, listed_corpus
 ):
@@ -1364,7 +1379,24 @@ def test_the_offer_form_names_every_problem_in_one_round(owner_client, licensor,
     # The form's own check (the flat fee) and the service's rules for everything else, together.
     assert set(errors) >= {"name", "flat_fee", "territory", "commission_percent", "usage_cap", "minimum_guarantee"}
     assert "Cannot be negative." in errors["minimum_guarantee"]
+    # One message a field: a fee that did not read is not also a missing fee.
+    assert errors["flat_fee"] == ["'abc' is not an amount."]
+    response = owner_client.post(
+        url("offer_create", licensor, corpus_id=corpus.pk),
+        {"name": "X", "permitted_uses": ["evaluation"], "term_months": "12", "territory": "WW",
+         "commission_percent": "20", "currency": "EUR", "metric": "", "flat_fee": "abc"},
+    )  # fmt: skip
+    assert response.context["form"].errors["flat_fee"] == ["'abc' is not an amount."]
     assert not Offer.objects.exists()
+
+
+@pytest.mark.parametrize("page", ["offer_create", "corpus_create", "corpus_edit"])
+def test_an_empty_post_is_answered_with_the_form_s_errors(owner_client, licensor, corpus, page):
+    """An empty body left the form unbound, and the service's checks then read data it did not have (a 500)."""
+    target = url(page, licensor) if page == "corpus_create" else url(page, licensor, corpus_id=corpus.pk)
+    response = owner_client.post(target, {})
+    assert response.status_code == 200
+    assert response.context["form"].is_bound and "This field is required." in str(response.context["form"].errors)
 
 
 def test_the_import_history_says_why_a_file_was_refused(owner_client, licensor, corpus):
