@@ -23,6 +23,10 @@ def _codes(value: str) -> list[str]:
 
 
 class CorpusForm(forms.Form):
+    # As the page shows them, and so its error summary.
+    field_order = [
+        "title", "description", "languages", "territory", "content_rating", "genres", "chain_of_title", "co_owners",
+    ]  # fmt: skip
     title = forms.CharField(max_length=200)
     description = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}), help_text="At least a sentence: 20 characters or more."
@@ -129,6 +133,8 @@ class WithdrawForm(forms.Form):
 
 class WithdrawListForm(WithdrawForm):
     """Assets named by external id: pasted one per line, or a CSV file whose first column holds them."""
+
+    field_order = ["external_ids", "ids_file", "reason"]  # as the page shows them, and so its error summary
 
     external_ids = forms.CharField(
         required=False,
@@ -243,14 +249,21 @@ class OfferForm(forms.Form):
         choices=[("", "No usage pricing (flat fee only)")] + [(k, f"per {v}") for k, v in METRICS.items()],
         required=False,
     )
-    flat_fee = forms.CharField(required=False, help_text="Paid once, when the licence is bought.")
+    flat_fee = forms.CharField(
+        required=False, help_text="Paid once, when the licence is bought, in the currency chosen above."
+    )
     tier_1_up_to = forms.CharField(required=False, label="Tier 1 up to (hours, assets or GB)")
     tier_1_price = forms.CharField(required=False)
     tier_2_up_to = forms.CharField(required=False, label="Tier 2 up to (hours, assets or GB)")
     tier_2_price = forms.CharField(required=False)
     tier_3_up_to = forms.CharField(required=False, label="Tier 3 up to (hours, assets or GB)")
     tier_3_price = forms.CharField(required=False)
-    tier_4_price = forms.CharField(required=False, label="Price beyond the last tier")
+    tier_4_price = forms.CharField(
+        required=False,
+        label="Price beyond the last tier",
+        help_text="Needed with a usage metric: the rate for every unit, or past the tiers above. In the currency "
+        "chosen above, per hour, asset or GB as the metric says.",
+    )
     minimum_guarantee = forms.CharField(required=False)
     prepaid_commitment = forms.CharField(required=False)
     overage_price = forms.CharField(required=False, label="Overage price per unit past the commitment")

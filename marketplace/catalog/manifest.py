@@ -297,7 +297,7 @@ def _territories(value: Any) -> list[str]:
     unknown = [code for code in codes if code != WORLDWIDE and code not in COUNTRIES]
     if unknown:
         shown = ", ".join(code if code.isalnum() and code.isascii() else repr(code) for code in unknown)
-        raise ValueError(f"unknown territory code(s) {shown}: use ISO 3166-1 alpha-2 codes or WW")
+        raise ValueError(f"names unknown code(s) {shown}: use ISO 3166-1 alpha-2 codes or WW")
     codes = sorted(set(codes))  # FR;FR is FR, and WW;WW is WW
     if WORLDWIDE in codes and len(codes) > 1:
         raise ValueError("WW (worldwide) cannot be combined with other territories")

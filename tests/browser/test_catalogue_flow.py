@@ -198,3 +198,30 @@ def test_changes_to_a_published_listing_go_live_when_the_operator_approves(
     page.get_by_role("button", name="Sign out").click()
     page.goto(f"{base}/catalogue/{listed_corpus.slug}/")
     expect(page.locator("main")).to_contain_text("deed no. 88")
+
+
+def test_a_withdrawal_asks_to_confirm_only_once_its_form_is_filled(page, live_server):
+    """An empty form is answered with what it lacks, not with "withdraw every listed asset?" first."""
+    from marketplace.catalog.models import Asset
+    from marketplace.catalog.services import corpora
+    from tests.fixtures.market import CORPUS_DATA, access_for, import_rows
+
+    org, owner = make_org("northlight", OrgKind.LICENSOR, owner_email="studio@northlight.example")
+    access = access_for(org, owner)
+    corpus = corpora.corpus_create(access=access, data=CORPUS_DATA)
+    import_rows(access, corpus, [manifest_row(f"a{n}") for n in range(3)])
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.message), dialog.accept()))
+    sign_in(page, live_server.url, "studio@northlight.example")
+    page.goto(f"{live_server.url}/o/{org.slug}/corpora/{corpus.pk}/assets/")
+    page.get_by_text("Withdraw a list of assets by external id").click()
+    page.get_by_role("button", name="Withdraw the listed assets").click()
+    expect(page.get_by_text("List at least one external id").first).to_be_visible()
+    expect(page.get_by_text("Say why").first).to_be_visible()
+    assert asked == []
+    page.get_by_label("External ids").fill("a1")
+    page.locator("#id_list_reason").fill("Takedown notice 17")
+    page.get_by_role("button", name="Withdraw the listed assets").click()
+    expect(page.get_by_text("Withdrew 1 listed asset.")).to_be_visible()
+    assert len(asked) == 1 and "Withdraw every listed asset?" in asked[0]
+    assert list(Asset.objects.filter(status="withdrawn").values_list("external_id", flat=True)) == ["a1"]

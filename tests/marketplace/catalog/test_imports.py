@@ -1123,7 +1123,7 @@ def test_the_import_page_shows_what_changed_field_by_field(client, licensor, cor
     assert "<td>duration_seconds</td><td>30.5</td><td>31</td>" in page
     assert "<td>language</td><td>en</td><td>—</td>" in page
     assert f'<td title="{"ab" * 32}">{"ab" * 6}…</td>' in page  # a hash by its start, whole on hover
-    assert "Added, the first 20 of 25 by external id: <a href=" in page and ">n4</a>." in page
+    assert 'Added, the first 20 of 25 by external id: <a class="nowrap" href=' in page and ">n4</a>." in page
     # All of them, past the twenty the page names: the latest import's added and changed assets as CSVs.
     added_csv = reverse("catalog:import_added_csv", args=[licensor.organisation.slug, second.pk])
     assert added_csv in page

@@ -280,8 +280,8 @@ HUGE = "1e99999999999999999999999"
         ({"co_owners": "northlight:sNaN"}, "co_owners", "share 'sNaN' of northlight is not a percentage"),
         ({"co_owners": "northlight:1e999999"}, "co_owners", "share 1e999999% of northlight must be above 0%"),
         ({"co_owners": "northlight:0.001"}, "co_owners", "share 0.001% of northlight has more than two decimals"),
-        ({"territories": "FR;X\x00"}, "territories", "unknown territory code(s) 'X\\x00': use ISO 3166-1"),
-        ({"territories": "\ufb01;\u0131t"}, "territories", "unknown territory code(s) '\ufb01', '\u0131t'"),
+        ({"territories": "FR;X\x00"}, "territories", "territories names unknown code(s) 'X\\x00': use ISO 3166-1"),
+        ({"territories": "\ufb01;\u0131t"}, "territories", "territories names unknown code(s) '\ufb01', '\u0131t'"),
         ({"co_owners": "northlight:100;harbour:1e-999999999"}, "co_owners", "harbour has more than two decimals"),
         ({"clip_exclusions": "0-1e-999999999:brand"}, "clip_exclusions", "time 1e-999999999 has more than 3 dec"),
         (

@@ -1137,14 +1137,14 @@ def test_the_assets_missing_from_a_reupload_are_listed_before_they_are_withdrawn
     again = import_rows(licensor, corpus, [manifest_row("a00"), manifest_row("a01")])
     assert again.missing == 28
     page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
-    assert "<td>a02</td>" in page and "<td>a21</td>" in page and "<td>a22</td>" not in page  # the first 20
+    assert ">a02</a></td>" in page and ">a21</a></td>" in page and ">a22</a></td>" not in page  # the first 20
     assert "20 of 28 shown." in page and "<td>a00</td>" not in page
     download = owner_client.get(url("import_missing_csv", licensor, import_id=again.pk))
     rows = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
     assert rows[0] == ["external_id", "title"] and [r[0] for r in rows[1:]] == [f"a{i:02d}" for i in range(2, 30)]
     owner_client.post(url("import_withdraw_missing", licensor, import_id=again.pk), {"reason": ""})
     page = owner_client.get(url("import", licensor, import_id=again.pk)).content.decode()
-    assert "The 28 missing assets were withdrawn" in page and "<td>a02</td>" not in page
+    assert "The 28 missing assets were withdrawn" in page and ">a02</a></td>" not in page
     assert owner_client.get(url("import_missing_csv", licensor, import_id=again.pk)).status_code == 404
     # One missing asset is spoken of in the singular.
     last = import_rows(licensor, corpus, [manifest_row("a00")])
@@ -1319,12 +1319,12 @@ def test_an_older_import_says_a_newer_one_holds_the_listing_and_every_role_sees_
     viewer = add_member(licensor.organisation, "viewer@northlight.example", Role.VIEWER)
     client.force_login(viewer)
     page = client.get(url("import", licensor, import_id=older.pk)).content.decode()
-    assert "<td>b</td>" in page and "Withdraw the missing assets" not in page  # seen, not withdrawable by a viewer
+    assert ">b</a></td>" in page and "Withdraw the missing assets" not in page  # seen, not withdrawable by a viewer
     import_rows(licensor, corpus, [manifest_row("a"), manifest_row("b"), manifest_row("c")])
     client.force_login(licensor.user)
     page = client.get(url("import", licensor, import_id=older.pk)).content.decode()
     assert "A newer manifest has been imported into this corpus since" in page
-    assert "Withdraw the missing assets" not in page and "<td>b</td>" not in page
+    assert "Withdraw the missing assets" not in page and ">b</a></td>" not in page
 
 
 def test_submitting_and_deciding_a_listing_is_mailed_to_who_acts_next(
@@ -1463,3 +1463,38 @@ def test_the_import_page_says_what_a_column_left_out_means_for_new_and_existing_
     asset = Asset.objects.get(corpus=corpus, external_id="a")
     detail = owner_client.get(url("asset", licensor, corpus_id=corpus.pk, asset_id=asset.pk)).content.decode()
     assert f"({asset.size_bytes:,} bytes)" in detail
+
+
+def test_the_menu_marks_the_section_every_page_belongs_to(owner_client, licensor, corpus):
+    import re
+
+    mi = import_rows(licensor, corpus, [manifest_row("a")])
+    pages = {
+        reverse("orgs:dashboard", args=[licensor.organisation.slug]): "Dashboard",
+        url("corpus_list", licensor): "Corpora",
+        url("corpus", licensor, corpus_id=corpus.pk): "Corpora",
+        url("import", licensor, import_id=mi.pk): "Corpora",
+        url("offer_create", licensor, corpus_id=corpus.pk): "Corpora",
+        url("withdrawals", licensor): "Withdrawals",
+        reverse("orgs:members", args=[licensor.organisation.slug]): "Members",
+        reverse("catalog:public_list"): "Catalogue",
+    }
+    for page, section in pages.items():
+        html = owner_client.get(page).content.decode()
+        nav = html[html.index('<nav aria-label="Main">') : html.index("</nav>")]
+        assert re.findall(r'aria-current="page">([^<]+)</a>', nav) == [section], page
+
+
+def test_a_filter_that_cannot_be_read_is_marked_and_the_list_says_it_is_not_narrowed(client, licensor, corpus):
+    page = client.get(reverse("catalog:public_list"), {"territory": "ZZ", "min_hours": "-5"}).content.decode()
+    assert 'id="territory_error"' in page and 'id="min_hours_error"' in page
+    assert "not narrowed by the filters marked above: fix them to apply them" in page
+
+
+def test_an_error_summary_lists_the_fields_in_the_order_the_page_shows_them(owner_client, licensor):
+    import re
+
+    page = owner_client.post(url("corpus_create", licensor), {}).content.decode()
+    summary = page[page.index("data-error-summary") : page.index("</ul>", page.index("data-error-summary"))]
+    named = re.findall(r'<a href="#[^"]+">([^<]+)</a>', summary)
+    assert named[:6] == ["Title", "Description", "Languages", "Territory", "Content rating", "Genres"], named

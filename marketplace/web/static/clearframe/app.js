@@ -119,8 +119,14 @@ function confirmSubmit(form) {
     if (event.submitter && event.submitter.name === "preview") return;
     // A form that only asks about a change: nothing chosen differs from what the page showed.
     if ("confirmIfChanged" in form.dataset && unchanged(form)) return;
+    // A required field left empty: the server names what is missing first, and nothing is done yet to confirm.
+    if (missingRequired(form)) return;
     if (!window.confirm(form.dataset.confirm)) event.preventDefault();
   });
+}
+
+function missingRequired(form) {
+  return [...form.elements].some((field) => field.required && !field.disabled && !String(field.value).trim());
 }
 
 function unchanged(form) {
