@@ -146,6 +146,8 @@ class PostingAdmin(ReadOnlyAdmin):
     whole ledger)."""
 
     list_display = ["entry_link", "leg_index", "account", "debit", "credit", "account_balance"]
+    fields = ("entry_link", "leg_index", "account", "debit", "credit", "account_balance")  # amounts as money
+    readonly_fields = fields
     list_display_links = None
     list_select_related = ["entry", "account"]
     ordering = ["-entry_id", "leg_index"]  # a list of one page or less is read through the view, narrowed

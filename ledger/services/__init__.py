@@ -7,6 +7,7 @@ Reads: :func:`account_balance`, :func:`trial_balance`, :func:`account_statement`
 :func:`entry_get`, :func:`chain_verify` and the CSV exports.
 """
 
+from ledger.dates import parse_iso_date
 from ledger.errors import (
     AccountMismatch,
     AlreadyReversed,
@@ -118,6 +119,7 @@ __all__ = [
     "entry_reverse",
     "journal_count",
     "journal_rows",
+    "parse_iso_date",
     "period_close",
     "periods_list",
     "round_minor",

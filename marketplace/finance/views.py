@@ -64,9 +64,9 @@ def _date_param(request: HttpRequest, name: str) -> tuple[dt.date | None, str | 
     if not raw:
         return None, None
     try:
-        return dt.date.fromisoformat(raw), None
-    except ValueError:
-        return None, f"Enter a date as YYYY-MM-DD (got {raw!r})."
+        return ledger.parse_iso_date(raw), None
+    except ValueError as exc:
+        return None, f"Enter a date as YYYY-MM-DD: {exc}."
 
 
 @staff_required
@@ -170,7 +170,12 @@ def entry_detail(request: HttpRequest, entry_id: int) -> HttpResponse:
     from marketplace.rating.models import RatingCharge
 
     charge = RatingCharge.objects.filter(entry_id=entry_id).first()
-    return render(request, "finance/entry.html", {"entry": entry, "charge": charge})
+    # Debits and credits per currency, for the line that shows the entry balances.
+    totals: dict[str, list[int]] = {}
+    for posting in entry.postings:
+        side = totals.setdefault(posting.account.currency, [0, 0])
+        side[0 if posting.amount > 0 else 1] += abs(posting.amount)
+    return render(request, "finance/entry.html", {"entry": entry, "charge": charge, "totals": sorted(totals.items())})
 
 
 def _export(rows, columns, name: str, fmt: str) -> HttpResponse:

@@ -69,6 +69,7 @@ def test_postings_are_paged_newest_entry_first_across_both_forms_of_a_leg(mixed,
     for leg in Posting.objects.filter(entry_id__in=[newest, newest - 1]):
         shown = admin_client.get(reverse("admin:ledger_posting_change", args=[leg.pk]))
         assert shown.status_code == 200 and shown.context["original"] == leg
+        assert ledger.Money(abs(leg.amount), "EUR").format() in shown.content.decode()  # money, not minor units
         if leg.pk > 0:  # a posting row is not also found at the id a row-kept leg of its entry would have
             aliased = -(2 * leg.entry_id + leg.leg_index)
             assert admin_client.get(reverse("admin:ledger_posting_change", args=[aliased])).status_code == 302

@@ -113,12 +113,34 @@ def test_journal_csv_filters_by_date_and_writes_a_file(posted, tmp_path):
     assert "wrote 3 rows" in out.getvalue()
     rows = list(csv.DictReader(target.open()))
     assert {r["entry_id"] for r in rows} == {str(posted[1])}
+    # Not on a terminal (a log, cron mail): the progress line once, at the end, without redraws.
+    err = io.StringIO()
+    call_command("ledger_export", "journal", "-o", str(target), stdout=io.StringIO(), stderr=err)
+    assert err.getvalue() == "exporting postings: 5/5 100.0%  " + err.getvalue().rsplit("  ", 1)[1]
+    assert "\r" not in err.getvalue() and err.getvalue().endswith("/s\n")
+
+
+def test_export_read_by_a_pipe_that_closes_early_stops_quietly(posted, monkeypatch):
+    """`ledger_export journal | head -1`: a closed pipe ends the export, without a traceback."""
+    import os
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    silenced = []
+    monkeypatch.setattr(os, "open", lambda path, flags: silenced.append(path) or 99)
+    monkeypatch.setattr(os, "dup2", lambda fd, fd2: silenced.append((fd, fd2)))
+    call_command("ledger_export", "journal", stdout=ClosedPipe(), stderr=io.StringIO())  # no exception
+    assert silenced[0] == os.devnull and silenced[1][0] == 99
 
 
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["journal", "--from", "2026-13-01"], "not a date"),
+        (["journal", "--from", "2026-13-01"], "2026-13-01 is not a day in the calendar"),
+        (["journal", "--from", "20260301"], "'20260301' is not a date in YYYY-MM-DD form"),
+        (["trial-balance", "--as-of", "2026-W09-7"], "'2026-W09-7' is not a date in YYYY-MM-DD form"),
         (["journal", "--as-of", "2026-03-01"], "--as-of applies to the trial balance"),
         (["trial-balance", "--from", "2026-03-01"], "--from and --to apply to the journal"),
         (["journal", "--from", "2026-03-11", "--to", "2026-03-01"], "is after --to"),

@@ -2,18 +2,21 @@
 
 import argparse
 import datetime as dt
+import os
+import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger import services as ledger
+from ledger.dates import parse_iso_date
 from ledger.management.progress import Progress
 
 
 def _date(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:  # argparse turns this into a usage error naming the option
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        return parse_iso_date(value)
+    except ValueError as exc:  # argparse turns this into a usage error naming the option
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class Command(BaseCommand):
@@ -49,26 +52,32 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         try:
-            if report == "journal":
-                progress = Progress("exporting postings", self.stderr) if output else None
-                total = ledger.journal_count(date_from=date_from, date_to=date_to) if progress else None
-
-                def rows():
-                    for count, row in enumerate(ledger.journal_rows(date_from=date_from, date_to=date_to), start=1):
-                        if progress and count % 1000 == 0:
-                            progress(count, total)
-                        yield row
-
-                written = ledger.write_csv(rows(), ledger.JOURNAL_COLUMNS, out)
-                if progress:
-                    progress(written, written)
-                    progress.done()
-            else:
-                written = ledger.write_csv(
-                    ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, out
-                )
+            written = self._write(report, out, output, date_from, date_to, as_of)
+        except BrokenPipeError:
+            # Read by a pipe that stopped early (`| head`): nothing more to say, and nowhere to say it.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return
         finally:
             if output:
                 out.close()
         if output:
             self.stdout.write(f"wrote {written} rows to {output}")
+
+    def _write(self, report, out, output, date_from, date_to, as_of) -> int:
+        """The report's rows into ``out``; how many. A file gets a progress line, standard output none."""
+        if report == "trial-balance":
+            return ledger.write_csv(ledger.trial_balance_rows(as_of_date=as_of), ledger.TRIAL_BALANCE_COLUMNS, out)
+        progress = Progress("exporting postings", self.stderr) if output else None
+        total = ledger.journal_count(date_from=date_from, date_to=date_to) if progress else None
+
+        def rows():
+            for count, row in enumerate(ledger.journal_rows(date_from=date_from, date_to=date_to), start=1):
+                if progress and count % 1000 == 0:
+                    progress(count, total)
+                yield row
+
+        written = ledger.write_csv(rows(), ledger.JOURNAL_COLUMNS, out)
+        if progress:
+            progress(written, written)
+            progress.done()
+        return written

@@ -71,6 +71,10 @@ def test_drill_down_from_trial_balance_to_account_to_entry(staff_client, entry_i
     assert '<dd class="mono">[&quot;2026-02-01&quot;]</dd>' in entry and '<dd class="mono">null</dd>' in entry
     assert '<dd class="mono">O&#x27;Brien</dd>' in entry
     assert "500.00" in entry
+    # A total line shows the entry balances: debits equal credits.
+    assert '<th scope="row" colspan="2">Total</th><td class="num">2,500.00</td><td class="num">2,500.00</td>' in entry
+    # Each currency's table is named by its heading.
+    assert '<table aria-labelledby="tb-EUR">' in html
 
 
 def test_unknown_account_and_entry_are_404(staff_client, entry_id):
@@ -87,6 +91,20 @@ def test_unknown_account_and_entry_are_404(staff_client, entry_id):
 def test_bad_date_shows_an_error_next_to_the_field(staff_client, entry_id):
     page = staff_client.get(reverse("finance:trial_balance") + "?as_of=31/12/2026")
     assert "Enter a date as YYYY-MM-DD" in page.content.decode()
+    # The field keeps what was typed and is marked; the heading says the figures are today's.
+    html = page.content.decode()
+    assert 'value="31/12/2026"' in html and 'aria-invalid="true"' in html and 'id="as_of_error"' in html
+    assert "now: the date asked for could not be read" in html
+    # Other forms Python reads as dates are not dates here; a day the calendar lacks says so.
+    for typed in ("20261031", "2026-W44-6"):
+        assert (
+            "is not a date in YYYY-MM-DD form"
+            in staff_client.get(reverse("finance:trial_balance"), {"as_of": typed}).content.decode()
+        )
+    assert (
+        "2026-02-30 is not a day in the calendar"
+        in staff_client.get(reverse("finance:trial_balance"), {"as_of": "2026-02-30"}).content.decode()
+    )
     assert staff_client.get(reverse("finance:journal_csv") + "?from=yesterday").status_code == 400
     reversed_range = staff_client.get(reverse("finance:journal_csv") + "?from=2026-12-08&to=2026-12-01")
     assert reversed_range.status_code == 400
