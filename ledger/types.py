@@ -154,6 +154,9 @@ class StatementPage:
     type: AccountType
     lines: list[StatementLine]
     next_cursor: str | None
+    # Paging back: whether lines come before this page, and the cursor of the page before (None: the first page).
+    has_previous: bool = False
+    previous_cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -103,6 +103,10 @@ _BALANCE_AS_OF_ENTRY = _account_legs_sql(where="{entry} <= %(entry)s", descendin
 # After the cursor: a row comparison, which a btree can seek to (an OR of two conditions scanned the account's
 # legs from the start).
 _STATEMENT_SQL = _account_legs_sql(where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True)
+# The page before: read backwards from the page's first line, one more than a page (the cursor that starts it).
+_STATEMENT_BEFORE_SQL = _account_legs_sql(
+    where="({entry}, {leg}) < (%(entry)s, %(leg)s)", descending=True, dated=True, columns="entry_id, leg_index"
+)
 _NET_AS_OF_DATE = (
     "COALESCE((SELECT SUM(d.net) FROM ledger_account_day d WHERE d.account_id = a.id AND d.day <= %s), 0)"
     " + CASE WHEN a.day <= %s THEN a.day_net ELSE 0 END"
@@ -325,7 +329,22 @@ def account_statement(
         for entry_id, leg_index, amount, balance_after in rows[:limit]
     ]
     next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
-    return StatementPage(AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor)
+    has_previous, previous_cursor = False, None
+    if cursor and lines:
+        with connection.cursor() as db:
+            db.execute(
+                _STATEMENT_BEFORE_SQL,
+                {"account": account.pk, "entry": lines[0].entry_id, "leg": lines[0].leg_index, "limit": limit + 1,
+                 "date_from": date_from, "date_to": date_to},
+            )  # fmt: skip
+            before = db.fetchall()
+        has_previous = bool(before)
+        if len(before) > limit:  # the leg just before the previous page's first
+            previous_cursor = f"{before[limit][0]}.{before[limit][1]}"
+    return StatementPage(
+        AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor,
+        has_previous=has_previous, previous_cursor=previous_cursor,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -539,6 +539,13 @@ def test_statement_pages_with_a_running_balance(chart):
         page = ledger.account_statement("cash:stripe", "EUR", limit=3, cursor=page.next_cursor)
         seen.extend(page.lines)
     assert [line.balance_after for line in seen] == [1, 3, 6, 10, 15, 21, 28]
+    # Back again, page by page, from the last: the same pages; the first has no page before it.
+    pages = [[line.amount for line in page.lines]]
+    while page.has_previous:
+        page = ledger.account_statement("cash:stripe", "EUR", limit=3, cursor=page.previous_cursor)
+        pages.insert(0, [line.amount for line in page.lines])
+    assert pages == [[1, 2, 3], [4, 5, 6], [7]] and page.previous_cursor is None
+    assert not ledger.account_statement("cash:stripe", "EUR", limit=3).has_previous
     for cursor in ("nope", "99999999999999999999.0", "1.99999", "-1.0", " 5.1", "5_0.1", "\u0661.0", "01.0"):
         with pytest.raises(ValueError, match="malformed statement cursor"):
             ledger.account_statement("cash:stripe", "EUR", cursor=cursor)

@@ -197,3 +197,30 @@ def test_csv_download_cells_never_run_as_formulas(staff_client, chart):
         ("'=cmd|' /C calc'!A0", "100"),
         ("'=cmd|' /C calc'!A0", "-100"),
     ]
+
+
+def test_an_account_pages_forward_and_back(staff_client, chart):
+    import re
+
+    ledger.entries_post(
+        [NewEntry(legs=[debit("cash:stripe", eur(n)), credit("equity:opening", eur(n))], description=f"top-up {n}")
+         for n in range(1, 121)]
+    )  # fmt: skip
+    account = reverse("finance:account", args=["EUR", "cash:stripe"])
+
+    def links(html: str) -> dict[str, str]:
+        return {
+            name: href.replace("&amp;", "&") for href, name in re.findall(r'href="([^"]*)">([^<]*page[^<]*)</a>', html)
+        }
+
+    first = staff_client.get(account).content.decode()
+    assert "← Previous page" not in first
+    second = staff_client.get(account + links(first)["Next page →"]).content.decode()
+    assert links(second)["← Previous page"] == "?"  # the first page
+    third = staff_client.get(account + links(second)["Next page →"]).content.decode()
+    back = staff_client.get(account + links(third)["← Previous page"]).content.decode()
+
+    def rows(html: str) -> str:
+        return html[html.index("<tbody>") : html.index("</tbody>")]
+
+    assert rows(back) == rows(second) != rows(third)
