@@ -224,3 +224,11 @@ def test_an_account_pages_forward_and_back(staff_client, chart):
         return html[html.index("<tbody>") : html.index("</tbody>")]
 
     assert rows(back) == rows(second) != rows(third)
+
+
+def test_a_balance_against_its_normal_side_is_also_named_dr_or_cr_in_the_tie_out(staff_client, chart):
+    ledger.entry_post(
+        NewEntry(legs=[debit("expense:processing_fees", eur(500)), credit("cash:stripe", eur(500))], description="Fee")
+    )
+    page = staff_client.get(reverse("finance:account", args=["EUR", "cash:stripe"]) + "?from=2000-01-01").content
+    assert "= closing -5.00 EUR, that is 5.00 Cr: debit balances" in page.decode()
