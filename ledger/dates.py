@@ -19,4 +19,4 @@ def parse_iso_date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"{text} is not a day in the calendar") from None
+        raise ValueError(f"{text!r} is not a date in the calendar") from None

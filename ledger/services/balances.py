@@ -173,55 +173,51 @@ def account_balances(*, code_prefix: str | None = None, party_ref: str | None = 
     ]
 
 
-# Legs of the whole ledger, or of a few accounts, newest entry first: each form read backwards from its own index
-# and merged, as _account_legs_sql does for one account (the view would be sorted whole: about a second at two
-# million legs).
-_NEWEST_LEGS = """
-SELECT entry_id, leg_index FROM (
-    SELECT * FROM (SELECT p.entry_id, p.leg_index FROM ledger_posting p WHERE {posting}
-                    ORDER BY p.entry_id DESC, p.leg_index LIMIT %(upto)s) AS b0
-    UNION ALL
-    SELECT * FROM (SELECT e.id, 0 FROM ledger_entry e WHERE e.leg0_account_id IS NOT NULL AND {leg0}
-                    ORDER BY e.id DESC LIMIT %(upto)s) AS b1
-    UNION ALL
-    SELECT * FROM (SELECT e.id, 1 FROM ledger_entry e WHERE e.leg1_account_id IS NOT NULL AND {leg1}
-                    ORDER BY e.id DESC LIMIT %(upto)s) AS b2
-) AS m ORDER BY m.entry_id DESC, m.leg_index LIMIT %(limit)s OFFSET %(offset)s
-"""
-_ALL_LEGS = _NEWEST_LEGS.format(posting="TRUE", leg0="TRUE", leg1="TRUE")
-_ONE_ACCOUNTS_LEGS = _NEWEST_LEGS.format(
-    posting="p.account_id = %(account)s", leg0="e.leg0_account_id = %(account)s", leg1="e.leg1_account_id = %(account)s"
-)
 # Up to this many accounts are each read from their own indexes; more are filtered out of the whole ledger's scan.
 _ACCOUNTS_READ_ONE_BY_ONE = 20
 
 
+def _newest_legs_sql(conditions: list[tuple[str, str, str]]) -> str:
+    """Legs newest entry first, in one statement: for each (posting rows, leg 0, leg 1) condition, each form read
+    backwards from its own index, at most ``upto`` rows, and all merged, as _account_legs_sql does for one account
+    (the view would be sorted whole: about a second at two million legs)."""
+    branches = []
+    for posting, leg0, leg1 in conditions:
+        branches += [
+            f"SELECT p.entry_id, p.leg_index FROM ledger_posting p WHERE {posting}"
+            " ORDER BY p.entry_id DESC, p.leg_index LIMIT %(upto)s",
+            f"SELECT e.id, 0 FROM ledger_entry e WHERE e.leg0_account_id IS NOT NULL AND {leg0}"
+            " ORDER BY e.id DESC LIMIT %(upto)s",
+            f"SELECT e.id, 1 FROM ledger_entry e WHERE e.leg1_account_id IS NOT NULL AND {leg1}"
+            " ORDER BY e.id DESC LIMIT %(upto)s",
+        ]
+    merged = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS b{i}" for i, branch in enumerate(branches))
+    return (
+        f"SELECT entry_id, leg_index FROM ({merged}) AS m"
+        " ORDER BY m.entry_id DESC, m.leg_index LIMIT %(limit)s OFFSET %(offset)s"
+    )
+
+
 def legs_newest_first(*, accounts: list[int] | None, offset: int, limit: int) -> list[tuple[int, int]]:
     """(entry, leg) of the ledger's legs, or of ``accounts``' legs, newest entry first and legs in order: a page
-    of the admin's list of every posting. Reads about ``offset + limit`` rows of each form, however large the
-    ledger."""
-    params = {"upto": offset + limit, "limit": limit, "offset": offset}
+    of the admin's list of every posting. Reads about ``offset + limit`` rows of each form (of each account, for
+    a few), however large the ledger."""
+    if accounts is None:
+        conditions = [("TRUE", "TRUE", "TRUE")]
+    elif len(accounts) > _ACCOUNTS_READ_ONE_BY_ONE:
+        listed = ", ".join(str(int(a)) for a in accounts)
+        conditions = [
+            (f"p.account_id IN ({listed})", f"e.leg0_account_id IN ({listed})", f"e.leg1_account_id IN ({listed})")
+        ]
+    else:
+        conditions = [
+            (f"p.account_id = {a}", f"e.leg0_account_id = {a}", f"e.leg1_account_id = {a}") for a in map(int, accounts)
+        ]
+    if not conditions:
+        return []
     with connection.cursor() as cursor:
-        if accounts is None:
-            cursor.execute(_ALL_LEGS, params)
-            return [tuple(row) for row in cursor.fetchall()]
-        if len(accounts) > _ACCOUNTS_READ_ONE_BY_ONE:
-            listed = ", ".join(str(int(a)) for a in accounts)
-            cursor.execute(
-                _NEWEST_LEGS.format(
-                    posting=f"p.account_id IN ({listed})",
-                    leg0=f"e.leg0_account_id IN ({listed})",
-                    leg1=f"e.leg1_account_id IN ({listed})",
-                ),
-                params,
-            )
-            return [tuple(row) for row in cursor.fetchall()]
-        rows: list[tuple[int, int]] = []
-        for account in accounts:
-            cursor.execute(_ONE_ACCOUNTS_LEGS, {**params, "account": account, "limit": offset + limit, "offset": 0})
-            rows.extend(tuple(row) for row in cursor.fetchall())
-    rows.sort(key=lambda row: (-row[0], row[1]))
-    return rows[offset : offset + limit]
+        cursor.execute(_newest_legs_sql(conditions), {"upto": offset + limit, "limit": limit, "offset": offset})
+        return [tuple(row) for row in cursor.fetchall()]
 
 
 def legs_count(*, accounts: list[int] | None) -> int:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import IO, Any
 
+from ledger.services import parse_iso_date
 from marketplace.catalog.vocab import COUNTRIES, EXCLUSION_REASONS, LANGUAGE_TAG, WORLDWIDE, codes_beyond
 
 REQUIRED = (
@@ -79,7 +80,6 @@ _URI = re.compile(r"^(?:(?:s3|gs|az)://[^/\s]+/\S+|https?://[^/\s]+\S*|file://\S
 _TIMECODE = re.compile(r"^(?:([0-9]+):)?([0-9]+):([0-5]?[0-9](?:\.[0-9]+)?)$")
 # Plain ASCII notation only: Decimal() and int() would also take "1_000" and other scripts' digits.
 _NUMBER = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 # A NUL cannot be stored in a PostgreSQL text column; a lone surrogate cannot be encoded at all.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _JSON_KINDS = {dict: "a JSON object", list: "a JSON list", bool: "true or false"}
@@ -145,7 +145,7 @@ def _text(value: Any, limit: int, required: bool = True) -> str:
     if isinstance(value, (dict, list, bool)):  # JSON Lines: a number may stand for its text, nothing else
         raise ValueError(f"must be text or a number, not {_JSON_KINDS[type(value)]}")
     if not isinstance(value, str):
-        value = value.written if isinstance(value, (_WrittenDecimal, _WrittenInt)) else str(value)
+        value = _written(value)
     if _UNSTORABLE.search(value):
         raise ValueError("contains a NUL character or invalid Unicode (a lone surrogate)")
     value = value.strip()
@@ -211,6 +211,11 @@ def _json_int(text: str) -> int | _UnreadNumber:
         return _UnreadNumber(text)
 
 
+def _written(value: Any) -> str:
+    """A field's value as the file wrote it: a JSON number in its own spelling, anything else as text."""
+    return value.written if isinstance(value, (_WrittenDecimal, _WrittenInt)) else str(_readable(value))
+
+
 def _json_shown(value: Any) -> str:
     """A value from the file for a message, spelt as the file has it: JSON's null, true and false, numbers as
     written, text quoted and escaped."""
@@ -248,7 +253,7 @@ def _int(value: Any, maximum: int) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
-        number, text = int(value), value.written if isinstance(value, _WrittenInt) else str(value)  # a plain int
+        number, text = int(value), _written(value)  # a plain int, and how the file wrote it
     else:
         text = _text(value, 30)
         exact = _number(text) if _NUMBER.match(text) else None  # "1e3" is 1000, as it is for a duration
@@ -266,14 +271,7 @@ def _int(value: Any, maximum: int) -> int:
 
 def _date(value: Any) -> dt.date | None:
     text = _text(value, 20, required=False)
-    if not text:
-        return None
-    if not _ISO_DATE.match(text):  # fromisoformat would also take 20311231 and 2031-W01-1
-        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form")
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a date in the calendar") from None
+    return parse_iso_date(text) if text else None  # exactly YYYY-MM-DD, as the ledger's reports take dates
 
 
 def _list(value: Any) -> list:
@@ -329,7 +327,7 @@ def _time(value: Any) -> Decimal:
     """An exclusion's start or end: text (from a CSV range too) or a JSON number."""
     if value is None or isinstance(value, (bool, dict, list)):
         raise ValueError(f"{_json_shown(value)} is not a time (seconds, or HH:MM:SS)")
-    return _seconds(value.written if isinstance(value, (_WrittenDecimal, _WrittenInt)) else str(_readable(value)))
+    return _seconds(_written(value))
 
 
 def clip_exclusions(value: Any, duration: Decimal | None) -> list[dict]:
@@ -394,8 +392,7 @@ def co_owner_shares(value: Any, known_orgs: frozenset[str]) -> list[dict]:
         share = item.get("share", "")
         if share is None or isinstance(share, (bool, dict, list)):
             raise ValueError(f"share {_json_shown(share)} of {named} is not a percentage")
-        written = share.written if isinstance(share, (_WrittenDecimal, _WrittenInt)) else str(_readable(share))
-        text = written.strip().rstrip("%")
+        text = _written(share).strip().rstrip("%")
         if len(text) > 40:  # a percentage has no use for more: the message would quote it whole
             raise ValueError(f"share {_shown(text)} of {named} is out of range")
         if not _NUMBER.match(text):

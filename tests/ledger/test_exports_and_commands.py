@@ -138,7 +138,7 @@ def test_export_read_by_a_pipe_that_closes_early_stops_quietly(posted, monkeypat
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (["journal", "--from", "2026-13-01"], "2026-13-01 is not a day in the calendar"),
+        (["journal", "--from", "2026-13-01"], "'2026-13-01' is not a date in the calendar"),
         (["journal", "--from", "20260301"], "'20260301' is not a date in YYYY-MM-DD form"),
         (["trial-balance", "--as-of", "2026-W09-7"], "'2026-W09-7' is not a date in YYYY-MM-DD form"),
         (["journal", "--as-of", "2026-03-01"], "--as-of applies to the trial balance"),

@@ -102,7 +102,7 @@ def test_bad_date_shows_an_error_next_to_the_field(staff_client, entry_id):
             in staff_client.get(reverse("finance:trial_balance"), {"as_of": typed}).content.decode()
         )
     assert (
-        "2026-02-30 is not a day in the calendar"
+        "&#x27;2026-02-30&#x27; is not a date in the calendar"
         in staff_client.get(reverse("finance:trial_balance"), {"as_of": "2026-02-30"}).content.decode()
     )
     assert staff_client.get(reverse("finance:journal_csv") + "?from=yesterday").status_code == 400
