@@ -54,6 +54,12 @@ def _account(code: str, currency: str) -> Account:
 # query compilation, which cost more than the read itself (about 2.5 ms against 1 ms for a past balance).
 _BALANCE_SQL = "SELECT a.type, a.party_ref, {net} FROM ledger_account a WHERE a.code = %s AND a.currency = %s"
 _NET_NOW = "a.net"
+_ACCOUNT_SQL = "SELECT a.id, a.type FROM ledger_account a WHERE a.code = %s AND a.currency = %s"
+
+
+def _aware_datetime(value: dt.datetime) -> dt.datetime:
+    """A timestamp read with plain SQL: SQLite hands it back naive (stored in UTC), PostgreSQL aware."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
 def _account_legs_sql(
@@ -62,14 +68,17 @@ def _account_legs_sql(
     descending: bool = False,
     dated: bool = False,
     columns: str = "entry_id, leg_index, amount, balance_after",
+    with_entry: bool = False,
 ) -> str:
     """The legs of account ``%(account)s`` in (entry, leg) order, at most ``%(limit)s``, from both forms
     (ledger.models.entries), each read in order from its own index and merged; ``columns`` of (entry_id,
     leg_index, amount, balance_after).
 
     ``where`` is a condition on ``{entry}`` and ``{leg}``; ``dated`` adds ``%(date_from)s``/``%(date_to)s``
-    (either may be NULL). The view cannot do this: a branch with a WHERE clause is not flattened into an
-    append, so PostgreSQL sorts the account's every leg before it takes the first.
+    (either may be NULL); ``with_entry`` adds each line's entry date, posting time and description.
+
+    The view cannot do this: a branch with a WHERE clause is not flattened into an append, so PostgreSQL sorts
+    the account's every leg before it takes the first.
     """
     order = "DESC" if descending else "ASC"
     dates = (
@@ -96,13 +105,20 @@ def _account_legs_sql(
         )
     merged = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS b{i}" for i, branch in enumerate(branches))
     # The first branch names the merged columns (SQLite takes no column list on a subquery's alias).
-    return f"SELECT {columns} FROM ({merged}) AS m ORDER BY m.entry_id {order}, m.leg_index {order} LIMIT %(limit)s"
+    page = f"SELECT {columns} FROM ({merged}) AS m ORDER BY m.entry_id {order}, m.leg_index {order} LIMIT %(limit)s"
+    if not with_entry:
+        return page
+    return (
+        "SELECT s.entry_id, s.leg_index, s.amount, s.balance_after, x.effective_date, x.posted_at, x.description"
+        f" FROM ({page}) AS s JOIN ledger_entry x ON x.id = s.entry_id"
+        f" ORDER BY s.entry_id {order}, s.leg_index {order}"
+    )
 
 
 _BALANCE_AS_OF_ENTRY = _account_legs_sql(where="{entry} <= %(entry)s", descending=True, columns="balance_after")
 # After the cursor: a row comparison, which a btree can seek to (an OR of two conditions scanned the account's
 # legs from the start).
-_STATEMENT_SQL = _account_legs_sql(where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True)
+_STATEMENT_SQL = _account_legs_sql(where="({entry}, {leg}) > (%(entry)s, %(leg)s)", dated=True, with_entry=True)
 # The page before: read backwards from the page's first line, one more than a page (the cursor that starts it).
 _STATEMENT_BEFORE_SQL = _account_legs_sql(
     where="({entry}, {leg}) < (%(entry)s, %(leg)s)", descending=True, dated=True, columns="entry_id, leg_index"
@@ -300,29 +316,34 @@ def account_statement(
     limit = max(1, min(limit, 1000))
     _checked_date("date_from", date_from)
     _checked_date("date_to", date_to)
-    account = _account(code, currency)
+    validate_currency(currency)
     after = _decode_cursor(cursor) or (0, 0)
+    # Plain SQL, the page's lines with their entries in one statement: the ORM's account lookup and the entries'
+    # model instances took about 3.5 ms of a 5-7 ms page of 100.
     with connection.cursor() as db:
+        db.execute(_ACCOUNT_SQL, [code, currency])
+        account = db.fetchone()
+        if account is None:
+            raise UnknownAccount(code, currency)
+        account_id, account_type = account
         db.execute(
             _STATEMENT_SQL,
-            {"account": account.pk, "entry": after[0], "leg": after[1], "limit": limit + 1,
+            {"account": account_id, "entry": after[0], "leg": after[1], "limit": limit + 1,
              "date_from": date_from, "date_to": date_to},
         )  # fmt: skip
         rows = db.fetchall()
-    entries = JournalEntry.objects.only("effective_date", "posted_at", "description").in_bulk(
-        {r[0] for r in rows[:limit]}
-    )
+    aware = _aware_datetime
     lines = [
         StatementLine(
             entry_id=entry_id,
             leg_index=leg_index,
-            effective_date=entries[entry_id].effective_date,
-            posted_at=entries[entry_id].posted_at,
-            description=entries[entry_id].description,
+            effective_date=effective_date,
+            posted_at=aware(posted_at),
+            description=description,
             amount=amount,
             balance_after=balance_after,
         )
-        for entry_id, leg_index, amount, balance_after in rows[:limit]
+        for entry_id, leg_index, amount, balance_after, effective_date, posted_at, description in rows[:limit]
     ]
     next_cursor = f"{lines[-1].entry_id}.{lines[-1].leg_index}" if len(rows) > limit else None
     has_previous, previous_cursor = False, None
@@ -330,7 +351,7 @@ def account_statement(
         with connection.cursor() as db:
             db.execute(
                 _STATEMENT_BEFORE_SQL,
-                {"account": account.pk, "entry": lines[0].entry_id, "leg": lines[0].leg_index, "limit": limit + 1,
+                {"account": account_id, "entry": lines[0].entry_id, "leg": lines[0].leg_index, "limit": limit + 1,
                  "date_from": date_from, "date_to": date_to},
             )  # fmt: skip
             before = db.fetchall()
@@ -338,7 +359,7 @@ def account_statement(
         if len(before) > limit:  # the leg just before the previous page's first
             previous_cursor = f"{before[limit][0]}.{before[limit][1]}"
     return StatementPage(
-        AccountRef(account.code, account.currency), AccountType(account.type), lines, next_cursor,
+        AccountRef(code, currency), AccountType(account_type), lines, next_cursor,
         has_previous=has_previous, previous_cursor=previous_cursor,
     )  # fmt: skip
 

@@ -551,6 +551,29 @@ def test_statement_pages_with_a_running_balance(chart):
             ledger.account_statement("cash:stripe", "EUR", cursor=cursor)
 
 
+def test_a_statement_line_carries_its_entry_and_a_page_is_two_queries(chart, django_assert_num_queries):
+    topup(5, description="Card top-up", effective_date=TODAY - dt.timedelta(days=3))
+    three_legs = ledger.entry_post(
+        NewEntry(
+            legs=[debit("cash:stripe", eur(7)), credit("prepaid:lic_acme", eur(4)), credit("prepaid:lic_acme", eur(3))],
+            description="Split top-up",
+        )
+    )
+    with django_assert_num_queries(2):  # the account, then the lines with their entries
+        page = ledger.account_statement("cash:stripe", "EUR")
+    stored = JournalEntry.objects.in_bulk([line.entry_id for line in page.lines])
+    assert [(line.description, line.amount, line.balance_after) for line in page.lines] == [
+        ("Card top-up", 5, 5),
+        ("Split top-up", 7, 12),
+    ]
+    for line in page.lines:  # both forms of a leg, with the entry's own date and time, aware on either engine
+        assert line.effective_date == stored[line.entry_id].effective_date
+        assert line.posted_at == stored[line.entry_id].posted_at and line.posted_at.utcoffset() == dt.timedelta(0)
+    assert page.lines[1].entry_id == three_legs.id
+    with django_assert_num_queries(1), pytest.raises(ledger.UnknownAccount):
+        ledger.account_statement("cash:nowhere", "EUR")
+
+
 def test_a_ranges_movement_ties_its_opening_balance_to_its_closing_one(chart):
     days = [TODAY - dt.timedelta(days=n) for n in (30, 20, 10, 0)]
     for when, amount in zip(days, (100, 200, 400, 800), strict=True):
