@@ -58,7 +58,8 @@ class PostingInline(admin.TabularInline):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyAdmin):
-    list_display = ["code", "currency", "type", "name", "party_ref", "forbid_negative", "balance", "posting_count"]
+    # The money first: at laptop widths the filter sidebar pushes the last columns off-screen.
+    list_display = ["code", "currency", "type", "balance", "posting_count", "name", "party_ref", "forbid_negative"]
     list_filter = ["type", "currency", "forbid_negative"]
     search_fields = ["code", "name", "party_ref"]
 

@@ -37,6 +37,16 @@ def ledger_triggers_installed(app_configs=None, databases=None, **kwargs):
             else:
                 cursor.execute("SELECT name, 1 FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'ledger%'")
             present = dict(cursor.fetchall())
+            if connection.vendor == "sqlite" and "0025_sqlite_entries_need_their_last_leg" in applied:
+                cursor.execute("SELECT 1 FROM pragma_foreign_key_list('ledger_entry') WHERE \"from\" = 'last_leg'")
+                if cursor.fetchone() is None:
+                    errors.append(
+                        Error(
+                            f"ledger_entry's foreign key to its last leg is missing from database {alias!r}",
+                            hint="re-run the SQL of ledger migration 0025 (a rebuild of the table dropped it)",
+                            id="ledger.E003",
+                        )
+                    )
         for name in sorted(expected - present.keys()):
             errors.append(
                 Error(

@@ -61,9 +61,13 @@ MAX_FILTER_PRICE = Decimal(10**12)  # major units
 
 
 def filter_number(text: str, maximum: Decimal) -> Decimal | None:
-    """A plain, finite number from 0 to ``maximum``; None for anything else (NaN, Infinity, 1e999999, -1)."""
+    """A plain, finite number from 0 to ``maximum``; None for anything else (NaN, Infinity, 1e999999, -1, or one
+    longer than 40 characters: cut short, 000…0005000 would read as 0)."""
+    text = text.strip()
+    if len(text) > 40:
+        return None
     try:
-        number = Decimal(text.strip()[:40])
+        number = Decimal(text)
     except InvalidOperation:
         return None
     return number if number.is_finite() and 0 <= number <= maximum else None

@@ -53,6 +53,16 @@ def test_ledger_check_names_a_missing_trigger():
     assert [e.msg for e in errors] == [f"ledger trigger {name} is missing from database 'default'"]
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the last-leg foreign key is SQLite's")
+@pytest.mark.django_db
+def test_ledger_check_names_a_missing_last_leg_foreign_key_on_sqlite():
+    assert [e for e in run_checks(databases=["default"]) if e.id == "ledger.E003"] == []
+    with connection.cursor() as cursor:  # as a rebuild of the table would leave it: no such key on last_leg
+        cursor.execute("ALTER TABLE ledger_entry RENAME COLUMN last_leg TO last_leg_renamed")
+    errors = [e.msg for e in run_checks(databases=["default"]) if e.id == "ledger.E003"]
+    assert errors == ["ledger_entry's foreign key to its last leg is missing from database 'default'"]
+
+
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_ledger_check_expects_a_later_trigger_once_its_migration_ran():

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import connection, transaction
 
 from ledger import services as ledger
 from ledger.models import ChainSeal, JournalEntry
@@ -215,6 +215,8 @@ def test_an_entry_without_postings_is_named_even_with_a_matching_hash(chart):
     report = ledger.chain_verify()
     assert [(p.kind, p.entry_id) for p in report.problems] == [("legs", ghost)]
     assert "declares 2 legs but has 0" in report.problems[0].message
+    if connection.vendor == "sqlite":  # the ghost breaks the last-leg foreign key COMMIT would refuse: roll back
+        transaction.set_rollback(True)
 
 
 def test_tampering_before_sealing_is_caught_too(chart):

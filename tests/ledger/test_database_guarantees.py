@@ -90,6 +90,18 @@ def test_entry_missing_a_declared_leg_is_refused_at_commit(books):
     assert JournalEntry.objects.count() == 1
 
 
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="PostgreSQL's case is the test above")
+@pytest.mark.django_db(transaction=True)  # commits for real; what it writes is refused, so nothing is left to flush
+@pytest.mark.parametrize("postings", [0, 1])
+def test_on_sqlite_an_entry_missing_its_last_leg_is_refused_at_commit(postings):
+    with pytest.raises(IntegrityError, match="FOREIGN KEY constraint failed"), transaction.atomic():
+        Account.objects.create(code="cash:raw", currency="EUR", type="asset")  # goes with the refused transaction
+        entry = insert_entry()
+        for leg in range(postings):
+            insert_posting(entry, leg, "cash:raw", 5)
+    assert not JournalEntry.objects.exists() and not Account.objects.exists()
+
+
 def test_no_posting_can_be_added_to_an_existing_entry(books):
     with pytest.raises(REFUSED), transaction.atomic():
         insert_posting(books, 2, "cash:stripe", 5)
@@ -158,9 +170,11 @@ def test_replace_is_refused(books, table):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {table}")
         (rows,) = cursor.fetchone()
+        cursor.execute("SELECT name FROM pragma_table_info(%s)", [table])  # not the generated columns
+        columns = ", ".join(name for (name,) in cursor.fetchall())
     assert rows > 0
     with pytest.raises(REFUSED, match=f"collides with a stored row of {table}"), transaction.atomic():
-        raw(f"REPLACE INTO {table} SELECT * FROM {table}")
+        raw(f"REPLACE INTO {table} ({columns}) SELECT {columns} FROM {table}")
     with pytest.raises(REFUSED, match="collides with a stored row of ledger_period_close"), transaction.atomic():
         raw("INSERT OR REPLACE INTO ledger_period_close (id, through_date, closed_at, closed_by, note)"
             " SELECT id, '2000-01-01', closed_at, closed_by, note FROM ledger_period_close")  # fmt: skip

@@ -1491,6 +1491,21 @@ def test_a_filter_that_cannot_be_read_is_marked_and_the_list_says_it_is_not_narr
     assert "not narrowed by the filters marked above: fix them to apply them" in page
 
 
+def test_a_number_too_long_to_read_is_refused_on_its_field_not_cut_short(client, licensor, corpus):
+    from decimal import Decimal
+
+    from marketplace.catalog.selectors import MAX_FILTER_HOURS, filter_number
+
+    # Cut to its first 40 characters, 000…0005000 read as 0 hours and 0.000…0001 as a price of 0.
+    assert filter_number("0" * 40 + "5000", MAX_FILTER_HOURS) is None
+    assert filter_number("0." + "0" * 38 + "1", MAX_FILTER_HOURS) is None
+    assert filter_number("0" * 36 + "5000", MAX_FILTER_HOURS) == Decimal(5000)
+    page = client.get(reverse("catalog:public_list"), {"min_hours": "0" * 40 + "5000"}).content.decode()
+    assert 'id="min_hours_error"' in page and "Enter a number of hours." in page
+    page = client.get(reverse("catalog:public_list"), {"max_price": "0" * 40 + "5"}).content.decode()
+    assert 'id="max_price_error"' in page
+
+
 def test_an_error_summary_lists_the_fields_in_the_order_the_page_shows_them(owner_client, licensor):
     import re
 
