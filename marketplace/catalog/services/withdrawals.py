@@ -147,8 +147,13 @@ def missing_withdraw(*, access: OrgAccess, manifest_import: ManifestImport, reas
             "This import's copy of the manifest was lost when the database restarted; "
             "upload the manifest again to see what is missing."
         )
+    missing = missing_assets(mi)
+    if not missing.exists():
+        # Withdrawn since (by a list, one by one, or with the whole corpus): an empty withdrawal would still record
+        # an event and start a new manifest version, which retires the licensees' copies for nothing.
+        raise ValidationError("The assets missing from this manifest have all been withdrawn already.")
     withdrawal = _withdraw(
-        access=access, corpus=corpus, assets=missing_assets(mi), scope=WithdrawalScope.MISSING,
+        access=access, corpus=corpus, assets=missing, scope=WithdrawalScope.MISSING,
         reason=check_reason(reason, optional=True) or f"Not listed in {mi.original_name} (import {mi.pk})",
     )  # fmt: skip
     mi.missing_withdrawal = withdrawal

@@ -1,0 +1,36 @@
+"""Withdrawals at their edges: what was withdrawn meanwhile, odd input, and what a refusal says."""
+
+from django.urls import reverse
+
+from marketplace.catalog.models import Asset, Withdrawal
+from marketplace.catalog.services import withdrawals
+from marketplace.events.models import DomainEvent
+from tests.fixtures.market import import_rows, manifest_row
+
+
+def url(name, access, **kwargs):
+    return reverse(f"catalog:{name}", kwargs={"org_slug": access.organisation.slug, **kwargs})
+
+
+def test_missing_assets_withdrawn_meanwhile_are_not_withdrawn_again_as_nothing(client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    mi = import_rows(licensor, corpus, [manifest_row("a0")])
+    assert mi.missing == 2
+    # The two missing assets are taken down by a list before anyone presses "withdraw the missing".
+    withdrawals.assets_withdraw_listed(access=licensor, corpus=corpus, external_ids=["a1", "a2"], reason="Claim 17")
+    before = (Withdrawal.objects.count(), DomainEvent.objects.filter(type="asset.withdrawn").count())
+    client.force_login(licensor.user)
+    page = client.get(url("import", licensor, import_id=mi.pk)).content.decode()
+    assert "Withdraw the missing assets" not in page
+    assert "have been withdrawn since: nothing is left to withdraw" in page
+    response = client.post(url("import_withdraw_missing", licensor, import_id=mi.pk), {"reason": ""}, follow=True)
+    assert "have all been withdrawn already" in response.content.decode()
+    # No empty withdrawal, no event, and the licensees' manifest version stays where it was.
+    assert (Withdrawal.objects.count(), DomainEvent.objects.filter(type="asset.withdrawn").count()) == before
+    # Nor after the whole corpus was withdrawn.
+    withdrawals.corpus_withdraw(access=licensor, corpus=corpus, reason="Leaving the market")
+    version = Withdrawal.objects.order_by("-id").first().pk
+    response = client.post(url("import_withdraw_missing", licensor, import_id=mi.pk), {"reason": ""}, follow=True)
+    assert "have all been withdrawn already" in response.content.decode()
+    assert Withdrawal.objects.order_by("-id").first().pk == version
+    assert not Asset.objects.filter(corpus=corpus, status="active").exists()
