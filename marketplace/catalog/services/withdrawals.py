@@ -31,6 +31,8 @@ EVENT_ID_LIMIT = 10_000  # asset ids listed in one event; larger takedowns point
 def check_reason(reason: str, *, optional: bool = False) -> str:
     """A reason licensees will read: a few words at least; an optional one may be left empty (a default)."""
     reason = (reason or "").strip()
+    if "\x00" in reason:  # PostgreSQL cannot store it: refused here, not a crash at the insert
+        raise ValidationError({"reason": "The reason contains a NUL character; type it again."})
     if optional and not reason:
         return reason
     if len(reason) < 5:
@@ -87,6 +89,8 @@ def assets_withdraw_listed(*, access: OrgAccess, corpus: Corpus, external_ids: l
     wanted = list(dict.fromkeys(external_id_key(i) for i in external_ids))
     if not wanted:
         raise ValidationError({"external_ids": "List at least one external id, one per line."})
+    if any("\x00" in i for i in wanted):  # no stored id has one, and PostgreSQL refuses it in a query
+        raise ValidationError({"external_ids": "An id in the list contains a NUL character: no asset has such an id."})
     if len(wanted) > LISTED_MAX:
         raise ValidationError(
             {"external_ids": f"{len(wanted):,} ids: one list withdraws at most {LISTED_MAX:,}. Split it, or upload "

@@ -34,3 +34,26 @@ def test_missing_assets_withdrawn_meanwhile_are_not_withdrawn_again_as_nothing(c
     assert "have all been withdrawn already" in response.content.decode()
     assert Withdrawal.objects.order_by("-id").first().pk == version
     assert not Asset.objects.filter(corpus=corpus, status="active").exists()
+
+
+def test_a_nul_character_in_a_reason_or_a_listed_id_is_refused_not_a_crash(client, licensor, corpus):
+    from tests.fixtures.market import upload
+
+    import_rows(licensor, corpus, [manifest_row(f"a{i}", rights_expiry="2020-01-31") for i in range(3)])
+    mi = import_rows(licensor, corpus, [manifest_row("a0", rights_expiry="2020-01-31")])
+    client.force_login(licensor.user)
+    listed = client.post(
+        url("assets_withdraw_listed", licensor, corpus_id=corpus.pk),
+        {"ids_file": upload("ids.csv", b"a1\x00\n"), "reason": "Takedown notice 17"},
+    )
+    assert listed.status_code == 400 and "contains a NUL character" in listed.content.decode()
+    expired = client.post(
+        url("assets_withdraw_expired", licensor, corpus_id=corpus.pk), {"reason": "Rights \x00 ended"}
+    )
+    assert expired.status_code == 400 and "contains a NUL character" in expired.content.decode()
+    missing = client.post(
+        url("import_withdraw_missing", licensor, import_id=mi.pk), {"reason": "Gone \x00 from the list"}, follow=True
+    )
+    assert missing.status_code == 200 and "contains a NUL character" in missing.content.decode()
+    assert not Withdrawal.objects.exists()
+    assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
