@@ -151,7 +151,9 @@ class WithdrawListForm(WithdrawForm):
 
     def clean(self):
         cleaned = super().clean()
-        ids = [line.split("\t", 1)[0].strip() for line in cleaned.get("external_ids", "").splitlines()]
+        # The first column of each line, once the line's own indent is gone: "\ta1" (an id indented with a tab) is
+        # a1, not an empty first cell that would drop the id without a word.
+        ids = [line.strip().split("\t", 1)[0].strip() for line in cleaned.get("external_ids", "").splitlines()]
         upload = cleaned.get("ids_file")
         if upload is not None:
             if upload.size > 5 * 2**20:

@@ -57,3 +57,15 @@ def test_a_nul_character_in_a_reason_or_a_listed_id_is_refused_not_a_crash(clien
     assert missing.status_code == 200 and "contains a NUL character" in missing.content.decode()
     assert not Withdrawal.objects.exists()
     assert not Asset.objects.filter(corpus=corpus, status="withdrawn").exists()
+
+
+def test_a_pasted_id_indented_with_a_tab_is_withdrawn_not_skipped(client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    client.force_login(licensor.user)
+    response = client.post(
+        url("assets_withdraw_listed", licensor, corpus_id=corpus.pk),
+        {"external_ids": "a0\n\ta1\n  a2\tClip a2\n", "reason": "Takedown notice 17"},
+        follow=True,
+    )
+    assert "Withdrew 3 listed assets." in response.content.decode()
+    assert not Asset.objects.filter(corpus=corpus, status="active").exists()
