@@ -27,6 +27,7 @@ from marketplace.catalog.forms import (
     WithdrawForm,
     WithdrawListForm,
 )
+from marketplace.catalog.manifest import external_id_key
 from marketplace.catalog.models import (
     Asset,
     AssetStatus,
@@ -445,7 +446,8 @@ def assets_withdraw_listed(request: HttpRequest, corpus_id: int) -> HttpResponse
         except ValidationError as exc:
             form_errors(form, exc)
         else:
-            count, listed = withdrawal.asset_count, len(set(form.cleaned_data["ids"]))
+            # Counted as the service reads ids (NFC): "café" pasted in both spellings is one asset, listed once.
+            count, listed = withdrawal.asset_count, len({external_id_key(i) for i in form.cleaned_data["ids"]})
             already = listed - count
             skipped = f" {already:,} of the {listed:,} listed {pluralize(already, 'was,were')} withdrawn already."
             skipped = skipped if already else ""

@@ -69,3 +69,15 @@ def test_a_pasted_id_indented_with_a_tab_is_withdrawn_not_skipped(client, licens
     )
     assert "Withdrew 3 listed assets." in response.content.decode()
     assert not Asset.objects.filter(corpus=corpus, status="active").exists()
+
+
+def test_one_id_pasted_in_both_unicode_spellings_is_counted_once(client, licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row("caf\u00e9"), manifest_row("a1")])
+    client.force_login(licensor.user)
+    response = client.post(
+        url("assets_withdraw_listed", licensor, corpus_id=corpus.pk),
+        {"external_ids": "cafe\u0301\ncaf\u00e9\n", "reason": "Takedown notice 17"},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Withdrew 1 listed asset. Affected licensees" in page and "withdrawn already" not in page
