@@ -67,10 +67,24 @@ def _check_role_offered(access: OrgAccess, role: str) -> None:
         raise ValidationError({"role": f"Choose one of: {', '.join(label for _, label in roles_offered(access))}."})
 
 
+def _members_locked(access: OrgAccess) -> None:
+    """Changes to one organisation's members run one at a time: each locks the organisation first. Locking only the
+    member rows (the one changed, then the other owners) took them in opposite orders when two owners stepped down
+    at once, and PostgreSQL aborted one of them with a deadlock. The caller's role is read again under the lock, as
+    a change that waited may have been to it."""
+    Organisation.objects.select_for_update(no_key=True).only("pk").get(pk=access.organisation.pk)
+    current = Membership.objects.filter(pk=access.membership.pk).values_list("role", flat=True).first()
+    if current is None:
+        raise ValidationError(f"You are no longer a member of {access.organisation.name}.")
+    access.membership.role = current
+    access.require(Perm.MANAGE_MEMBERS)
+
+
 @transaction.atomic
 def membership_change(*, access: OrgAccess, membership_id: int, role: str) -> Membership:
     """Give a member another role. Owners are changed by owners only, and the last owner stays one."""
     access.require(Perm.MANAGE_MEMBERS)
+    _members_locked(access)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")
@@ -88,6 +102,7 @@ def membership_change(*, access: OrgAccess, membership_id: int, role: str) -> Me
 def membership_remove(*, access: OrgAccess, membership_id: int) -> Membership:
     """Take someone out of the organisation (their account stays, with any other memberships)."""
     access.require(Perm.MANAGE_MEMBERS)
+    _members_locked(access)
     membership = (
         Membership.objects.select_for_update()
         .select_related("user")

@@ -1,0 +1,69 @@
+"""Member changes made at the same moment by two people of one organisation (PostgreSQL row locks)."""
+
+import contextlib
+import threading
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connections
+
+from marketplace.orgs import services
+from marketplace.orgs.models import Membership, Role
+from tests.fixtures.market import access_for, add_member
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_owners_stepping_down_at_once_queue_instead_of_deadlocking(licensor, monkeypatch):
+    """Each owner makes themself an admin at the same moment: one succeeds, the other is told that they are now the
+    last owner. Neither request may end in PostgreSQL's deadlock error (a 500)."""
+    org = licensor.organisation
+    second = add_member(org, "second@northlight.example", Role.OWNER)
+    both_in = threading.Barrier(2, timeout=2)
+    release_owner = services._release_owner
+
+    def meet_then_release(access, membership):
+        # Both requests have taken their own member's row before either looks for another owner.
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other one queued behind this one
+            both_in.wait()
+        return release_owner(access, membership)
+
+    monkeypatch.setattr(services, "_release_owner", meet_then_release)
+    outcomes = {}
+
+    def step_down(user):
+        try:
+            access = access_for(org, user)
+            services.membership_change(access=access, membership_id=access.membership.pk, role=Role.ADMIN)
+            outcomes[user.email] = "done"
+        except ValidationError as exc:
+            outcomes[user.email] = " ".join(exc.messages)
+        except Exception as exc:  # the deadlock this test is about
+            outcomes[user.email] = f"{type(exc).__name__}: {exc}"
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=step_down, args=(user,)) for user in (licensor.user, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert len(outcomes) == 2, outcomes
+    assert list(outcomes.values()).count("done") == 1, outcomes
+    assert any("is the last owner" in outcome for outcome in outcomes.values()), outcomes
+    assert Membership.objects.filter(organisation=org, role=Role.OWNER).count() == 1
+
+
+def test_a_role_taken_away_while_the_request_waited_no_longer_counts(licensor):
+    """An owner demoted to viewer by another owner a moment before their own change runs acts as a viewer."""
+    from django.core.exceptions import PermissionDenied
+
+    org = licensor.organisation
+    add_member(org, "third@northlight.example", Role.OWNER)
+    demoted = access_for(org, add_member(org, "demoted@northlight.example", Role.OWNER))
+    Membership.objects.filter(pk=demoted.membership.pk).update(role=Role.VIEWER)  # read as owner, now a viewer
+    with pytest.raises(PermissionDenied):
+        services.membership_change(access=demoted, membership_id=licensor.membership.pk, role=Role.VIEWER)
+    with pytest.raises(PermissionDenied):
+        services.membership_remove(access=demoted, membership_id=licensor.membership.pk)
+    assert Membership.objects.get(pk=licensor.membership.pk).role == Role.OWNER
