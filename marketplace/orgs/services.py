@@ -126,6 +126,7 @@ def _release_owner(access: OrgAccess, membership: Membership) -> None:
 def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_url: str = "") -> Invitation:
     """Invite someone by email. The token is mailed once and only its hash is stored."""
     access.require(Perm.MANAGE_MEMBERS)
+    _members_locked(access)  # two posts of one form (a double click) must not leave two pending links
     email = get_user_model().objects.normalize_email(email).strip()
     _check_role_offered(access, role)
     if Membership.objects.filter(organisation=access.organisation, user__email__iexact=email).exists():
@@ -161,6 +162,7 @@ def invitation_create(*, access: OrgAccess, email: str, role: str, accept_base_u
 def invitation_resend(*, access: OrgAccess, invitation_id: int, accept_base_url: str = "") -> Invitation:
     """A new link for a pending or expired invitation, with the same role; the earlier link stops working."""
     access.require(Perm.MANAGE_MEMBERS)
+    _members_locked(access)  # the organisation before the invitation, in the order invitation_create takes them
     old = Invitation.objects.select_for_update().get(pk=invitation_id, organisation=access.organisation)
     if old.status not in ("pending", "expired"):
         raise ValidationError(f"The invitation to {old.email} is {old.status}: there is nothing to resend.")

@@ -67,3 +67,34 @@ def test_a_role_taken_away_while_the_request_waited_no_longer_counts(licensor):
     with pytest.raises(PermissionDenied):
         services.membership_remove(access=demoted, membership_id=licensor.membership.pk)
     assert Membership.objects.get(pk=licensor.membership.pk).role == Role.OWNER
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_one_address_invited_twice_at_once_keeps_one_pending_link(licensor):
+    """The invite form posted twice (a double click): the second waits for the first and replaces it."""
+    from marketplace.orgs.models import Invitation
+    from tests.fixtures.threads import HeldTransaction
+
+    first = HeldTransaction(
+        lambda: services.invitation_create(access=licensor, email="x@example.com", role=Role.VIEWER)
+    )
+    second_done = threading.Event()
+
+    def invite_again():
+        try:
+            services.invitation_create(access=licensor, email="X@example.com", role=Role.ADMIN)
+        finally:
+            second_done.set()
+            connections.close_all()
+
+    thread = threading.Thread(target=invite_again)
+    thread.start()
+    assert not second_done.wait(1), "the second invitation did not wait for the first"
+    first.commit()
+    first.join()
+    thread.join(10)
+    assert [(i.role, i.status) for i in Invitation.objects.order_by("id")] == [
+        (Role.VIEWER, "replaced"),
+        (Role.ADMIN, "pending"),
+    ]
