@@ -889,7 +889,9 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
     if corpus.status == CorpusStatus.PUBLISHED:
         return _revision_review(request, corpus)
     form = ReviewForm(_posted(request))
-    decide = partial(corpora.corpus_review, access=request.access, corpus_id=corpus.pk)
+    decide = partial(
+        corpora.corpus_review, access=request.access, corpus_id=corpus.pk, submitted=request.POST.get("submitted")
+    )
     if _decided(request, form, decide):
         outcome = "published" if form.cleaned_data["decision"] == "approve" else "sent back to the licensor"
         messages.success(request, f"“{corpus.title}” is {outcome}.")
@@ -904,6 +906,9 @@ def review_detail(request: HttpRequest, corpus_id: int) -> HttpResponse:
             "sample": corpus.assets.filter(status=AssetStatus.ACTIVE).order_by("id")[:10],
             "previews": live_previews(corpus), "uses": PERMITTED_USES,
             "sent_back": review_history(corpus),
+            # The submission this page shows: a decision posted from it once the listing was sent back and
+            # submitted again is refused.
+            "submission": corpora.submission_key(corpus),
         },
     )  # fmt: skip
 

@@ -488,13 +488,29 @@ def _tell_licensor(corpus: Corpus, subject: str, body: str, note: str) -> None:
     )
 
 
+def submission_key(corpus: Corpus) -> str:
+    """Which submission of a listing a review page shows: each submission stamps its own time."""
+    return corpus.submitted_at.isoformat() if corpus.submitted_at else ""
+
+
 @transaction.atomic
-def corpus_review(*, access: OrgAccess, corpus_id: int, approve: bool, note: str = "") -> Corpus:
-    """The operator approves a listing, or rejects it with a reason the licensor will see."""
+def corpus_review(
+    *, access: OrgAccess, corpus_id: int, approve: bool, note: str = "", submitted: str | None = None
+) -> Corpus:
+    """The operator approves a listing, or rejects it with a reason the licensor will see.
+
+    ``submitted`` is the submission the reviewer's page showed (``submission_key``): a listing sent back and
+    submitted again since was edited in between, and the decision is refused rather than taken on what the
+    reviewer never read. None: the caller read no page."""
     access.require(Perm.REVIEW)
     corpus = Corpus.objects.select_for_update().filter(pk=corpus_id, status=CorpusStatus.IN_REVIEW).first()
     if corpus is None:
         raise ValidationError("This corpus is not waiting for review.")
+    if submitted is not None and submitted != submission_key(corpus):
+        raise ValidationError(
+            "The licensor submitted this listing again since this page was loaded (it may have changed): review "
+            "the latest."
+        )
     if not approve and not note.strip():
         raise ValidationError({"note": "Say why the listing is rejected; the licensor will see it."})
     if approve and (corpus.asset_count == 0 or not corpus.offers.filter(status=OfferStatus.PUBLISHED).exists()):

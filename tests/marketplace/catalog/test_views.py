@@ -491,6 +491,40 @@ def test_submit_review_publish_and_find_in_catalogue(client, licensor, operator,
     assert f'title="{listed_corpus.total_bytes:,} bytes">{size}</span>' in listing  # the card too, on hover
 
 
+def test_a_decision_from_a_page_loaded_before_the_listing_was_submitted_again_is_refused(
+    client, licensor, operator, listed_corpus
+):
+    import re
+
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    client.force_login(operator.user)
+    page = client.get(url("review", operator, corpus_id=listed_corpus.pk)).content.decode()
+    submitted = re.search(r'name="submitted" value="([^"]+)"', page).group(1)
+    # Meanwhile another reviewer sends it back, and the licensor changes its chain of title and submits it again.
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=False, note="Say who shot it")
+    corpora.corpus_update(
+        access=licensor, corpus=listed_corpus,
+        data={**CORPUS_DATA, "chain_of_title": "Bought from a stock library; the contract is lost."},
+    )  # fmt: skip
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+
+    response = client.post(
+        url("review", operator, corpus_id=listed_corpus.pk), {"decision": "approve", "submitted": submitted}
+    )
+    assert response.status_code == 200
+    assert "submitted this listing again since this page was loaded" in response.content.decode()
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.status == "in_review"
+    # The page now shows the listing as submitted, and a decision from it is taken.
+    page = response.content.decode()
+    assert "the contract is lost" in page
+    resent = re.search(r'name="submitted" value="([^"]+)"', page).group(1)
+    assert resent != submitted
+    client.post(url("review", operator, corpus_id=listed_corpus.pk), {"decision": "approve", "submitted": resent})
+    listed_corpus.refresh_from_db()
+    assert listed_corpus.status == "published"
+
+
 def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
     client, licensor, operator, listed_corpus
 ):
