@@ -451,7 +451,7 @@ def corpus_submit(*, access: OrgAccess, corpus: Corpus) -> Corpus:
         type="corpus.submitted" if review_required() else "corpus.published",
         organisation=access.organisation,
         subject=f"corpus:{corpus.pk}",
-        payload={"corpus": corpus.pk, "slug": corpus.slug},
+        payload={"corpus": corpus.pk, "slug": corpus.slug, "by": access.user.pk},
     )
     return corpus
 
@@ -532,7 +532,7 @@ def corpus_review(
         type="corpus.published" if approve else "corpus.rejected",
         organisation=access.organisation,
         subject=f"corpus:{corpus.pk}",
-        payload={"corpus": corpus.pk, "note": corpus.review_note},
+        payload={"corpus": corpus.pk, "note": corpus.review_note, "by": access.user.pk},  # who decided, on the record
     )
     return corpus
 

@@ -525,6 +525,29 @@ def test_a_decision_from_a_page_loaded_before_the_listing_was_submitted_again_is
     assert listed_corpus.status == "published"
 
 
+def test_the_record_of_a_listing_names_who_submitted_it_and_who_decided(licensor, operator, listed_corpus):
+    from marketplace.events.models import DomainEvent
+
+    reviewer = add_member(operator.organisation, "reviewer@market.example", Role.CATALOG_MANAGER)
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(
+        access=org_access(reviewer, operator.organisation.slug), corpus_id=listed_corpus.pk, approve=False,
+        note="Add model releases",
+    )  # fmt: skip
+    corpora.corpus_submit(access=licensor, corpus=listed_corpus)
+    corpora.corpus_review(access=operator, corpus_id=listed_corpus.pk, approve=True)
+    record = [
+        (e.type, e.payload["by"], e.payload.get("note"))
+        for e in DomainEvent.objects.filter(subject=f"corpus:{listed_corpus.pk}").order_by("id")
+    ]
+    assert record == [
+        ("corpus.submitted", licensor.user.pk, None),
+        ("corpus.rejected", reviewer.pk, "Add model releases"),
+        ("corpus.submitted", licensor.user.pk, None),
+        ("corpus.published", operator.user.pk, ""),
+    ]
+
+
 def test_a_published_corpus_with_nothing_to_sell_leaves_the_catalogue_and_says_why(
     client, licensor, operator, listed_corpus
 ):
