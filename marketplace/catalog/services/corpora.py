@@ -577,6 +577,11 @@ def preview_remove(*, access: OrgAccess, preview: PreviewMedia) -> None:
     if preview.corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This preview belongs to another organisation.")
     corpus = Corpus.objects.select_for_update().get(pk=preview.corpus_id)
+    # Read again under the lock: a proposal saved since the caller read it may have moved it to a new revision,
+    # which would otherwise be left waiting with nothing in it.
+    preview = PreviewMedia.objects.filter(pk=preview.pk, corpus=corpus).first()
+    if preview is None:  # removed meanwhile
+        return
     revision = CorpusRevision.objects.filter(pk=preview.revision_id, status=RevisionStatus.PENDING).first()
     _previews_delete([preview])
     if revision is not None and not revision.changes and not revision.previews.exists():

@@ -379,6 +379,17 @@ def test_removing_the_only_thing_waiting_leaves_nothing_to_review(client, licens
     assert revision.status == RevisionStatus.SUPERSEDED and corpora.pending_revision(published) is None
 
 
+def test_removing_a_preview_read_before_another_was_added_leaves_nothing_to_review(licensor, published):
+    first = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
+    read_earlier = PreviewMedia.objects.select_related("corpus").get(pk=first.pk)  # as the remove button's post
+    second = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())  # both in a new revision
+    corpora.preview_remove(access=licensor, preview=second)
+    corpora.preview_remove(access=licensor, preview=read_earlier)
+    assert corpora.pending_revision(published) is None  # not an empty revision in the operator's queue
+    assert not PreviewMedia.objects.exists()
+    corpora.preview_remove(access=licensor, preview=read_earlier)  # removed already: nothing to do
+
+
 def test_switching_review_off_makes_waiting_previews_public_rather_than_losing_them(licensor, published):
     preview = corpora.preview_add(access=licensor, corpus=published, upload=png_upload())
     with override_settings(MARKET_REVIEW_REQUIRED=False):
