@@ -53,8 +53,12 @@ def account_open(
     if any(segment in (".", "..") for segment in code.split("/")):
         # A browser resolves /./ and /../ in a page address: the finance page's link would open another account.
         raise ValueError("account code must not have '.' or '..' between slashes")
-    if len(name) > 200 or _UNPRINTABLE.search(name):
+    if not isinstance(name, str) or len(name) > 200 or _UNPRINTABLE.search(name):
         raise ValueError("account name must be at most 200 characters, without control characters")
+    # Checked here, as the name is: PostgreSQL refuses a longer one or a NUL with a DataError, and SQLite would
+    # store either (and a party shown on the finance pages and handed to callers with every balance).
+    if not isinstance(party_ref, str) or len(party_ref) > 100 or _UNPRINTABLE.search(party_ref):
+        raise ValueError("party reference must be at most 100 characters, without control characters")
     defaults = {
         "name": name or code,
         "type": type.value,

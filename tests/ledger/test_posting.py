@@ -108,6 +108,15 @@ def test_account_open_refuses_codes_and_names_that_pages_and_exports_cannot_show
     assert not Account.objects.exists()
 
 
+@pytest.mark.parametrize("party_ref", ["p" * 101, "org:\x00nul", "org:line\nbreak", None, 7])
+def test_account_open_refuses_a_party_reference_that_cannot_be_stored_alike_on_every_database(db, party_ref):
+    with pytest.raises(ValueError, match="party reference must be at most 100 characters"):
+        ledger.account_open(code="prepaid:org:x", currency="EUR", type=AccountType.LIABILITY, party_ref=party_ref)
+    assert not Account.objects.exists()
+    opened = ledger.account_open(code="prepaid:org:x", currency="EUR", type=AccountType.LIABILITY, party_ref="p" * 100)
+    assert ledger.account_balance("prepaid:org:x", "EUR").party_ref == "p" * 100 == opened.party_ref
+
+
 def test_account_open_is_idempotent_and_refuses_a_different_type(db):
     first = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
     again = ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET)
