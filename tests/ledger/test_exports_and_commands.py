@@ -152,6 +152,26 @@ def test_export_refuses_options_it_would_not_honour(posted, arguments, message):
         call_command("ledger_export", *arguments, stdout=io.StringIO(), stderr=io.StringIO())
 
 
+def test_an_export_that_cannot_be_written_whole_says_so_and_leaves_no_file(posted, tmp_path, monkeypatch):
+    """A full disk (or a quota) mid-export: a clear error, and no journal cut short where the whole one belongs."""
+    from ledger.services import exports
+
+    target = tmp_path / "journal.csv"
+    real_writer = exports.csv.writer
+
+    def writer(out, **options):
+        def full(text):
+            raise OSError(28, "No space left on device")
+
+        out.write = full  # the file takes the header from open(), then every write fails
+        return real_writer(out, **options)
+
+    monkeypatch.setattr(exports.csv, "writer", writer)
+    with pytest.raises(CommandError, match=f"cannot write {target}: No space left on device; nothing was kept"):
+        call_command("ledger_export", "journal", "-o", str(target), stdout=io.StringIO(), stderr=io.StringIO())
+    assert not target.exists()
+
+
 def test_trial_balance_csv(posted):
     out = io.StringIO()
     call_command("ledger_export", "trial-balance", stdout=out)

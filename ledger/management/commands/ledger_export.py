@@ -1,6 +1,7 @@
 """Export the journal (one row per posting) or the trial balance as CSV."""
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -53,15 +54,28 @@ class Command(BaseCommand):
             raise CommandError(f"cannot write {output}: {exc.strerror}") from None
         try:
             written = self._write(report, out, output, date_from, date_to, as_of)
+            if output:
+                out.close()  # the last rows reach the file here, and may fail to
         except BrokenPipeError:
             # Read by a pipe that stopped early (`| head`): nothing more to say, and nowhere to say it.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return
-        finally:
+        except BaseException as exc:
             if output:
-                out.close()
+                self._discard(out, output)
+            if isinstance(exc, OSError) and output:  # a full disk, a quota: say so, as for a file that cannot open
+                raise CommandError(f"cannot write {output}: {exc.strerror or exc}; nothing was kept") from None
+            raise
         if output:
             self.stdout.write(f"wrote {written} rows to {output}")
+
+    @staticmethod
+    def _discard(out, output: str) -> None:
+        """A file the export could not finish is removed: a journal cut short reads like a whole one."""
+        with contextlib.suppress(OSError):  # the rows that did not fit: the file goes anyway
+            out.close()
+        if os.path.isfile(output):
+            os.remove(output)
 
     def _write(self, report, out, output, date_from, date_to, as_of) -> int:
         """The report's rows into ``out``; how many. A file gets a progress line, standard output none."""
