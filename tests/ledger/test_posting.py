@@ -441,6 +441,24 @@ def test_only_days_that_have_ended_can_be_closed(chart):
     assert topup(5).effective_date == today  # an undated post still goes through
 
 
+@pytest.mark.parametrize(
+    ("closed_by", "note", "message"),
+    [
+        ("f" * 201, "", "closed_by must be text of at most 200 characters"),
+        ("finance\x00", "", "closed_by must be text"),
+        (None, "", "closed_by must be text"),
+        ("finance", "month end\x00", "note must be text"),
+        ("finance", "\ud800", "note must be text"),
+    ],
+)
+def test_a_close_refuses_a_closer_or_note_that_cannot_be_stored_on_every_database(chart, closed_by, note, message):
+    yesterday = TODAY - dt.timedelta(days=1)
+    with pytest.raises(ValueError, match=message):
+        ledger.period_close(through=yesterday, closed_by=closed_by, note=note)
+    assert ledger.closed_through() is None
+    assert ledger.period_close(through=yesterday, closed_by="f" * 200, note="line\nbreak").closed_by == "f" * 200
+
+
 def test_balance_now_as_of_date_and_as_of_entry(chart):
     first = topup(100, effective_date=TODAY - dt.timedelta(days=10))
     second = topup(200, effective_date=TODAY - dt.timedelta(days=5))
