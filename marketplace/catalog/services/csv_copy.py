@@ -212,7 +212,9 @@ def _territories(col: str) -> str:
     codes = f"string_to_array(upper({col}), ';')"
     return (
         f"(CASE WHEN {col} !~ '^[A-Za-z]{{2}}(;[A-Za-z]{{2}})*$' THEN false"
-        f" ELSE %(codes)s::jsonb ?& {codes} AND NOT ({col} LIKE '%%;%%' AND '{WORLDWIDE}' = ANY({codes})) END)"
+        f" ELSE %(codes)s::jsonb ?& {codes} AND NOT ({col} LIKE '%%;%%' AND '{WORLDWIDE}' = ANY({codes}))"
+        # Within the corpus' rights: a row naming more goes to Python, which refuses it on its line, with its id.
+        f" AND %(held)s::jsonb ?& {codes} END)"
     )
 
 
@@ -266,7 +268,7 @@ def _territory_list(col: str) -> str:
 
 def _territories_sql(c: dict[str, str]) -> str:
     """The TERRITORIES table: each distinct territories field of the file (NULL read as ""), whether it is valid
-    (``ok``) and, if so, its JSON list.
+    and within the corpus' rights (``ok``) and, if so, its JSON list.
 
     A catalogue repeats a handful of territory lists over all its rows, and checking and converting one took
     longer than the other fourteen fields together; each list is now done once and the rows join to it.
@@ -311,6 +313,13 @@ def _columns(header: list[str]) -> dict[str, str]:
 
 
 _CODES = json.dumps(dict.fromkeys(sorted(COUNTRIES | {WORLDWIDE}), True))
+
+
+def _held_codes(held: tuple[str, ...] | None) -> str:
+    """The codes a row may name: every one where the corpus holds WW (or nothing is checked), else its own."""
+    if held is None or WORLDWIDE in held:
+        return _CODES
+    return json.dumps(dict.fromkeys(sorted(held), True))
 
 
 def raw_pages() -> int:
@@ -365,19 +374,22 @@ def drop_raw() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}, {TERRITORIES_TABLE}")
 
 
-def _collect_territories(header: list[str]) -> None:
+def _collect_territories(header: list[str], held: tuple[str, ...] | None) -> None:
     """Check and convert each distinct territories field once, and give the planner their number."""
     with connection.cursor() as cursor:
-        cursor.execute(_territories_sql(_columns(header)), {"codes": _CODES})
+        cursor.execute(_territories_sql(_columns(header)), {"codes": _CODES, "held": _held_codes(held)})
         cursor.execute(f"ANALYZE {TERRITORIES_TABLE}")
 
 
-def copy_file(stream: IO[bytes], on_block: Callable[[int, int], None]) -> tuple[list[str], int]:
-    """Load the file into the temporary table; returns its header and record count."""
+def copy_file(
+    stream: IO[bytes], on_block: Callable[[int, int], None], held: tuple[str, ...] | None = None
+) -> tuple[list[str], int]:
+    """Load the file into the temporary table; returns its header and record count. ``held``: the corpus' rights
+    territory; a row naming more is left to Python (None: not checked)."""
     header = _header(stream)
     try:
         rows = _copy_file(stream, header, on_block)
-        _collect_territories(header)
+        _collect_territories(header, held)
         return header, rows
     except NeedsRowReader:
         drop_raw()

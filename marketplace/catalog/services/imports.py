@@ -384,8 +384,9 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
         percent = _share(bytes_done, mi.size_bytes, 0, COPY_READ)
         _report(mi, progress, percent, "reading", rows_seen=rows)
 
+    held = _held(mi)
     with mi.file.open("rb") as stream:
-        header, rows = csv_copy.copy_file(stream, on_block)
+        header, rows = csv_copy.copy_file(stream, on_block, held)
     _keep(mi, header)
     staging = _Staging(mi)
     try:
@@ -396,7 +397,7 @@ def _copy_and_check(mi: ManifestImport, progress) -> int:
                 _hold(mi)
                 plain += csv_copy.stage_plain_rows(mi.pk, header, first, end if end < pages else None)
             _report(mi, progress, _share(end, pages, COPY_READ, COPY_SQL_CHECKED), "checking")
-        others = csv_copy.other_rows(header, licensor_slugs(), _held(mi)) if plain < rows else ()
+        others = csv_copy.other_rows(header, licensor_slugs(), held) if plain < rows else ()
         for checked, (row, errors) in enumerate(others, start=1):
             if staging.add(row, errors):  # a chunk was written: report, and beat the heart
                 _report(mi, progress, _share(checked, rows - plain, COPY_SQL_CHECKED, CHECKED), "checking")
@@ -555,9 +556,11 @@ def _check_territories_within_corpus(mi: ManifestImport) -> int:
     rows = ManifestRow.objects.filter(manifest_import_id=mi.pk).exclude(territories=[])
 
     def errors() -> Iterator[RowError]:
-        for line, codes in rows.order_by("line").values_list("line", "territories").iterator():
+        for line, codes, external_id in (
+            rows.order_by("line").values_list("line", "territories", "external_id").iterator()
+        ):
             if beyond := territories_beyond(codes, held):
-                yield RowError(line, "territories", beyond)
+                yield RowError(line, "territories", beyond, external_id)
 
     return _store_errors_chunked(mi, errors())
 

@@ -231,6 +231,40 @@ def test_columns_may_come_in_any_order_and_optional_ones_may_be_absent(licensor,
     assert (status, errors, len(assets)) == ("done", [], 2)
 
 
+def test_a_row_past_the_corpus_territory_is_refused_alike_by_both_paths(licensor, monkeypatch, caplog):
+    """A row naming a territory past the corpus' rights is a row error that carries its id, and, as on the row
+    reader, is not staged: the checks that read staged rows (exclusions kept from the stored asset, co-owners) do
+    not add errors of their own for it."""
+    setup = manifest_csv(
+        [manifest_row("plain"), manifest_row("odd", duration_seconds="100", clip_exclusions="50-90:music")]
+    )
+    columns = [c for c in COLUMNS if c != "clip_exclusions"]
+    content = manifest_csv(
+        [manifest_row("plain", territories="FR"), manifest_row("odd", duration_seconds="10", territories="ES;fr")],
+        columns=columns,
+    )
+    outcomes = []
+    for row_reader in (False, True):
+        corpus = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "territory": ["FR", "DE"]})
+        first = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", setup))
+        assert imports.manifest_import_run(first.pk).status == ImportStatus.DONE
+        caplog.clear()
+        with (
+            caplog.at_level(logging.INFO, logger="marketplace.catalog.services.imports"),
+            monkeypatch.context() as patch,
+        ):
+            if row_reader:
+                patch.setattr(csv_copy, "copy_file", _refuse)
+            mi = imports.manifest_upload(access=licensor, corpus=corpus, upload=upload("m.csv", content))
+            mi = imports.manifest_import_run(mi.pk)
+        assert row_reader or "read row by row" not in caplog.text
+        errors = ManifestRowError.objects.filter(manifest_import=mi).order_by("line", "field")
+        outcomes.append((mi.status, list(errors.values_list("line", "field", "external_id", "message"))))
+    assert outcomes[0] == outcomes[1]
+    assert [error[:3] for error in outcomes[0][1]] == [(3, "territories", "odd")]
+    assert "territories ES beyond the corpus' rights (DE, FR)" in outcomes[0][1][0][3]
+
+
 @pytest.mark.django_db(transaction=True)
 def test_rows_checked_in_python_commit_as_they_go_with_the_heartbeat(licensor, monkeypatch):
     """A long Python pass must not sit in one transaction: its heartbeat would be invisible to the sweeper."""
