@@ -233,7 +233,15 @@ def _refuse_constant(name: str) -> None:
     raise _NotJsonNumber(f"{name} is not a JSON number")
 
 
+def _long_json_integer(value: Any, limit: int) -> None:
+    """A JSON integer written longer than a numeric field reads is out of range, as one past int()'s 4,300 digits
+    is: Python holds it, but no field has a use for it, and a message must not quote it whole."""
+    if isinstance(value, _WrittenInt) and len(value.written) > limit:
+        raise ValueError(f"{_shown(value.written)} is out of range")
+
+
 def _decimal(value: Any, places: int, maximum: Decimal) -> Decimal:
+    _long_json_integer(value, 40)
     text = _text(value, 40)
     if not _NUMBER.match(text):
         raise ValueError(f"{text!r} is not a number")
@@ -253,6 +261,7 @@ def _int(value: Any, maximum: int) -> int:
     if isinstance(value, bool):
         raise ValueError("must be a whole number")
     if isinstance(value, int):
+        _long_json_integer(value, 30)
         number, text = int(value), _written(value)  # a plain int, and how the file wrote it
     else:
         text = _text(value, 30)

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from decimal import Decimal
 
 import pytest
@@ -364,6 +365,21 @@ def test_json_lines_numbers_out_of_range_and_stray_keys_are_bounded_row_errors()
     ]
     assert len(found) == 1 + 11 + 3 + 2 and found[-6] == (2, "", "and 4,990 more unknown fields")
     assert found[1] == (2, "titl0", "unknown field 'titl0' (did you mean 'title'?)")
+
+
+def test_json_lines_integers_of_thousands_of_digits_within_pythons_limit_are_out_of_range_too():
+    """Below int()'s limit of 4,300 digits Python holds the number, but no numeric field has a use for it: it is
+    out of range on its field, as a longer one is, and the message does not quote it whole."""
+    digits = "9" * 4000
+    record = json.dumps(manifest_row("j"))
+    for name in ("duration_seconds", "width", "height", "fps", "size_bytes"):
+        record = re.sub(f'"{name}": "[^"]*"', f'"{name}": {digits}', record)
+    found = messages(parse(record.encode() + b"\n", "jsonl"))
+    assert found == [
+        (1, name, f"{name} '{'9' * 60}'… is out of range")
+        for name in ("duration_seconds", "width", "height", "fps", "size_bytes")
+    ]
+    assert parse(json.dumps(manifest_row("j")).replace('"1920"', "1" + "0" * 3).encode() + b"\n", "jsonl")[0].row
 
 
 def test_json_lines_values_that_are_not_text_or_storable_are_row_errors():
