@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("corpus", help="the corpus: its id, or its slug as in its public address")
-        parser.add_argument("file", type=Path, help="the manifest, .csv or .jsonl (docs/manifest.md)")
+        parser.add_argument("file", type=Path, help="the manifest: .csv, or .jsonl or .ndjson (docs/manifest.md)")
         parser.add_argument("--as", dest="user", required=True, help="email of the member importing it, any case")
         parser.add_argument("--show-errors", type=_count, default=20, help="how many row errors to print")
 
