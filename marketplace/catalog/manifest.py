@@ -70,7 +70,7 @@ COLUMN_GUIDE = {
         "Licensors sharing this video's royalties, by the short name in their address (/o/<slug>/), with "
         "percentages that sum to 100; empty: the corpus' shares.",
         "northlight-studios:70;harbour-stock:30",
-        '[{"org": "northlight-studios", "share": "70"}]',
+        '[{"org": "northlight-studios", "share": "70"}, {"org": "harbour-stock", "share": "30"}]',
     ),
 }
 
