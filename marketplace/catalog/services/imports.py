@@ -517,7 +517,7 @@ def _check_share_changes(mi: ManifestImport) -> int:
     has_shares = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
     refused = ManifestRow.objects.raw(
         f"""
-        SELECT r.id, r.line FROM catalog_manifestrow r
+        SELECT r.id, r.line, r.external_id FROM catalog_manifestrow r
           LEFT JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
          WHERE r.manifest_import_id = %s
            AND CASE WHEN a.id IS NULL THEN {has_shares}(r.co_owners) > 0
@@ -528,7 +528,7 @@ def _check_share_changes(mi: ManifestImport) -> int:
     )
     # In chunks, as duplicates: every row of a large file may set shares.
     return _store_errors_chunked(
-        mi, (RowError(row.line, "co_owners", SHARES_NEED_FINANCE) for row in refused.iterator())
+        mi, (RowError(row.line, "co_owners", SHARES_NEED_FINANCE, row.external_id) for row in refused.iterator())
     )
 
 
@@ -570,7 +570,7 @@ def _check_kept_exclusions(mi: ManifestImport) -> int:
     inside the video, as they must when the file sends them."""
     rows = ManifestRow.objects.raw(
         f"""
-        SELECT r.id, r.line, r.duration_seconds, a.clip_exclusions AS stored_exclusions
+        SELECT r.id, r.line, r.external_id, r.duration_seconds, a.clip_exclusions AS stored_exclusions
           FROM catalog_manifestrow r
           JOIN catalog_asset a ON a.corpus_id = %s AND a.external_id = r.external_id
          WHERE r.manifest_import_id = %s AND (r.kept & {KEEP_BITS["clip_exclusions"]}) <> 0
@@ -591,6 +591,7 @@ def _check_kept_exclusions(mi: ManifestImport) -> int:
                     "clip_exclusions",
                     f"clip_exclusions kept from the stored asset: {exc}; send the clip_exclusions column with "
                     "exclusions that fit the new duration",
+                    row.external_id,
                 )
 
     return _store_errors_chunked(mi, errors())

@@ -656,6 +656,31 @@ def test_royalty_shares_in_a_manifest_need_an_owner_or_admin_as_on_the_corpus_pa
     assert {s["org"]: s["bp"] for s in Asset.objects.get(external_id="a").co_owners}["partner"] == 9900
 
 
+def test_problems_found_in_staged_rows_name_the_row_external_id(licensor, corpus):
+    """The import page and its errors CSV show each problem's external id where the row's id could be read: the
+    checks that run on the staged rows (co-owners, exclusions kept from the stored asset) read it too."""
+    from marketplace.orgs.models import Organisation, OrgKind
+    from tests.fixtures.market import access_for
+
+    Organisation.objects.create(name="Partner", slug="partner", kind=OrgKind.LICENSOR)
+    import_rows(licensor, corpus, [manifest_row("a", duration_seconds="100", clip_exclusions="50-90:music")])
+    manager = access_for(
+        licensor.organisation, add_member(licensor.organisation, "cm@northlight.example", "catalog_manager")
+    )
+    shares = import_rows(manager, corpus, [manifest_row("a", duration_seconds="100", clip_exclusions="50-90:music",
+                                                        co_owners="partner:100")])  # fmt: skip
+    shorter = {k: v for k, v in manifest_row("a", duration_seconds="10").items() if k in REQUIRED_COLUMNS}
+    kept = imports.manifest_import_run(
+        imports.manifest_upload(
+            access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([shorter], columns=REQUIRED_COLUMNS))
+        ).pk
+    )
+    for mi, field in ((shares, "co_owners"), (kept, "clip_exclusions")):
+        assert mi.status == ImportStatus.INVALID
+        errors = ManifestRowError.objects.filter(manifest_import=mi)
+        assert list(errors.values_list("line", "field", "external_id")) == [(2, field, "a")]
+
+
 def test_a_column_the_file_leaves_out_keeps_what_each_asset_has(licensor, corpus):
     """A re-upload of the required columns only (a title fix from another system) must not wipe rights data."""
     from marketplace.catalog.manifest import REQUIRED
