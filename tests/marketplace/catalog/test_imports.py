@@ -1,6 +1,10 @@
 """Manifest imports end to end through the service: upsert, diffs, errors, crashes, withdrawals."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from decimal import Decimal
@@ -392,6 +396,48 @@ def test_ctrl_c_or_a_crash_in_the_import_command_cancels_the_import_for_good(
     assert not ManifestRow.objects.filter(manifest_import=mi).exists()
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.FAILED  # a late delivery does nothing
     assert not imports.manifest_import_cancel(mi.pk)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_import_command_cancels_the_import_as_ctrl_c_does(licensor, corpus, tmp_path, signum):
+    """`kill`, a supervisor stopping the job or a closed terminal: the default action would end the process with
+    the import unfinished, and the sweeper would apply the file minutes later."""
+    from marketplace.catalog.models import Corpus
+    from tests.fixtures.celery import ROOT, database_url_for_subprocess, wait_until
+
+    path = tmp_path / "m.csv"
+    path.write_bytes(manifest_csv([manifest_row(f"t{i}") for i in range(50)]))
+    # The corpus is locked elsewhere (as an edit locks it), so the command's apply waits: a moment that lasts.
+    held = HeldTransaction(lambda: Corpus.objects.select_for_update(no_key=True).get(pk=corpus.pk), timeout=60)
+    try:
+        command = subprocess.Popen(
+            [sys.executable, "manage.py", "import_manifest", str(corpus.pk), str(path), "--as", licensor.user.username],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test",
+                 "DATABASE_URL": database_url_for_subprocess()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        wait_until(
+            lambda: ManifestImport.objects.filter(corpus=corpus, status=ImportStatus.APPLYING).exists(),
+            timeout=60,
+            message="the command to reach the apply",
+        )
+        command.send_signal(signum)
+        _, stderr = command.communicate(timeout=30)
+    finally:
+        held.rollback()
+        held.join()
+    mi = ManifestImport.objects.get(corpus=corpus)
+    assert command.returncode == 1, stderr
+    assert f"interrupted: import {mi.pk} is cancelled and nothing was changed" in stderr
+    assert (mi.status, mi.file_error) == (ImportStatus.FAILED, imports.CANCELLED_MESSAGE)
+    assert not Asset.objects.filter(corpus=corpus).exists()
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()
+    assert not imports.imports_stalled(older_than_seconds=1).filter(pk=mi.pk).exists()  # nothing left to sweep
 
 
 # Two workers, one import or one corpus: each attempt owns its import until it ends.

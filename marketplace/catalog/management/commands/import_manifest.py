@@ -1,5 +1,8 @@
 """Import a manifest from the command line, with progress on the terminal."""
 
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -44,7 +47,8 @@ class Command(BaseCommand):
             raise CommandError(" ".join(getattr(exc, "messages", None) or [str(exc)])) from None
         progress = Progress(f"importing {file.name}", self.stderr)
         try:
-            mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
+            with _stopped_as_interrupt():
+                mi = manifest_import_run(mi.pk, progress=lambda percent, phase: progress(percent, 100, phase=phase))
         except (KeyboardInterrupt, Exception) as exc:
             # Ctrl-C means stop, and so does a crash here: left unfinished, the sweeper would take the import up
             # and apply it minutes later, behind the back of whoever ran this. The crash itself is in the log.
@@ -90,6 +94,29 @@ class Command(BaseCommand):
         if mi.error_count > show_errors:
             self.stdout.write(f"… and {mi.error_count - show_errors:,} more")
         raise CommandError(f"import {mi.pk} {mi.status}: nothing was changed")
+
+
+# A supervisor's or `kill`'s SIGTERM, and a closed terminal's SIGHUP, stop the command as Ctrl-C does. Left to
+# their default they end the process at once, the import unfinished, and the sweeper applies it minutes later.
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _stopped_as_interrupt():
+    """While the import runs, SIGTERM and SIGHUP raise KeyboardInterrupt (a query in progress is cancelled)."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread handles signals
+        yield
+        return
+    previous = {signum: signal.signal(signum, _interrupt) for signum in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _count(text: str) -> int:
