@@ -345,6 +345,10 @@ def manifest_import_run(import_id: int, *, progress=None) -> ManifestImport | No
         return ManifestImport.objects.get(pk=import_id)
     except Exception as exc:
         log.exception("manifest import %s crashed", import_id)
+        if not connection.in_atomic_block:
+            # A connection the server ended (a restart, a failover) cannot record the crash: left unrecorded, the
+            # retry would find the import running with a fresh heartbeat and leave it to the sweeper.
+            connection.close_if_unusable_or_obsolete()
         # Only this attempt's outcome: not one that finished (a crash in the clean-up after
         # a committed apply) and not a newer attempt's.
         given_up = mi.attempts >= MAX_ATTEMPTS

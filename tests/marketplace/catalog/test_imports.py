@@ -219,6 +219,38 @@ def test_a_crash_while_applying_leaves_nothing_and_a_retry_succeeds(licensor, co
     assert Asset.objects.filter(corpus=corpus).count() == 3
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_lost_database_connection_is_recorded_and_the_retry_runs_at_once(licensor, corpus, monkeypatch):
+    """The server ends the worker's session between two transactions (a restart, a failover, an idle timeout): the
+    crash is recorded on a new connection, so that the task's retry runs the import again instead of finding it
+    "running" with a recent heartbeat and leaving it for the sweeper ten minutes later."""
+    from django.db import OperationalError, connection
+
+    mi = imports.manifest_upload(
+        access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row(f"c{i}") for i in range(3)]))
+    )
+    real, lost = imports._report, []
+
+    def connection_lost(mi, progress, percent, phase, **fields):
+        if phase == "reading" and not lost:
+            lost.append(phase)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return real(mi, progress, percent, phase, **fields)
+
+    monkeypatch.setattr(imports, "_report", connection_lost)
+    with pytest.raises(OperationalError):
+        imports.manifest_import_run(mi.pk)
+    connection.close_if_unusable_or_obsolete()  # as Celery does between tasks
+    mi.refresh_from_db()
+    assert (mi.status, mi.attempts) == (ImportStatus.QUEUED, 1)
+    assert "it will be retried" in mi.file_error
+    done = imports.manifest_import_run(mi.pk)  # the task's retry, ten seconds later
+    assert (done.status, done.added, done.attempts) == (ImportStatus.DONE, 3, 2)
+    assert totals(corpus)[0] == 3
+
+
 def test_repeated_crashes_mark_the_import_failed(licensor, corpus, monkeypatch):
     mi = imports.manifest_upload(
         access=licensor, corpus=corpus, upload=upload("m.csv", manifest_csv([manifest_row("a")]))
