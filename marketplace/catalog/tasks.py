@@ -2,7 +2,12 @@
 
 from celery import shared_task
 
-from marketplace.catalog.services.imports import imports_stalled, manifest_files_prune, manifest_import_run
+from marketplace.catalog.services.imports import (
+    imports_stalled,
+    leftover_rows_drop,
+    manifest_files_prune,
+    manifest_import_run,
+)
 
 
 @shared_task(name="catalog.run_manifest_import", acks_late=True, bind=True, max_retries=3, default_retry_delay=10)
@@ -17,10 +22,12 @@ def run_manifest_import(self, import_id: int) -> str:
 
 @shared_task(name="catalog.sweep_imports", acks_late=True, max_retries=0)
 def sweep_imports() -> int:
-    """Requeue imports whose enqueue was lost or whose worker died; the import gives up after three attempts."""
+    """Requeue imports whose enqueue was lost or whose worker died; the import gives up after three attempts.
+    Also drops the staged rows that a worker killed in its clean-up left behind."""
     stalled = list(imports_stalled().values_list("pk", flat=True))
     for import_id in stalled:
         run_manifest_import.delay(import_id)
+    leftover_rows_drop()
     return len(stalled)
 
 

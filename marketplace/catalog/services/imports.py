@@ -30,7 +30,7 @@ from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
-from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models import Exists, F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from marketplace.catalog.manifest import (
@@ -832,7 +832,7 @@ def _drop_superseded_rows(corpus_id: int) -> None:
     """Keep the staged rows of the corpus' last applied manifest only (its current content).
 
     Rows of imports still running are theirs and stay. Outside the apply
-    transaction: it is housekeeping, and the next run repeats it if it is interrupted.
+    transaction: it is housekeeping, and the sweeper (or the next run) repeats it if it is interrupted.
     """
     # One statement, so "finished" and "latest" come from one snapshot: an import applied
     # meanwhile is neither, and keeps its rows.
@@ -840,6 +840,24 @@ def _drop_superseded_rows(corpus_id: int) -> None:
         pk__in=_applied(corpus_id).values("pk")[:1]
     )
     ManifestRow.objects.filter(manifest_import_id__in=finished.values("pk")).delete()
+
+
+def leftover_rows_drop() -> int:
+    """Drop the staged rows that an interrupted clean-up left behind: those of finished imports that are not their
+    corpus' current listing (a worker killed between an apply's commit and its clean-up, or after refusing a file).
+    The run that left them never comes back for them, and the corpus may get no other import. Returns how many
+    corpora were tidied. One probe of the staged rows' index per finished import."""
+    latest = _applied(OuterRef("corpus_id")).values("pk")[:1]
+    leftovers = (
+        ManifestImport.objects.filter(status__in=FINISHED)
+        .annotate(current=Subquery(latest))
+        .filter(Q(current__isnull=True) | ~Q(pk=F("current")))
+        .filter(Exists(ManifestRow.objects.filter(manifest_import_id=OuterRef("pk"))))
+    )
+    corpus_ids = sorted(set(leftovers.values_list("corpus_id", flat=True)))
+    for corpus_id in corpus_ids:
+        _drop_superseded_rows(corpus_id)
+    return len(corpus_ids)
 
 
 def latest_applied(corpus_id: int) -> ManifestImport | None:

@@ -564,6 +564,34 @@ def test_a_crash_in_the_clean_up_after_applying_keeps_the_import_done(licensor, 
     assert imports.manifest_import_run(mi.pk).status == ImportStatus.DONE  # a retry leaves it be
 
 
+def test_the_sweeper_drops_staged_rows_that_an_interrupted_clean_up_left(licensor, corpus, monkeypatch):
+    """A worker killed between an apply's commit and its clean-up, or after refusing a file: the finished import
+    never runs again, so the rows stayed staged until the corpus' next import, which may never come."""
+    from marketplace.catalog.tasks import sweep_imports
+
+    first = import_rows(licensor, corpus, [manifest_row("a1"), manifest_row("a2")])
+    refused = import_rows(licensor, corpus, [manifest_row("a1", sha256="bad")])
+    monkeypatch.setattr(imports, "_drop_superseded_rows", lambda corpus_id: None)  # killed before the clean-up
+    second = import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(1, 4)])
+    monkeypatch.undo()
+    assert (first.status, refused.status, second.status) == ("done", "invalid", "done")
+    kept = ManifestRow.objects.get(manifest_import=second, external_id="a1")
+    kept.pk, kept.manifest_import_id = None, refused.pk
+    kept.save()  # what a kill after refusing the file, before its clean-up, leaves
+    other = corpora.corpus_create(access=licensor, data={**CORPUS_DATA, "title": "Rivers at dusk"})
+    refused_first = import_rows(licensor, other, [manifest_row("r1", sha256="bad")])  # nothing applied there
+    kept.pk, kept.manifest_import_id = None, refused_first.pk
+    kept.save()
+
+    def staged():
+        return sorted(ManifestRow.objects.values_list("manifest_import_id", flat=True))
+
+    assert staged() == [first.pk, first.pk, refused.pk, second.pk, second.pk, second.pk, refused_first.pk]
+    sweep_imports()
+    assert staged() == [second.pk] * 3  # the current listing stays whole
+    assert imports.missing_listing_kept(ManifestImport.objects.get(pk=second.pk))
+
+
 def test_withdrawing_assets_refreshes_the_listed_price_per_hour(licensor, corpus):
     from marketplace.catalog.services import offers
     from tests.fixtures.market import OFFER_DATA
