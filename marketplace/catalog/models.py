@@ -311,6 +311,11 @@ class ManifestImport(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    run_in_foreground = models.BooleanField(
+        default=False,
+        help_text="Run by its uploader's process (the import_manifest command), not a worker: if that process stops, "
+        "the import fails instead of being retried behind its back.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

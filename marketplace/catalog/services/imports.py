@@ -80,6 +80,10 @@ STAGE_COLUMNS = (
 
 
 WITHDRAWN_MESSAGE = "The corpus was withdrawn before this manifest was applied; nothing was changed."
+FOREGROUND_STOPPED_MESSAGE = (
+    "The import_manifest command running this import stopped before it finished; nothing was changed. Run it again "
+    "to import the file."
+)
 LOST_FILE_MESSAGE = (
     "The uploaded file is no longer in storage, so it cannot be read; nothing was changed. Upload it again."
 )
@@ -129,7 +133,8 @@ def check_size(size: int) -> None:
 def manifest_upload(
     *, access: OrgAccess, corpus: Corpus, upload: UploadedFile | File, enqueue: bool = True
 ) -> ManifestImport:
-    """Store an uploaded manifest and queue its import (``enqueue=False``: the caller runs it itself)."""
+    """Store an uploaded manifest and queue its import (``enqueue=False``: the caller runs it itself, once: if it
+    stops without a word, the import fails rather than being taken up by the sweeper)."""
     access.require(Perm.MANAGE_CATALOG)
     if corpus.organisation_id != access.organisation.pk:
         raise ValidationError("This corpus belongs to another organisation.")
@@ -147,6 +152,7 @@ def manifest_upload(
             original_name=PurePath(upload.name or "manifest").name[:255],
             format=fmt,
             size_bytes=upload.size,
+            run_in_foreground=not enqueue,
         )
         if enqueue:
             transaction.on_commit(lambda: _enqueue(manifest_import.pk))
@@ -289,6 +295,15 @@ def _claim(import_id: int) -> ManifestImport | None:
         fresh = timezone.now() - timezone.timedelta(seconds=STALE_SECONDS)
         if mi.status in RUNNING and mi.heartbeat_at and mi.heartbeat_at > fresh:
             return None  # another worker is on it (a second delivery of the same job)
+        if mi.run_in_foreground and mi.attempts:
+            # Its process died without a word (kill -9, out of memory): whoever ran it saw it stop, and it is not
+            # for the sweeper to apply the file now.
+            mi.status = ImportStatus.FAILED
+            mi.file_error = FOREGROUND_STOPPED_MESSAGE
+            mi.finished_at = timezone.now()
+            mi.save(update_fields=["status", "file_error", "finished_at"])
+            ManifestRow.objects.filter(manifest_import_id=import_id).delete()
+            return None
         if mi.attempts >= MAX_ATTEMPTS:
             mi.status = ImportStatus.FAILED
             mi.file_error = f"The import stopped {mi.attempts} times without finishing; upload the file again."

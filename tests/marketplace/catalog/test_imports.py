@@ -430,12 +430,8 @@ def test_ctrl_c_or_a_crash_in_the_import_command_cancels_the_import_for_good(
     assert not imports.manifest_import_cancel(mi.pk)
 
 
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_terminated_import_command_cancels_the_import_as_ctrl_c_does(licensor, corpus, tmp_path, signum):
-    """`kill`, a supervisor stopping the job or a closed terminal: the default action would end the process with
-    the import unfinished, and the sweeper would apply the file minutes later."""
+def stopped_at_the_apply(licensor, corpus, tmp_path, signum) -> tuple[int, str]:
+    """Run import_manifest in a process of its own and send it ``signum`` while its apply waits for the corpus."""
     from marketplace.catalog.models import Corpus
     from tests.fixtures.celery import ROOT, database_url_for_subprocess, wait_until
 
@@ -463,13 +459,43 @@ def test_a_terminated_import_command_cancels_the_import_as_ctrl_c_does(licensor,
     finally:
         held.rollback()
         held.join()
+    return command.returncode, stderr
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_import_command_cancels_the_import_as_ctrl_c_does(licensor, corpus, tmp_path, signum):
+    """`kill`, a supervisor stopping the job or a closed terminal: the default action would end the process with
+    the import unfinished, and the sweeper would apply the file minutes later."""
+    returncode, stderr = stopped_at_the_apply(licensor, corpus, tmp_path, signum)
     mi = ManifestImport.objects.get(corpus=corpus)
-    assert command.returncode == 1, stderr
+    assert returncode == 1, stderr
     assert f"interrupted: import {mi.pk} is cancelled and nothing was changed" in stderr
     assert (mi.status, mi.file_error) == (ImportStatus.FAILED, imports.CANCELLED_MESSAGE)
     assert not Asset.objects.filter(corpus=corpus).exists()
     assert not ManifestRow.objects.filter(manifest_import=mi).exists()
-    assert not imports.imports_stalled(older_than_seconds=1).filter(pk=mi.pk).exists()  # nothing left to sweep
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_import_command_killed_outright_is_failed_by_the_sweeper_not_applied(licensor, corpus, tmp_path):
+    """kill -9, or the out-of-memory killer: nothing in the command runs, and the import is left applying. Whoever
+    ran it saw it die; the sweeper must not apply the file ten minutes later."""
+    from django.utils import timezone
+
+    returncode, _ = stopped_at_the_apply(licensor, corpus, tmp_path, signal.SIGKILL)
+    assert returncode == -signal.SIGKILL
+    left = ManifestImport.objects.filter(corpus=corpus)
+    assert left.get().status == ImportStatus.APPLYING
+    left.update(heartbeat_at=timezone.now() - timedelta(seconds=imports.STALE_SECONDS + 1))
+    assert list(imports.imports_stalled()) == [left.get()]
+    mi = imports.manifest_import_run(left.get().pk)  # the job the sweeper queues for it
+    assert mi.status == ImportStatus.FAILED
+    assert mi.file_error == imports.FOREGROUND_STOPPED_MESSAGE
+    assert not Asset.objects.filter(corpus=corpus).exists()
+    assert not ManifestRow.objects.filter(manifest_import=mi).exists()
+    assert list(imports.imports_stalled()) == []
 
 
 # Two workers, one import or one corpus: each attempt owns its import until it ends.
