@@ -187,8 +187,9 @@ def test_owners_and_admins_manage_roles_and_the_last_owner_stays(client, licenso
     assert "Select a valid choice" in refused and not Invitation.objects.exists()
     change(viewer, Role.CATALOG_MANAGER)
     assert membership(viewer).role == Role.CATALOG_MANAGER
-    change(licensor.user, Role.VIEWER)  # an admin cannot demote the owner
+    response = change(licensor.user, Role.VIEWER)  # an admin cannot demote the owner
     assert membership(licensor.user).role == Role.OWNER
+    assert "Only an owner can change or remove an owner." in client.get(response["Location"]).content.decode()
     client.force_login(licensor.user)
     response = change(licensor.user, Role.ADMIN)
     assert membership(licensor.user).role == Role.OWNER  # the last owner

@@ -98,3 +98,18 @@ def test_one_address_invited_twice_at_once_keeps_one_pending_link(licensor):
         (Role.VIEWER, "replaced"),
         (Role.ADMIN, "pending"),
     ]
+
+
+def test_the_last_owner_cannot_leave_or_be_removed_and_admins_do_not_touch_owners(licensor):
+    org = licensor.organisation
+    admin = access_for(org, add_member(org, "admin@northlight.example", Role.ADMIN))
+    with pytest.raises(ValidationError, match="is the last owner"):
+        services.membership_remove(access=licensor, membership_id=licensor.membership.pk)
+    second = access_for(org, add_member(org, "second@northlight.example", Role.OWNER))
+    # Another owner remains, so only the admin's role stands in the way.
+    with pytest.raises(ValidationError, match="Only an owner can change or remove an owner"):
+        services.membership_change(access=admin, membership_id=licensor.membership.pk, role=Role.VIEWER)
+    with pytest.raises(ValidationError, match="Only an owner can change or remove an owner"):
+        services.membership_remove(access=admin, membership_id=second.membership.pk)
+    owners = Membership.objects.filter(organisation=org, role=Role.OWNER).values_list("user__email", flat=True)
+    assert sorted(owners) == [licensor.user.email, "second@northlight.example"]
