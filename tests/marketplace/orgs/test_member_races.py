@@ -113,3 +113,18 @@ def test_the_last_owner_cannot_leave_or_be_removed_and_admins_do_not_touch_owner
         services.membership_remove(access=admin, membership_id=second.membership.pk)
     owners = Membership.objects.filter(organisation=org, role=Role.OWNER).values_list("user__email", flat=True)
     assert sorted(owners) == [licensor.user.email, "second@northlight.example"]
+
+
+def test_a_member_removed_while_the_request_waited_changes_nothing(licensor):
+    """An owner removed by another owner a moment before their own change runs is told so, and changes nothing."""
+    org = licensor.organisation
+    add_member(org, "third@northlight.example", Role.OWNER)
+    removed = access_for(org, add_member(org, "removed@northlight.example", Role.OWNER))
+    viewer = access_for(org, add_member(org, "viewer@northlight.example", Role.VIEWER))
+    Membership.objects.filter(pk=removed.membership.pk).delete()  # read as owner, now gone
+    with pytest.raises(ValidationError, match="You are no longer a member of"):
+        services.membership_change(access=removed, membership_id=viewer.membership.pk, role=Role.ADMIN)
+    with pytest.raises(ValidationError, match="You are no longer a member of"):
+        services.membership_remove(access=removed, membership_id=licensor.membership.pk)
+    assert Membership.objects.get(pk=viewer.membership.pk).role == Role.VIEWER
+    assert Membership.objects.get(pk=licensor.membership.pk).role == Role.OWNER
