@@ -272,3 +272,30 @@ def test_long_member_and_invitation_lists_page(client, licensor):
     assert "person00@example.com" in second and "person24@example.com" not in second
     kept = client.get(url + "?members_page=1").content.decode()
     assert "?members_page=1&amp;invitations_page=2" in kept  # paging one list keeps the other's page
+
+
+def test_a_link_revoked_or_expired_after_its_page_was_shown_does_not_join(
+    client, licensor, django_capture_on_commit_callbacks
+):
+    """The page checks the invitation before it offers "Accept and join"; the acceptance checks it again, under
+    the invitation's lock, as it may have been revoked or have expired since."""
+    from django.core.exceptions import ValidationError
+
+    from marketplace.orgs import services
+
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="someone@example.com", role=Role.ADMIN)
+    token = emailed_link().rstrip("/").rsplit("/", 1)[1]
+    someone = get_user_model().objects.create_user(
+        "someone@example.com", email="someone@example.com", password=PASSWORD
+    )
+    invitation = Invitation.objects.get()
+    services.invitation_revoke(access=licensor, invitation_id=invitation.pk)
+    with pytest.raises(ValidationError, match="This invitation was revoked"):
+        services.invitation_accept(token=token, user=someone)
+    Invitation.objects.filter(pk=invitation.pk).update(revoked_at=None, expires_at=timezone.now())
+    with pytest.raises(ValidationError, match="This invitation has expired"):
+        services.invitation_accept(token=token, user=someone)
+    assert not Membership.objects.filter(user=someone).exists()
+    assert Invitation.objects.get(pk=invitation.pk).accepted_at is None
