@@ -299,3 +299,24 @@ def test_a_link_revoked_or_expired_after_its_page_was_shown_does_not_join(
         services.invitation_accept(token=token, user=someone)
     assert not Membership.objects.filter(user=someone).exists()
     assert Invitation.objects.get(pk=invitation.pk).accepted_at is None
+
+
+def test_an_address_with_an_account_in_another_case_signs_in_instead_of_registering_again(
+    client, licensor, django_capture_on_commit_callbacks
+):
+    users = get_user_model().objects
+    existing = users.create_user("Someone@Example.com", email="Someone@Example.com", password=PASSWORD)
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="someone@example.com", role=Role.VIEWER)
+    client.logout()
+    link = emailed_link()
+    path = link[link.index("/invitations/") :]
+    response = client.post(path, {"full_name": "Some One", "password": PASSWORD, "password_again": PASSWORD})
+    assert response.status_code == 200 and "You have an account already." in response.content.decode()
+    refused = ["An account with this email exists already; sign in instead."]
+    assert response.context["form"].non_field_errors() == refused
+    assert list(users.filter(username__iexact="someone@example.com")) == [existing]
+    assert "_auth_user_id" not in client.session
+    assert Invitation.objects.get().status == "pending"
+    assert Membership.objects.filter(organisation=licensor.organisation).count() == 1
