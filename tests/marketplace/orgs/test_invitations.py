@@ -320,3 +320,24 @@ def test_an_address_with_an_account_in_another_case_signs_in_instead_of_register
     assert "_auth_user_id" not in client.session
     assert Invitation.objects.get().status == "pending"
     assert Membership.objects.filter(organisation=licensor.organisation).count() == 1
+
+
+def test_accepting_as_someone_who_joined_meanwhile_keeps_their_membership(
+    client, licensor, django_capture_on_commit_callbacks
+):
+    from marketplace.orgs.services import membership_set
+
+    client.force_login(licensor.user)
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(client, licensor, email="someone@example.com", role=Role.VIEWER)
+    link = emailed_link()
+    someone = get_user_model().objects.create_user(
+        "someone@example.com", email="someone@example.com", password=PASSWORD
+    )
+    membership_set(organisation=licensor.organisation, user=someone, role=Role.FINANCE)  # added by a set-up script
+    client.force_login(someone)
+    response = client.post(link[link.index("/invitations/") :])
+    assert response.status_code == 302
+    assert response["Location"] == reverse("orgs:dashboard", args=[licensor.organisation.slug])
+    assert list(Membership.objects.filter(user=someone).values_list("role", flat=True)) == [Role.FINANCE]
+    assert Invitation.objects.get().status == "accepted"
