@@ -341,3 +341,21 @@ def test_accepting_as_someone_who_joined_meanwhile_keeps_their_membership(
     assert response["Location"] == reverse("orgs:dashboard", args=[licensor.organisation.slug])
     assert list(Membership.objects.filter(user=someone).values_list("role", flat=True)) == [Role.FINANCE]
     assert Invitation.objects.get().status == "accepted"
+
+
+@pytest.mark.parametrize("role", [Role.CATALOG_MANAGER, Role.FINANCE, Role.VIEWER])
+def test_the_invitation_services_refuse_members_who_do_not_manage_members(licensor, role):
+    """The pages check the role; the services hold the line by themselves for the callers that are not views."""
+    from django.core.exceptions import PermissionDenied
+
+    from marketplace.orgs import services
+    from tests.fixtures.market import access_for
+
+    org = licensor.organisation
+    invitation = services.invitation_create(access=licensor, email="new.person@example.com", role=Role.VIEWER)
+    member = access_for(org, add_member(org, f"{role}@example.com", role))
+    with pytest.raises(PermissionDenied):
+        services.invitation_revoke(access=member, invitation_id=invitation.pk)
+    with pytest.raises(PermissionDenied):
+        services.invitation_resend(access=member, invitation_id=invitation.pk)
+    assert [(i.pk, i.status) for i in Invitation.objects.all()] == [(invitation.pk, "pending")]
