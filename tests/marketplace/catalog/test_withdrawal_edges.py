@@ -1,5 +1,7 @@
 """Withdrawals at their edges: what was withdrawn meanwhile, odd input, and what a refusal says."""
 
+import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from marketplace.catalog.models import Asset, Withdrawal
@@ -81,3 +83,13 @@ def test_one_id_pasted_in_both_unicode_spellings_is_counted_once(client, licenso
     )
     page = response.content.decode()
     assert "Withdrew 1 listed asset. Affected licensees" in page and "withdrawn already" not in page
+
+
+def test_a_list_of_more_ids_than_one_withdrawal_takes_is_refused_whole(licensor, corpus):
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(3)])
+    listed = ["a0", "a1", "a2"] + [f"x{i}" for i in range(withdrawals.LISTED_MAX - 2)]
+    with pytest.raises(ValidationError) as refused:
+        withdrawals.assets_withdraw_listed(access=licensor, corpus=corpus, external_ids=listed, reason="Claim 17")
+    assert refused.value.message_dict["external_ids"][0].startswith("10,001 ids: one list withdraws at most 10,000.")
+    assert not Withdrawal.objects.exists()
+    assert Asset.objects.filter(corpus=corpus, status="active").count() == 3
