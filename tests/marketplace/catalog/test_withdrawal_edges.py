@@ -93,3 +93,18 @@ def test_a_list_of_more_ids_than_one_withdrawal_takes_is_refused_whole(licensor,
     assert refused.value.message_dict["external_ids"][0].startswith("10,001 ids: one list withdraws at most 10,000.")
     assert not Withdrawal.objects.exists()
     assert Asset.objects.filter(corpus=corpus, status="active").count() == 3
+
+
+def test_a_takedown_too_large_to_list_in_its_event_still_counts_every_asset(licensor, corpus, monkeypatch):
+    monkeypatch.setattr(withdrawals, "EVENT_ID_LIMIT", 2)  # one id past it is read, to know that it overflowed
+    import_rows(licensor, corpus, [manifest_row(f"a{i}") for i in range(5)])
+    withdrawal = withdrawals.assets_withdraw_listed(
+        access=licensor, corpus=corpus, external_ids=["a0", "a1", "a2", "a3"], reason="Claim 17"
+    )
+    event = DomainEvent.objects.get(type="asset.withdrawn")
+    assert (event.payload["asset_count"], event.payload["asset_ids"]) == (4, None)
+    assert (event.payload["withdrawal"], withdrawal.asset_count) == (withdrawal.pk, 4)
+    small = withdrawals.assets_withdraw_listed(access=licensor, corpus=corpus, external_ids=["a4"], reason="Claim 18")
+    event = DomainEvent.objects.filter(type="asset.withdrawn").latest("id")
+    assert (event.payload["asset_count"], event.payload["asset_ids"]) == (1, [Asset.objects.get(external_id="a4").pk])
+    assert small.asset_count == 1
