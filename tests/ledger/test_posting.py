@@ -123,6 +123,16 @@ def test_account_open_is_idempotent_and_refuses_a_different_type(db):
     assert first.id == again.id
     with pytest.raises(ledger.AccountMismatch, match="already open as asset"):
         ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.LIABILITY)
+    # The overdraft rule is part of what an account is: the same type with another rule is refused too, both ways.
+    with pytest.raises(ledger.AccountMismatch, match=r"^account 'cash:stripe' \(EUR\) is already open as asset$"):
+        ledger.account_open(code="cash:stripe", currency="EUR", type=AccountType.ASSET, forbid_negative=True)
+    ledger.account_open(code="prepaid:x", currency="EUR", type=AccountType.LIABILITY, forbid_negative=True)
+    with pytest.raises(ledger.AccountMismatch, match="already open as liability with no overdraft"):
+        ledger.account_open(code="prepaid:x", currency="EUR", type=AccountType.LIABILITY)
+    assert list(Account.objects.order_by("code").values_list("code", "type", "forbid_negative")) == [
+        ("cash:stripe", "asset", False),
+        ("prepaid:x", "liability", True),
+    ]
 
 
 def test_replay_with_same_payload_returns_the_original(chart):
