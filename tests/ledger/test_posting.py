@@ -433,6 +433,9 @@ def test_closed_period_refuses_backdated_entries(chart):
     topup(100, effective_date=TODAY - dt.timedelta(days=29))
     with pytest.raises(ledger.LedgerError, match="close forward only"):
         ledger.period_close(through=TODAY - dt.timedelta(days=35))
+    closed = (TODAY - dt.timedelta(days=30)).isoformat()
+    with pytest.raises(ledger.LedgerError, match=re.escape(f"already closed through {closed}; periods close forward")):
+        ledger.period_close(through=TODAY - dt.timedelta(days=30), note="October, again")  # the same day twice
     assert [p.note for p in ledger.periods_list()] == ["October"]
 
 
