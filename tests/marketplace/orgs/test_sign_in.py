@@ -132,3 +132,20 @@ def test_signing_out_asks_on_a_get_and_says_so_after(client, db):
     # Signed in again, the sign-in page goes straight on.
     client.force_login(user)
     assert client.get(reverse("login"))["Location"] == reverse("home")
+
+
+def test_the_menu_leads_a_superuser_to_the_admin_and_no_one_else(client, db):
+    from django.urls import reverse
+
+    admin_url = f'href="{reverse("admin:index")}"'
+    admin = make_user("admin@market.example")
+    admin.is_staff = admin.is_superuser = True
+    admin.save()
+    client.force_login(admin)
+    assert admin_url in client.get(reverse("home")).content.decode()
+    staff = make_user("finance@market.example")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)  # finance staff have no admin permissions: the admin would show them nothing
+    assert admin_url not in client.get(reverse("home")).content.decode()
+    assert admin_url not in client.get(reverse("finance:trial_balance")).content.decode()
