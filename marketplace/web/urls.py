@@ -4,6 +4,7 @@ from marketplace.web import auth_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/login/", auth_views.SignInView.as_view(), name="login"),
     path("accounts/logout/", auth_views.SignOutView.as_view(), name="logout"),
     path("accounts/password-reset/", auth_views.password_reset, name="password_reset"),
