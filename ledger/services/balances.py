@@ -332,13 +332,12 @@ def account_statement(
              "date_from": date_from, "date_to": date_to},
         )  # fmt: skip
         rows = db.fetchall()
-    aware = _aware_datetime
     lines = [
         StatementLine(
             entry_id=entry_id,
             leg_index=leg_index,
             effective_date=effective_date,
-            posted_at=aware(posted_at),
+            posted_at=_aware_datetime(posted_at),
             description=description,
             amount=amount,
             balance_after=balance_after,

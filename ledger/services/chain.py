@@ -443,14 +443,10 @@ def _check_books() -> list[VerifyProblem]:
             stored_days[(account_id, bucket_day)] = (stored_net + net, stored_count + count)
     for key in sorted(set(day_sums) | set(stored_days)):
         if day_sums.get(key, (0, 0)) != stored_days.get(key, (0, 0)):
-            code, currency = Account.objects.filter(pk=key[0]).values_list("code", "currency").first() or (
-                f"#{key[0]}",
-                "?",
-            )
+            named = Account.objects.filter(pk=key[0]).values_list("code", "currency").first()
+            account = f"{named[0]} ({named[1]})" if named else f"#{key[0]}"
             problems.append(
-                VerifyProblem(
-                    "day_total", f"account {code} ({currency}) on {key[1]}: day total does not match its postings"
-                )
+                VerifyProblem("day_total", f"account {account} on {key[1]}: day total does not match its postings")
             )
             break
     return problems

@@ -298,15 +298,14 @@ def _claim(import_id: int) -> ManifestImport | None:
         if mi.run_in_foreground and mi.attempts:
             # Its process died without a word (kill -9, out of memory): whoever ran it saw it stop, and it is not
             # for the sweeper to apply the file now.
+            given_up = FOREGROUND_STOPPED_MESSAGE
+        elif mi.attempts >= MAX_ATTEMPTS:
+            given_up = f"The import stopped {mi.attempts} times without finishing; upload the file again."
+        else:
+            given_up = ""
+        if given_up:
             mi.status = ImportStatus.FAILED
-            mi.file_error = FOREGROUND_STOPPED_MESSAGE
-            mi.finished_at = timezone.now()
-            mi.save(update_fields=["status", "file_error", "finished_at"])
-            ManifestRow.objects.filter(manifest_import_id=import_id).delete()
-            return None
-        if mi.attempts >= MAX_ATTEMPTS:
-            mi.status = ImportStatus.FAILED
-            mi.file_error = f"The import stopped {mi.attempts} times without finishing; upload the file again."
+            mi.file_error = given_up
             mi.finished_at = timezone.now()
             mi.save(update_fields=["status", "file_error", "finished_at"])
             ManifestRow.objects.filter(manifest_import_id=import_id).delete()  # what the last attempt staged
