@@ -98,3 +98,30 @@ def test_production_settings_refuse_to_start_without_the_public_address(tmp_path
     )
     assert result.returncode != 0
     assert "PUBLIC_BASE_URL is required" in result.stderr
+
+
+def test_postgresql_connections_prepare_statements_unless_turned_off(monkeypatch):
+    from config.settings.base import database_from_url
+
+    url = "postgres://postgres@db.example:5432/clearframe?sslmode=require"
+    options = database_from_url(url)["OPTIONS"]
+    assert options["prepare_threshold"] == 5
+    assert options["sslmode"] == "require"  # merged with what the URL sets, not in place of it
+    monkeypatch.setenv("DATABASE_PREPARED_STATEMENTS", "off")  # a pooler in transaction mode
+    assert "prepare_threshold" not in database_from_url(url).get("OPTIONS", {})
+    assert "prepare_threshold" not in database_from_url("sqlite:////tmp/x.sqlite3")["OPTIONS"]
+
+
+def test_ledger_check_warns_when_a_postgresql_database_cannot_prepare_the_posting_call(monkeypatch):
+    from django.db import connections
+
+    def warnings():
+        return [e.msg for e in run_checks() if e.id == "ledger.W001"]
+
+    assert warnings() == []
+    monkeypatch.setitem(connections.settings, "reports", {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
+    assert warnings() == [
+        "database 'reports' has prepared statements off (Django's default): every ledger post plans its call again"
+    ]
+    monkeypatch.setitem(connections.settings["reports"]["OPTIONS"], "prepare_threshold", 5)
+    assert warnings() == []

@@ -673,3 +673,18 @@ def test_replay_after_its_period_closed_still_returns_the_original(chart):
     ledger.period_close(through=TODAY - dt.timedelta(days=1))
     again = topup(100, key="before-close", effective_date=TODAY - dt.timedelta(days=3))
     assert (again.id, again.created) == (posted.id, False)
+
+
+@pytest.mark.postgres
+def test_a_single_post_runs_its_call_as_a_prepared_statement(chart):
+    from django.db import connection
+
+    topup(key="prepared-1")
+    topup(key="prepared-2")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s AND NOT from_sql",
+            ["%FROM ledger_post_entry(%"],
+        )
+        assert cursor.fetchone()[0] == 1  # prepared once on this connection, then reused
+    assert JournalEntry.objects.filter(idempotency_key__startswith="prepared-").count() == 2
