@@ -365,27 +365,60 @@ DECLARE
     v_bad record;
     v_id bigint;
     v_day_work boolean;  -- an account's bucket holds another day than this entry's
+    -- Two legs on two accounts that move opposite amounts in one currency (most posts): the accounts are locked
+    -- and their balances moved by statements written for two rows, which a post runs in about 40% less time
+    -- than the general ones (a plan with CTEs, a grouping and sorted aggregates costs even when they hold two rows).
+    v_two boolean := n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2]
+                     AND NOT (p_leg_code[1] = p_leg_code[2]);
+    v_same_day boolean := true;  -- every account's bucket holds this entry's day
+    v_row record;
 BEGIN
     -- A key and a reversal: claimed in two indexes, so it queues behind a batch that reverses (ledger_post_entries,
     -- step 0) rather than holding one claim while that batch holds the other.
     IF p_key IS NOT NULL AND p_reverses IS NOT NULL THEN
         PERFORM pg_advisory_xact_lock_shared(7145360201);
     END IF;
-    WITH wanted AS MATERIALIZED (
-        SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
-    ), locked AS MATERIALIZED (
-        SELECT a.id, a.code, a.currency, a.forbid_negative, a.day, a.net
-          FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
-         ORDER BY a.id
-           FOR UPDATE OF a
-    )
-    -- The latest close is read here too, to spare a post one query (each costs a post in a transaction of its
-    -- own 15-25 us): a close that commits while this waits for the locks is refused by the entries' trigger.
-    SELECT array_agg(locked.id ORDER BY l.i), array_agg(locked.net ORDER BY l.i), bool_or(locked.forbid_negative),
-           bool_or(locked.day <> p_effective_date), (SELECT max(through_date) FROM ledger_period_close)
-      INTO v_acc, v_net, v_any_forbid, v_day_work, v_closed
-      FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
-      LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
+    -- The latest close is read with the locks, to spare a post one query (each costs a post in a transaction of
+    -- its own 15-25 us): a close that commits while this waits for the locks is refused by the entries' trigger.
+    IF v_two THEN
+        v_acc := ARRAY[NULL, NULL]::bigint[];
+        v_net := ARRAY[NULL, NULL]::bigint[];
+        v_any_forbid := false;
+        v_day_work := false;
+        FOR v_row IN
+            SELECT a.id, a.code, a.forbid_negative, a.day, a.net, (SELECT max(through_date) FROM ledger_period_close) AS closed
+              FROM ledger_account a
+             WHERE a.currency = p_leg_currency[1] AND (a.code = p_leg_code[1] OR a.code = p_leg_code[2])
+             ORDER BY a.id
+               FOR UPDATE OF a
+        LOOP
+            IF v_row.code = p_leg_code[1] THEN
+                v_acc[1] := v_row.id;
+                v_net[1] := v_row.net;
+            ELSE
+                v_acc[2] := v_row.id;
+                v_net[2] := v_row.net;
+            END IF;
+            v_any_forbid := v_any_forbid OR v_row.forbid_negative;
+            v_day_work := v_day_work OR coalesce(v_row.day <> p_effective_date, false);
+            v_same_day := v_same_day AND coalesce(v_row.day = p_effective_date, false);
+            v_closed := v_row.closed;
+        END LOOP;
+    ELSE
+        WITH wanted AS MATERIALIZED (
+            SELECT DISTINCT code, cur FROM unnest(p_leg_code, p_leg_currency) AS w(code, cur)
+        ), locked AS MATERIALIZED (
+            SELECT a.id, a.code, a.currency, a.forbid_negative, a.day, a.net
+              FROM wanted JOIN ledger_account a ON a.code = wanted.code AND a.currency = wanted.cur
+             ORDER BY a.id
+               FOR UPDATE OF a
+        )
+        SELECT array_agg(locked.id ORDER BY l.i), array_agg(locked.net ORDER BY l.i), bool_or(locked.forbid_negative),
+               bool_or(locked.day <> p_effective_date), (SELECT max(through_date) FROM ledger_period_close)
+          INTO v_acc, v_net, v_any_forbid, v_day_work, v_closed
+          FROM unnest(p_leg_code, p_leg_currency) WITH ORDINALITY AS l(code, cur, i)
+          LEFT JOIN locked ON locked.code = l.code AND locked.currency = l.cur;
+    END IF;
     IF array_position(v_acc, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'ledger:unknown_account' USING DETAIL = json_build_object(
             'code', p_leg_code[array_position(v_acc, NULL)],
@@ -482,6 +515,19 @@ BEGIN
         INSERT INTO ledger_account_day (account_id, day, net, postings)
         SELECT moves.acc, moves.day, moves.s, moves.c FROM moves
          WHERE NOT EXISTS (SELECT 1 FROM updated u WHERE u.account_id = moves.acc AND u.day = moves.day);
+    END IF;
+    IF v_two AND v_same_day THEN
+        UPDATE ledger_account a
+           SET net = a.net + CASE WHEN a.id = v_acc[1] THEN p_leg_amount[1] ELSE p_leg_amount[2] END,
+               posting_count = a.posting_count + 1,
+               day_net = a.day_net + CASE WHEN a.id = v_acc[1] THEN p_leg_amount[1] ELSE p_leg_amount[2] END,
+               day_postings = a.day_postings + 1
+         WHERE a.id IN (v_acc[1], v_acc[2]);
+        entry_id := v_id;
+        created := true;
+        effective_date := p_effective_date;
+        RETURN NEXT;
+        RETURN;
     END IF;
     UPDATE ledger_account a
        SET net = a.net + d.s, posting_count = a.posting_count + d.c,

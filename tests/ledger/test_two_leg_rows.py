@@ -256,3 +256,47 @@ def test_a_two_leg_entry_sent_with_a_third_leg_goes_to_posting_rows_and_is_refus
         )
     assert not JournalEntry.objects.exists()
     assert ledger.account_balance("cash:stripe", "EUR").net == 0
+
+
+def test_a_single_two_leg_post_keeps_both_accounts_balances_counts_and_day_buckets(chart):
+    """A post on the accounts' current day moves them by statements written for two rows; a first post (no day
+    yet) and a back-dated one take the general statements. Each leaves the same stored figures."""
+    today = dt.date.today()
+    yesterday = today - dt.timedelta(days=1)
+
+    def stored(code):
+        return Account.objects.filter(code=code, currency="EUR").values_list(
+            "net", "posting_count", "day", "day_net", "day_postings"
+        )[0]
+
+    ledger.entry_post(two_legs(700, to="royalty_payable:lor_north"))  # a first post: no day on either account
+    ledger.entry_post(two_legs(300, to="royalty_payable:lor_north"))  # the current day: the two-row statements
+    assert stored("cash:stripe") == (1000, 2, today, 1000, 2)
+    assert stored("royalty_payable:lor_north") == (-1000, 2, today, -1000, 2)
+    ledger.entry_post(
+        NewEntry(
+            legs=[debit("royalty_payable:lor_north", eur(50)), credit("cash:stripe", eur(50))],
+            description="back-dated",
+            effective_date=yesterday,
+        )
+    )
+    assert stored("cash:stripe") == (950, 3, today, 1000, 2)  # yesterday's movement went to its day row
+    assert stored("royalty_payable:lor_north") == (-950, 3, today, -1000, 2)
+    assert ledger.account_balance("cash:stripe", "EUR", as_of_date=yesterday).net == -50
+    assert ledger.account_balance("royalty_payable:lor_north", "EUR", as_of_date=yesterday).net == 50
+    ledger.entry_post(two_legs(25, to="royalty_payable:lor_north"))
+    assert stored("cash:stripe") == (975, 4, today, 1025, 3)
+    assert stored("royalty_payable:lor_north") == (-975, 4, today, -1025, 3)
+    running = {(p.amount, p.balance_after) for p in Posting.objects.filter(account__code="cash:stripe")}
+    assert running == {(700, 700), (300, 1000), (-50, 950), (25, 975)}  # each leg's balance when it was posted
+    assert ledger.chain_verify().ok
+
+
+@pytest.mark.parametrize("missing_leg", [0, 1])
+def test_a_single_two_leg_post_names_its_unknown_account(chart, missing_leg):
+    codes = ["cash:stripe", "revenue:commission"]
+    codes[missing_leg] = "cash:nowhere"
+    with pytest.raises(ledger.UnknownAccount, match="cash:nowhere"):
+        ledger.entry_post(NewEntry(legs=[debit(codes[0], eur(5)), credit(codes[1], eur(5))], description="x"))
+    assert not JournalEntry.objects.exists()
+    assert Account.objects.get(code="cash:stripe", currency="EUR").net == 0
