@@ -262,6 +262,26 @@ def test_one_bad_entry_among_many_is_found(books, in_batch):
 
 
 @pytest.mark.postgres
+def test_a_batch_that_also_reverses_an_entry_is_still_checked_at_commit(books):
+    """A reversal sends the entries' trigger on to look for the first problem; the batch's range is recorded all the
+    same, and its balance checked at COMMIT."""
+    target = JournalEntry.objects.get().pk
+    row = "(%s, %s, 'raw', '{}', 'x', 'x', 2, %s, true)"
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(REFUSED, match=r"entry \d+ does not balance \(EUR 1\)"), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_entry (effective_date, posted_at, description, metadata, request_hash,"
+                f" content_hash, leg_count, reverses_id, checked_in_batch) VALUES {row}, {row} RETURNING id",
+                [dt.date.today(), now, target, dt.date.today(), now, None],
+            )
+            entries = sorted(r[0] for r in cursor.fetchall())
+        assert open_batches() == 1
+        balance(entries, off_by={entries[1]: 1})
+    assert JournalEntry.objects.count() == 1
+
+
+@pytest.mark.postgres
 @batched
 def test_an_entry_of_a_batch_without_postings_is_refused(books, in_batch):
     with pytest.raises(REFUSED, match="has 0 postings but declares 2"), transaction.atomic():
