@@ -688,3 +688,22 @@ def test_a_single_post_runs_its_call_as_a_prepared_statement(chart):
         )
         assert cursor.fetchone()[0] == 1  # prepared once on this connection, then reused
     assert JournalEntry.objects.filter(idempotency_key__startswith="prepared-").count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_single_posts_go_on_after_a_refusal_and_on_a_new_connection(chart):
+    """The posting calls keep one cursor per connection: a refused call must not spoil it, and a new connection
+    gets its own."""
+    from django.db import connection
+
+    topup(key="cursor-1")
+    with pytest.raises(ledger.UnknownAccount):
+        ledger.entry_post(
+            NewEntry(legs=[debit("cash:nowhere", eur(1)), credit("prepaid:lic_acme", eur(1))], description="x")
+        )
+    topup(key="cursor-2")
+    connection.close()
+    topup(key="cursor-3")
+    assert JournalEntry.objects.filter(idempotency_key__startswith="cursor-").count() == 3
+    assert ledger.account_balance("cash:stripe", "EUR").net == 30_000
