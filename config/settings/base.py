@@ -166,6 +166,9 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 LEDGER_SEAL_INTERVAL_SECONDS = env_int("LEDGER_SEAL_INTERVAL_SECONDS", 10)
+# "auto": the PL/pgSQL functions on PostgreSQL, the ORM elsewhere. Set here, not left to getattr()'s default:
+# Django caches a setting it finds, while a missing one costs every post a raised and caught AttributeError.
+LEDGER_ENGINE = "auto"
 
 # --- The market ------------------------------------------------------------------
 # Whether the operator approves listings before they go public.

@@ -215,10 +215,10 @@ def _refuse_unstorable(value) -> None:
             _refuse_unstorable(item)
 
 
-def _engine() -> str:
+def _engine(db: BaseDatabaseWrapper | None = None) -> str:
     configured = getattr(settings, "LEDGER_ENGINE", "auto")
     if configured == "auto":
-        return "postgresql" if connection.vendor == "postgresql" else "orm"
+        return "postgresql" if (connection if db is None else db).vendor == "postgresql" else "orm"
     return configured
 
 
@@ -352,13 +352,13 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     return LedgerError(message)
 
 
-def _with_retries(write: Callable[[], _T]) -> _T:
+def _with_retries(write: Callable[[], _T], db: BaseDatabaseWrapper | None = None) -> _T:
     """Run one write of either engine; the database's refusals reach the caller as typed errors.
 
     Outside a transaction the write is its own (one round trip on PostgreSQL).
     Inside one, a savepoint keeps the caller's transaction usable after a refusal.
     """
-    use_savepoint = connection.in_atomic_block
+    use_savepoint = (connection if db is None else db).in_atomic_block
     for attempt in range(3):
         try:
             if use_savepoint:
@@ -433,14 +433,14 @@ def _pg_cursor(db: BaseDatabaseWrapper) -> psycopg.Cursor:
     return cursor
 
 
-def _execute_pg(sql: str, params: list) -> list[tuple]:
+def _execute_pg(sql: str, params: list, db: BaseDatabaseWrapper | None = None) -> list[tuple]:
     """Run the posting function as a server-side prepared statement.
 
     Django's cursor binds parameters client-side, quoting every array into the
     SQL text; for the one call on the hot path we bind server-side and let
     psycopg prepare the statement once per connection instead.
     """
-    db = connections[DEFAULT_DB_ALIAS]  # once: each attribute read through django.db.connection looks it up again
+    db = db or connections[DEFAULT_DB_ALIAS]  # once: each read through django.db.connection looks it up again
     cursor = _pg_cursor(db)
     with db.wrap_database_errors:
         cursor.execute(sql, params, prepare=True)
@@ -450,9 +450,14 @@ def _execute_pg(sql: str, params: list) -> list[tuple]:
 def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None = None) -> list[PostedEntry]:
     """Post through the database function; ``params`` may come encoded already (see _Batcher)."""
     if len(batch) == 1:
-        entry_id, created, eff = _with_retries(lambda: _execute_pg(_PG_ONE_SQL, _pg_one_params(batch[0], posted_at)))[0]
-        return [PostedEntry(id=entry_id, idempotency_key=batch[0].key, effective_date=eff, created=created)]
+        return [_post_pg_one(batch[0], posted_at, connections[DEFAULT_DB_ALIAS])]
     return _posted_from_row(batch, _send_pg(batch, posted_at, params))
+
+
+def _post_pg_one(prepared: _Prepared, posted_at: dt.datetime, db: BaseDatabaseWrapper) -> PostedEntry:
+    params = _pg_one_params(prepared, posted_at)
+    entry_id, created, eff = _with_retries(lambda: _execute_pg(_PG_ONE_SQL, params, db), db)[0]
+    return PostedEntry(id=entry_id, idempotency_key=prepared.key, effective_date=eff, created=created)
 
 
 def _send_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None) -> tuple:
@@ -904,8 +909,10 @@ def _reversed_already_in(batch: list[_Prepared]) -> LedgerError | None:
 
 
 def _post_one(prepared: _Prepared, posted_at: dt.datetime) -> PostedEntry:
-    post = _post_pg if _engine() == "postgresql" else _post_orm
-    return post([prepared], posted_at)[0]
+    db = connections[DEFAULT_DB_ALIAS]  # once for the whole post (the hot path: each lookup costs a post about 1 us)
+    if _engine(db) == "postgresql":
+        return _post_pg_one(prepared, posted_at, db)
+    return _post_orm([prepared], posted_at)[0]
 
 
 def _require_entries(ids: Iterable[int]) -> None:
