@@ -4,6 +4,8 @@
 
 * ours, one entry per call (``entry_post``, autocommit) and in bulk (``entries_post``, the median of three batches);
 * hordak ``transfer_to`` (one call per entry) and its ``bulk_create`` path;
+* the three one-call figures (ours, hordak's and the bare call below) taken in four turns of a quarter each, so
+  that a shared host's drifting load falls on all three alike;
 * raw ``COPY`` of the same number of posting rows into a bare table, the physical limit (median of three);
 * the bare writes: the same entry and posting rows and the accounts' stored balances (not the day totals that
   as-of-date reads use) written through the same kind of call (one function call per entry, and set-wise in
@@ -64,24 +66,35 @@ def _warm_up() -> None:
         cursor.execute("ANALYZE")
 
 
-def _ours(entries: int, times: dict, rounds: int = 3) -> None:
+def _open_accounts() -> None:
     from ledger import services as ledger
-    from ledger.types import AccountType, NewEntry, credit, debit
+    from ledger.types import AccountType
 
     for code, type_ in (("cash", AccountType.ASSET), ("revenue", AccountType.INCOME)):
         for prefix in ("single", "bulk"):
             ledger.account_open(code=f"{prefix}:{code}", currency="EUR", type=type_)
-    one = ledger.Money(100, "EUR")
 
-    with timed(f"ours, entry_post x {entries:,}", times, "ours_single"):
-        for i in range(entries):
-            ledger.entry_post(
-                NewEntry(
-                    legs=[debit("single:cash", one), credit("single:revenue", one)],
-                    description="bench",
-                    idempotency_key=f"single-{i}",
-                )
+
+def _ours_single(start: int, count: int) -> None:
+    from ledger import services as ledger
+    from ledger.types import NewEntry, credit, debit
+
+    one = ledger.Money(100, "EUR")
+    for i in range(start, start + count):
+        ledger.entry_post(
+            NewEntry(
+                legs=[debit("single:cash", one), credit("single:revenue", one)],
+                description="bench",
+                idempotency_key=f"single-{i}",
             )
+        )
+
+
+def _ours_bulk(entries: int, times: dict, rounds: int = 3) -> None:
+    from ledger import services as ledger
+    from ledger.types import NewEntry, credit, debit
+
+    one = ledger.Money(100, "EUR")
     # The median of three batches, as for COPY: one run of half a second swings by a third on a shared machine.
     samples: dict[str, float] = {}
     for n in range(rounds):
@@ -98,31 +111,42 @@ def _ours(entries: int, times: dict, rounds: int = 3) -> None:
     times["ours_bulk"] = statistics.median(samples.values())
 
 
-def _hordak_transfers(single: int, bulk: int, *, name: str, times: dict | None = None) -> None:
+def _hordak_accounts(name: str) -> tuple:
+    from hordak.models import Account
+
+    cash = Account.objects.get_or_create(name=f"{name} cash", type=Account.TYPES.asset, currencies=["EUR"])[0]
+    revenue = Account.objects.get_or_create(name=f"{name} revenue", type=Account.TYPES.income, currencies=["EUR"])[0]
+    return cash, revenue
+
+
+def _hordak_single(count: int, name: str = "bench") -> None:
+    from djmoney.money import Money
+
+    cash, revenue = _hordak_accounts(name)
+    one = Money(1, "EUR")
+    for _ in range(count):
+        revenue.transfer_to(cash, one, description="bench")
+
+
+def _hordak_bulk(count: int, name: str = "bench") -> None:
     from django.db import transaction
     from djmoney.money import Money
-    from hordak.models import Account, Leg, Transaction
+    from hordak.models import Leg, Transaction
 
-    cash = Account.objects.create(name=f"{name} cash", type=Account.TYPES.asset, currencies=["EUR"])
-    revenue = Account.objects.create(name=f"{name} revenue", type=Account.TYPES.income, currencies=["EUR"])
+    cash, revenue = _hordak_accounts(name)
     one = Money(1, "EUR")
-    results: dict[str, float] = {}
-    with timed(f"hordak, transfer_to x {single:,}", results, "hordak_single"):
-        for _ in range(single):
-            revenue.transfer_to(cash, one, description="bench")
-    with timed(f"hordak, bulk_create of {bulk:,}", results, "hordak_bulk"), transaction.atomic():
-        created = Transaction.objects.bulk_create([Transaction(description="bench") for _ in range(bulk)])
+    with transaction.atomic():
+        created = Transaction.objects.bulk_create([Transaction(description="bench") for _ in range(count)])
         legs = []
         for txn in created:
             legs.append(Leg(transaction=txn, account=revenue, credit=one))
             legs.append(Leg(transaction=txn, account=cash, debit=one))
         Leg.objects.bulk_create(legs)
-    if times is not None:
-        times.update(results)
 
 
-def _hordak(entries: int, times: dict) -> None:
-    _hordak_transfers(entries, entries, name="bench", times=times)
+def _hordak_transfers(single: int, bulk: int, *, name: str) -> None:
+    _hordak_single(single, name)
+    _hordak_bulk(bulk, name)
 
 
 def _copy(rows: int, times: dict, rounds: int = 3) -> None:
@@ -196,30 +220,48 @@ END $$;
 """
 
 
-def _bare_writes(entries: int, times: dict, chunk: int = 5_000) -> None:
+def _bare_setup() -> None:
     """The floor under our posts: their rows and account balances (no day totals), with the tables' indexes and
     nothing else."""
-    from django.db import connection, transaction
+    from django.db import connection
 
-    from ledger.models import Account
-
-    cash, revenue = (Account.objects.get(code=f"bulk:{code}", currency="EUR").pk for code in ("cash", "revenue"))
     with connection.cursor() as cursor:
         cursor.execute(_BARE_SQL)
         cursor.execute("ANALYZE bench_bare_account")
+
+
+def _bare_accounts() -> tuple[int, int]:
+    from ledger.models import Account
+
+    cash, revenue = (Account.objects.get(code=f"bulk:{code}", currency="EUR").pk for code in ("cash", "revenue"))
+    return cash, revenue
+
+
+def _bare_single(start: int, count: int) -> None:
+    from django.db import connection
+
+    cash, revenue = _bare_accounts()
     connection.ensure_connection()
-    raw = connection.connection
     today, hashed = dt.date.today().isoformat(), "0" * 64
     single_sql = (
         "SELECT bench_bare_post(%s::text, %s::text, %s::text, %s::date, %s::text, %s::jsonb, %s::timestamptz,"
         " %s::bigint[], %s::bigint[])"
     )
     accounts = f"{{{cash},{revenue}}}"
-    with timed(f"bare writes, one call x {entries:,}", times, "bare_single"), psycopg.Cursor(raw) as cur:
-        for i in range(entries):
+    with psycopg.Cursor(connection.connection) as cur:
+        for i in range(start, start + count):
             posted = dt.datetime.now(dt.UTC).isoformat()
             params = (f"bare-{i}", hashed, hashed, today, "bench", "{}", posted, accounts, "{100,-100}")
             cur.execute(single_sql, params, prepare=True)
+
+
+def _bare_bulk(entries: int, times: dict, chunk: int = 5_000) -> None:
+    from django.db import connection, transaction
+
+    cash, revenue = _bare_accounts()
+    connection.ensure_connection()
+    raw = connection.connection
+    today, hashed = dt.date.today().isoformat(), "0" * 64
     many_sql = (
         "SELECT bench_bare_post_many(%s::text[], %s::text[], %s::text[], %s::date[], %s::text[], %s::timestamptz,"
         " %s::int[], %s::bigint[], %s::bigint[])"
@@ -296,6 +338,27 @@ def _balances(postings: int, times: dict) -> tuple[float, float, float, float]:
     return now_ms, asof_ms, entry_ms, page_ms
 
 
+def _single_posts(entries: int, times: dict, turns: int = 4) -> None:
+    """Ours, hordak's ``transfer_to`` and the bare call, one entry per call, taking turns a quarter at a time: the
+    three are compared with each other, and a shared host's load drifts over the minute that hordak's calls take."""
+    size = entries // turns
+    starts = [turn * size for turn in range(turns)]
+    sizes = [size] * (turns - 1) + [entries - size * (turns - 1)]
+    runs = {
+        "ours_single": ("ours, entry_post", _ours_single),
+        "hordak_single": ("hordak, transfer_to", lambda start, count: _hordak_single(count)),
+        "bare_single": ("bare writes, one call", _bare_single),
+    }
+    for key in runs:
+        times[key] = 0.0
+    for turn, (start, count) in enumerate(zip(starts, sizes, strict=True)):
+        for key, (label, run) in runs.items():
+            turn_times: dict[str, float] = {}
+            with timed(f"{label} x {count:,} (turn {turn + 1} of {turns})", turn_times, key):
+                run(start, count)
+            times[key] += turn_times[key]
+
+
 def _share(goal: float, bare: float) -> str:
     return f"{100 * goal / bare:.0f}%"
 
@@ -309,10 +372,14 @@ def main() -> None:
     print(f"ledger benchmark on {machine()}", flush=True)
     _setup()
     times: dict[str, float] = {}
-    _ours(args.entries, times)
-    _hordak(args.entries, times)
+    _open_accounts()
+    _bare_setup()
+    _single_posts(args.entries, times)
+    _ours_bulk(args.entries, times)
+    with timed(f"hordak, bulk_create of {args.entries:,}", times, "hordak_bulk"):
+        _hordak_bulk(args.entries)
     _copy(args.entries * 2, times)
-    _bare_writes(args.entries, times)
+    _bare_bulk(args.entries, times)
     now_ms, asof_ms, entry_ms, page_ms = _balances(args.balance_postings, times)
 
     n = args.entries
