@@ -110,6 +110,8 @@ def database_from_url(url: str) -> dict[str, Any]:
 
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'clearframe.sqlite3'}")
 DATABASES = {"default": database_from_url(DATABASE_URL)}
+# Prepared statements turned off on purpose (a pooler that cannot keep them): the ledger's warning is answered.
+SILENCED_SYSTEM_CHECKS = [] if env_bool("DATABASE_PREPARED_STATEMENTS", True) else ["ledger.W001"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

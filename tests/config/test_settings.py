@@ -125,3 +125,24 @@ def test_ledger_check_warns_when_a_postgresql_database_cannot_prepare_the_postin
     ]
     monkeypatch.setitem(connections.settings["reports"]["OPTIONS"], "prepare_threshold", 5)
     assert warnings() == []
+
+
+@pytest.mark.parametrize("prepared", ["1", "0"])
+def test_check_deploy_is_clean_on_postgresql_with_prepared_statements_on_or_turned_off(tmp_path, prepared):
+    """Turned off on purpose (a pooler that cannot keep them), the ledger's warning about it is answered."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "clearframe.example",
+        "PUBLIC_BASE_URL": "https://clearframe.example",
+        "DATABASE_URL": "postgres://clearframe@db.example:5432/clearframe",  # not connected to: no --database
+        "DATABASE_PREPARED_STATEMENTS": prepared,
+        "CLEARFRAME_VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
