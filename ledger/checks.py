@@ -7,7 +7,7 @@ ledger table on SQLite drops its triggers; this catches that.
 
 from django.core import checks
 from django.core.checks import Error, register
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.recorder import MigrationRecorder
 
 from ledger.sql import ADDED_TRIGGERS, EXPECTED_TRIGGERS
@@ -17,22 +17,20 @@ from ledger.sql import ADDED_TRIGGERS, EXPECTED_TRIGGERS
 def ledger_posting_call_prepared(app_configs=None, **kwargs):
     """Django sets psycopg's ``prepare_threshold`` to None unless OPTIONS name it, and psycopg then runs even a
     statement executed with ``prepare=True`` unprepared: each single post plans its call again (about 0.1 ms)."""
-    warnings = []
-    for alias in connections:
-        settings_dict = connections.settings[alias]
-        if settings_dict["ENGINE"] != "django.db.backends.postgresql":
-            continue
-        if settings_dict.get("OPTIONS", {}).get("prepare_threshold") is None:
-            warnings.append(
-                checks.Warning(
-                    f"database {alias!r} has prepared statements off (Django's default): every ledger post plans "
-                    "its call again",
-                    hint="set DATABASES[...]['OPTIONS']['prepare_threshold'] (psycopg's default is 5), unless a "
-                    "pooler in transaction mode cannot keep prepared statements",
-                    id="ledger.W001",
-                )
-            )
-    return warnings
+    alias = DEFAULT_DB_ALIAS  # the database the ledger posts to
+    if alias not in connections.settings or connections[alias].vendor != "postgresql":  # PostGIS counts too
+        return []
+    if connections.settings[alias].get("OPTIONS", {}).get("prepare_threshold") is not None:
+        return []
+    return [
+        checks.Warning(
+            f"database {alias!r} has prepared statements off (Django's default): every ledger post plans its call "
+            "again",
+            hint="set DATABASES[...]['OPTIONS']['prepare_threshold'] (psycopg's default is 5), unless a pooler in "
+            "transaction mode cannot keep prepared statements",
+            id="ledger.W001",
+        )
+    ]
 
 
 @register("database")

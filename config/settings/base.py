@@ -104,7 +104,7 @@ def database_from_url(url: str) -> dict[str, Any]:
         # post). Django's own queries bind client-side and are never prepared either way. Off for a pooler in
         # transaction mode without prepared-statement support (PgBouncer before 1.21).
         if env_bool("DATABASE_PREPARED_STATEMENTS", True):
-            config.setdefault("OPTIONS", {})["prepare_threshold"] = 5
+            config.setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
     return config
 
 

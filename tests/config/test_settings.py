@@ -112,19 +112,30 @@ def test_postgresql_connections_prepare_statements_unless_turned_off(monkeypatch
     assert "prepare_threshold" not in database_from_url("sqlite:////tmp/x.sqlite3")["OPTIONS"]
 
 
-def test_ledger_check_warns_when_a_postgresql_database_cannot_prepare_the_posting_call(monkeypatch):
-    from django.db import connections
+def test_ledger_check_warns_when_the_ledger_database_cannot_prepare_the_posting_call(monkeypatch):
+    from types import SimpleNamespace
 
-    def warnings():
-        return [e.msg for e in run_checks() if e.id == "ledger.W001"]
+    from ledger import checks as ledger_checks
 
-    assert warnings() == []
-    monkeypatch.setitem(connections.settings, "reports", {"ENGINE": "django.db.backends.postgresql", "OPTIONS": {}})
-    assert warnings() == [
-        "database 'reports' has prepared statements off (Django's default): every ledger post plans its call again"
+    assert [e for e in run_checks() if e.id == "ledger.W001"] == []  # the project's own settings
+
+    class Databases:
+        def __init__(self, vendor, options):
+            self.settings = {"default": {"OPTIONS": options}, "reports": {"OPTIONS": {}}}
+            self.vendor = vendor
+
+        def __getitem__(self, alias):
+            return SimpleNamespace(vendor=self.vendor)
+
+    def warnings(vendor, options):
+        monkeypatch.setattr(ledger_checks, "connections", Databases(vendor, options))
+        return [e.msg for e in ledger_checks.ledger_posting_call_prepared()]
+
+    assert warnings("postgresql", {}) == [
+        "database 'default' has prepared statements off (Django's default): every ledger post plans its call again"
     ]
-    monkeypatch.setitem(connections.settings["reports"]["OPTIONS"], "prepare_threshold", 5)
-    assert warnings() == []
+    assert warnings("postgresql", {"prepare_threshold": 5}) == []  # another alias without it is not the ledger's
+    assert warnings("sqlite", {}) == []
 
 
 @pytest.mark.parametrize("prepared", ["1", "0"])

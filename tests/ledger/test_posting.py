@@ -707,3 +707,33 @@ def test_single_posts_go_on_after_a_refusal_and_on_a_new_connection(chart):
     topup(key="cursor-3")
     assert JournalEntry.objects.filter(idempotency_key__startswith="cursor-").count() == 3
     assert ledger.account_balance("cash:stripe", "EUR").net == 30_000
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_refused_posts_in_a_row_leave_no_prepared_statements_behind(chart):
+    """psycopg forgets a statement whose first, preparing execution failed, but the server keeps it (about 13 KB):
+    a caller refused again and again must not pile them up in its session."""
+    from django.db import connection
+
+    def refused(times):
+        for _ in range(times):
+            with pytest.raises(ledger.UnknownAccount):
+                ledger.entry_post(
+                    NewEntry(legs=[debit("cash:nowhere", eur(1)), credit("prepaid:lic_acme", eur(1))], description="x")
+                )
+
+    def posting_statements():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%ledger_post_entry(%%'")
+            return cursor.fetchone()[0]
+
+    connection.close()  # a new session: nothing prepared yet
+    refused(25)
+    assert posting_statements() <= 1
+    topup(key="after-refusals-1")
+    topup(key="after-refusals-2")
+    refused(25)
+    topup(key="after-refusals-3")
+    assert posting_statements() <= 2  # at most the one left by the first refusal, and the one in use
+    assert ledger.account_balance("cash:stripe", "EUR").net == 30_000
