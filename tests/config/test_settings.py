@@ -12,7 +12,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_check_deploy_is_clean_under_production_settings(tmp_path):
+def check_deploy(tmp_path, **env_overrides) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
@@ -21,11 +21,16 @@ def test_check_deploy_is_clean_under_production_settings(tmp_path):
         "PUBLIC_BASE_URL": "https://clearframe.example",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "CLEARFRAME_VAR_DIR": str(tmp_path),
+        **env_overrides,
     }
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
+
+
+def test_check_deploy_is_clean_under_production_settings(tmp_path):
+    result = check_deploy(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -141,19 +146,8 @@ def test_ledger_check_warns_when_the_ledger_database_cannot_prepare_the_posting_
 @pytest.mark.parametrize("prepared", ["1", "0"])
 def test_check_deploy_is_clean_on_postgresql_with_prepared_statements_on_or_turned_off(tmp_path, prepared):
     """Turned off on purpose (a pooler that cannot keep them), the ledger's warning about it is answered."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "DJANGO_SECRET_KEY": "x" * 20 + "a-long-random-production-secret-0123456789",
-        "DJANGO_ALLOWED_HOSTS": "clearframe.example",
-        "PUBLIC_BASE_URL": "https://clearframe.example",
-        "DATABASE_URL": "postgres://clearframe@db.example:5432/clearframe",  # not connected to: no --database
-        "DATABASE_PREPARED_STATEMENTS": prepared,
-        "CLEARFRAME_VAR_DIR": str(tmp_path),
-    }
-    result = subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    # Not connected to: the deployment checks run without --database.
+    url = "postgres://clearframe@db.example:5432/clearframe"
+    result = check_deploy(tmp_path, DATABASE_URL=url, DATABASE_PREPARED_STATEMENTS=prepared)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
