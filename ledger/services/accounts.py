@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Substr
 
 from ledger.errors import AccountMismatch, UnknownAccount
 from ledger.models import Account
 from ledger.money import validate_currency
+from ledger.services._text import UNPRINTABLE as _UNPRINTABLE
 from ledger.types import AccountInfo, AccountType
-
-# Control characters (a line break, a tab) and lone surrogates: a code is a URL path segment and a
-# spreadsheet cell on the finance pages, and neither can hold them.
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def _info(account: Account) -> AccountInfo:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -12,8 +11,7 @@ from django.utils import timezone
 
 from ledger.errors import LedgerError
 from ledger.models import PeriodClose
-
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # text PostgreSQL cannot store (NUL) or no encoding can hold
+from ledger.services._text import UNSTORABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +38,9 @@ def period_close(*, through: dt.date, closed_by: str = "", note: str = "") -> Cl
     if type(through) is not dt.date:
         raise ValueError(f"through must be a datetime.date, not {type(through).__name__}")
     # Both databases alike: PostgreSQL refuses a longer closer or a NUL with a DataError, SQLite stores them.
-    if not isinstance(closed_by, str) or len(closed_by) > 200 or _UNSTORABLE.search(closed_by):
+    if not isinstance(closed_by, str) or len(closed_by) > 200 or UNSTORABLE.search(closed_by):
         raise ValueError("closed_by must be text of at most 200 characters, without a NUL or a lone surrogate")
-    if not isinstance(note, str) or _UNSTORABLE.search(note):
+    if not isinstance(note, str) or UNSTORABLE.search(note):
         raise ValueError("note must be text without a NUL or a lone surrogate")
     today = timezone.now().astimezone(dt.UTC).date()
     if through >= today:

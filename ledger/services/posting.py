@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
-import re
 import struct
 import sys
 import threading
@@ -50,6 +49,7 @@ from ledger.errors import (
 from ledger.models import Account, AccountDay, JournalEntry, PeriodClose, Posting, PostingRow
 from ledger.money import BIGINT_MAX, CURRENCY_EXPONENTS
 from ledger.services import _hashing
+from ledger.services._text import UNSTORABLE as _UNSTORABLE
 from ledger.types import AccountType, Leg, NewEntry, PostedEntry
 
 MAX_LEGS = 10_000
@@ -58,8 +58,6 @@ BALANCE_LIMIT = BIGINT_MAX  # a stored balance is a bigint; 9,223 legs of MAX_AM
 BALANCE_OVERFLOW = (
     "the entry would take an account's balance, or one day's total on it, past the 64-bit limit of minor units"
 )
-# Text that PostgreSQL cannot store (NUL) or that cannot be encoded at all (a lone surrogate).
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _T = TypeVar("_T")
 BULK_CHUNK = 5_000  # entries per round trip, at most
 PIPELINE_MIN = 1_000  # smaller batches go in one round trip, without a preparing thread
