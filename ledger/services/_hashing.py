@@ -29,7 +29,11 @@ def canonical_json(value: Any) -> str:
 
 
 def utc_iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``%Y-%m-%dT%H:%M:%S.%fZ``, the form every stored hash was made with."""
+    utc = moment.astimezone(dt.UTC)
+    if utc.year < 1000:  # strftime writes such a year unpadded, isoformat pads it
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # half strftime's cost, on every post
 
 
 def entry_body(

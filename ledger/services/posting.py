@@ -112,21 +112,17 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
     imbalances = {cur: amount for cur, amount in sums.items() if amount}
     if imbalances:
         raise UnbalancedEntry(imbalances)
-    if entry.idempotency_key is not None and (
-        type(entry.idempotency_key) is not str or not (0 < len(entry.idempotency_key) <= 255)
-    ):
-        raise InvalidEntry("idempotency_key must be a string of 1-255 characters")
-    if entry.idempotency_key is not None and _UNSTORABLE.search(entry.idempotency_key):
-        raise InvalidEntry("idempotency_key holds a NUL character or a lone surrogate")
-    if (
-        entry.idempotency_key is not None
-        and entry.idempotency_key.startswith(RESERVED_KEY_PREFIX)
-        and entry.idempotency_key != reversal_key(entry.reverses)
-    ):
-        # Taken by another entry, the key would make entry_reverse's replay a permanent conflict.
-        raise InvalidEntry(
-            f"idempotency keys beginning {RESERVED_KEY_PREFIX!r} are reserved for the ledger's reversals"
-        )
+    key = entry.idempotency_key
+    if key is not None:
+        if type(key) is not str or not (0 < len(key) <= 255):
+            raise InvalidEntry("idempotency_key must be a string of 1-255 characters")
+        if not _plain_text(key) and _UNSTORABLE.search(key):
+            raise InvalidEntry("idempotency_key holds a NUL character or a lone surrogate")
+        if key.startswith(RESERVED_KEY_PREFIX) and key != reversal_key(entry.reverses):
+            # Taken by another entry, the key would make entry_reverse's replay a permanent conflict.
+            raise InvalidEntry(
+                f"idempotency keys beginning {RESERVED_KEY_PREFIX!r} are reserved for the ledger's reversals"
+            )
     if entry.effective_date is not None and type(entry.effective_date) is not dt.date:
         raise InvalidEntry(f"effective_date must be a datetime.date, not {type(entry.effective_date).__name__}")
     reverses = entry.reverses
@@ -134,7 +130,7 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         raise InvalidEntry("reverses must be the id of the entry this one reverses")
     if not isinstance(entry.description, str) or not entry.description.strip():
         raise InvalidEntry("an entry needs a description")
-    if _UNSTORABLE.search(entry.description):
+    if not _plain_text(entry.description) and _UNSTORABLE.search(entry.description):
         raise InvalidEntry("the description holds a NUL character or a lone surrogate")
     metadata = entry.metadata
     if not isinstance(metadata, dict):
@@ -171,6 +167,11 @@ def _prepare(entry: NewEntry, *, posted_at: dt.datetime, posted_iso: str) -> _Pr
         reverses=reverses,
         legs=legs,
     )
+
+
+def _plain_text(text: str) -> bool:
+    """Printable ASCII, which no storage rule refuses: two string methods where the regex cost a post more."""
+    return text.isascii() and text.isprintable()
 
 
 # (account, currency) pairs already checked, with the start of their legs' JSON in the entry body: a batch names a
@@ -232,7 +233,7 @@ _PG_SQL = (
 _PG_ONE_SQL = (
     "SELECT entry_id, created, effective_date FROM ledger_post_entry("
     "%s::text, %s::text, %s::text, %s::date, %s::text, %s::jsonb, %s::bigint, %s::timestamptz, "
-    "%s::text[], %s::text[], %s::bigint[])"
+    "%s::text[], %s::text[], %s::bigint[], %s::boolean)"
 )
 
 
@@ -319,7 +320,8 @@ def _pg_params(batch: Sequence[_Prepared], posted_at: dt.datetime) -> list:
     ]
 
 
-_RETRY_CONSTRAINTS = ("ledger_entry_idempotency_key_uniq", "ledger_entry_reverses_uniq")
+_KEY_CONSTRAINT = "ledger_entry_idempotency_key_uniq"
+_RETRY_CONSTRAINTS = (_KEY_CONSTRAINT, "ledger_entry_reverses_uniq")
 
 
 def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
@@ -350,34 +352,49 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
     return LedgerError(message)
 
 
-def _with_retries(write: Callable[[], _T], db: BaseDatabaseWrapper | None = None) -> _T:
+def _with_retries(
+    write: Callable[[], _T], db: BaseDatabaseWrapper | None = None, *, probe: Callable[[], bool] | None = None
+) -> _T:
     """Run one write of either engine; the database's refusals reach the caller as typed errors.
 
     Outside a transaction the write is its own (one round trip on PostgreSQL).
     Inside one, a savepoint keeps the caller's transaction usable after a refusal.
+    ``probe``, for a write that does not look its idempotency key up first: told that the key is taken or the
+    write refused, it turns the lookup on and says whether it did, and the write runs again.
     """
     use_savepoint = (connection if db is None else db).in_atomic_block
-    for attempt in range(3):
+    retries = 0
+    while True:
         try:
             if use_savepoint:
                 with transaction.atomic():
                     return write()
             return write()
         except DatabaseError as exc:
+            diag = getattr(exc.__cause__, "diag", None)
+            constraint = getattr(diag, "constraint_name", "")
+            if (
+                probe is not None
+                and (
+                    getattr(diag, "message_primary", None) == "ledger:probe_key"
+                    or (isinstance(exc, IntegrityError) and constraint == _KEY_CONSTRAINT)
+                )
+                and probe()
+            ):
+                continue
             # The triggers' refusals are IntegrityErrors too: name them first.
             translated = _translate_pg_error(exc)
             if translated is not None:
                 raise translated from None
             # Another transaction committed the same idempotency key (or the
             # same reversal) while we waited: run again and take the replay path.
-            constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "")
             if isinstance(exc, IntegrityError) and constraint in _RETRY_CONSTRAINTS:
                 if use_savepoint and _snapshot_is_fixed():
                     _refuse_as_serialization_failure(constraint)
-                if attempt < 2:
+                if retries < 2:
+                    retries += 1
                     continue
             raise
-    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _snapshot_is_fixed() -> bool:
@@ -412,10 +429,25 @@ def _pg_one_params(p: _Prepared, posted_at: dt.datetime) -> list:
         p.metadata_json,
         None if p.reverses is None else str(p.reverses),
         posted_at.isoformat(),
-        _text_array([leg.account for leg in p.legs]),
-        _text_array([leg.currency for leg in p.legs]),
-        "{" + ",".join([str(leg.amount) for leg in p.legs]) + "}",
+        *_leg_arrays(p.legs),
+        "f",  # p_probe: the key is not looked up first (see _post_pg_one)
     ]
+
+
+def _leg_arrays(legs: list[Leg]) -> tuple[str, str, str]:
+    """The legs' codes, currencies and amounts as array literals; currencies are checked ISO codes, plain."""
+    if len(legs) == 2:  # most posts: written out, which a post's Python side felt
+        first, second = legs
+        return (
+            f"{{{_quoted(first.account)},{_quoted(second.account)}}}",
+            f"{{{first.currency},{second.currency}}}",
+            f"{{{first.amount},{second.amount}}}",
+        )
+    return (
+        _text_array([leg.account for leg in legs]),
+        _plain_array([leg.currency for leg in legs]),
+        _plain_array([str(leg.amount) for leg in legs]),
+    )
 
 
 @dataclass(slots=True)
@@ -427,8 +459,10 @@ class _PgSession:
 
 
 def _pg_session(db: BaseDatabaseWrapper) -> _PgSession:
-    db.ensure_connection()
     raw = db.connection
+    if raw is None:  # what ensure_connection checks first; the call itself costs a single post about 3 us
+        db.ensure_connection()
+        raw = db.connection
     session = getattr(raw, "_ledger_session", None)
     if session is None or session.cursor.closed:
         cursor = psycopg.Cursor(raw)
@@ -449,14 +483,17 @@ def _execute_pg(sql: str, params: list, db: BaseDatabaseWrapper | None = None) -
     # A statement whose first, preparing execution fails is forgotten by psycopg but stays on the server (about
     # 13 KB each), and the next call prepares it again: after a refusal, calls run unprepared until one succeeds,
     # so refusals in a row cannot pile statements up in the session.
-    with db.wrap_database_errors:
-        try:
-            session.cursor.execute(sql, params, prepare=not session.refused)
-        except psycopg.Error:
-            session.refused = True
+    try:
+        session.cursor.execute(sql, params, prepare=not session.refused)
+        rows = session.cursor.fetchall()
+    except psycopg.Error:
+        session.refused = True
+        # Django's own exception, and its note that the connection may be unusable, as its cursors give; set up
+        # only when a call fails (each successful post spared building the wrapper).
+        with db.wrap_database_errors:
             raise
-        session.refused = False
-        return session.cursor.fetchall()
+    session.refused = False
+    return rows
 
 
 def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | None = None) -> list[PostedEntry]:
@@ -468,7 +505,16 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
 
 def _post_pg_one(prepared: _Prepared, posted_at: dt.datetime, db: BaseDatabaseWrapper) -> PostedEntry:
     params = _pg_one_params(prepared, posted_at)
-    entry_id, created, eff = _with_retries(lambda: _execute_pg(_PG_ONE_SQL, params, db), db)[0]
+
+    def probe() -> bool:
+        """The first call leaves the key to the unique index; told that it is taken, or that the post is refused,
+        call again with the lookup, which finds the replay (or the conflict)."""
+        if params[-1] == "t":
+            return False
+        params[-1] = "t"
+        return True
+
+    entry_id, created, eff = _with_retries(lambda: _execute_pg(_PG_ONE_SQL, params, db), db, probe=probe)[0]
     return PostedEntry(id=entry_id, idempotency_key=prepared.key, effective_date=eff, created=created)
 
 

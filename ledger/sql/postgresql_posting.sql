@@ -351,7 +351,7 @@ END $$;
 CREATE OR REPLACE FUNCTION ledger_post_entry(
     p_key text, p_request_hash text, p_content_hash text, p_effective_date date, p_description text,
     p_metadata jsonb, p_reverses bigint, p_posted_at timestamptz,
-    p_leg_code text[], p_leg_currency text[], p_leg_amount bigint[]
+    p_leg_code text[], p_leg_currency text[], p_leg_amount bigint[], p_probe boolean DEFAULT true
 ) RETURNS TABLE (entry_id bigint, created boolean, effective_date date)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -425,7 +425,10 @@ BEGIN
             'currency', p_leg_currency[array_position(v_acc, NULL)])::text;
     END IF;
 
-    IF p_key IS NOT NULL THEN
+    -- The key is looked up first only when the caller asks (p_probe): a fresh key, most posts, is left to the
+    -- unique index, and a caller told that the key is taken (or that its post is refused, below) calls again
+    -- with the lookup, which finds a replay or a conflict. The lookup cost a post 15-20 us.
+    IF p_key IS NOT NULL AND p_probe THEN
         SELECT e.id, e.request_hash, e.effective_date INTO v_bad
           FROM ledger_entry e WHERE e.idempotency_key = p_key;
         IF FOUND THEN
@@ -442,6 +445,9 @@ BEGIN
     END IF;
 
     IF p_effective_date <= v_closed THEN
+        IF p_key IS NOT NULL AND NOT p_probe THEN
+            RAISE EXCEPTION 'ledger:probe_key';  -- a replay of an entry posted before is not refused: look first
+        END IF;
         RAISE EXCEPTION 'ledger:period_closed' USING DETAIL = json_build_object(
             'effective_date', p_effective_date, 'closed_through', v_closed)::text;
     END IF;
@@ -449,6 +455,9 @@ BEGIN
     IF p_reverses IS NOT NULL THEN
         SELECT e.id INTO v_bad FROM ledger_entry e WHERE e.reverses_id = p_reverses;
         IF FOUND THEN
+            IF p_key IS NOT NULL AND NOT p_probe THEN
+                RAISE EXCEPTION 'ledger:probe_key';  -- a replay of an entry posted before is not refused: look first
+            END IF;
             RAISE EXCEPTION 'ledger:already_reversed' USING DETAIL = json_build_object(
                 'entry_id', p_reverses, 'reversal_id', v_bad.id)::text;
         END IF;
@@ -466,6 +475,9 @@ BEGIN
          ORDER BY r.i
          LIMIT 1;
         IF FOUND THEN
+            IF p_key IS NOT NULL AND NOT p_probe THEN
+                RAISE EXCEPTION 'ledger:probe_key';  -- a replay of an entry posted before is not refused: look first
+            END IF;
             RAISE EXCEPTION 'ledger:insufficient_balance' USING DETAIL = json_build_object(
                 'code', v_bad.code, 'currency', v_bad.currency, 'type', v_bad.type,
                 'net', v_bad.net, 'attempted', v_bad.running)::text;
@@ -651,7 +663,9 @@ BEGIN
     -- One pass over the statement's entries (a single post pays for each query the trigger runs): could any break
     -- a rule below, and the range of the entries whose legs are rows and checked in batch (a two-leg entry
     -- balances by construction). Only then does the second query look for the first problem, to name it; the two
-    -- together cost a single post 20 us less than that query alone.
+    -- together cost a single post 20 us less than that query alone. The accounts stay two NOT EXISTS: PostgreSQL
+    -- turns each into a hashed subplan for a bulk chunk; one count of both accounts per row, though 12 us cheaper
+    -- for a single post, cost a 20,000-entry batch 80 ms in this trigger against 10.
     SELECT coalesce(min(n.effective_date) <= (SELECT max(through_date) FROM @ledger_schema@.ledger_period_close), false)
            OR count(*) FILTER (WHERE n.leg0_account_id IS NOT NULL
                                  AND (NOT EXISTS (SELECT 1 FROM @ledger_schema@.ledger_account a

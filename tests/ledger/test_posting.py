@@ -675,6 +675,25 @@ def test_replay_after_its_period_closed_still_returns_the_original(chart):
     assert (again.id, again.created) == (posted.id, False)
 
 
+def test_replay_after_its_account_ran_low_still_returns_the_original(chart):
+    """The replay of a spend that the account could no longer pay for is the spend, not an overdraft."""
+    topup(500)
+    spend = NewEntry(
+        legs=[debit("prepaid:lic_acme", eur(500)), credit("revenue:commission", eur(500))],
+        description="Usage",
+        idempotency_key="spend-1",
+    )
+    posted = ledger.entry_post(spend)
+    with pytest.raises(ledger.InsufficientBalance):
+        ledger.entry_post(NewEntry(legs=spend.legs, description="Usage", idempotency_key="spend-2"))
+    with transaction.atomic():  # a savepoint's call again, inside the caller's transaction
+        again = ledger.entry_post(spend)
+        assert (again.id, again.created) == (posted.id, False)
+        topup(10)
+    assert balances()["prepaid:lic_acme"] == 10
+    assert JournalEntry.objects.filter(idempotency_key__startswith="spend-").count() == 1
+
+
 @pytest.mark.postgres
 def test_a_single_post_runs_its_call_as_a_prepared_statement(chart):
     from django.db import connection

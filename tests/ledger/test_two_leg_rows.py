@@ -245,6 +245,47 @@ def test_a_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_fai
     assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-1"]
 
 
+def test_a_single_post_waiting_on_another_with_its_key_replays_it(chart):
+    """A single post leaves a fresh key to the unique index: one that waited on the accounts while another post
+    wrote the same key is refused by the index when that post commits, and calls again with the lookup."""
+    holder = HeldTransaction(lambda: ledger.entry_post(two_legs(5, key="s1")))
+    holder.commit(after=0.5)
+    again = ledger.entry_post(two_legs(5, key="s1"))
+    holder.join()
+    assert (again.id, again.created) == (holder.result.id, False)
+    assert JournalEntry.objects.count() == 1
+    assert ledger.account_balance("cash:stripe", "EUR").net == 5
+    with pytest.raises(ledger.IdempotencyConflict):
+        ledger.entry_post(two_legs(6, key="s1"))
+    assert ledger.chain_verify().ok
+
+
+def test_a_single_post_whose_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart):
+    """The call again with the lookup cannot see a key committed after the snapshot either: a serialization
+    failure, as for a batch, and nothing written."""
+    with pytest.raises(DatabaseError) as caught, transaction.atomic():
+        raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        raw("SELECT count(*) FROM ledger_entry")  # the snapshot
+        holder = HeldTransaction(lambda: ledger.entry_post(two_legs(3, key="rr-s")))
+        holder.commit()
+        holder.join()
+        ledger.entry_post(two_legs(3, key="rr-s"))
+    assert caught.value.__cause__.sqlstate == "40001"
+    assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-s"]
+    assert ledger.account_balance("cash:stripe", "EUR").net == 3
+
+
+def test_a_raw_call_without_the_lookup_flag_looks_its_key_up(chart):
+    """The parameter defaults to looking the key up, so a call written without it replays rather than fails."""
+    call = (
+        "SELECT entry_id, created FROM ledger_post_entry('raw-1', 'h', 'h', current_date, 'raw', '{}', NULL, now(),"
+        " ARRAY['cash:stripe', 'revenue:commission'], ARRAY['EUR', 'EUR'], ARRAY[100, -100]::bigint[])"
+    )
+    first = raw(call)
+    assert raw(call) == [(first[0][0], False)]
+    assert JournalEntry.objects.count() == 1
+
+
 def test_a_two_leg_entry_sent_with_a_third_leg_goes_to_posting_rows_and_is_refused(chart):
     """A raw call that declares two legs and sends three: the third cannot slip past as an entry-row pair."""
     with pytest.raises(REFUSED), transaction.atomic():
