@@ -227,6 +227,28 @@ def test_a_balance_past_64_bits_is_an_invalid_entry(engine):
             post(overdrawn)
 
 
+def test_a_replay_comes_back_even_where_its_legs_would_now_take_a_balance_past_64_bits(engine):
+    """PostgreSQL's single post sums the running balances before its insert meets the key's index: the overflow
+    must not hide the replay, nor a conflict."""
+    keyed = ledger.entry_post(entry(MAX_AMOUNT, key="near-the-limit"))
+    for legs in (5_000, 4_222):  # cash:stripe then holds 9,223 * 10**15, within 10**15 of the limit
+        ledger.entry_post(
+            NewEntry(
+                legs=[Leg("cash:stripe", "EUR", MAX_AMOUNT)] * legs
+                + [Leg("revenue:commission", "EUR", -MAX_AMOUNT)] * legs,
+                description="huge",
+                effective_date=DAY,
+            )
+        )
+    again = ledger.entry_post(entry(MAX_AMOUNT, key="near-the-limit"))
+    assert (again.id, again.created) == (keyed.id, False)
+    with pytest.raises(ledger.IdempotencyConflict):
+        ledger.entry_post(entry(MAX_AMOUNT, key="near-the-limit", description="another sale"))
+    with pytest.raises(ledger.InvalidEntry, match=BALANCE_OVERFLOW):
+        ledger.entry_post(entry(MAX_AMOUNT, key="a-fresh-key"))
+    assert JournalEntry.objects.count() == 3
+
+
 def test_a_day_total_past_64_bits_is_an_invalid_entry_though_no_balance_gets_there(engine):
     def move(sign, when):
         legs = [Leg("cash:stripe", "EUR", sign * MAX_AMOUNT), Leg("revenue:commission", "EUR", -sign * MAX_AMOUNT)]

@@ -263,16 +263,23 @@ def test_a_single_post_waiting_on_another_with_its_key_replays_it(chart):
 def test_a_single_post_whose_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart):
     """The call again with the lookup cannot see a key committed after the snapshot either: a serialization
     failure, as for a batch, and nothing written."""
+    # Other accounts than the post's: their lock must not be what refuses it.
+    other = NewEntry(
+        legs=[debit("receivable:lic_acme", eur(3)), credit("equity:opening", eur(3))],
+        description="o",
+        idempotency_key="rr-s",
+    )
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         raw("SELECT count(*) FROM ledger_entry")  # the snapshot
-        holder = HeldTransaction(lambda: ledger.entry_post(two_legs(3, key="rr-s")))
+        holder = HeldTransaction(lambda: ledger.entry_post(other))
         holder.commit()
         holder.join()
         ledger.entry_post(two_legs(3, key="rr-s"))
     assert caught.value.__cause__.sqlstate == "40001"
+    assert "ledger_entry_idempotency_key_uniq" in str(caught.value)
     assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-s"]
-    assert ledger.account_balance("cash:stripe", "EUR").net == 3
+    assert ledger.account_balance("cash:stripe", "EUR").net == 0
 
 
 def test_a_raw_call_without_the_lookup_flag_looks_its_key_up(chart):
