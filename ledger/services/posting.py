@@ -362,7 +362,10 @@ def _with_retries(
     ``probe``, for a write that does not look its idempotency key up first: told that the key is taken or the
     write refused, it turns the lookup on and says whether it did, and the write runs again.
     """
-    use_savepoint = (connection if db is None else db).in_atomic_block
+    db = connection if db is None else db
+    # Also without autocommit (Django's AUTOCOMMIT off): a failed first call, as a replay's is, must not abort the
+    # caller's transaction.
+    use_savepoint = db.in_atomic_block or not db.get_autocommit()
     retries = 0
     while True:
         try:

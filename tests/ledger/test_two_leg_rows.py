@@ -282,6 +282,21 @@ def test_a_single_post_whose_key_committed_after_a_repeatable_read_snapshot_is_a
     assert ledger.account_balance("cash:stripe", "EUR").net == 0
 
 
+def test_a_replay_without_autocommit_leaves_the_callers_transaction_usable(chart):
+    """With autocommit off and no atomic block, a replay's first call fails inside the caller's transaction: it runs
+    in a savepoint, so the replay comes back and the transaction goes on."""
+    first = ledger.entry_post(two_legs(4, key="manual-1"))
+    connection.set_autocommit(False)
+    try:
+        again = ledger.entry_post(two_legs(4, key="manual-1"))
+        later = ledger.entry_post(two_legs(6, key="manual-2"))
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+    assert (again.id, again.created, later.created) == (first.id, False, True)
+    assert ledger.account_balance("cash:stripe", "EUR").net == 10
+
+
 def test_a_raw_call_without_the_lookup_flag_looks_its_key_up(chart):
     """The parameter defaults to looking the key up, so a call written without it replays rather than fails."""
     call = (
