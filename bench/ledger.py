@@ -367,6 +367,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=20_000)
     parser.add_argument("--balance-postings", type=int, default=1_000_000)
+    parser.add_argument("--turns", type=int, default=4, help="turns the one-call runs take (method, step 8)")
     args = parser.parse_args()
 
     print(f"ledger benchmark on {machine()}", flush=True)
@@ -374,7 +375,7 @@ def main() -> None:
     times: dict[str, float] = {}
     _open_accounts()
     _bare_setup()
-    _single_posts(args.entries, times)
+    _single_posts(args.entries, times, args.turns)
     _ours_bulk(args.entries, times)
     with timed(f"hordak, bulk_create of {args.entries:,}", times, "hordak_bulk"):
         _hordak_bulk(args.entries)
