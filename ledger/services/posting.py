@@ -353,14 +353,14 @@ def _translate_pg_error(exc: DatabaseError) -> LedgerError | None:
 
 
 def _with_retries(
-    write: Callable[[], _T], db: BaseDatabaseWrapper | None = None, *, probe: Callable[[], bool] | None = None
+    write: Callable[[], _T], db: BaseDatabaseWrapper | None = None, *, look_key_up: Callable[[], None] | None = None
 ) -> _T:
     """Run one write of either engine; the database's refusals reach the caller as typed errors.
 
     Outside a transaction the write is its own (one round trip on PostgreSQL).
     Inside one, a savepoint keeps the caller's transaction usable after a refusal.
-    ``probe``, for a write that does not look its idempotency key up first: told that the key is taken or the
-    write refused, it turns the lookup on and says whether it did, and the write runs again.
+    ``look_key_up``, for a write that does not look its idempotency key up first: told that the key is taken or
+    the write refused, it turns the lookup on, once, and the write runs again.
     """
     db = connection if db is None else db
     # Also without autocommit (Django's AUTOCOMMIT off): a failed first call, as a replay's is, must not abort the
@@ -376,17 +376,15 @@ def _with_retries(
         except DatabaseError as exc:
             diag = getattr(exc.__cause__, "diag", None)
             constraint = getattr(diag, "constraint_name", "")
-            if (
-                probe is not None
-                and (
-                    getattr(diag, "message_primary", None) == "ledger:probe_key"
-                    or (isinstance(exc, IntegrityError) and constraint == _KEY_CONSTRAINT)
-                    # The running balances are summed before the insert: a replay whose legs would now carry a
-                    # balance past 64 bits must still come back as the replay.
-                    or getattr(diag, "sqlstate", None) == "22003"
-                )
-                and probe()
+            if look_key_up is not None and (
+                getattr(diag, "message_primary", None) == "ledger:probe_key"
+                or (isinstance(exc, IntegrityError) and constraint == _KEY_CONSTRAINT)
+                # The running balances are summed before the insert: a replay whose legs would now carry a balance
+                # past 64 bits must still come back as the replay.
+                or getattr(diag, "sqlstate", None) == "22003"
             ):
+                look_key_up()
+                look_key_up = None  # once
                 continue
             # The triggers' refusals are IntegrityErrors too: name them first.
             translated = _translate_pg_error(exc)
@@ -510,18 +508,15 @@ def _post_pg(batch: Sequence[_Prepared], posted_at: dt.datetime, params: list | 
 
 
 def _post_pg_one(prepared: _Prepared, posted_at: dt.datetime, db: BaseDatabaseWrapper) -> PostedEntry:
+    # The first call leaves the key to the unique index; told that it is taken, or that the post is refused, the
+    # call runs again with the lookup (p_probe), which finds the replay (or the conflict).
     params = _pg_one_params(prepared, posted_at)
 
-    def probe() -> bool:
-        """The first call leaves the key to the unique index; told that it is taken, or that the post is refused,
-        call again with the lookup, which finds the replay (or the conflict)."""
-        if params[-1] == "t":
-            return False
+    def look_key_up() -> None:
         params[-1] = "t"
-        return True
 
     entry_id, created, eff = _with_retries(
-        lambda: _execute_pg(_PG_ONE_SQL, params, db), db, probe=None if prepared.key is None else probe
+        lambda: _execute_pg(_PG_ONE_SQL, params, db), db, look_key_up=None if prepared.key is None else look_key_up
     )[0]
     return PostedEntry(id=entry_id, idempotency_key=prepared.key, effective_date=eff, created=created)
 

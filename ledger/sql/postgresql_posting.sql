@@ -365,11 +365,12 @@ DECLARE
     v_bad record;
     v_id bigint;
     v_day_work boolean;  -- an account's bucket holds another day than this entry's
-    -- Two legs on two accounts that move opposite amounts in one currency (most posts): the accounts are locked
-    -- and their balances moved by statements written for two rows. The general ones (CTEs, a grouping, sorted
-    -- aggregates) cost a post about 90 us of its 420 even for two rows.
-    v_two boolean := n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2]
-                     AND NOT (p_leg_code[1] = p_leg_code[2]);
+    -- Two legs in one currency that move opposite amounts: kept on the entry's own row (ADR 0012).
+    v_row_form boolean := n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2];
+    -- ... on two accounts (most posts): the accounts are locked and their balances moved by statements written for
+    -- two rows. The general ones (CTEs, a grouping, sorted aggregates) cost a post about 90 us of its 420 even for
+    -- two rows.
+    v_two boolean := v_row_form AND NOT (p_leg_code[1] = p_leg_code[2]);
     v_same_day boolean := true;  -- every account's bucket holds this entry's day
     v_row record;
 BEGIN
@@ -487,7 +488,7 @@ BEGIN
     -- The id comes from the sequence now, after the account locks. Two legs in one currency that move
     -- opposite amounts go on the entry's own row (ADR 0012), with their running balances from the nets as
     -- locked above; other entries get posting rows, and the balance check at COMMIT.
-    IF n = 2 AND p_leg_currency[1] = p_leg_currency[2] AND p_leg_amount[1] = -p_leg_amount[2] THEN
+    IF v_row_form THEN
         v_pair := ARRAY[v_acc[1], v_acc[2], p_leg_amount[1], v_net[1] + p_leg_amount[1],
                         CASE WHEN v_acc[1] = v_acc[2] THEN v_net[1] ELSE v_net[2] + p_leg_amount[2] END];
     END IF;
