@@ -229,20 +229,33 @@ def test_a_batch_waiting_on_another_that_posts_its_keys_replays_them(chart):
     assert ledger.chain_verify().ok
 
 
-def test_a_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart):
+@pytest.mark.parametrize(
+    "post",
+    [
+        pytest.param(lambda: ledger.entries_post([two_legs(5, key="rr-1"), two_legs(6, key="rr-2")]), id="batch"),
+        pytest.param(lambda: ledger.entry_post(two_legs(5, key="rr-1")), id="single"),  # the call again with the lookup
+    ],
+)
+def test_a_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart, post):
     """No retry inside the snapshot can see the other poster's key: the caller gets what PostgreSQL gives for such
-    races, a serialization failure, and runs its transaction again."""
-    other = [NewEntry(legs=[debit("receivable:lic_acme", eur(3)), credit("equity:opening", eur(3))], description="o",
-                      idempotency_key="rr-1")]  # fmt: skip
+    races, a serialization failure, and runs its transaction again. The other poster writes other accounts, so that
+    their lock is not what refuses the post."""
+    other = NewEntry(
+        legs=[debit("receivable:lic_acme", eur(3)), credit("equity:opening", eur(3))],
+        description="o",
+        idempotency_key="rr-1",
+    )
     with pytest.raises(DatabaseError) as caught, transaction.atomic():
         raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         raw("SELECT count(*) FROM ledger_entry")  # the snapshot
-        holder = HeldTransaction(lambda: ledger.entries_post(other))
+        holder = HeldTransaction(lambda: ledger.entries_post([other]))
         holder.commit()
         holder.join()
-        ledger.entries_post([two_legs(5, key="rr-1"), two_legs(6, key="rr-2")])
+        post()
     assert caught.value.__cause__.sqlstate == "40001"
+    assert "ledger_entry_idempotency_key_uniq" in str(caught.value)
     assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-1"]
+    assert ledger.account_balance("cash:stripe", "EUR").net == 0
 
 
 def test_a_single_post_waiting_on_another_with_its_key_replays_it(chart):
@@ -258,28 +271,6 @@ def test_a_single_post_waiting_on_another_with_its_key_replays_it(chart):
     with pytest.raises(ledger.IdempotencyConflict):
         ledger.entry_post(two_legs(6, key="s1"))
     assert ledger.chain_verify().ok
-
-
-def test_a_single_post_whose_key_committed_after_a_repeatable_read_snapshot_is_a_serialization_failure(chart):
-    """The call again with the lookup cannot see a key committed after the snapshot either: a serialization
-    failure, as for a batch, and nothing written."""
-    # Other accounts than the post's: their lock must not be what refuses it.
-    other = NewEntry(
-        legs=[debit("receivable:lic_acme", eur(3)), credit("equity:opening", eur(3))],
-        description="o",
-        idempotency_key="rr-s",
-    )
-    with pytest.raises(DatabaseError) as caught, transaction.atomic():
-        raw("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        raw("SELECT count(*) FROM ledger_entry")  # the snapshot
-        holder = HeldTransaction(lambda: ledger.entry_post(other))
-        holder.commit()
-        holder.join()
-        ledger.entry_post(two_legs(3, key="rr-s"))
-    assert caught.value.__cause__.sqlstate == "40001"
-    assert "ledger_entry_idempotency_key_uniq" in str(caught.value)
-    assert list(JournalEntry.objects.values_list("idempotency_key", flat=True)) == ["rr-s"]
-    assert ledger.account_balance("cash:stripe", "EUR").net == 0
 
 
 def test_a_replay_without_autocommit_leaves_the_callers_transaction_usable(chart):
