@@ -462,16 +462,26 @@ class _PgSession:
     refused: bool = False  # the last call was refused, so the next runs unprepared (see _execute_pg)
 
 
+def _new_cursor(raw: psycopg.Connection) -> psycopg.Cursor:
+    cursor = psycopg.Cursor(raw)
+    cursor.adapters.register_dumper(_BinaryTextArray, _BinaryTextArrayDumper)
+    return cursor
+
+
 def _pg_session(db: BaseDatabaseWrapper) -> _PgSession:
+    """The connection's posting state, after the checks Django runs before a query on a cursor of its own: the
+    health check, the owning thread, no atomic block left broken. (An event loop is refused before this, by the
+    autocommit read or the savepoint in _with_retries.)"""
+    db.close_if_health_check_failed()
     raw = db.connection
     if raw is None:  # what ensure_connection checks first; the call itself costs a single post about 3 us
         db.ensure_connection()
         raw = db.connection
+    db.validate_no_broken_transaction()
+    db.validate_thread_sharing()
     session = getattr(raw, "_ledger_session", None)
     if session is None or session.cursor.closed:
-        cursor = psycopg.Cursor(raw)
-        cursor.adapters.register_dumper(_BinaryTextArray, _BinaryTextArrayDumper)
-        session = raw._ledger_session = _PgSession(cursor)
+        session = raw._ledger_session = _PgSession(_new_cursor(raw))
     return session
 
 
@@ -484,12 +494,14 @@ def _execute_pg(sql: str, params: list, db: BaseDatabaseWrapper | None = None) -
     """
     db = db or connections[DEFAULT_DB_ALIAS]  # once: each read through django.db.connection looks it up again
     session = _pg_session(db)
+    # Threads that share the connection (inc_thread_sharing) never share a cursor and its results.
+    cursor = _new_cursor(db.connection) if db.allow_thread_sharing else session.cursor
     # A statement whose first, preparing execution fails is forgotten by psycopg but stays on the server (about
     # 13 KB each), and the next call prepares it again: after a refusal, calls run unprepared until one succeeds,
     # so refusals in a row cannot pile statements up in the session.
     try:
-        session.cursor.execute(sql, params, prepare=not session.refused)
-        rows = session.cursor.fetchall()
+        cursor.execute(sql, params, prepare=not session.refused)
+        rows = cursor.fetchall()
     except psycopg.Error:
         session.refused = True
         # Django's own exception, and its note that the connection may be unusable, as its cursors give; set up

@@ -756,3 +756,74 @@ def test_refused_posts_in_a_row_leave_no_prepared_statements_behind(chart):
     topup(key="after-refusals-3")
     assert posting_statements() <= 2  # at most the one left by the first refusal, and the one in use
     assert ledger.account_balance("cash:stripe", "EUR").net == 30_000
+
+
+def test_a_post_from_async_code_is_refused_as_djangos_own_queries_are(chart):
+    import asyncio
+
+    from django.core.exceptions import SynchronousOnlyOperation
+
+    topup(key="before-async")  # the connection is open, so a post skips ensure_connection and its own check
+
+    async def post_in_event_loop():
+        return topup(key="in-event-loop")
+
+    with pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(post_in_event_loop())
+    # A block opened outside the loop: the post itself must tell.
+    with transaction.atomic(), pytest.raises(SynchronousOnlyOperation):
+        asyncio.run(post_in_event_loop())
+    assert not JournalEntry.objects.filter(idempotency_key="in-event-loop").exists()
+
+
+def test_a_post_in_an_atomic_block_left_broken_is_refused_as_djangos_own_queries_are(chart):
+    from django.db.transaction import TransactionManagementError
+
+    with transaction.atomic():
+        topup(key="before-break")
+        with pytest.raises(ZeroDivisionError), transaction.atomic(savepoint=False):
+            1 / 0  # noqa: B018 - leaves the outer block marked for rollback
+        with pytest.raises(TransactionManagementError, match="can't execute queries until the end"):
+            topup(key="after-break")
+    assert not JournalEntry.objects.filter(idempotency_key__in=["before-break", "after-break"]).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_threads_sharing_one_connection_each_get_their_own_entries_back(chart):
+    """Django lets threads share a connection (inc_thread_sharing, as its live test server does); the posting
+    cursor kept on the connection must not hand one thread the other's result."""
+    import threading
+
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    shared = connections[DEFAULT_DB_ALIAS]
+    shared.ensure_connection()
+    shared.inc_thread_sharing()
+    returned: dict[str, int] = {}
+    failures: list[BaseException] = []
+
+    def post_many(prefix):
+        connections[DEFAULT_DB_ALIAS] = shared
+        try:
+            for i in range(150):
+                posted = topup(amount=1, key=f"{prefix}-{i}")
+                returned[posted.idempotency_key] = posted.id
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads switch between a call's execute and its fetch, as they may in life
+    try:
+        threads = [threading.Thread(target=post_many, args=(name,)) for name in ("left", "right")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        shared.dec_thread_sharing()
+    assert failures == []
+    stored = dict(JournalEntry.objects.filter(idempotency_key__in=returned).values_list("idempotency_key", "id"))
+    assert len(stored) == 300
+    assert returned == stored
