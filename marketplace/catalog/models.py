@@ -222,13 +222,19 @@ class ManifestFields(models.Model):
 class Asset(ManifestFields):
     # Every index costs each of a million imported rows: the unique (corpus, external_id) and the listing index
     # serve lookups by corpus, only withdrawn assets need one by withdrawal, and none is looked up by import.
-    # On PostgreSQL the corpus is checked per statement by a trigger (ADR 0011), not per row by a foreign key.
+    # On PostgreSQL the corpus and the withdrawal are checked by triggers (ADR 0011), not per row by foreign keys.
     corpus = models.ForeignKey(
         Corpus, on_delete=models.PROTECT, related_name="assets", db_index=False, db_constraint=False
     )
     status = models.CharField(max_length=10, choices=AssetStatus.choices, default=AssetStatus.ACTIVE)
     withdrawal = models.ForeignKey(
-        "Withdrawal", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        "Withdrawal",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     # A bookkeeping pointer without a database constraint: its check ran once per imported row.
     last_import = models.ForeignKey(

@@ -1,15 +1,22 @@
-"""PostgreSQL triggers that check an asset's corpus once per statement.
+"""PostgreSQL triggers that check an asset's corpus and withdrawal once per statement.
 
 See docs/adr/0011-asset-corpus-checked-per-statement.md.
 
-SQLite keeps the foreign key: changing it there rebuilds the asset table.
+SQLite keeps the foreign keys: changing them there rebuilds the asset table.
 """
 
 from pathlib import Path
 
 _DIR = Path(__file__).parent
-EXPECTED_TRIGGERS = {"catalog_asset_corpus_refs", "catalog_asset_corpus_fixed", "catalog_corpus_keep_assets"}
-INSTALLED_BY = ("catalog", "0006_asset_corpus_checked_per_statement")
+# Each set of triggers, with the migration that installs it (a database is checked for a set once it has run).
+EXPECTED_TRIGGERS = {
+    ("catalog", "0006_asset_corpus_checked_per_statement"): {
+        "catalog_asset_corpus_refs", "catalog_asset_corpus_fixed", "catalog_corpus_keep_assets",
+    },
+    ("catalog", "0026_asset_withdrawal_checked_per_statement"): {
+        "catalog_asset_withdrawal_ref", "catalog_withdrawal_keep_assets",
+    },
+}  # fmt: skip
 
 
 def install(apps, schema_editor) -> None:
