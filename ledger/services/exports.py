@@ -10,7 +10,10 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
+
+from django.db import connection, transaction
 
 from ledger.models import Account, JournalEntry, Posting
 from ledger.services import _hashing
@@ -30,10 +33,31 @@ JOURNAL_COLUMNS = [
 TRIAL_BALANCE_COLUMNS = ["account_code", "account_name", "account_type", "currency", "debit_minor", "credit_minor"]
 
 
+@contextmanager
+def _one_snapshot() -> Iterator[None]:
+    """On PostgreSQL, a read-only REPEATABLE READ transaction: every query in it sees one snapshot of the ledger.
+    Inside a caller's transaction, that transaction as it is; on SQLite none (its transactions here are IMMEDIATE,
+    and one held for a whole export would hold every writer off)."""
+    if connection.in_atomic_block or connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def journal_rows(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, chunk: int = 5_000
 ) -> Iterator[list]:
-    """One row per posting, in posting order, fetched in keyset pages."""
+    """One row per posting, in posting order, fetched in keyset pages from one snapshot on PostgreSQL: an entry
+    committed while the export runs is not in it, though its id may fall among the pages still to come. Until the
+    rows are all read, that read-only transaction is the connection's: write on another."""
+    with _one_snapshot():
+        yield from _journal_pages(date_from, date_to, chunk)
+
+
+def _journal_pages(date_from: dt.date | None, date_to: dt.date | None, chunk: int) -> Iterator[list]:
     accounts = {a_id: (code, type_) for a_id, code, type_ in Account.objects.values_list("id", "code", "type")}
     entries = _entries(date_from, date_to).order_by("id")
     after = 0
@@ -52,7 +76,7 @@ def journal_rows(
             .values_list("entry_id", "account_id", "currency", "amount")
         ):
             _, effective_date, posted_at, description, key = meta[entry_id]
-            if account_id not in accounts:  # opened after the export started
+            if account_id not in accounts:  # opened since, seen by a caller's transaction that reads each query anew
                 accounts[account_id] = Account.objects.values_list("code", "type").get(pk=account_id)
             code, type_ = accounts[account_id]
             yield [

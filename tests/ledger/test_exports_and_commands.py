@@ -209,3 +209,32 @@ def test_admin_is_read_only(posted, admin_client):
         admin_client.post(reverse("admin:ledger_posting_delete", args=[first.pk]), {"post": "yes"}).status_code == 403
     )
     assert Posting.objects.filter(pk=first.pk).exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_journal_export_reads_one_snapshot_of_the_ledger(posted):
+    """Entries ids are taken before their transactions commit, so pages read one after another could take in an
+    entry committed after the export began, or leave out one committed before a page already read."""
+    import threading
+
+    from django.db import connection
+
+    from ledger.services import exports
+
+    def post_elsewhere(results):
+        legs = [debit("cash:stripe", eur(7)), credit("prepaid:lic_acme", eur(7))]
+        try:
+            results.append(ledger.entry_post(NewEntry(legs=legs, description="Late")).id)
+        finally:
+            connection.close()
+
+    rows = exports.journal_rows(chunk=1)
+    assert next(rows)[0] == posted[0]
+    late: list[int] = []
+    thread = threading.Thread(target=post_elsewhere, args=(late,))
+    thread.start()
+    thread.join()
+    assert len(late) == 1
+    assert sorted({row[0] for row in rows}) == [posted[0], posted[1]]  # the first entry's second row, then the next
+    assert late[0] in {row[0] for row in exports.journal_rows()}  # a new export has it
