@@ -214,7 +214,7 @@ def test_admin_is_read_only(posted, admin_client):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_journal_export_reads_one_snapshot_of_the_ledger(posted):
-    """Entries ids are taken before their transactions commit, so pages read one after another could take in an
+    """Entry ids are taken before their transactions commit, so pages read one after another could take in an
     entry committed after the export began, or leave out one committed before a page already read."""
     import threading
 
