@@ -219,7 +219,7 @@ def test_a_post_that_meets_the_closed_period_trigger_gets_period_closed(books, m
 
     through = dt.date.today() - dt.timedelta(days=1)
     ledger.period_close(through=through)
-    monkeypatch.setattr(posting, "_execute_pg", lambda sql, params, db=None: insert_entry(effective_date=through))
+    monkeypatch.setattr(posting, "_execute_pg_one", lambda params, db: insert_entry(effective_date=through))
     with pytest.raises(ledger.PeriodClosed) as caught:
         ledger.entry_post(NewEntry(legs=[debit("cash:stripe", eur(1)), credit("prepaid:lic_acme", eur(1))],
                                    description="raced", effective_date=dt.date.today()))  # fmt: skip

@@ -827,3 +827,56 @@ def test_threads_sharing_one_connection_each_get_their_own_entries_back(chart):
     stored = dict(JournalEntry.objects.filter(idempotency_key__in=returned).values_list("idempotency_key", "id"))
     assert len(stored) == 300
     assert returned == stored
+
+
+@pytest.mark.postgres
+def test_a_single_post_prepares_its_call_again_when_the_statement_is_dropped(chart):
+    """psycopg runs DEALLOCATE ALL when its own statement cache goes stale, and poolers DISCARD ALL."""
+    from django.db import connection
+
+    topup(key="before-deallocate")
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with transaction.atomic():  # the failed call is rolled back to its savepoint, then made again
+        assert topup(key="in-a-transaction").created
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    assert topup(key="after-deallocate").created
+    assert ledger.account_balance("cash:stripe", "EUR").net == 30_000
+
+
+@pytest.mark.postgres
+def test_a_single_post_runs_unprepared_where_prepared_statements_are_off(chart):
+    from django.db import connection
+
+    connection.ensure_connection()
+    raw = connection.connection
+    threshold = raw.prepare_threshold
+    raw.prepare_threshold = None  # as DATABASE_PREPARED_STATEMENTS=0 leaves it, for a pooler in transaction mode
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        posted = topup(key="unprepared", effective_date=TODAY - dt.timedelta(days=3))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%ledger_post_entry(%%'")
+            assert cursor.fetchone()[0] == 0
+    finally:
+        raw.prepare_threshold = threshold
+    assert (posted.created, posted.effective_date) == (True, TODAY - dt.timedelta(days=3))
+
+
+@pytest.mark.postgres
+def test_a_single_post_reads_its_result_whatever_the_sessions_date_style(chart):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET DateStyle = 'German, DMY'")
+    try:
+        posted = topup(key="german", effective_date=dt.date(2026, 1, 31))
+        again = topup(key="german", effective_date=dt.date(2026, 1, 31))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET DateStyle")
+    assert (posted.effective_date, again.effective_date, again.id, again.created) == (
+        dt.date(2026, 1, 31), dt.date(2026, 1, 31), posted.id, False,
+    )  # fmt: skip
