@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
@@ -22,6 +21,7 @@ from django.db.models.functions import Coalesce
 
 from ledger.models import Account, AccountDay, ChainBlock, ChainSeal, JournalEntry, Posting
 from ledger.services import _hashing
+from ledger.services._snapshot import one_snapshot
 from ledger.types import AccountType, SealResult, VerifyProblem, VerifyReport
 
 SEAL_BLOCK_SIZE = 10_000
@@ -178,24 +178,6 @@ def _load(entry_ids: Iterable[int], codes: dict[int, str]) -> tuple[dict[int, tu
     return entries, legs
 
 
-@contextmanager
-def _one_snapshot() -> Iterator[None]:
-    """On PostgreSQL, run every read in one REPEATABLE READ snapshot.
-
-    Verification reads the books in many queries; posts committed between two
-    of them would otherwise look like stored balances that disagree with
-    their postings. Inside a caller's transaction the isolation level is
-    already set, so the reads run as they are.
-    """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
-
-
 def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: int = 5_000) -> VerifyReport:
     """Recompute the chain and the books from the rows and report every discrepancy.
 
@@ -205,7 +187,9 @@ def chain_verify(*, progress: Callable[[int, int], None] | None = None, chunk: i
     balance, stored balances and day totals equal the sums of their postings.
     All of it reads one snapshot of the books, so it can run while they are written.
     """
-    with _one_snapshot():
+    # Many queries: posts committed between two of them would look like stored balances that disagree with their
+    # postings.
+    with one_snapshot():
         return _verify(progress, chunk)
 
 

@@ -10,13 +10,11 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Protocol
-
-from django.db import connection, transaction
 
 from ledger.models import Account, JournalEntry, Posting
 from ledger.services import _hashing
+from ledger.services._snapshot import one_snapshot
 from ledger.services.balances import trial_balance
 
 JOURNAL_COLUMNS = [
@@ -33,27 +31,13 @@ JOURNAL_COLUMNS = [
 TRIAL_BALANCE_COLUMNS = ["account_code", "account_name", "account_type", "currency", "debit_minor", "credit_minor"]
 
 
-@contextmanager
-def _one_snapshot() -> Iterator[None]:
-    """On PostgreSQL, a read-only REPEATABLE READ transaction: every query in it sees one snapshot of the ledger.
-    Inside a caller's transaction, that transaction as it is; on SQLite none (its transactions here are IMMEDIATE,
-    and one held for a whole export would hold every writer off)."""
-    if connection.in_atomic_block or connection.vendor != "postgresql":
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        yield
-
-
 def journal_rows(
     *, date_from: dt.date | None = None, date_to: dt.date | None = None, chunk: int = 5_000
 ) -> Iterator[list]:
     """One row per posting, in posting order, fetched in keyset pages from one snapshot on PostgreSQL: an entry
     committed while the export runs is not in it, though its id may fall among the pages still to come. Until the
     rows are all read, that read-only transaction is the connection's: write on another."""
-    with _one_snapshot():
+    with one_snapshot():
         yield from _journal_pages(date_from, date_to, chunk)
 
 
