@@ -240,13 +240,10 @@ _PG_ONE_SQL = (
     "%s::text[], %s::text[], %s::bigint[], %s::boolean)"
 )
 # The same call as libpq takes it ($1…$12), for the single post's own round trip (see _execute_pg_one).
-_PG_ONE_NATIVE = "".join(
-    part + (f"${i + 1}" if i < _PG_ONE_SQL.count("%s") else "") for i, part in enumerate(_PG_ONE_SQL.split("%s"))
-).encode()
+_PG_ONE_PARTS = _PG_ONE_SQL.split("%s")
+_PG_ONE_NATIVE = ("".join(f"{part}${n}" for n, part in enumerate(_PG_ONE_PARTS[:-1], 1)) + _PG_ONE_PARTS[-1]).encode()
 _PG_ONE_NAME = b"ledger_post_entry_one"
-_SQLSTATE = pq.DiagnosticField.SQLSTATE
-_STATEMENT_GONE = b"26000"  # invalid_sql_statement_name: a prepared statement that no longer exists
-_ALREADY_PREPARED = b"42P05"  # duplicate_prepared_statement
+_STATEMENT_GONE = "26000"  # invalid_sql_statement_name: a prepared statement that no longer exists
 _PG_DAY_ZERO = dt.date(2000, 1, 1)  # a binary date counts days from it
 
 
@@ -400,7 +397,7 @@ def _with_retries(
                 look_key_up()
                 look_key_up = None  # once
                 continue
-            if getattr(diag, "sqlstate", None) == _STATEMENT_GONE.decode() and not prepared_again:
+            if getattr(diag, "sqlstate", None) == _STATEMENT_GONE and not prepared_again:
                 prepared_again = True  # the call's prepared statement was dropped; it is prepared again (once)
                 continue
             # The triggers' refusals are IntegrityErrors too: name them first.
@@ -548,7 +545,8 @@ def _execute_pg_one(params: list, db: BaseDatabaseWrapper) -> tuple[int, bool, d
     session = _pg_session(db)
     raw = db.connection
     if not raw.autocommit and raw.pgconn.transaction_status == pq.TransactionStatus.IDLE:
-        # A transaction psycopg has yet to begin (it sends BEGIN before a cursor's first query): its cursor.
+        # A transaction psycopg has yet to begin (it sends BEGIN before a cursor's first query; _with_retries's
+        # savepoint does so): sent on its own, the call would commit by itself. The cursor begins it.
         entry_id, created, effective_date = _execute_pg(_PG_ONE_SQL, params, db)[0]
         return entry_id, created, effective_date
     values = [None if value is None else value.encode() for value in params]  # Django's connections speak UTF8
@@ -556,11 +554,12 @@ def _execute_pg_one(params: list, db: BaseDatabaseWrapper) -> tuple[int, bool, d
         with raw.lock:
             result = _call_one(raw, session, values)
         if result.status != pq.ExecStatus.TUPLES_OK:
-            if result.error_field(_SQLSTATE) == _STATEMENT_GONE:
+            error = pg_errors.error_from_result(result)
+            if error.sqlstate == _STATEMENT_GONE:
                 # Dropped under us: psycopg runs DEALLOCATE ALL when its own cache goes stale, and poolers DISCARD
                 # ALL. Prepared again on the next call, which _with_retries makes.
                 session.one_prepared = False
-            raise pg_errors.error_from_result(result)
+            raise error
     except psycopg.Error:
         with db.wrap_database_errors:  # Django's exception, the psycopg error its cause, as its cursors give
             raise
@@ -580,8 +579,7 @@ def _call_one(raw: psycopg.Connection, session: _PgSession, values: list) -> PGr
     if not session.one_prepared:
         pgconn.send_prepare(_PG_ONE_NAME, _PG_ONE_NATIVE)
         prepared = raw.wait(pg_generators.execute(pgconn))[-1]
-        # Already there (its flag lost with the session that knew of it): as good as prepared now.
-        if prepared.status != pq.ExecStatus.COMMAND_OK and prepared.error_field(_SQLSTATE) != _ALREADY_PREPARED:
+        if prepared.status != pq.ExecStatus.COMMAND_OK:
             return prepared
         session.one_prepared = True
     pgconn.send_query_prepared(_PG_ONE_NAME, values, result_format=pq.Format.BINARY)

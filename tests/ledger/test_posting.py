@@ -880,3 +880,27 @@ def test_a_single_post_reads_its_result_whatever_the_sessions_date_style(chart):
     assert (posted.effective_date, again.effective_date, again.id, again.created) == (
         dt.date(2026, 1, 31), dt.date(2026, 1, 31), posted.id, False,
     )  # fmt: skip
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_single_call_in_a_transaction_not_yet_begun_stays_in_it(chart):
+    """Sent straight to libpq before psycopg has sent its BEGIN, the call would commit on its own: a caller without
+    _with_retries's savepoint (which begins the transaction) must still find it rolled back with the rest."""
+    from django.db import connection
+
+    from ledger.services import _hashing, posting
+
+    now = dt.datetime.now(dt.UTC)
+    entry = NewEntry(legs=[debit("cash:stripe", eur(9)), credit("prepaid:lic_acme", eur(9))], description="held",
+                     idempotency_key="not-yet-begun")  # fmt: skip
+    params = posting._pg_one_params(posting._prepare(entry, posted_at=now, posted_iso=_hashing.utc_iso(now)), now)
+    connection.ensure_connection()
+    connection.set_autocommit(False)
+    try:
+        entry_id, created, _ = posting._execute_pg_one(params, connection)
+        connection.rollback()
+    finally:
+        connection.set_autocommit(True)
+    assert created
+    assert not JournalEntry.objects.filter(pk=entry_id).exists()
